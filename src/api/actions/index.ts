@@ -1,0 +1,61 @@
+// The typed registry of all 30 Batch actions: one file per action. A missing action fails the type check.
+import type { Logger } from '../../lib/logger.ts';
+import type { ActionName, RequestOf } from '../models.ts';
+import type { Services } from '../../services/index.ts';
+import { SubmitJob } from './SubmitJob.ts';
+import { DescribeJob } from './DescribeJob.ts';
+import { DescribeJobs } from './DescribeJobs.ts';
+import { DescribeJobSubmitInfo } from './DescribeJobSubmitInfo.ts';
+import { DescribeTask } from './DescribeTask.ts';
+import { DescribeTaskLogs } from './DescribeTaskLogs.ts';
+import { TerminateJob } from './TerminateJob.ts';
+import { TerminateTaskInstance } from './TerminateTaskInstance.ts';
+import { RetryJobs } from './RetryJobs.ts';
+import { DeleteJob } from './DeleteJob.ts';
+import { notYetBuilt } from './not-yet-built.ts';
+
+export interface ActionContext {
+  account: string;
+  region: string;
+  requestId: string;
+  log: Logger;
+}
+
+export type ActionHandler<A extends ActionName> = (ctx: ActionContext, req: RequestOf<A>) => Promise<Record<string, unknown>>;
+export type ActionRegistry = { [A in ActionName]: ActionHandler<A> };
+export type ActionFactory<A extends ActionName> = (s: Services) => ActionHandler<A>;
+
+export function buildActions(s: Services): ActionRegistry {
+  return {
+    SubmitJob: SubmitJob(s),
+    DescribeJob: DescribeJob(s),
+    DescribeJobs: DescribeJobs(s),
+    DescribeJobSubmitInfo: DescribeJobSubmitInfo(s),
+    DescribeTask: DescribeTask(s),
+    DescribeTaskLogs: DescribeTaskLogs(s),
+    TerminateJob: TerminateJob(s),
+    TerminateTaskInstance: TerminateTaskInstance(s),
+    RetryJobs: RetryJobs(s),
+    DeleteJob: DeleteJob(s),
+    DescribeJobMonitorData: notYetBuilt('DescribeJobMonitorData', 'job monitoring data'),
+    CreateTaskTemplate: notYetBuilt('CreateTaskTemplate', 'task templates'),
+    DescribeTaskTemplates: notYetBuilt('DescribeTaskTemplates', 'task templates'),
+    ModifyTaskTemplate: notYetBuilt('ModifyTaskTemplate', 'task templates'),
+    DeleteTaskTemplates: notYetBuilt('DeleteTaskTemplates', 'task templates'),
+    CreateComputeEnv: notYetBuilt('CreateComputeEnv', 'named compute environments'),
+    DescribeComputeEnv: notYetBuilt('DescribeComputeEnv', 'named compute environments'),
+    DescribeComputeEnvs: notYetBuilt('DescribeComputeEnvs', 'named compute environments'),
+    DescribeComputeEnvCreateInfo: notYetBuilt('DescribeComputeEnvCreateInfo', 'named compute environments'),
+    DescribeComputeEnvCreateInfos: notYetBuilt('DescribeComputeEnvCreateInfos', 'named compute environments'),
+    DescribeComputeEnvActivities: notYetBuilt('DescribeComputeEnvActivities', 'named compute environments'),
+    ModifyComputeEnv: notYetBuilt('ModifyComputeEnv', 'named compute environments'),
+    DeleteComputeEnv: notYetBuilt('DeleteComputeEnv', 'named compute environments'),
+    AttachInstances: notYetBuilt('AttachInstances', 'attached instances'),
+    DetachInstances: notYetBuilt('DetachInstances', 'attached instances'),
+    TerminateComputeNode: notYetBuilt('TerminateComputeNode', 'compute nodes'),
+    TerminateComputeNodes: notYetBuilt('TerminateComputeNodes', 'compute nodes'),
+    DescribeAvailableCvmInstanceTypes: notYetBuilt('DescribeAvailableCvmInstanceTypes', 'the instance catalogue'),
+    DescribeCvmZoneInstanceConfigInfos: notYetBuilt('DescribeCvmZoneInstanceConfigInfos', 'the instance catalogue'),
+    DescribeInstanceCategories: notYetBuilt('DescribeInstanceCategories', 'the instance catalogue'),
+  };
+}

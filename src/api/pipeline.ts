@@ -1,0 +1,130 @@
+// The request pipeline of the Tencent API 3.0 transport: trace → auth → action/version/region →
+// rate limit → params → dispatch → envelope. Every answer is HTTP 200 with {"Response": {...}}; only
+// ApiError reaches the wire with its own code, anything else is InternalError (logged, no stack).
+import { randomUUID } from 'node:crypto';
+import { authenticate, ReplayCache, type IncomingRequest, type SecretLookup } from './auth.ts';
+import { ApiError, isApiError } from './errors.ts';
+import { ACTION_NAMES, REQUESTS, type ActionName } from './models.ts';
+import { RateLimiter } from './ratelimit.ts';
+import { decodeFlat, decodeJson } from './schema.ts';
+import type { ActionContext, ActionRegistry } from './actions/index.ts';
+import type { Logger } from '../lib/logger.ts';
+import { isKnownRegion } from '../domain/regions.ts';
+
+export const API_VERSION = '2017-03-12';
+
+export interface PipelineOptions {
+  lookup: SecretLookup;
+  actions: ActionRegistry;
+  rateLimiter: RateLimiter;
+  now: () => number;
+  maxSkewSeconds: number;
+  defaultRegion: string;
+  logger: Logger;
+}
+
+export interface Answer {
+  body: string;
+  headers: Record<string, string>;
+}
+
+const ACTIONS = new Set<string>(ACTION_NAMES);
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+export class Pipeline {
+  private readonly replay = new ReplayCache(10 * 60 * 1000);
+  constructor(private readonly o: PipelineOptions) {}
+
+  async handle(req: IncomingRequest): Promise<Answer> {
+    const requestId = randomUUID();
+    const traceId = req.headers['x-tc-traceid'];
+    const headers: Record<string, string> = {
+      'content-type': 'application/json; charset=utf-8',
+      'x-tc-requestid': requestId,
+    };
+    if (traceId) headers['x-tc-traceid'] = traceId;
+    let action: string | undefined;
+    try {
+      const auth = authenticate(req, this.o.lookup, this.o.now(), {
+        maxSkewSeconds: this.o.maxSkewSeconds,
+        replay: this.replay,
+      });
+      action = auth.action;
+      if (action === undefined || action === '') {
+        throw new ApiError('MissingParameter', 'The action is missing: send the X-TC-Action header (TC3) or the Action parameter (v1).');
+      }
+      if (!ACTIONS.has(action)) {
+        throw new ApiError('InvalidAction', `Action "${action}" does not exist in Batch ${API_VERSION}.`);
+      }
+      if (auth.version === undefined || auth.version === '') {
+        throw new ApiError('MissingParameter', 'The API version is missing: send the X-TC-Version header (TC3) or the Version parameter (v1) with 2017-03-12.');
+      }
+      if (auth.version !== API_VERSION) {
+        throw new ApiError('NoSuchVersion', `Version "${auth.version}" does not exist; Batch speaks ${API_VERSION}.`);
+      }
+      const region = auth.region ?? this.o.defaultRegion;
+      if (!isKnownRegion(region)) {
+        throw new ApiError('UnsupportedRegion', `Region "${region}" is not supported by this OpenBatch server.`);
+      }
+      const name = action as ActionName;
+      if (!this.o.rateLimiter.tryTake(name, auth.accountId, region)) {
+        throw new ApiError(
+          'RequestLimitExceeded',
+          `${name} allows ${this.o.rateLimiter.limitOf(name)} requests per second per account and region; slow down and retry.`,
+        );
+      }
+      const schema = REQUESTS[name];
+      let params: unknown;
+      if (auth.paramsKind === 'json') {
+        params = decodeJson(schema, parseJsonBody(req.body));
+      } else {
+        params = decodeFlat(schema, auth.flatParams);
+      }
+      const ctx: ActionContext = {
+        account: auth.accountId,
+        region,
+        requestId,
+        log: this.o.logger.child({ requestId, action: name, account: auth.accountId }),
+      };
+      const handler = this.o.actions[name] as (c: ActionContext, p: unknown) => Promise<Record<string, unknown>>;
+      const result = await handler(ctx, params);
+      return { body: JSON.stringify({ Response: { ...result, RequestId: requestId } }), headers };
+    } catch (e) {
+      return { body: errorBody(e, requestId, action, this.o.logger), headers };
+    }
+  }
+}
+
+export function errorBody(e: unknown, requestId: string, action: string | undefined, logger: Logger): string {
+  let code: string;
+  let message: string;
+  if (isApiError(e)) {
+    code = e.code;
+    message = e.message;
+  } else {
+    logger.error({ err: e, requestId, action }, 'internal error');
+    code = 'InternalError';
+    message = `Internal error; quote RequestId ${requestId} when reporting it.`;
+  }
+  return JSON.stringify({ Response: { Error: { Code: code, Message: message }, RequestId: requestId } });
+}
+
+function parseJsonBody(body: Buffer): unknown {
+  let text: string;
+  try {
+    text = utf8.decode(body);
+  } catch {
+    throw new ApiError('InvalidParameter', 'The request body is not valid UTF-8.');
+  }
+  if (text.trim() === '') return {};
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (e) {
+    throw new ApiError('InvalidParameter', `The request body is not valid JSON: ${(e as Error).message}.`);
+  }
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) {
+    throw new ApiError('InvalidParameter', 'The request body must be a JSON object of the request parameters.');
+  }
+  return v;
+}

@@ -1,0 +1,74 @@
+// HTTP transport (Fastify): raw bodies for signature checks, every API answer through the pipeline,
+// /healthz for readiness. Even transport-level failures (oversized body, bad method) answer in the
+// Tencent envelope so that SDKs surface a code instead of an HTTP error.
+import { randomUUID } from 'node:crypto';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { ApiError } from './errors.ts';
+import { errorBody, type Pipeline } from './pipeline.ts';
+import type { Logger } from '../lib/logger.ts';
+
+export interface ServerOptions {
+  pipeline: Pipeline;
+  maxBodyBytes: number;
+  logger: Logger;
+  health: () => boolean;
+}
+
+export function buildServer(o: ServerOptions): FastifyInstance {
+  const app = Fastify({
+    bodyLimit: o.maxBodyBytes,
+    logger: false,
+    disableRequestLogging: true,
+    return503OnClosing: false,
+    forceCloseConnections: true,
+    genReqId: () => randomUUID(),
+  });
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+
+  const apiHandler = async (req: FastifyRequest, reply: FastifyReply) => {
+    const method = req.method.toUpperCase();
+    const url = req.raw.url ?? '/';
+    const q = url.indexOf('?');
+    const headers = req.headers as Record<string, string | undefined>;
+    if (method !== 'GET' && method !== 'POST') {
+      return send(reply, headers, new ApiError('UnsupportedProtocol', `HTTP method ${method} is not supported; use POST (JSON or form) or GET.`), o.logger);
+    }
+    const answer = await o.pipeline.handle({
+      method,
+      path: q >= 0 ? url.slice(0, q) : url,
+      rawQuery: q >= 0 ? url.slice(q + 1) : '',
+      headers,
+      body: Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0),
+    });
+    void reply.code(200).headers(answer.headers).send(answer.body);
+  };
+  app.route({ method: ['GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'], url: '/', handler: apiHandler });
+  app.get('/healthz', async (_req, reply) => {
+    if (o.health()) return reply.code(200).send({ status: 'ok' });
+    return reply.code(503).send({ status: 'starting' });
+  });
+  app.setNotFoundHandler((req, reply) => {
+    const headers = req.headers as Record<string, string | undefined>;
+    send(reply, headers, new ApiError('InvalidRequest', `There is nothing at ${req.method} ${req.url.split('?')[0]}; the Batch API is served at POST / and GET /.`), o.logger, 404);
+  });
+  app.setErrorHandler((err: Error & { code?: string; statusCode?: number }, req, reply) => {
+    const headers = req.headers as Record<string, string | undefined>;
+    let e: unknown = err;
+    if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      e = new ApiError('RequestSizeLimitExceeded', `The request body is larger than ${o.maxBodyBytes} bytes.`);
+    } else if (err.statusCode !== undefined && err.statusCode < 500) {
+      e = new ApiError('InvalidRequest', `The HTTP request is malformed: ${err.message}`);
+    }
+    send(reply, headers, e, o.logger);
+  });
+  return app;
+}
+
+function send(reply: FastifyReply, headers: Record<string, string | undefined>, e: unknown, logger: Logger, status = 200): void {
+  const requestId = randomUUID();
+  const h: Record<string, string> = { 'content-type': 'application/json; charset=utf-8', 'x-tc-requestid': requestId };
+  const trace = headers['x-tc-traceid'];
+  if (trace) h['x-tc-traceid'] = trace;
+  void reply.code(status).headers(h).send(errorBody(e, requestId, undefined, logger));
+}

@@ -1,0 +1,89 @@
+// `openbatch` command line: `openbatch serve` starts the service.
+import fs from 'node:fs';
+import { parseArgs } from 'node:util';
+import { ConfigError, FLAG_HELP, loadConfig } from '../config/config.ts';
+import { start } from '../main.ts';
+
+const USAGE = `Usage: openbatch <command> [options]
+
+Commands:
+  serve     start the OpenBatch service (Tencent Cloud Batch API 2017-03-12)
+
+Options of serve:
+${Object.entries(FLAG_HELP).map(([k, v]) => `  --${k.padEnd(16)} ${v}`).join('\n')}
+  --help             show this help
+
+Environment: OPENBATCH_HOST, OPENBATCH_PORT, OPENBATCH_DATA_DIR, OPENBATCH_REGION, OPENBATCH_RATE_LIMITS,
+OPENBATCH_SLOTS, OPENBATCH_MAX_BODY_BYTES, OPENBATCH_LOG_LEVEL, OPENBATCH_CONFIG (config file),
+OPENBATCH_SECRET_ID and OPENBATCH_SECRET_KEY (the default account's key pair).
+Precedence: flags > environment > config file > defaults.
+`;
+
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  if (cmd === undefined || cmd === '--help' || cmd === '-h' || cmd === 'help') {
+    process.stdout.write(USAGE);
+    return cmd === undefined ? 2 : 0;
+  }
+  if (cmd !== 'serve') {
+    process.stderr.write(`openbatch: unknown command "${cmd}"\n\n${USAGE}`);
+    return 2;
+  }
+  let values: Record<string, unknown>;
+  try {
+    ({ values } = parseArgs({
+      args: rest,
+      options: Object.fromEntries([...Object.keys(FLAG_HELP).map((k) => [k, { type: 'string' as const }]), ['help', { type: 'boolean' as const }]]),
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (e) {
+    process.stderr.write(`openbatch serve: ${(e as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const flags = Object.fromEntries(Object.entries(values).filter(([k, v]) => k !== 'help' && k !== 'config' && typeof v === 'string')) as Record<string, string>;
+  const configFile = (values.config as string | undefined) ?? process.env.OPENBATCH_CONFIG;
+  let cfg;
+  try {
+    const file = configFile ? (JSON.parse(fs.readFileSync(configFile, 'utf8')) as Record<string, unknown>) : undefined;
+    cfg = loadConfig({ env: process.env, flags, file });
+  } catch (e) {
+    if (e instanceof ConfigError || e instanceof SyntaxError || (e as NodeJS.ErrnoException).code === 'ENOENT') {
+      process.stderr.write(`openbatch serve: ${(e as Error).message}\n`);
+      return 2;
+    }
+    throw e;
+  }
+  const running = await start(cfg);
+  const acc = running.accounts;
+  process.stdout.write(`OpenBatch listening on ${running.url} (region ${cfg.defaultRegion}, data dir ${cfg.dataDir})\n`);
+  if (acc.generated) {
+    process.stdout.write(
+      `Generated the default account's API key pair (kept in ${cfg.dataDir}/credentials.json; shown only this once):\n` +
+        `  SecretId:  ${acc.defaultAccount.secretId}\n  SecretKey: ${acc.defaultAccount.secretKey}\n`,
+    );
+  } else {
+    process.stdout.write(`Default account SecretId: ${acc.defaultAccount.secretId}\n`);
+  }
+  await new Promise<void>((resolve) => {
+    let stopping = false;
+    const stop = (sig: string) => {
+      if (stopping) return;
+      stopping = true;
+      running.logger.info({ signal: sig }, 'stopping; running attempts keep running and are re-adopted on restart');
+      const force = setTimeout(() => process.exit(1), 10_000);
+      force.unref();
+      void running.close().then(resolve, (e: unknown) => {
+        running.logger.error({ err: e }, 'error while stopping');
+        resolve();
+      });
+    };
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+  });
+  return 0;
+}

@@ -1,0 +1,172 @@
+// One schema with every default. loadConfig({env, argv, file}) is pure: flags > env (OPENBATCH_*) > file > defaults.
+// Never BATCH_* for our own settings: those names belong to the task's environment.
+import os from 'node:os';
+import path from 'node:path';
+import { RATE_LIMIT_MODES, type RateLimitMode } from '../api/ratelimit.ts';
+
+export interface AccountConfig {
+  /** Account identifier (the owner of resources), e.g. an AppId-like number. */
+  id: string;
+  secretId: string;
+  secretKey: string;
+  name?: string;
+}
+
+export interface Config {
+  host: string;
+  port: number;
+  dataDir: string;
+  /** Region assumed when a request names none. */
+  defaultRegion: string;
+  rateLimits: RateLimitMode;
+  /** How many task instances the local executor runs at once on this host. */
+  localSlots: number;
+  maxBodyBytes: number;
+  maxSkewSeconds: number;
+  logLevel: string;
+  /** Extra accounts from the config file; the default account comes from env or the data dir. */
+  accounts: AccountConfig[];
+  /** Default account key pair from OPENBATCH_SECRET_ID / OPENBATCH_SECRET_KEY (else generated). */
+  defaultSecretId?: string;
+  defaultSecretKey?: string;
+  limits: Limits;
+}
+
+export interface Limits {
+  maxTaskInstanceNum: number;
+  maxTasksPerJob: number;
+  maxTagsPerResource: number;
+  maxFiltersPerRequest: number;
+  maxValuesPerFilter: number;
+  maxJobIdsPerRequest: number;
+}
+
+export const DEFAULT_LIMITS: Limits = {
+  maxTaskInstanceNum: 1_000_000,
+  maxTasksPerJob: 200,
+  maxTagsPerResource: 10,
+  maxFiltersPerRequest: 10,
+  maxValuesPerFilter: 100,
+  maxJobIdsPerRequest: 100,
+};
+
+export function defaultConfig(): Config {
+  return {
+    host: '127.0.0.1',
+    port: 8080,
+    dataDir: path.resolve('.openbatch'),
+    defaultRegion: 'ap-guangzhou',
+    rateLimits: 'intl',
+    localSlots: Math.max(2, os.availableParallelism()),
+    maxBodyBytes: 10 * 1024 * 1024,
+    maxSkewSeconds: 300,
+    logLevel: 'info',
+    accounts: [],
+    limits: { ...DEFAULT_LIMITS },
+  };
+}
+
+export class ConfigError extends Error {}
+
+type Source = Record<string, unknown>;
+
+/** Names of settings as flags (kebab), env (OPENBATCH_ + upper snake) and file (camel). */
+const SETTINGS: { key: keyof Config; flag: string; env: string; kind: 'string' | 'int' | 'mode' }[] = [
+  { key: 'host', flag: 'host', env: 'OPENBATCH_HOST', kind: 'string' },
+  { key: 'port', flag: 'port', env: 'OPENBATCH_PORT', kind: 'int' },
+  { key: 'dataDir', flag: 'data-dir', env: 'OPENBATCH_DATA_DIR', kind: 'string' },
+  { key: 'defaultRegion', flag: 'region', env: 'OPENBATCH_REGION', kind: 'string' },
+  { key: 'rateLimits', flag: 'rate-limits', env: 'OPENBATCH_RATE_LIMITS', kind: 'mode' },
+  { key: 'localSlots', flag: 'slots', env: 'OPENBATCH_SLOTS', kind: 'int' },
+  { key: 'maxBodyBytes', flag: 'max-body-bytes', env: 'OPENBATCH_MAX_BODY_BYTES', kind: 'int' },
+  { key: 'logLevel', flag: 'log-level', env: 'OPENBATCH_LOG_LEVEL', kind: 'string' },
+];
+
+export const FLAG_HELP: Record<string, string> = {
+  host: 'address to listen on (default 127.0.0.1)',
+  port: 'port to listen on; 0 picks a free one (default 8080)',
+  'data-dir': 'directory for the SQLite store, logs, objects and keys (default ./.openbatch)',
+  region: 'region assumed when a request names none (default ap-guangzhou)',
+  'rate-limits': 'per-action rate limits: intl (default), mainland or off',
+  slots: 'task instances the local executor runs at once (default: number of CPUs, at least 2)',
+  'max-body-bytes': 'largest accepted request body (default 10485760)',
+  'log-level': 'pino log level: fatal, error, warn, info (default), debug, trace',
+  config: 'JSON config file (accounts, limits and any setting above in camelCase)',
+};
+
+function convert(kind: 'string' | 'int' | 'mode', name: string, v: unknown): unknown {
+  if (kind === 'int') {
+    const n = typeof v === 'number' ? v : Number(String(v));
+    if (!Number.isInteger(n) || n < 0) throw new ConfigError(`${name} must be a non-negative integer, got ${JSON.stringify(v)}`);
+    return n;
+  }
+  if (kind === 'mode') {
+    if (!RATE_LIMIT_MODES.includes(v as RateLimitMode)) {
+      throw new ConfigError(`${name} must be one of ${RATE_LIMIT_MODES.join(', ')}, got ${JSON.stringify(v)}`);
+    }
+    return v;
+  }
+  if (typeof v !== 'string' || v === '') throw new ConfigError(`${name} must be a non-empty string`);
+  return v;
+}
+
+export interface ConfigInputs {
+  env: Record<string, string | undefined>;
+  flags: Record<string, string>;
+  file?: Source;
+}
+
+export function loadConfig({ env, flags, file }: ConfigInputs): Config {
+  const cfg = defaultConfig();
+  const target = cfg as unknown as Record<string, unknown>;
+  for (const s of SETTINGS) {
+    const fromFile = file?.[s.key];
+    const fromEnv = env[s.env];
+    const fromFlag = flags[s.flag];
+    const v = fromFlag ?? (fromEnv !== undefined && fromEnv !== '' ? fromEnv : undefined) ?? fromFile;
+    if (v !== undefined) {
+      const label = fromFlag !== undefined ? `--${s.flag}` : fromEnv !== undefined && fromEnv !== '' ? s.env : `config file "${s.key}"`;
+      target[s.key] = convert(s.kind, label, v);
+    }
+  }
+  cfg.dataDir = path.resolve(cfg.dataDir);
+  if (cfg.localSlots < 1) throw new ConfigError('slots must be at least 1');
+  if (file?.accounts !== undefined) cfg.accounts = parseAccounts(file.accounts);
+  if (file?.limits !== undefined) cfg.limits = parseLimits(file.limits);
+  const sid = env.OPENBATCH_SECRET_ID, skey = env.OPENBATCH_SECRET_KEY;
+  if ((sid && !skey) || (!sid && skey)) {
+    throw new ConfigError('OPENBATCH_SECRET_ID and OPENBATCH_SECRET_KEY must be set together');
+  }
+  if (sid && skey) {
+    cfg.defaultSecretId = sid;
+    cfg.defaultSecretKey = skey;
+  }
+  return cfg;
+}
+
+function parseAccounts(v: unknown): AccountConfig[] {
+  if (!Array.isArray(v)) throw new ConfigError('config file "accounts" must be an array');
+  const seen = new Set<string>();
+  return v.map((a, i) => {
+    const o = a as Record<string, unknown>;
+    for (const k of ['id', 'secretId', 'secretKey'] as const) {
+      if (typeof o?.[k] !== 'string' || o[k] === '') throw new ConfigError(`accounts[${i}].${k} must be a non-empty string`);
+    }
+    const acc: AccountConfig = { id: o.id as string, secretId: o.secretId as string, secretKey: o.secretKey as string };
+    if (typeof o.name === 'string') acc.name = o.name;
+    if (seen.has(acc.secretId)) throw new ConfigError(`accounts[${i}].secretId is used twice`);
+    seen.add(acc.secretId);
+    return acc;
+  });
+}
+
+function parseLimits(v: unknown): Limits {
+  const out = { ...DEFAULT_LIMITS };
+  if (typeof v !== 'object' || v === null) throw new ConfigError('config file "limits" must be an object');
+  for (const [k, val] of Object.entries(v)) {
+    if (!(k in out)) throw new ConfigError(`unknown limit "${k}" (known: ${Object.keys(out).join(', ')})`);
+    if (!Number.isInteger(val) || (val as number) < 1) throw new ConfigError(`limits.${k} must be a positive integer`);
+    (out as Record<string, number>)[k] = val as number;
+  }
+  return out;
+}

@@ -1,0 +1,311 @@
+// FsObjectStore: the embedded object store inside the data dir — object `<bucket>/<key>` is the file
+// `<root>/<bucket>/<key>`. Writes go to `<root>/.tmp/` first and are renamed into place, so readers
+// never see a partial object (`.tmp` can never be a bucket: bucket names have no dots).
+// Every bucket and key is validated again here, and every path is checked, after resolving symlinks,
+// to stay inside `<root>/<bucket>/`; a symlink leading outside is refused, never followed.
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as fsp from 'node:fs/promises';
+import * as path from 'node:path';
+import { ApiError } from '../../api/errors.ts';
+import { bucketNameProblem, keyProblem } from '../cos-url.ts';
+import { ObjectStoreError, type ObjectStore } from '../types.ts';
+
+const TMP_DIR = '.tmp';
+
+function errCode(e: unknown): string | undefined {
+  return typeof e === 'object' && e !== null && 'code' in e ? String((e as { code: unknown }).code) : undefined;
+}
+
+function refuse(bucket: string, key: string, problem: string): ApiError {
+  return new ApiError('InvalidParameterValue.RemoteStoragePath',
+    `object ${JSON.stringify(`cos://${bucket}/${key}`)} ${problem}.`);
+}
+
+function isInside(child: string, dir: string): boolean {
+  return child.startsWith(dir + path.sep);
+}
+
+export class FsObjectStore implements ObjectStore {
+  readonly name = 'fs';
+  /** The root with symlinks resolved; all containment checks compare against it. */
+  readonly root: string;
+
+  constructor(root: string) {
+    fs.mkdirSync(root, { recursive: true });
+    this.root = fs.realpathSync(path.resolve(root));
+  }
+
+  async putFile(bucket: string, key: string, sourcePath: string): Promise<void> {
+    const { segs } = this.check(bucket, key);
+    const tmpDir = await this.tmpDir();
+    const tmp = path.join(tmpDir, `${Date.now()}-${randomBytes(6).toString('hex')}`);
+    try {
+      await fsp.copyFile(sourcePath, tmp, fs.constants.COPYFILE_EXCL);
+      const parent = await this.ensureParent(bucket, key, segs);
+      const target = path.join(parent, segs[segs.length - 1] ?? '');
+      try {
+        await fsp.rename(tmp, target);
+      } catch (e) {
+        if (errCode(e) === 'EISDIR' || errCode(e) === 'ENOTEMPTY' || errCode(e) === 'EEXIST') {
+          throw new ObjectStoreError('KeyConflict', `cannot store ${bucket}/${key}: other objects exist under "${key}/"`);
+        }
+        throw e;
+      }
+    } finally {
+      await fsp.rm(tmp, { force: true });
+    }
+  }
+
+  async getRange(bucket: string, key: string, start: number, end?: number): Promise<Buffer> {
+    if (!Number.isSafeInteger(start) || start < 0 || (end !== undefined && (!Number.isSafeInteger(end) || end < start))) {
+      throw new RangeError(`invalid byte range [${start}, ${end ?? ''}) for ${bucket}/${key}`);
+    }
+    const file = await this.existingFile(bucket, key);
+    if (file === undefined) throw new ObjectStoreError('NoSuchKey', `no object ${bucket}/${key}`);
+    const fh = await fsp.open(file, 'r');
+    try {
+      const size = (await fh.stat()).size;
+      const stop = Math.min(end ?? size, size);
+      if (start >= stop) return Buffer.alloc(0);
+      const buf = Buffer.alloc(stop - start);
+      let off = 0;
+      while (off < buf.length) {
+        const { bytesRead } = await fh.read(buf, off, buf.length - off, start + off);
+        if (bytesRead === 0) break; // truncated meanwhile
+        off += bytesRead;
+      }
+      return off === buf.length ? buf : buf.subarray(0, off);
+    } finally {
+      await fh.close();
+    }
+  }
+
+  async head(bucket: string, key: string): Promise<{ size: number } | undefined> {
+    const file = await this.existingFile(bucket, key);
+    if (file === undefined) return undefined;
+    try {
+      return { size: (await fsp.stat(file)).size };
+    } catch (e) {
+      if (errCode(e) === 'ENOENT') return undefined;
+      throw e;
+    }
+  }
+
+  async rename(bucket: string, fromKey: string, toKey: string): Promise<void> {
+    const from = this.check(bucket, fromKey);
+    const to = this.check(bucket, toKey);
+    if (fromKey === toKey) {
+      if ((await this.existingFile(bucket, fromKey)) === undefined) throw new ObjectStoreError('NoSuchKey', `no object ${bucket}/${fromKey}`);
+      return;
+    }
+    const fromParent = await this.existingParent(bucket, fromKey, from.segs);
+    const source = fromParent === undefined ? undefined : path.join(fromParent, from.segs[from.segs.length - 1] ?? '');
+    if (source === undefined || !(await this.isObjectFile(bucket, fromKey, source))) {
+      throw new ObjectStoreError('NoSuchKey', `no object ${bucket}/${fromKey}`);
+    }
+    const toParent = await this.ensureParent(bucket, toKey, to.segs);
+    try {
+      await fsp.rename(source, path.join(toParent, to.segs[to.segs.length - 1] ?? ''));
+    } catch (e) {
+      if (errCode(e) === 'ENOENT') throw new ObjectStoreError('NoSuchKey', `no object ${bucket}/${fromKey}`);
+      if (errCode(e) === 'EISDIR' || errCode(e) === 'ENOTEMPTY' || errCode(e) === 'EEXIST') {
+        throw new ObjectStoreError('KeyConflict', `cannot store ${bucket}/${toKey}: other objects exist under "${toKey}/"`);
+      }
+      throw e;
+    }
+    await this.pruneEmptyDirs(bucket, fromParent ?? '');
+  }
+
+  async delete(bucket: string, key: string): Promise<void> {
+    const { segs } = this.check(bucket, key);
+    const parent = await this.existingParent(bucket, key, segs);
+    if (parent === undefined) return;
+    const file = path.join(parent, segs[segs.length - 1] ?? '');
+    try {
+      const st = await fsp.lstat(file);
+      if (st.isDirectory()) return; // a "prefix", not an object
+      await fsp.unlink(file); // removes a symlink itself, never its target
+    } catch (e) {
+      if (errCode(e) === 'ENOENT') return;
+      throw e;
+    }
+    await this.pruneEmptyDirs(bucket, parent);
+  }
+
+  async list(bucket: string, prefix: string): Promise<string[]> {
+    const bp = bucketNameProblem(bucket);
+    if (bp) throw refuse(bucket, prefix, `names an invalid ${bp}`);
+    // A prefix is a plain string (`logs/std` is fine); only its directory part is walked, and that
+    // part must obey the key rules so it cannot smuggle traversal into the walk.
+    const cut = prefix.lastIndexOf('/');
+    const dirKey = cut === -1 ? '' : prefix.slice(0, cut);
+    const kp = dirKey === '' ? (cut === 0 ? "starts with '/'" : undefined) : keyProblem(dirKey);
+    if (kp) throw refuse(bucket, prefix, `has a prefix whose directory part ${kp}`);
+    const bucketDir = await this.realBucketDir(bucket);
+    if (bucketDir === undefined) return [];
+    let start = bucketDir;
+    if (dirKey !== '') {
+      try {
+        start = await fsp.realpath(path.join(bucketDir, ...dirKey.split('/')));
+      } catch (e) {
+        if (errCode(e) === 'ENOENT' || errCode(e) === 'ENOTDIR') return [];
+        throw e;
+      }
+      if (!isInside(start, bucketDir)) throw refuse(bucket, prefix, 'leads outside its bucket through a symbolic link');
+      if (!(await fsp.stat(start)).isDirectory()) return [];
+    }
+    const out: string[] = [];
+    const walk = async (dir: string, keyPrefix: string): Promise<void> => {
+      let entries: fs.Dirent[];
+      try {
+        entries = await fsp.readdir(dir, { withFileTypes: true });
+      } catch (e) {
+        if (errCode(e) === 'ENOENT' || errCode(e) === 'ENOTDIR') return; // deleted meanwhile
+        throw e;
+      }
+      for (const ent of entries) {
+        const key = keyPrefix + ent.name;
+        if (ent.isDirectory()) {
+          if (`${key}/`.startsWith(prefix) || prefix.startsWith(`${key}/`)) await walk(path.join(dir, ent.name), `${key}/`);
+          continue;
+        }
+        if (!key.startsWith(prefix)) continue;
+        if (ent.isFile()) out.push(key);
+        else if (ent.isSymbolicLink()) {
+          // Tolerated only when it resolves to a regular file inside the bucket; never descended into.
+          try {
+            const real = await fsp.realpath(path.join(dir, ent.name));
+            if (isInside(real, bucketDir) && (await fsp.stat(real)).isFile()) out.push(key);
+          } catch {
+            /* dangling: not an object */
+          }
+        }
+      }
+    };
+    await walk(start, dirKey === '' ? '' : `${dirKey}/`);
+    return out.sort((a, b) => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8')));
+  }
+
+  // ---- path safety -------------------------------------------------------------------------
+
+  private check(bucket: string, key: string): { segs: string[] } {
+    const bp = bucketNameProblem(bucket);
+    if (bp) throw refuse(bucket, key, `names an invalid ${bp}`);
+    const kp = keyProblem(key);
+    if (kp) throw refuse(bucket, key, `has a key that ${kp}`);
+    const segs = key.split('/');
+    const lexical = path.resolve(this.root, bucket, ...segs);
+    if (!isInside(lexical, path.join(this.root, bucket))) throw refuse(bucket, key, 'resolves outside its bucket');
+    return { segs };
+  }
+
+  private async tmpDir(): Promise<string> {
+    const dir = path.join(this.root, TMP_DIR);
+    await fsp.mkdir(dir, { recursive: true });
+    if ((await fsp.realpath(dir)) !== dir) throw new Error(`object store temp dir ${dir} is a symbolic link; refusing to write through it`);
+    return dir;
+  }
+
+  /** Real path of `<root>/<bucket>`, or undefined when the bucket does not exist yet. */
+  private async realBucketDir(bucket: string): Promise<string | undefined> {
+    const dir = path.join(this.root, bucket);
+    let real: string;
+    try {
+      real = await fsp.realpath(dir);
+    } catch (e) {
+      if (errCode(e) === 'ENOENT') return undefined;
+      throw e;
+    }
+    if (real !== dir) throw refuse(bucket, '', 'has a bucket directory that is a symbolic link');
+    return real;
+  }
+
+  /** Create the key's parent directories one level at a time, resolving each with realpath before
+   *  going deeper, so a planted symlink can never make us create or write anything outside. */
+  private async ensureParent(bucket: string, key: string, segs: string[]): Promise<string> {
+    const bucketDir = path.join(this.root, bucket);
+    try {
+      await fsp.mkdir(bucketDir);
+    } catch (e) {
+      if (errCode(e) !== 'EEXIST') throw e;
+    }
+    let cur = await this.realBucketDir(bucket);
+    if (cur === undefined) throw new Error(`bucket directory ${bucketDir} vanished`);
+    const root = cur;
+    for (const seg of segs.slice(0, -1)) {
+      const next = path.join(cur, seg);
+      try {
+        await fsp.mkdir(next);
+      } catch (e) {
+        if (errCode(e) !== 'EEXIST') throw e;
+      }
+      let real: string;
+      try {
+        real = await fsp.realpath(next);
+      } catch (e) {
+        if (errCode(e) === 'ENOENT') throw refuse(bucket, key, 'passes through a dangling symbolic link');
+        throw e;
+      }
+      if (!isInside(real, root)) throw refuse(bucket, key, 'leads outside its bucket through a symbolic link');
+      if (!(await fsp.stat(real)).isDirectory()) {
+        throw new ObjectStoreError('KeyConflict', `cannot store ${bucket}/${key}: "${path.relative(root, real)}" is an object, not a prefix`);
+      }
+      cur = real;
+    }
+    return cur;
+  }
+
+  /** Real path of the key's parent directory (checked inside the bucket), or undefined if missing. */
+  private async existingParent(bucket: string, key: string, segs: string[]): Promise<string | undefined> {
+    const bucketDir = await this.realBucketDir(bucket);
+    if (bucketDir === undefined) return undefined;
+    if (segs.length === 1) return bucketDir;
+    let real: string;
+    try {
+      real = await fsp.realpath(path.join(bucketDir, ...segs.slice(0, -1)));
+    } catch (e) {
+      if (errCode(e) === 'ENOENT' || errCode(e) === 'ENOTDIR') return undefined;
+      throw e;
+    }
+    if (!isInside(real, bucketDir)) throw refuse(bucket, key, 'leads outside its bucket through a symbolic link');
+    return real;
+  }
+
+  /** Real path of the object's file when it exists as a regular file inside the bucket. */
+  private async existingFile(bucket: string, key: string): Promise<string | undefined> {
+    const { segs } = this.check(bucket, key);
+    const parent = await this.existingParent(bucket, key, segs);
+    if (parent === undefined) return undefined;
+    const file = path.join(parent, segs[segs.length - 1] ?? '');
+    return (await this.isObjectFile(bucket, key, file)) ? fsp.realpath(file) : undefined;
+  }
+
+  private async isObjectFile(bucket: string, key: string, file: string): Promise<boolean> {
+    let real: string;
+    try {
+      real = await fsp.realpath(file);
+    } catch (e) {
+      if (errCode(e) === 'ENOENT' || errCode(e) === 'ENOTDIR') return false;
+      throw e;
+    }
+    const bucketDir = path.join(this.root, bucket);
+    if (!isInside(real, bucketDir)) throw refuse(bucket, key, 'leads outside its bucket through a symbolic link');
+    return (await fsp.stat(real)).isFile();
+  }
+
+  /** Remove now-empty directories from `dir` up to (not including) the bucket directory, so a
+   *  deleted `a/b` does not leave a directory `a` that would block a later object `a`. */
+  private async pruneEmptyDirs(bucket: string, dir: string): Promise<void> {
+    const bucketDir = path.join(this.root, bucket);
+    let cur = dir;
+    while (isInside(cur, bucketDir)) {
+      try {
+        await fsp.rmdir(cur);
+      } catch {
+        return; // not empty (or already gone): stop
+      }
+      cur = path.dirname(cur);
+    }
+  }
+}

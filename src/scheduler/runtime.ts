@@ -1,0 +1,114 @@
+// In-memory runtime of active jobs: the scheduler's working copy of what the store holds.
+// Counts are kept per task and always equal the states of its instances (rows + the lazily
+// materialised rest, which share the task's WaitInfo). Every change goes through setState()/
+// moveImplicit() so that counts, the transition table and dirty tracking stay together.
+import { transition, type State, isWaiting } from '../domain/states.ts';
+import type { RunSpec } from '../domain/task-spec.ts';
+import type { AttemptHandle } from '../executors/types.ts';
+import type { InstanceRecord, JobRecord, TaskRecord } from '../store/types.ts';
+
+export interface AttemptRt {
+  key: string;
+  task: TaskRt;
+  inst: InstanceRecord;
+  handle: AttemptHandle | null;
+  /** Set when we asked the attempt to stop: why (shown as StateReason) and whether to skip retries. */
+  kill: { reason: string; detail: string; final: boolean } | null;
+  deadline: number;
+  /** SIGKILL follows SIGTERM after this time (ms epoch), when a kill is under way. */
+  hardKillAt: number | null;
+  launched: boolean;
+}
+
+export class JobRt {
+  readonly tasks = new Map<string, TaskRt>();
+  readonly order: TaskRt[] = [];
+  readonly upstream = new Map<string, TaskRt[]>();
+  readonly downstream = new Map<string, TaskRt[]>();
+  /** Tasks in a topological order of the DAG. */
+  topo: TaskRt[] = [];
+  constructor(
+    public rec: JobRecord,
+    readonly seq: number,
+  ) {}
+  get id(): string {
+    return this.rec.id;
+  }
+}
+
+export class TaskRt {
+  /** Materialised rows that wait (retry pending, reset by RetryJobs), FIFO. */
+  readonly waitingRows: InstanceRecord[] = [];
+  /** Indexes of rows at or beyond the cursor (finished without running, e.g. terminated early). */
+  readonly ahead = new Set<number>();
+  readonly running = new Map<number, AttemptRt>();
+  logDirReady = false;
+  inReady = false;
+  constructor(
+    readonly job: JobRt,
+    public rec: TaskRecord,
+    readonly spec: RunSpec,
+  ) {}
+  get name(): string {
+    return this.rec.name;
+  }
+  /** Instances without a row: they all share rec.wait. */
+  get implicitCount(): number {
+    return this.rec.instanceNum - this.rec.cursor - this.ahead.size;
+  }
+  hasWaiting(): boolean {
+    return this.waitingRows.length > 0 || (this.implicitCount > 0 && isWaiting(this.rec.wait.state));
+  }
+}
+
+export interface Dirty {
+  jobs: Set<JobRt>;
+  tasks: Set<TaskRt>;
+  instances: Map<string, InstanceRecord>;
+}
+
+export function instKey(jobId: string, taskName: string, index: number): string {
+  return `${jobId}\u0000${taskName}\u0000${index}`;
+}
+
+/** Change one materialised instance's state, keeping the task's counts in step. */
+export function setState(task: TaskRt, inst: InstanceRecord, to: State, dirty: Dirty): void {
+  const from = inst.state;
+  if (from === to) return;
+  transition(from, to, `instance ${inst.jobId}/${inst.taskName}/${inst.index}`);
+  task.rec.counts[from] -= 1;
+  task.rec.counts[to] += 1;
+  inst.state = to;
+  dirty.instances.set(instKey(inst.jobId, inst.taskName, inst.index), inst);
+  dirty.tasks.add(task);
+}
+
+/** Move every instance without a row (and every waiting row) to a new waiting/failed state. */
+export function moveWaiting(
+  task: TaskRt, to: State, reason: string, detail: string, now: number, dirty: Dirty,
+): void {
+  const w = task.rec.wait;
+  const n = task.implicitCount;
+  if (w.state !== to) {
+    if (n > 0) transition(w.state, to, `instances of task ${task.job.id}/${task.name}`);
+    task.rec.counts[w.state] -= n;
+    task.rec.counts[to] += n;
+  }
+  w.state = to;
+  w.reason = reason;
+  w.detail = detail;
+  w.endTime = isWaiting(to) ? null : now;
+  dirty.tasks.add(task);
+  if (!isWaiting(to)) {
+    // waiting rows end too
+    for (const inst of task.waitingRows.splice(0)) {
+      setState(task, inst, to, dirty);
+      inst.stateReason = reason;
+      inst.stateDetail = detail;
+      inst.endTime = now;
+      inst.exitCode = null;
+    }
+  } else {
+    for (const inst of task.waitingRows) setState(task, inst, to, dirty);
+  }
+}

@@ -1,0 +1,337 @@
+// Job use-cases behind the job and task actions: submit, describe, logs, terminate, retry, delete.
+// Reads go to the store; every state change after submission goes through the scheduler.
+import fs from 'node:fs';
+import path from 'node:path';
+import { ApiError } from '../api/errors.ts';
+import type { Limits } from '../config/config.ts';
+import { checkJobId } from '../domain/ids.ts';
+import { newId } from '../domain/ids.ts';
+import { isState, isFinished, zeroCounts, type State, STATES } from '../domain/states.ts';
+import type { Clock } from '../lib/clock.ts';
+import type { Scheduler } from '../scheduler/scheduler.ts';
+import type { JobRecord, Store, TaskRecord } from '../store/types.ts';
+import { checkJob, checkTaskName, checkZone, type ValidationContext } from './validate.ts';
+import {
+  describeJobView, instanceView, isoOrEmpty, jobView, maskSecrets, metricsView, redirectView,
+} from './views.ts';
+import type { LogLayout } from './log-layout.ts';
+
+type Obj = Record<string, any>;
+
+export interface Caller {
+  account: string;
+  region: string;
+}
+
+export interface JobServiceDeps {
+  store: Store;
+  scheduler: Scheduler;
+  clock: Clock;
+  limits: Limits;
+  logs: LogLayout;
+  localRoot: string;
+  dataDir: string;
+}
+
+export const JOB_FILTERS = ['job-id', 'job-name', 'job-state', 'zone', 'tag-key', 'tag-value'];
+export const TASK_INSTANCE_FILTERS = ['task-instance-state', 'task-instance-type'];
+const LOG_TAIL_BYTES = 2048;
+const LOG_PREFIX = 'data:text/plain;charset=utf-8;base64,';
+
+export class JobService {
+  constructor(private readonly d: JobServiceDeps) {}
+
+  private ctx(c: Caller): ValidationContext {
+    return { region: c.region, limits: this.d.limits, localRoot: this.d.localRoot };
+  }
+
+  async submitJob(c: Caller, req: Obj): Promise<{ JobId: string }> {
+    const placement = req.Placement as Obj;
+    checkZone(placement.Zone, c.region);
+    if (placement.ProjectId !== undefined && placement.ProjectId < 0) {
+      throw new ApiError('InvalidParameterValue.Negative', `Placement.ProjectId must not be negative; got ${placement.ProjectId}.`);
+    }
+    if (req.ClientToken !== undefined && (req.ClientToken.length > 64 || !/^[\x20-\x7e]+$/.test(req.ClientToken))) {
+      throw new ApiError('InvalidParameterValue', 'ClientToken must be 1 to 64 printable ASCII characters.');
+    }
+    const { job, tasks } = checkJob(req.Job as Obj, this.ctx(c), { envExists: () => false });
+    const now = this.d.clock.now();
+    const id = newId('job');
+    const rec: JobRecord = {
+      id,
+      account: c.account,
+      region: c.region,
+      name: job.JobName ?? '',
+      description: job.JobDescription ?? '',
+      priority: job.Priority ?? 0,
+      zone: placement.Zone,
+      state: 'SUBMITTED',
+      stateReason: '',
+      nextAction: '',
+      createTime: now,
+      endTime: null,
+      clientToken: req.ClientToken ?? null,
+      tags: (job.Tags as { Key: string; Value: string }[] | undefined) ?? [],
+      spec: {
+        placement,
+        dependences: (job.Dependences as { StartTask: string; EndTask: string }[] | undefined) ?? [],
+        dependOn: job.TaskExecutionDependOn ?? 'PRE_TASK_SUCCEED',
+        job,
+      },
+    };
+    const taskRecs: TaskRecord[] = tasks.map((t, ord) => {
+      const counts = zeroCounts();
+      counts.SUBMITTED = t.TaskInstanceNum;
+      return {
+        jobId: id,
+        name: t.TaskName,
+        ord,
+        spec: t,
+        instanceNum: t.TaskInstanceNum,
+        state: 'SUBMITTED',
+        createTime: now,
+        endTime: null,
+        counts,
+        cursor: 0,
+        wait: { state: 'SUBMITTED', reason: 'Submitted', detail: 'the job was accepted and waits for the scheduler', endTime: null },
+      };
+    });
+    const { jobId, created } = await this.d.store.insertJob(rec, taskRecs);
+    if (created) this.d.scheduler.submitted(jobId);
+    return { JobId: jobId };
+  }
+
+  private async mustJob(c: Caller, jobId: string): Promise<{ job: JobRecord; tasks: TaskRecord[] }> {
+    checkJobId(jobId);
+    const got = await this.d.store.jobWithTasks(c.account, c.region, jobId);
+    if (!got) throw new ApiError('ResourceNotFound.Job', `Job ${jobId} does not exist.`);
+    return got;
+  }
+
+  async describeJob(c: Caller, req: Obj): Promise<Obj> {
+    const { job, tasks } = await this.mustJob(c, req.JobId);
+    return describeJobView(job, tasks);
+  }
+
+  async describeJobSubmitInfo(c: Caller, req: Obj): Promise<Obj> {
+    const { job } = await this.mustJob(c, req.JobId);
+    const echo = maskSecrets(job.spec.job);
+    return {
+      JobId: job.id,
+      JobName: job.name,
+      JobDescription: job.description,
+      Priority: job.priority,
+      Tasks: echo.Tasks,
+      Dependences: job.spec.dependences,
+      Tags: job.tags,
+    };
+  }
+
+  async describeJobs(c: Caller, req: Obj): Promise<Obj> {
+    const offset = req.Offset ?? 0;
+    const limit = req.Limit ?? 20;
+    if (offset < 0) throw new ApiError('InvalidParameterValue', `Offset must not be negative; got ${offset}.`);
+    if (limit < 0 || limit > 100) throw new ApiError('InvalidParameterValue', `Limit must be between 0 and 100; got ${limit}.`);
+    if (req.JobIds !== undefined && req.Filters !== undefined) {
+      throw new ApiError('InvalidParameter.InvalidParameterCombination', 'JobIds and Filters cannot be given together.');
+    }
+    const jobIds = req.JobIds as string[] | undefined;
+    if (jobIds) {
+      if (jobIds.length > this.d.limits.maxJobIdsPerRequest) {
+        throw new ApiError('InvalidParameterValue.LimitExceeded', `JobIds has ${jobIds.length} entries; at most ${this.d.limits.maxJobIdsPerRequest} are allowed.`);
+      }
+      jobIds.forEach((id, i) => checkJobId(id, `JobIds.${i}`));
+    }
+    const filters = this.checkFilters(req.Filters, (name) => JOB_FILTERS.includes(name) || name.startsWith('tag:'));
+    for (const f of filters) {
+      if (f.name === 'job-state') {
+        f.values.forEach((v, j) => {
+          if (!isState(v)) throw new ApiError('InvalidParameterValue.InvalidFilter', `Filters: job-state value ${j} "${v}" is not a job state (${STATES.join(', ')}).`);
+        });
+      }
+      if (f.name === 'job-id') f.values.forEach((v, j) => checkJobId(v, `Filters job-id value ${j}`));
+    }
+    const { total, jobs } = await this.d.store.listJobs(c.account, c.region, { jobIds, filters, offset, limit });
+    const states = await this.d.store.taskStatesOf(jobs.map((j) => j.id));
+    return { JobSet: jobs.map((j) => jobView(j, states.get(j.id) ?? [])), TotalCount: total };
+  }
+
+  /** Shared Filter checks (§g): known names, non-empty values, limits. */
+  checkFilters(list: { Name: string; Values: string[] }[] | undefined, known: (name: string) => boolean): { name: string; values: string[] }[] {
+    if (!list) return [];
+    if (list.length > this.d.limits.maxFiltersPerRequest) {
+      throw new ApiError('InvalidParameterValue.LimitExceeded', `Filters has ${list.length} filters; at most ${this.d.limits.maxFiltersPerRequest} are allowed.`);
+    }
+    return list.map((f, i) => {
+      if (!known(f.Name)) throw new ApiError('InvalidFilter', `Filters.${i}.Name "${f.Name}" is not a supported filter here.`);
+      if (f.Values.length === 0) throw new ApiError('InvalidParameterValue.InvalidFilter', `Filters.${i}.Values must not be empty.`);
+      if (f.Values.length > this.d.limits.maxValuesPerFilter) {
+        throw new ApiError('InvalidParameterValue.LimitExceeded', `Filters.${i}.Values has ${f.Values.length} values; at most ${this.d.limits.maxValuesPerFilter} are allowed.`);
+      }
+      if (f.Name.startsWith('tag:') && f.Name.length === 4) throw new ApiError('InvalidParameterValue.InvalidFilter', `Filters.${i}.Name "tag:" must name a tag key.`);
+      return { name: f.Name, values: f.Values };
+    });
+  }
+
+  async describeTask(c: Caller, req: Obj): Promise<Obj> {
+    checkJobId(req.JobId);
+    const offset = req.Offset ?? 0;
+    const limit = req.Limit ?? 100;
+    if (limit > 1000) throw new ApiError('InvalidParameterValue', `Limit must be between 0 and 1000; got ${limit}.`);
+    let states: State[] | undefined;
+    const list = req.Filters as { Name: string; Values: string[] }[] | undefined;
+    if (list && list.length > 0) {
+      // COMPAT: both documented names of the state filter are accepted (batch-api.md §h.1)
+      const fs2 = this.checkFilters(list, (n) => TASK_INSTANCE_FILTERS.includes(n));
+      let acc: Set<State> | undefined;
+      fs2.forEach((f, i) => {
+        const set = new Set<State>();
+        f.values.forEach((v, j) => {
+          if (!isState(v)) throw new ApiError('InvalidParameterValue.InvalidFilter', `Filters.${i}.Values.${j} "${v}" is not a task instance state (${STATES.join(', ')}).`);
+          set.add(v);
+        });
+        acc = acc === undefined ? set : new Set([...acc].filter((s) => set.has(s)));
+      });
+      states = [...acc!];
+    }
+    const job = await this.d.store.getJob(c.account, c.region, req.JobId);
+    if (!job) throw new ApiError('ResourceNotFound.Task', `Job ${req.JobId} does not exist, so it has no task ${req.TaskName}.`);
+    const page = await this.d.store.instancePage(job.id, req.TaskName, states, offset, limit);
+    if (!page) throw new ApiError('ResourceNotFound.Task', `Job ${req.JobId} has no task named "${req.TaskName}".`);
+    const t = page.task;
+    return {
+      JobId: job.id,
+      TaskName: t.name,
+      TaskState: t.state,
+      CreateTime: isoOrEmpty(t.createTime),
+      EndTime: isoOrEmpty(t.endTime),
+      TaskInstanceTotalCount: page.total,
+      TaskInstanceSet: page.items.map((i) => instanceView(t, i)),
+      TaskInstanceMetrics: metricsView(t.counts),
+    };
+  }
+
+  async describeTaskLogs(c: Caller, req: Obj): Promise<Obj> {
+    checkJobId(req.JobId);
+    checkTaskName(req.TaskName, 'TaskName');
+    const limit = req.Limit ?? 5;
+    if (limit > 10) throw new ApiError('InvalidParameterValue', `Limit must be between 0 and 10; got ${limit}.`);
+    if (req.TaskInstanceIndexes !== undefined && req.Offset !== undefined) {
+      throw new ApiError('InvalidParameter.InvalidParameterCombination', 'TaskInstanceIndexes and Offset cannot be given together.');
+    }
+    const job = await this.d.store.getJob(c.account, c.region, req.JobId);
+    if (!job) throw new ApiError('ResourceNotFound.Job', `Job ${req.JobId} does not exist.`);
+    const task = await this.d.store.getTask(job.id, req.TaskName);
+    if (!task) throw new ApiError('ResourceNotFound.Task', `Job ${job.id} has no task named "${req.TaskName}".`);
+    let indexes: number[];
+    if (req.TaskInstanceIndexes !== undefined) {
+      indexes = [...new Set(req.TaskInstanceIndexes as number[])];
+      for (const i of indexes) {
+        if (i >= task.instanceNum) {
+          throw new ApiError('ResourceNotFound.TaskInstance', `Task ${task.name} has ${task.instanceNum} instances; there is no instance ${i}.`);
+        }
+      }
+      indexes = indexes.slice(0, limit);
+    } else {
+      const from = req.Offset ?? 0;
+      indexes = [];
+      for (let i = from; i < Math.min(task.instanceNum, from + limit); i++) indexes.push(i);
+    }
+    const set = [];
+    for (const index of indexes) {
+      const inst = await this.d.store.getInstance(job.id, task.name, index);
+      const rv = redirectView(task, index);
+      let out: string | null = null, err: string | null = null;
+      if (inst && inst.attempt > 0) {
+        const files = this.d.logs.attemptFiles(job.id, task.name, index, inst.attempt);
+        out = await tail(files.stdout);
+        err = await tail(files.stderr);
+      }
+      set.push({
+        TaskInstanceIndex: index,
+        StdoutLog: out,
+        StderrLog: err,
+        StdoutRedirectPath: rv.StdoutRedirectPath,
+        StderrRedirectPath: rv.StderrRedirectPath,
+        StdoutRedirectFileName: rv.StdoutRedirectFileName,
+        StderrRedirectFileName: rv.StderrRedirectFileName,
+      });
+    }
+    return { TotalCount: task.instanceNum, TaskInstanceLogSet: set };
+  }
+
+  async terminateJob(c: Caller, req: Obj): Promise<Obj> {
+    const { job } = await this.mustJob(c, req.JobId);
+    if (job.state === 'SUBMITTED') {
+      throw new ApiError('UnsupportedOperation', `Job ${job.id} is SUBMITTED: it cannot be terminated until the scheduler has accepted it; try again in a moment.`);
+    }
+    if (job.state === 'SUCCEED') return {};
+    await this.d.scheduler.terminateJob(job.id);
+    return {};
+  }
+
+  async terminateTaskInstance(c: Caller, req: Obj): Promise<Obj> {
+    const { job, tasks } = await this.mustJob(c, req.JobId);
+    const task = tasks.find((t) => t.name === req.TaskName);
+    if (!task) throw new ApiError('ResourceNotFound.TaskInstance', `Job ${job.id} has no task named "${req.TaskName}".`);
+    const index = req.TaskInstanceIndex as number;
+    if (index < 0 || index >= task.instanceNum) {
+      throw new ApiError('ResourceNotFound.TaskInstance', `Task ${task.name} has ${task.instanceNum} instances (0 to ${task.instanceNum - 1}); there is no instance ${index}.`);
+    }
+    await this.d.scheduler.terminateInstance(job.id, task.name, index);
+    return {};
+  }
+
+  async retryJobs(c: Caller, req: Obj): Promise<Obj> {
+    const ids = [...new Set(req.JobIds as string[])];
+    if (ids.length === 0) throw new ApiError('InvalidParameterValue', 'JobIds must name at least one job.');
+    if (ids.length > 100) throw new ApiError('InvalidParameterValue.LimitExceeded', `JobIds has ${ids.length} entries; at most 100 are allowed.`);
+    ids.forEach((id, i) => checkJobId(id, `JobIds.${i}`));
+    const jobs: JobRecord[] = [];
+    for (const id of ids) {
+      const job = await this.d.store.getJob(c.account, c.region, id);
+      if (!job) throw new ApiError('ResourceNotFound.Job', `Job ${id} does not exist.`);
+      if (job.state !== 'FAILED') {
+        throw new ApiError('UnsupportedOperation', `Job ${id} is ${job.state}: only FAILED jobs can be retried.`);
+      }
+      jobs.push(job);
+    }
+    for (const job of jobs) await this.d.scheduler.retryJob(job.id);
+    return {};
+  }
+
+  async deleteJob(c: Caller, req: Obj): Promise<Obj> {
+    const { job, tasks } = await this.mustJob(c, req.JobId);
+    const unfinished = tasks.filter((t) => t.counts.FAILED_INTERRUPTED > 0 || !isFinished(t.state));
+    if (!isFinished(job.state) || job.state === 'FAILED_INTERRUPTED' || unfinished.length > 0 || job.nextAction !== '') {
+      throw new ApiError('ResourceInUse.Job', `Job ${job.id} is ${job.state}${job.nextAction ? ` (${job.nextAction})` : ''}: only jobs whose every instance is SUCCEED or FAILED can be deleted; terminate it first.`);
+    }
+    if (!(await this.d.scheduler.release(job.id))) {
+      throw new ApiError('ResourceInUse.Job', `Job ${job.id} is still being processed; try again in a moment.`);
+    }
+    await this.d.store.deleteJob(job.id);
+    // files of the job (logs, working directories) go too; objects sent to RedirectInfo targets stay
+    for (const dir of [this.d.logs.jobDir(job.id), path.join(this.d.dataDir, 'work', job.id)]) {
+      fs.rm(dir, { recursive: true, force: true }, () => {});
+    }
+    return {};
+  }
+}
+
+/** Last 2048 bytes of a log file as a Base64 data URI (the shape of the published example), or null. */
+async function tail(file: string): Promise<string | null> {
+  let fh: fs.promises.FileHandle | undefined;
+  try {
+    fh = await fs.promises.open(file, 'r');
+    const { size } = await fh.stat();
+    const len = Math.min(size, LOG_TAIL_BYTES);
+    const buf = Buffer.alloc(len);
+    await fh.read(buf, 0, len, size - len);
+    return LOG_PREFIX + buf.toString('base64');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw e;
+  } finally {
+    await fh?.close();
+  }
+}

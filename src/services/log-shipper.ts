@@ -1,0 +1,64 @@
+// Sends an attempt's captured stdout/stderr to the task's RedirectInfo (cos:// objects) and
+// RedirectLocalInfo (files on the compute node's filesystem) once the attempt has ended.
+// The plain object/file name always holds the latest attempt; before it is replaced, the previous
+// attempt's object is kept as `<name>.<attempt>` so earlier attempts' logs are never overwritten.
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { resolveFileName, resolveLocalFile } from '../domain/log-paths.ts';
+import type { RedirectSpec } from '../domain/task-spec.ts';
+import { joinKey, parseCosUrl } from '../objectstore/cos-url.ts';
+import type { ObjectStore } from '../objectstore/types.ts';
+import type { FinishedAttempt } from '../scheduler/scheduler.ts';
+
+export class LogShipper {
+  constructor(
+    private readonly objects: ObjectStore,
+    private readonly localRoot: string,
+  ) {}
+
+  async ship(a: FinishedAttempt): Promise<void> {
+    const vars = { jobId: a.jobId, taskName: a.taskName, index: a.index };
+    const r = a.spec.redirect;
+    if (r) {
+      await this.toObject(r.stdoutPath, r.stdoutFile, vars, a.stdoutFile, a.attempt);
+      await this.toObject(r.stderrPath, r.stderrFile, vars, a.stderrFile, a.attempt);
+    }
+    const l = a.spec.redirectLocal;
+    if (l) {
+      await this.toLocal(l.stdoutPath, l.stdoutFile, vars, a.stdoutFile, a.attempt);
+      await this.toLocal(l.stderrPath, l.stderrFile, vars, a.stderrFile, a.attempt);
+    }
+  }
+
+  private async toObject(url: RedirectSpec['stdoutPath'], tmpl: string, vars: { jobId: string; taskName: string; index: number }, src: string, attempt: number): Promise<void> {
+    if (!url) return;
+    const loc = parseCosUrl(url, 'RedirectInfo');
+    const name = resolveFileName(tmpl, vars, 'RedirectInfo file name', 'InvalidParameterValue.RemoteStoragePath');
+    const key = joinKey(loc.prefix, name);
+    if (attempt > 1 && (await this.objects.head(loc.bucket, key))) {
+      await this.objects.rename(loc.bucket, key, `${key}.${attempt - 1}`);
+    }
+    await this.objects.putFile(loc.bucket, key, await existingOrEmpty(src));
+  }
+
+  private async toLocal(dir: string, tmpl: string, vars: { jobId: string; taskName: string; index: number }, src: string, attempt: number): Promise<void> {
+    if (!dir) return;
+    const name = resolveFileName(tmpl, vars, 'RedirectLocalInfo file name', 'InvalidParameterValue.LocalPath');
+    const dest = await resolveLocalFile(this.localRoot, dir, name);
+    if (attempt > 1) await fs.rename(dest, `${dest}.${attempt - 1}`).catch(() => {});
+    const tmp = path.join(path.dirname(dest), `.${path.basename(dest)}.tmp-${process.pid}`);
+    await fs.copyFile(await existingOrEmpty(src), tmp);
+    await fs.rename(tmp, dest);
+  }
+}
+
+/** An attempt that never wrote anything may have no log file; ship an empty one. */
+async function existingOrEmpty(file: string): Promise<string> {
+  try {
+    await fs.access(file);
+  } catch {
+    await fs.mkdir(path.dirname(file), { recursive: true });
+    await fs.writeFile(file, '');
+  }
+  return file;
+}

@@ -1,0 +1,347 @@
+// Semantic validation of submitted definitions (Job, Task, Placement, Tags, Notifications …) with the
+// exact Tencent error codes of batch-api.md §b/§e/§f.2. Type checks already happened in the wire
+// decoder; this module checks values, limits, combinations and what OpenBatch can really run.
+import { ApiError, type ErrorCode } from '../api/errors.ts';
+import type { Limits } from '../config/config.ts';
+import { checkDag } from '../domain/dag.ts';
+import { checkEnvId } from '../domain/ids.ts';
+import { validateFileNameTemplate, resolveLocalPath } from '../domain/log-paths.ts';
+import { zonesOf, REGION_ZONES } from '../domain/regions.ts';
+import { TASK_EXECUTION_DEPEND_ON } from '../domain/states.ts';
+import { DEFAULT_TIMEOUT_SEC } from '../domain/task-spec.ts';
+import { parseCosUrl } from '../objectstore/cos-url.ts';
+
+type Obj = Record<string, any>;
+
+export interface ValidationContext {
+  region: string;
+  limits: Limits;
+  /** Root of the emulated compute-node filesystem (RedirectLocalInfo, MountDataDisks). */
+  localRoot: string;
+}
+
+const fail = (code: ErrorCode, msg: string): never => {
+  throw new ApiError(code, msg);
+};
+
+export const TASK_NAME_RE = /^[A-Za-z0-9_-]+$/;
+export const MAX_TASK_NAME = 60;
+
+export function checkTaskName(name: string, param: string): void {
+  if (name.length === 0) fail('InvalidParameter.TaskName', `${param} must not be empty.`);
+  if (name.length > MAX_TASK_NAME) {
+    fail('InvalidParameter.TaskNameTooLong', `${param} is ${name.length} characters long; at most ${MAX_TASK_NAME} are allowed.`);
+  }
+  if (!TASK_NAME_RE.test(name)) {
+    fail('InvalidParameter.TaskName', `${param} "${name}" may contain only letters, digits, "-" and "_".`);
+  }
+}
+
+function maxLen(v: string | undefined, max: number, code: ErrorCode, param: string): void {
+  if (v !== undefined && [...v].length > max) {
+    fail(code, `${param} is ${[...v].length} characters long; at most ${max} are allowed.`);
+  }
+}
+
+function oneOf<T extends string>(v: string | undefined, allowed: readonly T[], param: string, code: ErrorCode = 'InvalidParameterValue'): void {
+  if (v !== undefined && !(allowed as readonly string[]).includes(v)) {
+    fail(code, `${param} must be one of ${allowed.join(', ')}; got "${v}".`);
+  }
+}
+
+function range(v: number | undefined, min: number, max: number, param: string, code: ErrorCode = 'InvalidParameterValue'): void {
+  if (v === undefined) return;
+  if (v < 0 && min >= 0) fail('InvalidParameterValue.Negative', `${param} must not be negative; got ${v}.`);
+  if (v < min || v > max) fail(code, `${param} must be between ${min} and ${max}; got ${v}.`);
+}
+
+export function checkZone(zone: string, region: string, param = 'Placement.Zone'): void {
+  if (zonesOf(region).includes(zone)) return;
+  const other = Object.entries(REGION_ZONES).find(([, zs]) => zs.includes(zone));
+  if (other) {
+    fail('InvalidParameterValue.InvalidZoneMismatchRegion', `${param} "${zone}" is a zone of region ${other[0]}, not of the request's region ${region}.`);
+  }
+  fail('InvalidZone.MismatchRegion', `${param} "${zone}" is not a zone of region ${region} (zones: ${zonesOf(region).join(', ')}).`);
+}
+
+export function checkTags(tags: { Key: string; Value: string }[] | undefined, limits: Limits, param = 'Tags'): void {
+  if (!tags) return;
+  if (tags.length > limits.maxTagsPerResource) {
+    fail('InvalidParameterValue.LimitExceeded', `${param} has ${tags.length} tags; at most ${limits.maxTagsPerResource} are allowed.`);
+  }
+  const seen = new Set<string>();
+  tags.forEach((t, i) => {
+    if (t.Key.length === 0) fail('InvalidParameterValue', `${param}.${i}.Key must not be empty.`);
+    maxLen(t.Key, 127, 'InvalidParameterValue', `${param}.${i}.Key`);
+    maxLen(t.Value, 255, 'InvalidParameterValue', `${param}.${i}.Value`);
+    if (seen.has(t.Key)) fail('InvalidParameterValue', `${param}.${i}.Key "${t.Key}" appears twice.`);
+    seen.add(t.Key);
+  });
+}
+
+const JOB_EVENTS = [
+  'JOB_RUNNING', 'JOB_SUCCEED', 'JOB_FAILED', 'JOB_FAILED_INTERRUPTED', 'TASK_RUNNING', 'TASK_SUCCEED', 'TASK_FAILED',
+  'TASK_FAILED_INTERRUPTED', 'TASK_INSTANCE_RUNNING', 'TASK_INSTANCE_SUCCEED', 'TASK_INSTANCE_FAILED',
+  'TASK_INSTANCE_FAILED_INTERRUPTED',
+];
+const NODE_EVENTS = [
+  'COMPUTE_NODE_CREATED', 'COMPUTE_NODE_CREATION_FAILED', 'COMPUTE_NODE_RUNNING', 'COMPUTE_NODE_ABNORMAL',
+  'COMPUTE_NODE_DELETING',
+];
+export const JOB_NOTIFICATION_EVENTS = [...JOB_EVENTS, ...NODE_EVENTS];
+export const ENV_NOTIFICATION_EVENTS = ['COMPUTE_ENV_CREATED', 'COMPUTE_ENV_DELETED', ...NODE_EVENTS];
+
+export function checkNotifications(list: Obj[] | undefined, allowed: string[], param: string): void {
+  list?.forEach((n, i) => {
+    const p = `${param}.${i}`;
+    if (n.TopicName.length === 0) fail('InvalidParameter.NotificationTopicName', `${p}.TopicName must not be empty.`);
+    maxLen(n.TopicName, 64, 'InvalidParameter.NotificationTopicNameTooLong', `${p}.TopicName`);
+    if (!/^[A-Za-z][A-Za-z0-9_-]*$/.test(n.TopicName)) {
+      fail('InvalidParameter.NotificationTopicName', `${p}.TopicName "${n.TopicName}" must start with a letter and contain only letters, digits, "-" and "_".`);
+    }
+    const seen = new Set<string>();
+    (n.EventConfigs as Obj[]).forEach((e, j) => {
+      oneOf(e.EventName, allowed, `${p}.EventConfigs.${j}.EventName`);
+      if (seen.has(e.EventName)) {
+        fail('InvalidParameter.NotificationEventNameDuplicate', `${p}.EventConfigs.${j}.EventName "${e.EventName}" appears twice in topic ${n.TopicName}.`);
+      }
+      seen.add(e.EventName);
+    });
+  });
+}
+
+const INSTANCE_TYPE_RE = /^[A-Z][A-Z0-9]*\.[A-Z0-9]+$/;
+
+/** EnvData of an anonymous compute environment (and later of named ones). */
+export function checkEnvData(ed: Obj | undefined, ctx: ValidationContext, param: string, required: boolean): void {
+  if (!ed) {
+    if (required) fail('InvalidParameterValue.ComputeEnv', `${param} is required: give InstanceType, InstanceTypes or InstanceTypeOptions.`);
+    return;
+  }
+  const given = ['InstanceType', 'InstanceTypes', 'InstanceTypeOptions'].filter((k) => ed[k] !== undefined);
+  if (given.length > 1) {
+    fail('InvalidParameter.InvalidParameterCombination', `${param} may give only one of InstanceType, InstanceTypes and InstanceTypeOptions; got ${given.join(' and ')}.`);
+  }
+  if (given.length === 0 && required) {
+    fail('InvalidParameterValue.ComputeEnv', `${param} must give one of InstanceType, InstanceTypes or InstanceTypeOptions.`);
+  }
+  if (ed.InstanceType !== undefined && !INSTANCE_TYPE_RE.test(ed.InstanceType)) {
+    fail('InvalidParameterValue.InstanceType', `${param}.InstanceType "${ed.InstanceType}" is not an instance type (e.g. S1.SMALL1).`);
+  }
+  if (ed.InstanceTypes !== undefined) {
+    const list = ed.InstanceTypes as string[];
+    if (list.length === 0) fail('InvalidParameterValue.InstanceTypesEmpty', `${param}.InstanceTypes must not be empty.`);
+    if (list.length > 10) fail('InvalidParameterValue.LimitExceeded', `${param}.InstanceTypes has ${list.length} entries; at most 10 are allowed.`);
+    list.forEach((t, i) => {
+      if (!INSTANCE_TYPE_RE.test(t)) fail('InvalidParameterValue.InstanceType', `${param}.InstanceTypes.${i} "${t}" is not an instance type.`);
+      if (list.indexOf(t) !== i) fail('InvalidParameterValue.InstanceTypeDuplicate', `${param}.InstanceTypes lists "${t}" twice.`);
+    });
+  }
+  if (ed.InstanceTypeOptions) {
+    const o = ed.InstanceTypeOptions as Obj;
+    if (o.CPU < 1) fail('InvalidParameterValue', `${param}.InstanceTypeOptions.CPU must be at least 1.`);
+    if (o.Memory < 1) fail('InvalidParameterValue', `${param}.InstanceTypeOptions.Memory must be at least 1.`);
+    (o.InstanceCategories as string[] | undefined)?.forEach((c, i) =>
+      oneOf(c, ['ALL', 'GENERAL', 'GENERAL_2', 'GENERAL_3', 'COMPUTE', 'COMPUTE_2', 'COMPUTE_3'], `${param}.InstanceTypeOptions.InstanceCategories.${i}`));
+  }
+  if (ed.ImageId !== undefined && !/^img-[a-z0-9]{8}$/.test(ed.ImageId)) {
+    fail('InvalidParameter.ImageIdMalformed', `${param}.ImageId "${ed.ImageId}" is not an image ID (img- followed by 8 lower-case letters or digits).`);
+  }
+  oneOf(ed.InstanceChargeType, ['POSTPAID_BY_HOUR', 'SPOTPAID'], `${param}.InstanceChargeType`, 'InvalidParameter.CvmParameters');
+  if (ed.SystemDisk) {
+    const d = ed.SystemDisk as Obj;
+    oneOf(d.DiskType, ['LOCAL_BASIC', 'LOCAL_SSD', 'CLOUD_BASIC', 'CLOUD_SSD', 'CLOUD_PREMIUM', 'CLOUD_BSSD', 'CLOUD_HSSD', 'CLOUD_TSSD'], `${param}.SystemDisk.DiskType`, 'InvalidParameter.CvmParameters');
+    range(d.DiskSize, 20, 16000, `${param}.SystemDisk.DiskSize`, 'InvalidParameter.CvmParameters');
+    maxLen(d.DiskName, 128, 'InvalidParameter.CvmParameters', `${param}.SystemDisk.DiskName`);
+  }
+  (ed.DataDisks as Obj[] | undefined)?.forEach((d, i) => {
+    const p = `${param}.DataDisks.${i}`;
+    range(d.DiskSize, 0, 32000, `${p}.DiskSize`, 'InvalidParameter.CvmParameters');
+    if (d.DiskSize % 10 !== 0) fail('InvalidParameter.CvmParameters', `${p}.DiskSize must be a multiple of 10 GiB; got ${d.DiskSize}.`);
+    oneOf(d.DiskType, ['LOCAL_BASIC', 'LOCAL_SSD', 'LOCAL_NVME', 'LOCAL_PRO', 'CLOUD_BASIC', 'CLOUD_PREMIUM', 'CLOUD_SSD', 'CLOUD_HSSD', 'CLOUD_TSSD', 'CLOUD_BSSD'], `${p}.DiskType`, 'InvalidParameter.CvmParameters');
+    maxLen(d.DiskName, 128, 'InvalidParameter.CvmParameters', `${p}.DiskName`);
+    if (d.ThroughputPerformance !== undefined && d.ThroughputPerformance < 0) fail('InvalidParameterValue.Negative', `${p}.ThroughputPerformance must not be negative.`);
+  });
+  if (ed.InternetAccessible) {
+    const ia = ed.InternetAccessible as Obj;
+    oneOf(ia.InternetChargeType, ['BANDWIDTH_PREPAID', 'TRAFFIC_POSTPAID_BY_HOUR', 'BANDWIDTH_POSTPAID_BY_HOUR', 'BANDWIDTH_PACKAGE'], `${param}.InternetAccessible.InternetChargeType`, 'InvalidParameter.CvmParameters');
+    if (ia.InternetMaxBandwidthOut !== undefined && ia.InternetMaxBandwidthOut < 0) fail('InvalidParameterValue.Negative', `${param}.InternetAccessible.InternetMaxBandwidthOut must not be negative.`);
+  }
+  if (ed.LoginSettings) checkLoginSettings(ed.LoginSettings as Obj, `${param}.LoginSettings`);
+  (ed.SecurityGroupIds as string[] | undefined)?.forEach((g, i) => {
+    if (!/^sg-[a-z0-9]{8}$/.test(g)) fail('InvalidParameter.CvmParameters', `${param}.SecurityGroupIds.${i} "${g}" is not a security group ID (sg-xxxxxxxx).`);
+  });
+  const vpcs = [ed.VirtualPrivateCloud, ...((ed.VirtualPrivateClouds as Obj[] | undefined) ?? [])].filter(Boolean) as Obj[];
+  for (const v of vpcs) {
+    const ok = (v.VpcId === 'DEFAULT' && v.SubnetId === 'DEFAULT') || (/^vpc-[a-z0-9]+$/.test(v.VpcId) && /^subnet-[a-z0-9]+$/.test(v.SubnetId));
+    if (!ok) fail('InvalidParameter.CvmParameters', `${param}: VpcId "${v.VpcId}" / SubnetId "${v.SubnetId}" are not VPC and subnet IDs (or both DEFAULT).`);
+  }
+  const exclusive = ['VirtualPrivateCloud', 'VirtualPrivateClouds', 'Zones'].filter((k) => ed[k] !== undefined);
+  if (exclusive.length > 1) fail('InvalidParameter.InvalidParameterCombination', `${param} may give only one of VirtualPrivateCloud, VirtualPrivateClouds and Zones; got ${exclusive.join(' and ')}.`);
+  (ed.Zones as string[] | undefined)?.forEach((z, i) => checkZone(z, ctx.region, `${param}.Zones.${i}`));
+  if (ed.InstanceMarketOptions) {
+    const m = ed.InstanceMarketOptions as Obj;
+    oneOf(m.MarketType, ['spot'], `${param}.InstanceMarketOptions.MarketType`, 'InvalidParameter.CvmParameters');
+    oneOf(m.SpotOptions?.SpotInstanceType, ['one-time'], `${param}.InstanceMarketOptions.SpotOptions.SpotInstanceType`, 'InvalidParameter.CvmParameters');
+    if (!/^\d+(\.\d+)?$/.test(String(m.SpotOptions?.MaxPrice ?? ''))) {
+      fail('InvalidParameterValue.NotFloat', `${param}.InstanceMarketOptions.SpotOptions.MaxPrice "${m.SpotOptions?.MaxPrice}" is not a price.`);
+    }
+  }
+  maxLen(ed.InstanceName, 128, 'InvalidParameter.CvmParameters', `${param}.InstanceName`);
+}
+
+export function checkLoginSettings(ls: Obj, param: string): void {
+  const given = ['Password', 'KeyIds', 'KeepImageLogin'].filter((k) => ls[k] !== undefined);
+  if (given.length > 1) fail('InvalidParameter.InvalidParameterCombination', `${param} may give only one of Password, KeyIds and KeepImageLogin.`);
+  if (ls.Password !== undefined) {
+    const p = ls.Password as string;
+    const classes = [/[a-z]/, /[A-Z]/, /[0-9]/, /[^A-Za-z0-9]/].filter((re) => re.test(p)).length;
+    if (p.length < 8 || p.length > 16 || classes < 2) {
+      fail('InvalidParameter.CvmParameters', `${param}.Password must be 8 to 16 characters from at least two of: lower-case, upper-case, digits, symbols.`);
+    }
+  }
+  oneOf(ls.KeepImageLogin, ['TRUE', 'FALSE', 'True', 'False', 'true', 'false'], `${param}.KeepImageLogin`, 'InvalidParameter.CvmParameters');
+}
+
+export function checkMountDataDisks(list: Obj[] | undefined, ctx: ValidationContext, param: string): void {
+  list?.forEach((m, i) => {
+    const p = `${param}.${i}`;
+    if (!/^[A-Za-z]:$/.test(m.LocalPath)) resolveLocalPath(ctx.localRoot, m.LocalPath, `${p}.LocalPath`);
+    oneOf(m.FileSystemType, ['EXT3', 'EXT4', 'NTFS'], `${p}.FileSystemType`);
+  });
+}
+
+function checkRemotePath(path: string, param: string): void {
+  try {
+    parseCosUrl(path);
+  } catch (e) {
+    if (e instanceof ApiError) throw new ApiError(e.code, `${param}: ${e.message}`);
+    throw e;
+  }
+}
+
+function checkAuthentications(list: Obj[] | undefined, param: string): void {
+  list?.forEach((a, i) => {
+    oneOf(a.Scene, ['COS'], `${param}.${i}.Scene`);
+    if (a.SecretId.length === 0 || a.SecretKey.length === 0) fail('InvalidParameterValue', `${param}.${i}: SecretId and SecretKey must not be empty.`);
+  });
+}
+
+/**
+ * Validates one Task (of SubmitJob, or a template) and returns it with defaults filled in.
+ * `envExists` answers whether a named compute environment exists for the caller.
+ */
+export function checkTask(t: Obj, ctx: ValidationContext, param: string, opts: { envExists: (id: string) => boolean }): Obj {
+  if (t.TaskName === undefined) fail('MissingParameter', `The parameter ${param}.TaskName is required: tasks are addressed by name (DescribeTask, Dependences, log file names).`);
+  checkTaskName(t.TaskName, `${param}.TaskName`);
+  const num = t.TaskInstanceNum ?? 1;
+  if (num < 1 || num > ctx.limits.maxTaskInstanceNum) {
+    fail('InvalidParameterValue.TaskInstanceNum', `${param}.TaskInstanceNum must be between 1 and ${ctx.limits.maxTaskInstanceNum}; got ${num}.`);
+  }
+  // Application
+  const app = t.Application as Obj;
+  oneOf(app.DeliveryForm, ['LOCAL', 'PACKAGE'], `${param}.Application.DeliveryForm`);
+  if (app.Docker !== undefined) {
+    fail('UnsupportedOperation', `${param}.Application.Docker: running tasks in Docker containers is not supported by OpenBatch yet (no container runtime on this executor); remove Docker to run the command directly.`);
+  }
+  if (app.DeliveryForm === 'PACKAGE') {
+    fail('UnsupportedOperation', `${param}.Application.DeliveryForm PACKAGE is not supported by OpenBatch yet; use LOCAL with the software present on the host.`);
+  }
+  if (app.Command !== undefined && app.Commands !== undefined) {
+    fail('InvalidParameter.InvalidParameterCombination', `${param}.Application may give Command or Commands, not both.`);
+  }
+  if (app.Commands !== undefined) {
+    fail('UnsupportedOperation', `${param}.Application.Commands (tightly-coupled, multi-node tasks) is not supported by OpenBatch yet; use Command.`);
+  }
+  if (app.Command === undefined) fail('MissingParameter', `The parameter ${param}.Application.Command is required.`);
+  if ((app.Command as string).trim() === '') fail('InvalidParameterValue', `${param}.Application.Command must not be empty.`);
+  if (app.PackagePath !== undefined) checkRemotePath(app.PackagePath, `${param}.Application.PackagePath`);
+  // where it runs
+  if ((t.ComputeEnv === undefined) === (t.EnvId === undefined)) {
+    fail('AllowedOneAttributeInEnvIdAndComputeEnv', `${param} must give exactly one of ComputeEnv and EnvId; got ${t.ComputeEnv === undefined ? 'neither' : 'both'}.`);
+  }
+  if (t.EnvId !== undefined) {
+    checkEnvId(t.EnvId, `${param}.EnvId`);
+    if (!opts.envExists(t.EnvId)) fail('ResourceNotFound.ComputeEnv', `${param}.EnvId: compute environment ${t.EnvId} does not exist.`);
+  }
+  if (t.ComputeEnv !== undefined) {
+    const ce = t.ComputeEnv as Obj;
+    oneOf(ce.EnvType, ['MANAGED'], `${param}.ComputeEnv.EnvType`, 'InvalidParameterValue.ComputeEnv');
+    checkEnvData(ce.EnvData, ctx, `${param}.ComputeEnv.EnvData`, true);
+    checkMountDataDisks(ce.MountDataDisks, ctx, `${param}.ComputeEnv.MountDataDisks`);
+    if (ce.AgentRunningMode) {
+      oneOf(ce.AgentRunningMode.Scene, ['WINDOWS'], `${param}.ComputeEnv.AgentRunningMode.Scene`);
+      fail('UnsupportedOperation', `${param}.ComputeEnv.AgentRunningMode (Windows agents) is not supported by OpenBatch.`);
+    }
+  }
+  // logs
+  const ri = t.RedirectInfo as Obj | undefined;
+  if (ri) {
+    for (const k of ['StdoutRedirectPath', 'StderrRedirectPath']) if (ri[k]) checkRemotePath(ri[k], `${param}.RedirectInfo.${k}`);
+    for (const k of ['StdoutRedirectFileName', 'StderrRedirectFileName']) {
+      if (ri[k]) validateFileNameTemplate(ri[k], `${param}.RedirectInfo.${k}`, 'InvalidParameterValue.RemoteStoragePath');
+    }
+  }
+  const rl = t.RedirectLocalInfo as Obj | undefined;
+  if (rl) {
+    for (const k of ['StdoutLocalPath', 'StderrLocalPath']) if (rl[k]) resolveLocalPath(ctx.localRoot, rl[k], `${param}.RedirectLocalInfo.${k}`);
+    for (const k of ['StdoutLocalFileName', 'StderrLocalFileName']) {
+      if (rl[k]) validateFileNameTemplate(rl[k], `${param}.RedirectLocalInfo.${k}`, 'InvalidParameterValue.LocalPath');
+    }
+  }
+  if (t.InputMappings !== undefined || t.OutputMappings !== undefined || t.OutputMappingConfigs !== undefined) {
+    (t.InputMappings as Obj[] | undefined)?.forEach((m, i) => checkRemotePath(m.SourcePath, `${param}.InputMappings.${i}.SourcePath`));
+    (t.OutputMappings as Obj[] | undefined)?.forEach((m, i) => checkRemotePath(m.DestinationPath, `${param}.OutputMappings.${i}.DestinationPath`));
+    fail('UnsupportedOperation', `${param}: InputMappings, OutputMappings and OutputMappingConfigs are not supported by OpenBatch yet; use RedirectInfo for logs.`);
+  }
+  // environment
+  const names = new Set<string>();
+  (t.EnvVars as Obj[] | undefined)?.forEach((v, i) => {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(v.Name)) fail('InvalidParameterValue', `${param}.EnvVars.${i}.Name "${v.Name}" is not a valid environment variable name.`);
+    if (names.has(v.Name)) fail('InvalidParameterValue', `${param}.EnvVars.${i}.Name "${v.Name}" appears twice.`);
+    names.add(v.Name);
+  });
+  checkAuthentications(t.Authentications, `${param}.Authentications`);
+  oneOf(t.FailedAction, ['TERMINATE', 'INTERRUPT', 'FAST_INTERRUPT'], `${param}.FailedAction`);
+  if (t.MaxRetryCount !== undefined && t.MaxRetryCount > 5) {
+    fail('InvalidParameterValue.MaxRetryCount', `${param}.MaxRetryCount must be between 0 and 5; got ${t.MaxRetryCount}.`);
+  }
+  if (t.Timeout !== undefined && t.Timeout < 1) fail('InvalidParameterValue', `${param}.Timeout must be at least 1 second; got ${t.Timeout}.`);
+  range(t.MaxConcurrentNum, 0, 200_000, `${param}.MaxConcurrentNum`);
+  range(t.ResourceMaxRetryCount, 0, 100, `${param}.ResourceMaxRetryCount`);
+  return {
+    ...t,
+    TaskInstanceNum: num,
+    MaxRetryCount: t.MaxRetryCount ?? 0,
+    FailedAction: t.FailedAction ?? 'TERMINATE',
+    Timeout: t.Timeout ?? DEFAULT_TIMEOUT_SEC,
+  };
+}
+
+/** SubmitJob's Job: returns the job echo (defaults filled) and the tasks in submission order. */
+export function checkJob(job: Obj, ctx: ValidationContext, opts: { envExists: (id: string) => boolean }): { job: Obj; tasks: Obj[] } {
+  maxLen(job.JobName, 60, 'InvalidParameter.JobNameTooLong', 'Job.JobName');
+  maxLen(job.JobDescription, 200, 'InvalidParameter.JobDescriptionTooLong', 'Job.JobDescription');
+  if (job.Priority !== undefined && job.Priority > 100) fail('InvalidParameterValue', `Job.Priority must be between 0 and 100; got ${job.Priority}.`);
+  const tasks = job.Tasks as Obj[];
+  if (tasks.length === 0) fail('InvalidParameterValue', 'Job.Tasks must contain at least one task.');
+  if (tasks.length > ctx.limits.maxTasksPerJob) {
+    fail('InvalidParameterValue.LimitExceeded', `Job.Tasks has ${tasks.length} tasks; at most ${ctx.limits.maxTasksPerJob} are allowed per job.`);
+  }
+  const checked = tasks.map((t, i) => checkTask(t, ctx, `Job.Tasks.${i}`, opts));
+  const seen = new Map<string, number>();
+  checked.forEach((t, i) => {
+    const prev = seen.get(t.TaskName);
+    if (prev !== undefined) fail('InvalidParameter.TaskName', `Job.Tasks.${i}.TaskName "${t.TaskName}" is already the name of Job.Tasks.${prev}; task names must be unique within a job.`);
+    seen.set(t.TaskName, i);
+  });
+  const deps = (job.Dependences as { StartTask: string; EndTask: string }[] | undefined) ?? [];
+  checkDag(checked.map((t) => t.TaskName), deps);
+  oneOf(job.TaskExecutionDependOn, TASK_EXECUTION_DEPEND_ON, 'Job.TaskExecutionDependOn');
+  oneOf(job.StateIfCreateCvmFailed, ['FAILED', 'RUNNABLE'], 'Job.StateIfCreateCvmFailed');
+  oneOf(job.NotificationTarget, ['CMQ', 'TDMQ_CMQ'], 'Job.NotificationTarget');
+  checkNotifications(job.Notifications, JOB_NOTIFICATION_EVENTS, 'Job.Notifications');
+  checkTags(job.Tags, ctx.limits, 'Job.Tags');
+  const echo: Obj = { ...job, Tasks: checked, Priority: job.Priority ?? 0 };
+  return { job: echo, tasks: checked };
+}

@@ -1,0 +1,83 @@
+// SQLite schema migrations; index i upgrades user_version i → i+1. Never edit a released step.
+export const MIGRATIONS: string[] = [
+  `
+  CREATE TABLE jobs (
+    id TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL UNIQUE,
+    account TEXT NOT NULL,
+    region TEXT NOT NULL,
+    name TEXT NOT NULL,
+    description TEXT NOT NULL,
+    priority INTEGER NOT NULL,
+    zone TEXT NOT NULL,
+    state TEXT NOT NULL,
+    state_reason TEXT NOT NULL,
+    next_action TEXT NOT NULL,
+    create_time INTEGER NOT NULL,
+    end_time INTEGER,
+    client_token TEXT,
+    tags TEXT NOT NULL,
+    spec TEXT NOT NULL
+  );
+  CREATE UNIQUE INDEX jobs_client_token ON jobs (account, region, client_token) WHERE client_token IS NOT NULL;
+  CREATE INDEX jobs_by_owner ON jobs (account, region, seq);
+  CREATE INDEX jobs_by_state ON jobs (state);
+  CREATE TABLE job_tags (
+    job_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (job_id, key)
+  ) WITHOUT ROWID;
+  CREATE INDEX job_tags_by_key ON job_tags (key, value);
+  CREATE TABLE tasks (
+    job_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    ord INTEGER NOT NULL,
+    spec TEXT NOT NULL,
+    instance_num INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    create_time INTEGER NOT NULL,
+    end_time INTEGER,
+    counts TEXT NOT NULL,
+    cursor INTEGER NOT NULL,
+    wait_state TEXT NOT NULL,
+    wait_reason TEXT NOT NULL,
+    wait_detail TEXT NOT NULL,
+    wait_end_time INTEGER,
+    PRIMARY KEY (job_id, name)
+  ) WITHOUT ROWID;
+  CREATE TABLE instances (
+    job_id TEXT NOT NULL,
+    task_name TEXT NOT NULL,
+    idx INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    attempt INTEGER NOT NULL,
+    retry_base INTEGER NOT NULL,
+    exit_code INTEGER,
+    state_reason TEXT NOT NULL,
+    state_detail TEXT NOT NULL,
+    node_id TEXT,
+    create_time INTEGER NOT NULL,
+    launch_time INTEGER,
+    running_time INTEGER,
+    end_time INTEGER,
+    handle TEXT,
+    PRIMARY KEY (job_id, task_name, idx)
+  ) WITHOUT ROWID;
+  CREATE INDEX instances_by_state ON instances (job_id, task_name, state, idx);
+  CREATE TABLE attempts (
+    job_id TEXT NOT NULL,
+    task_name TEXT NOT NULL,
+    idx INTEGER NOT NULL,
+    attempt INTEGER NOT NULL,
+    launch_time INTEGER NOT NULL,
+    running_time INTEGER,
+    end_time INTEGER,
+    exit_code INTEGER,
+    signal TEXT,
+    reason TEXT NOT NULL,
+    node_id TEXT,
+    PRIMARY KEY (job_id, task_name, idx, attempt)
+  ) WITHOUT ROWID;
+  `,
+];

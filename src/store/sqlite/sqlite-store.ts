@@ -1,0 +1,381 @@
+// SQLite implementation of the Store (better-sqlite3, WAL). One connection; statements prepared once.
+// Durability: WAL + synchronous=NORMAL survives a kill -9 of the service (every commit is in the WAL
+// before the call returns); only an OS crash may lose the last commits.
+import Database from 'better-sqlite3';
+import type { Database as Db, Statement } from 'better-sqlite3';
+import type { Counts, State } from '../../domain/states.ts';
+import type {
+  ActiveSnapshot, AttemptRecord, InstanceRecord, JobFilter, JobRecord, Store, TaskRecord, WriteBatch,
+} from '../types.ts';
+import { MIGRATIONS } from './migrations.ts';
+import { pageInstances, type InstancePage, type PageReader } from '../instance-page.ts';
+
+type Row = Record<string, unknown>;
+
+const ACTIVE_SQL = `('SUBMITTED','PENDING','RUNNABLE','STARTING','RUNNING')`;
+
+export class SqliteStore implements Store {
+  private readonly db: Db;
+  private readonly st: Record<string, Statement>;
+  private seq: number;
+
+  constructor(file: string) {
+    this.db = new Database(file);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('busy_timeout = 5000');
+    this.db.pragma('foreign_keys = OFF');
+    this.migrate();
+    this.seq = (this.db.prepare('SELECT COALESCE(MAX(seq), 0) AS m FROM jobs').get() as { m: number }).m;
+    const p = (sql: string) => this.db.prepare(sql);
+    this.st = {
+      insertJob: p(`INSERT INTO jobs (id, seq, account, region, name, description, priority, zone, state, state_reason,
+        next_action, create_time, end_time, client_token, tags, spec)
+        VALUES (@id, @seq, @account, @region, @name, @description, @priority, @zone, @state, @stateReason,
+        @nextAction, @createTime, @endTime, @clientToken, @tags, @spec)`),
+      updateJob: p(`UPDATE jobs SET state=@state, state_reason=@stateReason, next_action=@nextAction,
+        end_time=@endTime WHERE id=@id`),
+      insertTag: p('INSERT INTO job_tags (job_id, key, value) VALUES (?, ?, ?)'),
+      byToken: p('SELECT id FROM jobs WHERE account=? AND region=? AND client_token=?'),
+      getJob: p('SELECT * FROM jobs WHERE id=? AND account=? AND region=?'),
+      getJobById: p('SELECT * FROM jobs WHERE id=?'),
+      upsertTask: p(`INSERT INTO tasks (job_id, name, ord, spec, instance_num, state, create_time, end_time, counts,
+        cursor, wait_state, wait_reason, wait_detail, wait_end_time)
+        VALUES (@jobId, @name, @ord, @spec, @instanceNum, @state, @createTime, @endTime, @counts, @cursor,
+        @waitState, @waitReason, @waitDetail, @waitEndTime)
+        ON CONFLICT (job_id, name) DO UPDATE SET state=excluded.state, end_time=excluded.end_time,
+        counts=excluded.counts, cursor=excluded.cursor, wait_state=excluded.wait_state,
+        wait_reason=excluded.wait_reason, wait_detail=excluded.wait_detail, wait_end_time=excluded.wait_end_time`),
+      getTasks: p('SELECT * FROM tasks WHERE job_id=? ORDER BY ord'),
+      getTask: p('SELECT * FROM tasks WHERE job_id=? AND name=?'),
+      upsertInstance: p(`INSERT INTO instances (job_id, task_name, idx, state, attempt, retry_base, exit_code,
+        state_reason, state_detail, node_id, create_time, launch_time, running_time, end_time, handle)
+        VALUES (@jobId, @taskName, @index, @state, @attempt, @retryBase, @exitCode, @stateReason, @stateDetail,
+        @nodeId, @createTime, @launchTime, @runningTime, @endTime, @handle)
+        ON CONFLICT (job_id, task_name, idx) DO UPDATE SET state=excluded.state, attempt=excluded.attempt,
+        retry_base=excluded.retry_base, exit_code=excluded.exit_code, state_reason=excluded.state_reason,
+        state_detail=excluded.state_detail, node_id=excluded.node_id, launch_time=excluded.launch_time,
+        running_time=excluded.running_time, end_time=excluded.end_time, handle=excluded.handle`),
+      upsertAttempt: p(`INSERT INTO attempts (job_id, task_name, idx, attempt, launch_time, running_time, end_time,
+        exit_code, signal, reason, node_id)
+        VALUES (@jobId, @taskName, @index, @attempt, @launchTime, @runningTime, @endTime, @exitCode, @signal,
+        @reason, @nodeId)
+        ON CONFLICT (job_id, task_name, idx, attempt) DO UPDATE SET running_time=excluded.running_time,
+        end_time=excluded.end_time, exit_code=excluded.exit_code, signal=excluded.signal, reason=excluded.reason,
+        node_id=excluded.node_id`),
+      getInstance: p('SELECT * FROM instances WHERE job_id=? AND task_name=? AND idx=?'),
+      rowsIn: p('SELECT * FROM instances WHERE job_id=? AND task_name=? AND idx>=? AND idx<? ORDER BY idx'),
+      countAll: p('SELECT COUNT(*) AS n FROM instances WHERE job_id=? AND task_name=? AND idx>=? AND idx<?'),
+      attemptsOf: p('SELECT * FROM attempts WHERE job_id=? AND task_name=? AND idx=? ORDER BY attempt'),
+      activeJobs: p(`SELECT * FROM jobs WHERE state IN ${ACTIVE_SQL} OR next_action<>'' ORDER BY seq`),
+      activeTasks: p(`SELECT t.* FROM tasks t JOIN jobs j ON j.id=t.job_id
+        WHERE j.state IN ${ACTIVE_SQL} OR j.next_action<>'' ORDER BY j.seq, t.ord`),
+      activeInstances: p(`SELECT i.* FROM instances i JOIN jobs j ON j.id=i.job_id
+        JOIN tasks t ON t.job_id=i.job_id AND t.name=i.task_name
+        WHERE (j.state IN ${ACTIVE_SQL} OR j.next_action<>'')
+          AND (i.state IN ${ACTIVE_SQL} OR i.state='FAILED_INTERRUPTED' OR i.idx >= t.cursor)`),
+      delJob: p('DELETE FROM jobs WHERE id=?'),
+      delTags: p('DELETE FROM job_tags WHERE job_id=?'),
+      delTasks: p('DELETE FROM tasks WHERE job_id=?'),
+      delInstances: p('DELETE FROM instances WHERE job_id=?'),
+      delAttempts: p('DELETE FROM attempts WHERE job_id=?'),
+    };
+  }
+
+  private migrate(): void {
+    const version = this.db.pragma('user_version', { simple: true }) as number;
+    for (let v = version; v < MIGRATIONS.length; v++) {
+      this.db.transaction(() => {
+        this.db.exec(MIGRATIONS[v]!);
+        this.db.pragma(`user_version = ${v + 1}`);
+      })();
+    }
+  }
+
+  async insertJob(job: JobRecord, tasks: TaskRecord[]): Promise<{ jobId: string; created: boolean }> {
+    return this.db.transaction(() => {
+      if (job.clientToken !== null) {
+        const existing = this.st.byToken!.get(job.account, job.region, job.clientToken) as { id: string } | undefined;
+        if (existing) return { jobId: existing.id, created: false };
+      }
+      this.seq += 1;
+      this.st.insertJob!.run(jobParams(job, this.seq));
+      for (const t of job.tags) this.st.insertTag!.run(job.id, t.Key, t.Value);
+      for (const t of tasks) this.st.upsertTask!.run(taskParams(t));
+      return { jobId: job.id, created: true };
+    })();
+  }
+
+  async getJob(account: string, region: string, jobId: string): Promise<JobRecord | undefined> {
+    const r = this.st.getJob!.get(jobId, account, region) as Row | undefined;
+    return r ? toJob(r) : undefined;
+  }
+
+  async getJobById(jobId: string): Promise<JobRecord | undefined> {
+    const r = this.st.getJobById!.get(jobId) as Row | undefined;
+    return r ? toJob(r) : undefined;
+  }
+
+  async getTasks(jobId: string): Promise<TaskRecord[]> {
+    return (this.st.getTasks!.all(jobId) as Row[]).map(toTask);
+  }
+
+  async getTask(jobId: string, taskName: string): Promise<TaskRecord | undefined> {
+    const r = this.st.getTask!.get(jobId, taskName) as Row | undefined;
+    return r ? toTask(r) : undefined;
+  }
+
+  async listJobs(account: string, region: string, q: JobFilter): Promise<{ total: number; jobs: JobRecord[] }> {
+    const where: string[] = ['j.account = ?', 'j.region = ?'];
+    const args: unknown[] = [account, region];
+    if (q.jobIds) {
+      where.push(`j.id IN (${q.jobIds.map(() => '?').join(',')})`);
+      args.push(...q.jobIds);
+    }
+    for (const f of q.filters ?? []) {
+      const ph = f.values.map(() => '?').join(',');
+      switch (f.name) {
+        case 'job-id': where.push(`j.id IN (${ph})`); args.push(...f.values); break;
+        case 'job-name': where.push(`j.name IN (${ph})`); args.push(...f.values); break;
+        case 'job-state': where.push(`j.state IN (${ph})`); args.push(...f.values); break;
+        case 'zone': where.push(`j.zone IN (${ph})`); args.push(...f.values); break;
+        case 'tag-key':
+          where.push(`EXISTS (SELECT 1 FROM job_tags g WHERE g.job_id=j.id AND g.key IN (${ph}))`);
+          args.push(...f.values);
+          break;
+        case 'tag-value':
+          where.push(`EXISTS (SELECT 1 FROM job_tags g WHERE g.job_id=j.id AND g.value IN (${ph}))`);
+          args.push(...f.values);
+          break;
+        default: // tag:<key>
+          where.push(`EXISTS (SELECT 1 FROM job_tags g WHERE g.job_id=j.id AND g.key = ? AND g.value IN (${ph}))`);
+          args.push(f.name.slice(4), ...f.values);
+      }
+    }
+    const w = where.join(' AND ');
+    const total = (this.db.prepare(`SELECT COUNT(*) AS n FROM jobs j WHERE ${w}`).get(...args) as { n: number }).n;
+    const rows = this.db
+      .prepare(`SELECT j.* FROM jobs j WHERE ${w} ORDER BY j.seq DESC LIMIT ? OFFSET ?`)
+      .all(...args, q.limit, q.offset) as Row[];
+    return { total, jobs: rows.map(toJob) };
+  }
+
+  async taskStatesOf(jobIds: string[]): Promise<Map<string, State[]>> {
+    const m = new Map<string, State[]>(jobIds.map((id) => [id, []]));
+    if (jobIds.length === 0) return m;
+    const rows = this.db
+      .prepare(`SELECT job_id, state FROM tasks WHERE job_id IN (${jobIds.map(() => '?').join(',')}) ORDER BY ord`)
+      .all(...jobIds) as { job_id: string; state: State }[];
+    for (const r of rows) m.get(r.job_id)!.push(r.state);
+    return m;
+  }
+
+  async deleteJob(jobId: string): Promise<void> {
+    this.db.transaction(() => {
+      this.st.delAttempts!.run(jobId);
+      this.st.delInstances!.run(jobId);
+      this.st.delTasks!.run(jobId);
+      this.st.delTags!.run(jobId);
+      this.st.delJob!.run(jobId);
+    })();
+  }
+
+  async getInstance(jobId: string, taskName: string, index: number): Promise<InstanceRecord | undefined> {
+    const r = this.st.getInstance!.get(jobId, taskName, index) as Row | undefined;
+    return r ? toInstance(r) : undefined;
+  }
+
+  async instanceRowsIn(jobId: string, taskName: string, from: number, to: number): Promise<InstanceRecord[]> {
+    return (this.st.rowsIn!.all(jobId, taskName, from, to) as Row[]).map(toInstance);
+  }
+
+  async countInstanceRows(
+    jobId: string, taskName: string, states: State[] | undefined, from: number, to: number,
+  ): Promise<number> {
+    return this.countSync(jobId, taskName, states, from, to);
+  }
+
+  private countSync(jobId: string, taskName: string, states: State[] | undefined, from: number, to: number): number {
+    if (states === undefined) return (this.st.countAll!.get(jobId, taskName, from, to) as { n: number }).n;
+    if (states.length === 0) return 0;
+    const sql = `SELECT COUNT(*) AS n FROM instances WHERE job_id=? AND task_name=? AND state IN
+      (${states.map(() => '?').join(',')}) AND idx>=? AND idx<?`;
+    return (this.db.prepare(sql).get(jobId, taskName, ...states, from, to) as { n: number }).n;
+  }
+
+  async listInstanceRows(
+    jobId: string, taskName: string, states: State[], from: number, to: number, offset: number, limit: number,
+  ): Promise<InstanceRecord[]> {
+    return this.listSync(jobId, taskName, states, from, to, offset, limit);
+  }
+
+  private listSync(
+    jobId: string, taskName: string, states: State[], from: number, to: number, offset: number, limit: number,
+  ): InstanceRecord[] {
+    if (states.length === 0 || limit <= 0) return [];
+    const sql = `SELECT * FROM instances WHERE job_id=? AND task_name=? AND state IN
+      (${states.map(() => '?').join(',')}) AND idx>=? AND idx<? ORDER BY idx LIMIT ? OFFSET ?`;
+    return (this.db.prepare(sql).all(jobId, taskName, ...states, from, to, limit, offset) as Row[]).map(toInstance);
+  }
+
+  async attemptsOf(jobId: string, taskName: string, index: number): Promise<AttemptRecord[]> {
+    return (this.st.attemptsOf!.all(jobId, taskName, index) as Row[]).map(toAttempt);
+  }
+
+  async jobWithTasks(account: string, region: string, jobId: string): Promise<{ job: JobRecord; tasks: TaskRecord[] } | undefined> {
+    return this.db.transaction(() => {
+      const r = this.st.getJob!.get(jobId, account, region) as Row | undefined;
+      if (!r) return undefined;
+      return { job: toJob(r), tasks: (this.st.getTasks!.all(jobId) as Row[]).map(toTask) };
+    })();
+  }
+
+  async instancePage(
+    jobId: string, taskName: string, states: State[] | undefined, offset: number, limit: number,
+  ): Promise<InstancePage | undefined> {
+    return this.db.transaction(() => {
+      const tr = this.st.getTask!.get(jobId, taskName) as Row | undefined;
+      if (!tr) return undefined;
+      const reader: PageReader = {
+        rowsIn: (from, to) => (this.st.rowsIn!.all(jobId, taskName, from, to) as Row[]).map(toInstance),
+        count: (st, from, to) => this.countSync(jobId, taskName, st, from, to),
+        list: (st, from, to, off, lim) => this.listSync(jobId, taskName, st, from, to, off, lim),
+      };
+      return pageInstances(toTask(tr), reader, states, offset, limit);
+    })();
+  }
+
+  async loadActive(): Promise<ActiveSnapshot> {
+    return this.db.transaction(() => ({
+      jobs: (this.st.activeJobs!.all() as Row[]).map(toJob),
+      tasks: (this.st.activeTasks!.all() as Row[]).map(toTask),
+      instances: (this.st.activeInstances!.all() as Row[]).map(toInstance),
+    }))();
+  }
+
+  async applyBatch(b: WriteBatch): Promise<void> {
+    this.applySync(b);
+  }
+
+  applySync(b: WriteBatch): void {
+    this.db.transaction(() => {
+      for (const i of b.instances) this.st.upsertInstance!.run(instanceParams(i));
+      for (const a of b.attempts) this.st.upsertAttempt!.run(a);
+      for (const t of b.tasks) this.st.upsertTask!.run(taskParams(t));
+      for (const j of b.jobs) this.st.updateJob!.run(j);
+    })();
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+}
+
+function jobParams(j: JobRecord, seq: number): Row {
+  return {
+    ...j,
+    seq,
+    tags: JSON.stringify(j.tags),
+    spec: JSON.stringify(j.spec),
+  };
+}
+
+function taskParams(t: TaskRecord): Row {
+  return {
+    jobId: t.jobId,
+    name: t.name,
+    ord: t.ord,
+    spec: JSON.stringify(t.spec),
+    instanceNum: t.instanceNum,
+    state: t.state,
+    createTime: t.createTime,
+    endTime: t.endTime,
+    counts: JSON.stringify(t.counts),
+    cursor: t.cursor,
+    waitState: t.wait.state,
+    waitReason: t.wait.reason,
+    waitDetail: t.wait.detail,
+    waitEndTime: t.wait.endTime,
+  };
+}
+
+function instanceParams(i: InstanceRecord): Row {
+  return { ...i, handle: i.handle === null ? null : JSON.stringify(i.handle) };
+}
+
+function toJob(r: Row): JobRecord {
+  return {
+    id: r.id as string,
+    account: r.account as string,
+    region: r.region as string,
+    name: r.name as string,
+    description: r.description as string,
+    priority: r.priority as number,
+    zone: r.zone as string,
+    state: r.state as State,
+    stateReason: r.state_reason as string,
+    nextAction: r.next_action as string,
+    createTime: r.create_time as number,
+    endTime: (r.end_time as number | null) ?? null,
+    clientToken: (r.client_token as string | null) ?? null,
+    tags: JSON.parse(r.tags as string),
+    spec: JSON.parse(r.spec as string),
+  };
+}
+
+function toTask(r: Row): TaskRecord {
+  return {
+    jobId: r.job_id as string,
+    name: r.name as string,
+    ord: r.ord as number,
+    spec: JSON.parse(r.spec as string),
+    instanceNum: r.instance_num as number,
+    state: r.state as State,
+    createTime: r.create_time as number,
+    endTime: (r.end_time as number | null) ?? null,
+    counts: JSON.parse(r.counts as string) as Counts,
+    cursor: r.cursor as number,
+    wait: {
+      state: r.wait_state as State,
+      reason: r.wait_reason as string,
+      detail: r.wait_detail as string,
+      endTime: (r.wait_end_time as number | null) ?? null,
+    },
+  };
+}
+
+function toInstance(r: Row): InstanceRecord {
+  return {
+    jobId: r.job_id as string,
+    taskName: r.task_name as string,
+    index: r.idx as number,
+    state: r.state as State,
+    attempt: r.attempt as number,
+    retryBase: r.retry_base as number,
+    exitCode: (r.exit_code as number | null) ?? null,
+    stateReason: r.state_reason as string,
+    stateDetail: r.state_detail as string,
+    nodeId: (r.node_id as string | null) ?? null,
+    createTime: r.create_time as number,
+    launchTime: (r.launch_time as number | null) ?? null,
+    runningTime: (r.running_time as number | null) ?? null,
+    endTime: (r.end_time as number | null) ?? null,
+    handle: r.handle === null || r.handle === undefined ? null : JSON.parse(r.handle as string),
+  };
+}
+
+function toAttempt(r: Row): AttemptRecord {
+  return {
+    jobId: r.job_id as string,
+    taskName: r.task_name as string,
+    index: r.idx as number,
+    attempt: r.attempt as number,
+    launchTime: r.launch_time as number,
+    runningTime: (r.running_time as number | null) ?? null,
+    endTime: (r.end_time as number | null) ?? null,
+    exitCode: (r.exit_code as number | null) ?? null,
+    signal: (r.signal as string | null) ?? null,
+    reason: r.reason as string,
+    nodeId: (r.node_id as string | null) ?? null,
+  };
+}

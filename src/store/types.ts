@@ -1,0 +1,160 @@
+// Store contract: high-level operations on jobs, tasks and instances. Every backend (SQLite now,
+// PostgreSQL next) implements this interface and passes the same contract suite. No transaction
+// leaks out: each method is atomic on its own.
+import type { Counts, State } from '../domain/states.ts';
+import type { InstancePage } from './instance-page.ts';
+
+export interface Tag {
+  Key: string;
+  Value: string;
+}
+
+export interface JobRecord {
+  id: string;
+  account: string;
+  region: string;
+  name: string;
+  description: string;
+  priority: number;
+  zone: string;
+  state: State;
+  stateReason: string;
+  nextAction: string;
+  createTime: number;
+  endTime: number | null;
+  clientToken: string | null;
+  tags: Tag[];
+  /** Everything else that was submitted, as JSON-able data (placement, dependences, the Job echo …). */
+  spec: JobSpecData;
+}
+
+export interface JobSpecData {
+  placement: Record<string, unknown>;
+  dependences: { StartTask: string; EndTask: string }[];
+  dependOn: 'PRE_TASK_SUCCEED' | 'PRE_TASK_AT_LEAST_PARTLY_SUCCEED' | 'PRE_TASK_FINISHED';
+  /** The Job as submitted, with defaults filled in (for DescribeJobSubmitInfo; secrets masked at the wire). */
+  job: Record<string, unknown>;
+}
+
+/** The state shared by every instance of a task that has no row of its own yet (lazily materialised). */
+export interface WaitInfo {
+  state: State;
+  reason: string;
+  detail: string;
+  /** End time for instances that ended without running (upstream failed, terminated). */
+  endTime: number | null;
+}
+
+export interface TaskRecord {
+  jobId: string;
+  name: string;
+  ord: number;
+  /** The task as submitted with defaults filled in (wire shape). */
+  spec: Record<string, unknown>;
+  instanceNum: number;
+  state: State;
+  createTime: number;
+  endTime: number | null;
+  /** Instance counts per state, including the instances without a row. */
+  counts: Counts;
+  /** Every index below the cursor has an instance row. */
+  cursor: number;
+  wait: WaitInfo;
+}
+
+export interface InstanceRecord {
+  jobId: string;
+  taskName: string;
+  index: number;
+  state: State;
+  /** Number of attempts launched so far (1-based number of the current/last attempt). */
+  attempt: number;
+  /** Attempt count at the last RetryJobs reset: retries left = MaxRetryCount - (attempt - retryBase - 1). */
+  retryBase: number;
+  exitCode: number | null;
+  stateReason: string;
+  stateDetail: string;
+  nodeId: string | null;
+  createTime: number;
+  launchTime: number | null;
+  runningTime: number | null;
+  endTime: number | null;
+  /** Executor handle of the current attempt while it runs (JSON). */
+  handle: unknown | null;
+}
+
+export interface AttemptRecord {
+  jobId: string;
+  taskName: string;
+  index: number;
+  attempt: number;
+  launchTime: number;
+  runningTime: number | null;
+  endTime: number | null;
+  exitCode: number | null;
+  signal: string | null;
+  reason: string;
+  nodeId: string | null;
+}
+
+export interface JobFilter {
+  jobIds?: string[];
+  /** ANDed; values ORed. Names already validated: job-id, job-name, job-state, zone, tag-key, tag-value, tag:<key>. */
+  filters?: { name: string; values: string[] }[];
+  offset: number;
+  limit: number;
+}
+
+export interface WriteBatch {
+  jobs: JobRecord[];
+  tasks: TaskRecord[];
+  instances: InstanceRecord[];
+  attempts: AttemptRecord[];
+}
+
+export interface ActiveSnapshot {
+  jobs: JobRecord[];
+  tasks: TaskRecord[];
+  /** Instance rows of active jobs that are not finished, plus every row at or beyond its task's cursor. */
+  instances: InstanceRecord[];
+}
+
+export interface Store {
+  /** Insert a job with its tasks. With a client token already used by this account and region,
+   *  nothing is inserted and the existing job id is returned with created=false. */
+  insertJob(job: JobRecord, tasks: TaskRecord[]): Promise<{ jobId: string; created: boolean }>;
+  getJob(account: string, region: string, jobId: string): Promise<JobRecord | undefined>;
+  /** Internal lookup without the owner check (scheduler only). */
+  getJobById(jobId: string): Promise<JobRecord | undefined>;
+  getTasks(jobId: string): Promise<TaskRecord[]>;
+  getTask(jobId: string, taskName: string): Promise<TaskRecord | undefined>;
+  listJobs(account: string, region: string, q: JobFilter): Promise<{ total: number; jobs: JobRecord[] }>;
+  /** Task states of several jobs at once (for JobView.TaskMetrics). */
+  taskStatesOf(jobIds: string[]): Promise<Map<string, State[]>>;
+  deleteJob(jobId: string): Promise<void>;
+
+  getInstance(jobId: string, taskName: string, index: number): Promise<InstanceRecord | undefined>;
+  /** Rows with index in [from, to), ordered by index. */
+  instanceRowsIn(jobId: string, taskName: string, from: number, to: number): Promise<InstanceRecord[]>;
+  /** Count rows whose state is in `states` (all states when undefined) with index in [from, to). */
+  countInstanceRows(jobId: string, taskName: string, states: State[] | undefined, from: number, to: number): Promise<number>;
+  /** Rows whose state is in `states`, index in [from, to), ordered by index, paged. */
+  listInstanceRows(
+    jobId: string, taskName: string, states: State[], from: number, to: number, offset: number, limit: number,
+  ): Promise<InstanceRecord[]>;
+  attemptsOf(jobId: string, taskName: string, index: number): Promise<AttemptRecord[]>;
+  /** A job and its tasks read together (one snapshot). */
+  jobWithTasks(account: string, region: string, jobId: string): Promise<{ job: JobRecord; tasks: TaskRecord[] } | undefined>;
+  /** A page of a task's instances (rows and not-yet-materialised ones), filtered by state; one snapshot. */
+  instancePage(
+    jobId: string, taskName: string, states: State[] | undefined, offset: number, limit: number,
+  ): Promise<InstancePage | undefined>;
+
+  /** Everything the scheduler needs after a restart. */
+  loadActive(): Promise<ActiveSnapshot>;
+  /** Upsert the given records in one transaction. */
+  applyBatch(batch: WriteBatch): Promise<void>;
+
+  /** Small key/value settings (e.g. generated credentials are not kept here; this is for markers). */
+  close(): Promise<void>;
+}
