@@ -8,7 +8,7 @@ import { Pipeline } from './api/pipeline.ts';
 import { RateLimiter } from './api/ratelimit.ts';
 import { buildServer } from './api/server.ts';
 import type { Config } from './config/config.ts';
-import { LocalExecutor } from './executors/local/local-executor.ts';
+import { LocalExecutor } from './executors/local/executor.ts';
 import { systemClock, type Clock } from './lib/clock.ts';
 import { createLogger, type Logger } from './lib/logger.ts';
 import { FsObjectStore } from './objectstore/fs/fs-store.ts';

@@ -18,10 +18,21 @@ export function buildServer(o: ServerOptions): FastifyInstance {
   const app = Fastify({
     bodyLimit: o.maxBodyBytes,
     logger: false,
-    disableRequestLogging: true,
     return503OnClosing: false,
     forceCloseConnections: true,
     genReqId: () => randomUUID(),
+  });
+  // An oversized body is refused before it is read; the rest of it is drained (and dropped) so that
+  // the client gets the envelope instead of a connection reset.
+  app.addHook('onRequest', (req, reply, done) => {
+    const len = Number(req.headers['content-length'] ?? 0);
+    if (len > o.maxBodyBytes) {
+      const headers = req.headers as Record<string, string | undefined>;
+      drain(req, () =>
+        send(reply, headers, new ApiError('RequestSizeLimitExceeded', `The request body (${len} bytes) is larger than ${o.maxBodyBytes} bytes.`), o.logger));
+      return;
+    }
+    done();
   });
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
@@ -57,12 +68,34 @@ export function buildServer(o: ServerOptions): FastifyInstance {
     let e: unknown = err;
     if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
       e = new ApiError('RequestSizeLimitExceeded', `The request body is larger than ${o.maxBodyBytes} bytes.`);
+      drain(req, () => send(reply, headers, e, o.logger));
+      return;
     } else if (err.statusCode !== undefined && err.statusCode < 500) {
       e = new ApiError('InvalidRequest', `The HTTP request is malformed: ${err.message}`);
     }
     send(reply, headers, e, o.logger);
   });
   return app;
+}
+
+/** Read and drop what is left of a request body, then answer: a client that sends its whole body
+ *  before reading gets the answer instead of a reset. Bounded: 256 MiB or 10 s, then the socket goes. */
+function drain(req: FastifyRequest, then: () => void): void {
+  const raw = req.raw;
+  if (raw.readableEnded) return then();
+  let seen = 0;
+  const timer = setTimeout(() => raw.socket.destroy(), 10_000);
+  timer.unref();
+  raw.on('data', (d: Buffer) => {
+    seen += d.length;
+    if (seen > 256 * 1024 * 1024) raw.socket.destroy();
+  });
+  raw.once('end', () => {
+    clearTimeout(timer);
+    then();
+  });
+  raw.once('error', () => clearTimeout(timer));
+  raw.resume();
 }
 
 function send(reply: FastifyReply, headers: Record<string, string | undefined>, e: unknown, logger: Logger, status = 200): void {

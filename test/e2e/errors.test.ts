@@ -1,6 +1,6 @@
 // Every error path of the job actions and of the protocol, through the official SDK (and raw HTTP
 // where the SDK cannot produce the mistake): exact Tencent codes, HTTP 200 envelopes, echoed trace ids.
-import http from 'node:http';
+import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { errorOf, makeClient, simpleJob, startServer, tempDir, waitJobDone, type BatchClient, type TestServer } from '../helpers/server.ts';
 
@@ -16,15 +16,31 @@ afterAll(async () => {
 
 const code = async (p: Promise<unknown>) => (await errorOf(p)).code;
 
-function rawPost(port: number, body: string | Buffer, headers: Record<string, string>): Promise<{ status: number; json: any; headers: http.IncomingHttpHeaders }> {
+/** A raw HTTP/1.1 POST over a plain socket: the answer is read even when the server closes early. */
+function rawPost(port: number, body: string | Buffer, headers: Record<string, string>): Promise<{ status: number; json: any; headers: Record<string, string> }> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: '/', headers }, (res) => {
-      let data = '';
-      res.on('data', (d) => (data += d));
-      res.on('end', () => resolve({ status: res.statusCode!, json: JSON.parse(data), headers: res.headers }));
+    const sock = net.connect(port, '127.0.0.1');
+    const chunks: Buffer[] = [];
+    sock.on('data', (d) => chunks.push(d));
+    sock.on('error', () => {}); // EPIPE/ECONNRESET while an oversized body is still being sent
+    sock.on('close', () => {
+      const text = Buffer.concat(chunks).toString('utf8');
+      const [head, ...rest] = text.split('\r\n\r\n');
+      const lines = (head ?? '').split('\r\n');
+      const status = Number(lines[0]?.split(' ')[1]);
+      if (!status) return reject(new Error(`no HTTP answer: ${JSON.stringify(text.slice(0, 200))}`));
+      const h: Record<string, string> = {};
+      for (const l of lines.slice(1)) {
+        const i = l.indexOf(':');
+        h[l.slice(0, i).toLowerCase()] = l.slice(i + 1).trim();
+      }
+      resolve({ status, json: JSON.parse(rest.join('\r\n\r\n')), headers: h });
     });
-    req.on('error', reject);
-    req.end(body);
+    const buf = Buffer.isBuffer(body) ? body : Buffer.from(body);
+    const hdr = Object.entries({ host: `127.0.0.1:${port}`, connection: 'close', 'content-length': String(buf.length), ...headers })
+      .map(([k, v]) => `${k}: ${v}\r\n`).join('');
+    sock.write(`POST / HTTP/1.1\r\n${hdr}\r\n`);
+    sock.write(buf);
   });
 }
 
