@@ -1,0 +1,183 @@
+// Durability: jobs survive SIGTERM and kill -9 of the server; attempts keep running while it is down
+// and are re-adopted (or collected, if they ended meanwhile); lost attempts are re-run or failed with
+// a reason. Also: /healthz, graceful stop, generated credentials, more accounts and their isolation.
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { errorOf, makeClient, simpleJob, startServer, tempDir, waitFor, waitJobDone } from '../helpers/server.ts';
+
+const lines = (f: string) => (fs.existsSync(f) ? fs.readFileSync(f, 'utf8').split('\n').filter(Boolean) : []);
+
+describe('restarts', () => {
+  it('keeps every job through kill -9; running attempts finish once and are collected after restart', async () => {
+    const dataDir = tempDir();
+    const marks = tempDir('openbatch-marks-');
+    let srv = await startServer({ dataDir, slots: 3 });
+    let c = srv.client();
+    // 6 instances, 3 slots: 3 run while the server dies, 3 wait
+    const cmd = `echo "start $BATCH_TASK_INSTANCE_INDEX" >> ${marks}/runs; sleep 1.5; echo out-$BATCH_TASK_INSTANCE_INDEX`;
+    const done = await c.SubmitJob!(simpleJob('true'));
+    await waitJobDone(c, done.JobId);
+    const { JobId } = await c.SubmitJob!(simpleJob(cmd, { TaskInstanceNum: 6 }));
+    await waitFor(async () => (await c.DescribeJob!({ JobId })).TaskInstanceMetrics.RunningCount === 3, '3 running');
+    await srv.kill9();
+    // the attempts go on without the server
+    await waitFor(async () => lines(`${marks}/runs`).length === 3 && fs.readdirSync(path.join(dataDir, 'attempts')).length === 3, 'attempts to end while the server is down', 10_000);
+
+    srv = await startServer({ dataDir, slots: 3 });
+    c = srv.client();
+    const job = await waitJobDone(c, JobId);
+    expect(job.JobState).toBe('SUCCEED');
+    expect((await c.DescribeJob!({ JobId: done.JobId })).JobState).toBe('SUCCEED');
+    // every instance ran exactly once
+    expect(lines(`${marks}/runs`).sort()).toEqual([0, 1, 2, 3, 4, 5].map((i) => `start ${i}`));
+    const logs = await c.DescribeTaskLogs!({ JobId, TaskName: 'A', Limit: 10 });
+    for (const l of logs.TaskInstanceLogSet) {
+      expect(Buffer.from(l.StdoutLog.split(',')[1], 'base64').toString()).toBe(`out-${l.TaskInstanceIndex}\n`);
+    }
+    const t = await c.DescribeTask!({ JobId, TaskName: 'A' });
+    expect(t.TaskInstanceSet.every((i: { ExitCode: number }) => i.ExitCode === 0)).toBe(true);
+    await srv.stop();
+  });
+
+  it('re-adopts attempts still running after a restart and watches them to the end', async () => {
+    const dataDir = tempDir();
+    let srv = await startServer({ dataDir });
+    let c = srv.client();
+    const { JobId } = await c.SubmitJob!(simpleJob('sleep 2; echo survived', { TaskInstanceNum: 2 }));
+    await waitFor(async () => (await c.DescribeJob!({ JobId })).TaskInstanceMetrics.RunningCount === 2, 'running');
+    await srv.kill9();
+    srv = await startServer({ dataDir });
+    c = srv.client();
+    const during = await c.DescribeJob!({ JobId });
+    expect(during.JobState).toBe('RUNNING');
+    const job = await waitJobDone(c, JobId);
+    expect(job.JobState).toBe('SUCCEED');
+    const l = await c.DescribeTaskLogs!({ JobId, TaskName: 'A' });
+    expect(Buffer.from(l.TaskInstanceLogSet[1].StdoutLog.split(',')[1], 'base64').toString()).toBe('survived\n');
+    await srv.stop();
+  });
+
+  it('re-runs a lost attempt when retries remain, else fails it with ServiceRestarted', async () => {
+    const dataDir = tempDir();
+    const marks = tempDir('openbatch-marks-');
+    let srv = await startServer({ dataDir });
+    let c = srv.client();
+    const retry = await c.SubmitJob!(simpleJob(`echo x >> ${marks}/retry; sleep 30`, { MaxRetryCount: 1, Timeout: 4, TaskName: 'R' }));
+    const noRetry = await c.SubmitJob!(simpleJob('sleep 30', { TaskName: 'N' }));
+    await waitFor(async () => {
+      const a = await c.DescribeJob!({ JobId: retry.JobId });
+      const b = await c.DescribeJob!({ JobId: noRetry.JobId });
+      return a.TaskInstanceMetrics.RunningCount === 1 && b.TaskInstanceMetrics.RunningCount === 1;
+    }, 'both running');
+    await srv.kill9();
+    // the attempts are lost too (as if the machine had rebooted): kill their process groups
+    expect(fs.readdirSync(path.join(dataDir, 'attempts'))).toEqual([]); // nothing has ended
+    const pids = await pgrepAttempts([retry.JobId, noRetry.JobId]);
+    expect(pids.length).toBe(2);
+    for (const pid of pids) process.kill(-pid, 'SIGKILL');
+
+    srv = await startServer({ dataDir });
+    c = srv.client();
+    const n = await waitJobDone(c, noRetry.JobId);
+    expect(n.JobState).toBe('FAILED');
+    const [ni] = (await c.DescribeTask!({ JobId: noRetry.JobId, TaskName: 'N' })).TaskInstanceSet;
+    expect(ni.StateReason).toBe('ServiceRestarted');
+    // the other one was re-run (and then timed out after 4 s): two real executions
+    const r = await waitJobDone(c, retry.JobId);
+    expect(r.JobState).toBe('FAILED');
+    expect(lines(`${marks}/retry`)).toHaveLength(2);
+    await srv.stop();
+  });
+
+  it('stops cleanly on SIGTERM (a second SIGTERM is harmless); /healthz answers while up', async () => {
+    const dataDir = tempDir();
+    const srv = await startServer({ dataDir });
+    expect(await healthz(srv.port)).toBe(200);
+    const c = srv.client();
+    const { JobId } = await c.SubmitJob!(simpleJob('sleep 1; echo after-term'));
+    await waitFor(async () => (await c.DescribeJob!({ JobId })).JobState === 'RUNNING', 'running');
+    srv.proc.kill('SIGTERM');
+    srv.proc.kill('SIGTERM');
+    const started = Date.now();
+    const code = await srv.stop();
+    expect(code).toBe(0);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    const again = await startServer({ dataDir });
+    const job = await waitJobDone(again.client(), JobId);
+    expect(job.JobState).toBe('SUCCEED');
+    await again.stop();
+  });
+});
+
+describe('accounts', () => {
+  it('generates and keeps the default key pair when none is configured, printing it once', async () => {
+    const dataDir = tempDir();
+    const env = { OPENBATCH_SECRET_ID: '', OPENBATCH_SECRET_KEY: '' };
+    const first = await startServer({ dataDir, env });
+    const creds = JSON.parse(fs.readFileSync(path.join(dataDir, 'credentials.json'), 'utf8'));
+    expect(fs.statSync(path.join(dataDir, 'credentials.json')).mode & 0o777).toBe(0o600);
+    expect(first.output()).toContain(creds.secretKey);
+    const r = await makeClient(first.port, { secretId: creds.secretId, secretKey: creds.secretKey }).DescribeJobs!({});
+    expect(r.TotalCount).toBe(0);
+    await first.stop();
+    const second = await startServer({ dataDir, env });
+    expect(second.output()).not.toContain(creds.secretKey);
+    expect(second.output()).toContain(creds.secretId);
+    await makeClient(second.port, { secretId: creds.secretId, secretKey: creds.secretKey }).DescribeJobs!({});
+    await second.stop();
+  });
+
+  it("isolates accounts: another account's IDs answer ResourceNotFound", async () => {
+    const dataDir = tempDir();
+    const cfg = path.join(dataDir, 'config.json');
+    fs.writeFileSync(cfg, JSON.stringify({ accounts: [{ id: 'team-b', secretId: 'AKIDteamB0000000000000000000', secretKey: 'team-b-secret-key-000000000' }] }));
+    const srv = await startServer({ dataDir, args: ['--config', cfg] });
+    const a = srv.client();
+    const b = srv.client({ secretId: 'AKIDteamB0000000000000000000', secretKey: 'team-b-secret-key-000000000' });
+    const { JobId } = await a.SubmitJob!(simpleJob('exit 1'));
+    await waitJobDone(a, JobId);
+    for (const [action, req] of [
+      ['DescribeJob', { JobId }], ['DescribeJobSubmitInfo', { JobId }], ['TerminateJob', { JobId }], ['DeleteJob', { JobId }],
+      ['RetryJobs', { JobIds: [JobId] }], ['DescribeTaskLogs', { JobId, TaskName: 'A' }],
+      ['TerminateTaskInstance', { JobId, TaskName: 'A', TaskInstanceIndex: 0 }],
+    ] as const) {
+      expect([action, (await errorOf(b[action]!(req))).code]).toEqual([action, 'ResourceNotFound.Job']);
+    }
+    expect((await errorOf(b.DescribeTask!({ JobId, TaskName: 'A' }))).code).toBe('ResourceNotFound.Task');
+    expect((await b.DescribeJobs!({})).TotalCount).toBe(0);
+    expect((await b.DescribeJobs!({ JobIds: [JobId] })).TotalCount).toBe(0);
+    // B's own job is B's
+    const mine = await b.SubmitJob!(simpleJob('true'));
+    expect((await waitJobDone(b, mine.JobId)).JobState).toBe('SUCCEED');
+    expect((await errorOf(a.DescribeJob!({ JobId: mine.JobId }))).code).toBe('ResourceNotFound.Job');
+    // and A's job is untouched
+    expect((await a.DescribeJob!({ JobId })).JobState).toBe('FAILED');
+    await srv.stop();
+  });
+});
+
+function healthz(port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    http.get({ host: '127.0.0.1', port, path: '/healthz' }, (res) => {
+      res.resume();
+      resolve(res.statusCode!);
+    }).on('error', reject);
+  });
+}
+
+/** PIDs of the supervisors of the given jobs' attempts (their argv[0] names the attempt key). */
+async function pgrepAttempts(jobIds: string[]): Promise<number[]> {
+  const out: number[] = [];
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const argv = fs.readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0');
+      if (argv[0] === '/bin/sh' && argv[1] === '-c' && jobIds.some((j) => argv[3]?.startsWith(`openbatch-attempt:${j}.`))) out.push(Number(d));
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}
