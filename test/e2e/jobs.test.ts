@@ -427,3 +427,24 @@ function isAlive(pid: number): boolean {
     return false;
   }
 }
+
+describe('priorities', () => {
+  it('runs the waiting instances of a higher-priority job first', async () => {
+    const one = await startServer({ slots: 1 });
+    try {
+      const c1 = one.client();
+      const order = path.join(scratch, 'prio-order');
+      const low = await c1.SubmitJob!(simpleJob(`echo low-$BATCH_TASK_INSTANCE_INDEX >> ${order}; sleep 0.2`, { TaskInstanceNum: 4 }, { Priority: 1 }));
+      await waitFor(async () => (await c1.DescribeJob!({ JobId: low.JobId })).TaskInstanceMetrics.RunningCount === 1, 'low running');
+      const high = await c1.SubmitJob!(simpleJob(`echo high-$BATCH_TASK_INSTANCE_INDEX >> ${order}`, { TaskInstanceNum: 2 }, { Priority: 90 }));
+      await waitJobDone(c1, low.JobId);
+      await waitJobDone(c1, high.JobId);
+      const seq = fs.readFileSync(order, 'utf8').trim().split('\n');
+      // the low job's first instance was already running; the high job's instances come next
+      expect(seq.slice(0, 3)).toEqual(['low-0', 'high-0', 'high-1']);
+      expect(seq).toHaveLength(6);
+    } finally {
+      await one.stop();
+    }
+  });
+});

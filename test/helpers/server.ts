@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { afterAll } from 'vitest';
 
 const require = createRequire(import.meta.url);
 // The official Node SDK (batch service only: loading every product takes longer).
@@ -56,6 +57,12 @@ export interface StartOptions {
   slots?: number;
 }
 
+// Servers a test file started are killed when the file ends, even if a test failed half-way.
+const started = new Set<ChildProcess>();
+afterAll(() => {
+  for (const p of started) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+});
+
 export function tempDir(prefix = 'openbatch-test-'): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 }
@@ -68,6 +75,7 @@ export async function startServer(o: StartOptions = {}): Promise<TestServer> {
   ];
   const env: Record<string, string> = { ...(process.env as Record<string, string>), OPENBATCH_SECRET_ID: SECRET_ID, OPENBATCH_SECRET_KEY: SECRET_KEY, ...o.env };
   const proc = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  started.add(proc);
   let out = '';
   proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));

@@ -1,0 +1,155 @@
+// The Store contract: every backend (SQLite now, PostgreSQL next) must pass these tests.
+import { describe, expect, it } from 'vitest';
+import { zeroCounts, type State } from '../../src/domain/states.ts';
+import type { InstanceRecord, JobRecord, Store, TaskRecord } from '../../src/store/types.ts';
+
+export interface StoreFactory {
+  /** A fresh, empty store. */
+  create(): Promise<Store>;
+  /** The same store opened again (after close), when the backend can do that; else undefined. */
+  reopen?(s: Store): Promise<Store>;
+}
+
+let n = 0;
+export function job(over: Partial<JobRecord> = {}): JobRecord {
+  n += 1;
+  return {
+    id: `job-${String(n).padStart(8, '0')}`, account: 'acc-a', region: 'ap-guangzhou', name: `job ${n}`, description: '',
+    priority: 0, zone: 'ap-guangzhou-2', state: 'SUBMITTED', stateReason: '', nextAction: '', createTime: 1000 + n,
+    endTime: null, clientToken: null, tags: [],
+    spec: { placement: { Zone: 'ap-guangzhou-2' }, dependences: [], dependOn: 'PRE_TASK_SUCCEED', job: {} },
+    ...over,
+  };
+}
+
+export function task(jobId: string, name = 'A', num = 10, over: Partial<TaskRecord> = {}): TaskRecord {
+  const counts = zeroCounts();
+  counts.SUBMITTED = num;
+  return {
+    jobId, name, ord: 0, spec: { TaskName: name, TaskInstanceNum: num }, instanceNum: num, state: 'SUBMITTED',
+    createTime: 1000, endTime: null, counts, cursor: 0,
+    wait: { state: 'SUBMITTED', reason: 'Submitted', detail: '', endTime: null },
+    ...over,
+  };
+}
+
+function inst(jobId: string, index: number, state: State, taskName = 'A'): InstanceRecord {
+  return {
+    jobId, taskName, index, state, attempt: 1, retryBase: 0, exitCode: state === 'SUCCEED' ? 0 : null, stateReason: '',
+    stateDetail: '', nodeId: null, createTime: 1000, launchTime: 1001, runningTime: 1002,
+    endTime: state === 'SUCCEED' ? 1003 : null, handle: state === 'RUNNING' ? { pid: 42 } : null,
+  };
+}
+
+export function storeContract(name: string, f: StoreFactory): void {
+  describe(`Store contract: ${name}`, () => {
+    it('inserts a job with its tasks and reads it back only for its owner and region', async () => {
+      const s = await f.create();
+      const j = job({ tags: [{ Key: 'k', Value: 'v' }] });
+      expect(await s.insertJob(j, [task(j.id, 'A'), task(j.id, 'B', 5, { ord: 1 })])).toEqual({ jobId: j.id, created: true });
+      expect(await s.getJob('acc-a', 'ap-guangzhou', j.id)).toEqual(j);
+      expect(await s.getJob('acc-b', 'ap-guangzhou', j.id)).toBeUndefined();
+      expect(await s.getJob('acc-a', 'ap-shanghai', j.id)).toBeUndefined();
+      expect((await s.getTasks(j.id)).map((t) => t.name)).toEqual(['A', 'B']);
+      expect((await s.jobWithTasks('acc-a', 'ap-guangzhou', j.id))?.tasks).toHaveLength(2);
+      expect(await s.jobWithTasks('acc-b', 'ap-guangzhou', j.id)).toBeUndefined();
+      await s.close();
+    });
+
+    it('makes SubmitJob idempotent per account and region with a client token', async () => {
+      const s = await f.create();
+      const a = job({ clientToken: 'tok' });
+      const b = job({ clientToken: 'tok' });
+      expect((await s.insertJob(a, [task(a.id)])).created).toBe(true);
+      expect(await s.insertJob(b, [task(b.id)])).toEqual({ jobId: a.id, created: false });
+      expect(await s.getJob('acc-a', 'ap-guangzhou', b.id)).toBeUndefined();
+      const other = job({ clientToken: 'tok', account: 'acc-b' });
+      expect((await s.insertJob(other, [task(other.id)])).created).toBe(true);
+      await s.close();
+    });
+
+    it('lists jobs newest first with filters and the full TotalCount', async () => {
+      const s = await f.create();
+      const jobs = [
+        job({ name: 'x', zone: 'ap-guangzhou-3', tags: [{ Key: 'team', Value: 'a' }] }),
+        job({ name: 'y', state: 'RUNNING', tags: [{ Key: 'team', Value: 'b' }, { Key: 'env', Value: 'prod' }] }),
+        job({ name: 'x', state: 'FAILED' }),
+        job({ name: 'z', account: 'acc-b' }),
+      ];
+      for (const j of jobs) await s.insertJob(j, [task(j.id)]);
+      const ids = async (filters: { name: string; values: string[] }[], offset = 0, limit = 20) => {
+        const r = await s.listJobs('acc-a', 'ap-guangzhou', { filters, offset, limit });
+        return [r.total, r.jobs.map((j) => j.id)];
+      };
+      expect(await ids([])).toEqual([3, [jobs[2]!.id, jobs[1]!.id, jobs[0]!.id]]);
+      expect(await ids([], 1, 1)).toEqual([3, [jobs[1]!.id]]);
+      expect(await ids([{ name: 'job-name', values: ['x'] }])).toEqual([2, [jobs[2]!.id, jobs[0]!.id]]);
+      expect(await ids([{ name: 'job-state', values: ['RUNNING', 'FAILED'] }, { name: 'job-name', values: ['y'] }])).toEqual([1, [jobs[1]!.id]]);
+      expect(await ids([{ name: 'zone', values: ['ap-guangzhou-3'] }])).toEqual([1, [jobs[0]!.id]]);
+      expect(await ids([{ name: 'tag-key', values: ['env'] }])).toEqual([1, [jobs[1]!.id]]);
+      expect(await ids([{ name: 'tag-value', values: ['a', 'b'] }])).toEqual([2, [jobs[1]!.id, jobs[0]!.id]]);
+      expect(await ids([{ name: 'tag:team', values: ['b'] }])).toEqual([1, [jobs[1]!.id]]);
+      expect(await ids([{ name: 'job-id', values: [jobs[3]!.id] }])).toEqual([0, []]);
+      // SQL-looking input is data, not SQL
+      expect(await ids([{ name: 'job-name', values: ["x' OR '1'='1"] }])).toEqual([0, []]);
+      expect(await ids([{ name: "tag:team' --", values: ['a'] }])).toEqual([0, []]);
+      const byIds = await s.listJobs('acc-a', 'ap-guangzhou', { jobIds: [jobs[0]!.id, jobs[3]!.id], offset: 0, limit: 20 });
+      expect(byIds.jobs.map((j) => j.id)).toEqual([jobs[0]!.id]);
+      const states = await s.taskStatesOf([jobs[0]!.id, jobs[1]!.id]);
+      expect(states.get(jobs[0]!.id)).toEqual(['SUBMITTED']);
+      await s.close();
+    });
+
+    it('upserts batches, loads what is active, pages instances, and deletes a job whole', async () => {
+      const s = await f.create();
+      const j = job();
+      const t = task(j.id, 'A', 10);
+      await s.insertJob(j, [t]);
+      // 4 instances dispatched: 2 succeeded, 2 running; instance 7 terminated early
+      const rows = [inst(j.id, 0, 'SUCCEED'), inst(j.id, 1, 'SUCCEED'), inst(j.id, 2, 'RUNNING'), inst(j.id, 3, 'RUNNING'), { ...inst(j.id, 7, 'FAILED'), attempt: 0 }];
+      const t2: TaskRecord = {
+        ...t, state: 'RUNNING', cursor: 4, counts: { ...zeroCounts(), SUCCEED: 2, RUNNING: 2, RUNNABLE: 5, FAILED: 1 },
+        wait: { state: 'RUNNABLE', reason: 'WaitingForCapacity', detail: 'busy', endTime: null },
+      };
+      await s.applyBatch({
+        jobs: [{ ...j, state: 'RUNNING' }], tasks: [t2], instances: rows,
+        attempts: [{ jobId: j.id, taskName: 'A', index: 0, attempt: 1, launchTime: 1001, runningTime: 1002, endTime: 1003, exitCode: 0, signal: null, reason: '', nodeId: null }],
+      });
+      expect((await s.getJob('acc-a', 'ap-guangzhou', j.id))?.state).toBe('RUNNING');
+      expect(await s.getTask(j.id, 'A')).toEqual(t2);
+      expect(await s.getInstance(j.id, 'A', 2)).toEqual(rows[2]);
+      expect(await s.attemptsOf(j.id, 'A', 0)).toHaveLength(1);
+      const active = await s.loadActive();
+      expect(active.jobs.map((x) => x.id)).toContain(j.id);
+      // running rows and rows beyond the cursor, not the finished ones below it
+      expect(active.instances.filter((x) => x.jobId === j.id).map((x) => x.index).sort()).toEqual([2, 3, 7]);
+      const page = await s.instancePage(j.id, 'A', ['RUNNABLE'], 0, 3);
+      expect(page?.total).toBe(5);
+      expect(page?.items.map((x) => x.index)).toEqual([4, 5, 6]);
+      expect((await s.instancePage(j.id, 'A', undefined, 6, 3))?.items.map((x) => `${x.index}:${x.state}`)).toEqual(['6:RUNNABLE', '7:FAILED', '8:RUNNABLE']);
+      expect(await s.countInstanceRows(j.id, 'A', ['SUCCEED'], 0, 10)).toBe(2);
+      expect(await s.instancePage(j.id, 'Z', undefined, 0, 3)).toBeUndefined();
+      // an update of the same row replaces it
+      await s.applyBatch({ jobs: [], tasks: [], instances: [{ ...rows[2]!, state: 'SUCCEED', exitCode: 0, endTime: 2000, handle: null }], attempts: [] });
+      expect((await s.getInstance(j.id, 'A', 2))?.state).toBe('SUCCEED');
+      await s.deleteJob(j.id);
+      expect(await s.getJob('acc-a', 'ap-guangzhou', j.id)).toBeUndefined();
+      expect(await s.getTasks(j.id)).toEqual([]);
+      expect(await s.getInstance(j.id, 'A', 3)).toBeUndefined();
+      expect(await s.attemptsOf(j.id, 'A', 0)).toEqual([]);
+      await s.close();
+    });
+
+    it('keeps everything across a reopen', async () => {
+      if (!f.reopen) return;
+      const s = await f.create();
+      const j = job();
+      await s.insertJob(j, [task(j.id)]);
+      await s.applyBatch({ jobs: [], tasks: [], instances: [inst(j.id, 0, 'RUNNING')], attempts: [] });
+      const again = await f.reopen(s);
+      expect(await again.getJob('acc-a', 'ap-guangzhou', j.id)).toEqual(j);
+      expect((await again.getInstance(j.id, 'A', 0))?.handle).toEqual({ pid: 42 });
+      await again.close();
+    });
+  });
+}
