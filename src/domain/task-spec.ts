@@ -1,5 +1,6 @@
 // What the scheduler needs to run a task, derived from the stored task definition (wire shape with
 // defaults filled in). Pure.
+import { DEFAULT_STDERR_FILE, DEFAULT_STDOUT_FILE } from './log-paths.ts';
 
 export type FailedAction = 'TERMINATE' | 'INTERRUPT' | 'FAST_INTERRUPT';
 
@@ -24,8 +25,6 @@ export interface RunSpec {
 }
 
 export const DEFAULT_TIMEOUT_SEC = 86_400;
-export const DEFAULT_STDOUT_FILE = 'stdout.${BATCH_JOB_ID}.${BATCH_TASK_NAME}.${BATCH_TASK_INSTANCE_INDEX}.log';
-export const DEFAULT_STDERR_FILE = 'stderr.${BATCH_JOB_ID}.${BATCH_TASK_NAME}.${BATCH_TASK_INSTANCE_INDEX}.log';
 
 type Obj = Record<string, unknown>;
 

@@ -145,6 +145,7 @@ export class Scheduler {
 
   /** TerminateJob: waiting instances fail now, running ones are stopped and then fail. */
   async terminateJob(jobId: string): Promise<void> {
+    await this.flush(); // rows read from the store below must be current
     const job = await this.ensureLoaded(jobId);
     if (!job) return;
     const now = this.o.clock.now();
@@ -154,13 +155,14 @@ export class Scheduler {
       job.rec.nextAction = 'TERMINATING';
       this.dirty.jobs.add(job);
     }
+    // first end everything, then roll up (so downstream tasks say Terminated, not DependenceFailed)
     for (const task of job.order) {
       if (task.hasWaiting()) moveWaiting(task, 'FAILED', reason, detail, now, this.dirty);
       this.unready(task);
       for (const a of task.running.values()) this.stopAttempt(a, reason, detail, true);
       await this.failInterrupted(task, reason, detail, now);
-      this.rollTask(task, now);
     }
+    for (const task of job.topo) this.rollTask(task, now);
     this.rollJob(job, now);
     this.scheduleTick();
     await this.flushSoon();
@@ -168,6 +170,7 @@ export class Scheduler {
 
   /** TerminateTaskInstance. Returns false when the instance is already finished (no-op). */
   async terminateInstance(jobId: string, taskName: string, index: number): Promise<void> {
+    await this.flush();
     const job = await this.ensureLoaded(jobId);
     const task = job?.tasks.get(taskName);
     if (!job || !task) return;
@@ -206,6 +209,7 @@ export class Scheduler {
 
   /** RetryJobs on a FAILED job: failed instances wait again (in DAG order); attempts and logs are kept. */
   async retryJob(jobId: string): Promise<void> {
+    await this.flush(); // rows read from the store below must be current
     const job = await this.ensureLoaded(jobId);
     if (!job) return;
     const now = this.o.clock.now();
