@@ -1,0 +1,162 @@
+// The local executor against real processes: exit codes, captured streams, environment, working
+// directory, process-group kills, and re-adoption by a second executor on the same state dir.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { LocalExecutor, startTicksOf } from '../../src/executors/local/executor.ts';
+import type { AttemptSpec, ExitInfo } from '../../src/executors/types.ts';
+
+const dirs: string[] = [];
+const executors: LocalExecutor[] = [];
+afterEach(async () => {
+  for (const e of executors.splice(0)) await e.close();
+});
+
+function setup(stateDir?: string) {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'openbatch-exec-'));
+  dirs.push(root);
+  const ex = new LocalExecutor({ stateDir: stateDir ?? path.join(root, 'state'), sweepMs: 100 });
+  executors.push(ex);
+  const exits = new Map<string, ExitInfo[]>();
+  const waiters = new Map<string, (e: ExitInfo) => void>();
+  ex.onExit((key, e) => {
+    exits.set(key, [...(exits.get(key) ?? []), e]);
+    waiters.get(key)?.(e);
+  });
+  const spec = (key: string, command: string, env: Record<string, string> = {}): AttemptSpec => ({
+    key, command, env, cwd: path.join(root, 'work', key),
+    stdoutPath: path.join(root, `${key}.out`), stderrPath: path.join(root, `${key}.err`),
+  });
+  const exitOf = (key: string) => new Promise<ExitInfo>((r) => {
+    const have = exits.get(key)?.[0];
+    if (have) r(have);
+    else waiters.set(key, r);
+  });
+  return { root, ex, spec, exits, exitOf };
+}
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+async function until(cond: () => boolean, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('LocalExecutor', () => {
+  it('runs a command under /bin/sh -c and reports its exit code once', async () => {
+    const { ex, spec, exitOf, exits, root } = setup();
+    const h0 = await ex.launch(spec('ok', 'echo out; echo err >&2'));
+    const h3 = await ex.launch(spec('three', 'exit 3'));
+    expect(await exitOf('ok')).toEqual({ exitCode: 0, signal: null });
+    expect(await exitOf('three')).toEqual({ exitCode: 3, signal: null });
+    expect(fs.readFileSync(path.join(root, 'ok.out'), 'utf8')).toBe('out\n');
+    expect(fs.readFileSync(path.join(root, 'ok.err'), 'utf8')).toBe('err\n');
+    expect(h0.executor).toBe('local');
+    expect(h0.startTicks).toMatch(/^\d+$/);
+    // the supervisor kept the status until the caller forgets it
+    await until(() => fs.existsSync(h3.statusPath));
+    expect(fs.readFileSync(h3.statusPath, 'utf8')).toBe('3\n');
+    ex.forget(h3);
+    await until(() => !fs.existsSync(h3.statusPath));
+    await new Promise((r) => setTimeout(r, 100));
+    expect(exits.get('ok')).toHaveLength(1);
+  });
+
+  it('gives the attempt its env (without OPENBATCH_*) and working directory, and passes the command verbatim', async () => {
+    process.env.OPENBATCH_SECRET_KEY = 'must-not-leak';
+    const { ex, spec, exitOf, root } = setup();
+    delete process.env.OPENBATCH_SECRET_KEY;
+    const cmd = `printf '%s|%s|%s\\n' "$BATCH_TASK_INSTANCE_INDEX" "\${OPENBATCH_SECRET_KEY-unset}" "$(pwd)"; echo 'quotes "and" $(not run) ; | &'`;
+    await ex.launch(spec('env', cmd, { BATCH_TASK_INSTANCE_INDEX: '7' }));
+    expect((await exitOf('env')).exitCode).toBe(0);
+    const [line, lit] = fs.readFileSync(path.join(root, 'env.out'), 'utf8').split('\n');
+    expect(line).toBe(`7|unset|${path.join(root, 'work', 'env')}`);
+    expect(lit).toBe('quotes "and" $(not run) ; | &');
+  });
+
+  it('kills the whole process group, grandchildren included', async () => {
+    const { ex, spec, exitOf, root } = setup();
+    const pidFile = path.join(root, 'gc.pid');
+    const h = await ex.launch(spec('tree', `sleep 100 & echo $! > ${pidFile}; wait`));
+    await until(() => fs.existsSync(pidFile) && fs.readFileSync(pidFile, 'utf8').endsWith('\n'));
+    const grandchild = Number(fs.readFileSync(pidFile, 'utf8'));
+    expect(alive(grandchild)).toBe(true);
+    ex.kill(h, 'SIGKILL');
+    expect(await exitOf('tree')).toEqual({ exitCode: null, signal: 'SIGKILL' });
+    await until(() => !alive(grandchild));
+    ex.kill(h, 'SIGKILL'); // already gone: harmless
+  });
+
+  it('lets the command see SIGTERM while the supervisor still records the status', async () => {
+    const { ex, spec, exitOf } = setup();
+    const h = await ex.launch(spec('term', 'sleep 100'));
+    await new Promise((r) => setTimeout(r, 100));
+    ex.kill(h, 'SIGTERM');
+    expect(await exitOf('term')).toEqual({ exitCode: 128 + 15, signal: null });
+    expect(fs.readFileSync(h.statusPath, 'utf8')).toBe('143\n');
+  });
+
+  it('hands running and finished attempts over to a new executor on the same state dir', async () => {
+    const a = setup();
+    const stateDir = path.join(a.root, 'state');
+    const running = await a.ex.launch(a.spec('long', 'sleep 0.6; exit 4'));
+    const quick = await a.ex.launch(a.spec('quick', 'exit 5'));
+    await a.exitOf('quick');
+    await a.ex.close(); // the service goes away; attempts keep running
+
+    const b = setup(stateDir);
+    expect(b.ex.adopt(quick)).toEqual({ kind: 'exited', exit: { exitCode: 5, signal: null } });
+    expect(b.ex.adopt(running)).toEqual({ kind: 'running' });
+    expect(await b.exitOf('long')).toEqual({ exitCode: 4, signal: null });
+    // a handle whose process is gone without a status, or whose pid was reused, is lost
+    expect(b.ex.adopt({ ...running, key: 'ghost', statusPath: path.join(stateDir, 'ghost.status') })).toEqual({ kind: 'lost' });
+    expect(b.ex.adopt({ ...running, key: 'reused', pid: process.pid, statusPath: path.join(stateDir, 'r.status') })).toEqual({ kind: 'lost' });
+    expect(startTicksOf(process.pid)).toMatch(/^\d+$/);
+  });
+
+  it('reports an adopted attempt killed without a status as killed', async () => {
+    const a = setup();
+    const h = await a.ex.launch(a.spec('victim', 'sleep 100'));
+    await a.ex.close();
+    const b = setup(path.join(a.root, 'state'));
+    expect(b.ex.adopt(h)).toEqual({ kind: 'running' });
+    process.kill(-h.pid, 'SIGKILL');
+    expect(await b.exitOf('victim')).toEqual({ exitCode: null, signal: 'SIGKILL' });
+  });
+
+  it('runs many short attempts, each reported exactly once', async () => {
+    const { ex, spec, exits } = setup();
+    const N = 200;
+    let next = 0;
+    let finished = 0;
+    await new Promise<void>((resolve, reject) => {
+      ex.onExit((key, e) => {
+        exits.set(key, [...(exits.get(key) ?? []), e]);
+        finished++;
+        if (finished === N) resolve();
+        else if (next < N) ex.launch(spec(`t${next++}`, 'true')).catch(reject);
+      });
+      for (let i = 0; i < 8; i++) ex.launch(spec(`t${next++}`, 'true')).catch(reject);
+    });
+    expect(exits.size).toBe(N);
+    for (const [, list] of exits) expect(list).toEqual([{ exitCode: 0, signal: null }]);
+  });
+
+  it('rejects a launch whose working directory cannot be created', async () => {
+    const { ex, spec, root } = setup();
+    fs.writeFileSync(path.join(root, 'file'), '');
+    const s = { ...spec('bad', 'true'), cwd: path.join(root, 'file', 'sub') };
+    await expect(ex.launch(s)).rejects.toThrow(/ENOTDIR/);
+  });
+});
