@@ -96,10 +96,27 @@ describe('running instances', () => {
     const marker = path.join(scratch, 'retry-count');
     // fails twice, then succeeds
     const cmd = `echo x >> ${marker}; n=$(wc -l < ${marker}); echo "attempt $n"; [ "$n" -ge 3 ]`;
-    const { JobId } = await c.SubmitJob!(simpleJob(cmd, { MaxRetryCount: 2 }));
+    const { JobId } = await c.SubmitJob!(simpleJob(cmd, {
+      MaxRetryCount: 2,
+      RedirectInfo: { StdoutRedirectPath: 'cos://retry-logs/out/', StdoutRedirectFileName: '${BATCH_TASK_NAME}-${BATCH_TASK_INSTANCE_INDEX}.txt' },
+      RedirectLocalInfo: { StdoutLocalPath: '/var/log/batch/', StdoutLocalFileName: 'o.${BATCH_JOB_ID}' },
+    }));
     const job = await waitJobDone(c, JobId);
     expect(job.JobState).toBe('SUCCEED');
     expect(fs.readFileSync(marker, 'utf8').split('\n').filter(Boolean)).toHaveLength(3);
+    // the redirect targets hold the latest attempt; earlier attempts are kept beside it
+    const obj = path.join(srv.dataDir, 'objects', 'retry-logs', 'out', 'A-0.txt');
+    expect(fs.readFileSync(obj, 'utf8')).toBe('attempt 3\n');
+    expect(fs.readFileSync(`${obj}.1`, 'utf8')).toBe('attempt 1\n');
+    expect(fs.readFileSync(`${obj}.2`, 'utf8')).toBe('attempt 2\n');
+    const local = path.join(srv.dataDir, 'local', 'var', 'log', 'batch', `o.${JobId}`);
+    expect(fs.readFileSync(local, 'utf8')).toBe('attempt 3\n');
+    expect(fs.readFileSync(`${local}.2`, 'utf8')).toBe('attempt 2\n');
+    const view = (await instances(JobId))[0]!;
+    expect(view.RedirectInfo).toEqual({
+      StdoutRedirectPath: 'cos://retry-logs/out/', StderrRedirectPath: '',
+      StdoutRedirectFileName: 'A-0.txt', StderrRedirectFileName: `stderr.${JobId}.A.0.log`,
+    });
     const l = (await c.DescribeTaskLogs!({ JobId, TaskName: 'A' })).TaskInstanceLogSet[0];
     expect(decode(l.StdoutLog)).toBe('attempt 3\n');
     for (const a of [1, 2, 3]) {
