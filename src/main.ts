@@ -8,7 +8,7 @@ import { Pipeline } from './api/pipeline.ts';
 import { RateLimiter } from './api/ratelimit.ts';
 import { buildServer } from './api/server.ts';
 import type { Config } from './config/config.ts';
-import { LocalExecutor } from './executors/local/executor.ts';
+import { createLocalExecutor } from './executors/local/factory.ts';
 import { systemClock, type Clock } from './lib/clock.ts';
 import { createLogger, type Logger } from './lib/logger.ts';
 import { FsObjectStore } from './objectstore/fs/fs-store.ts';
@@ -45,7 +45,7 @@ export async function start(cfg: Config, opts: { clock?: Clock; logger?: Logger 
   const p = dataPaths(cfg.dataDir);
   const accounts = loadAccounts(cfg);
   const store = new SqliteStore(p.db);
-  const executor = new LocalExecutor({ stateDir: p.attempts, logger });
+  const executor = createLocalExecutor(cfg.launcher, { stateDir: p.attempts, logger });
   const objects = new FsObjectStore(p.objects);
   const logs = new LogLayout(cfg.dataDir);
   const shipper = new LogShipper(objects, p.local);

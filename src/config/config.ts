@@ -3,6 +3,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { RATE_LIMIT_MODES, type RateLimitMode } from '../api/ratelimit.ts';
+import { LAUNCHERS, type Launcher } from '../executors/local/factory.ts';
 
 export interface AccountConfig {
   /** Account identifier (the owner of resources), e.g. an AppId-like number. */
@@ -21,6 +22,8 @@ export interface Config {
   rateLimits: RateLimitMode;
   /** How many task instances the local executor runs at once on this host. */
   localSlots: number;
+  /** How the local executor starts attempts: the C shim, the /bin/sh supervisor, or auto (shim if it builds). */
+  launcher: Launcher;
   maxBodyBytes: number;
   maxSkewSeconds: number;
   logLevel: string;
@@ -58,6 +61,7 @@ export function defaultConfig(): Config {
     defaultRegion: 'ap-guangzhou',
     rateLimits: 'intl',
     localSlots: Math.max(2, os.availableParallelism()),
+    launcher: 'auto',
     maxBodyBytes: 10 * 1024 * 1024,
     maxSkewSeconds: 300,
     logLevel: 'info',
@@ -71,13 +75,14 @@ export class ConfigError extends Error {}
 type Source = Record<string, unknown>;
 
 /** Names of settings as flags (kebab), env (OPENBATCH_ + upper snake) and file (camel). */
-const SETTINGS: { key: keyof Config; flag: string; env: string; kind: 'string' | 'int' | 'mode' }[] = [
+const SETTINGS: { key: keyof Config; flag: string; env: string; kind: 'string' | 'int' | 'mode' | 'launcher' }[] = [
   { key: 'host', flag: 'host', env: 'OPENBATCH_HOST', kind: 'string' },
   { key: 'port', flag: 'port', env: 'OPENBATCH_PORT', kind: 'int' },
   { key: 'dataDir', flag: 'data-dir', env: 'OPENBATCH_DATA_DIR', kind: 'string' },
   { key: 'defaultRegion', flag: 'region', env: 'OPENBATCH_REGION', kind: 'string' },
   { key: 'rateLimits', flag: 'rate-limits', env: 'OPENBATCH_RATE_LIMITS', kind: 'mode' },
   { key: 'localSlots', flag: 'slots', env: 'OPENBATCH_SLOTS', kind: 'int' },
+  { key: 'launcher', flag: 'launcher', env: 'OPENBATCH_LAUNCHER', kind: 'launcher' },
   { key: 'maxBodyBytes', flag: 'max-body-bytes', env: 'OPENBATCH_MAX_BODY_BYTES', kind: 'int' },
   { key: 'logLevel', flag: 'log-level', env: 'OPENBATCH_LOG_LEVEL', kind: 'string' },
 ];
@@ -89,12 +94,17 @@ export const FLAG_HELP: Record<string, string> = {
   region: 'region assumed when a request names none (default ap-guangzhou)',
   'rate-limits': 'per-action rate limits: intl (default), mainland or off',
   slots: 'task instances the local executor runs at once (default: number of CPUs, at least 2)',
+  launcher: 'how attempts are started: auto (default: the C shim if it can be built, else sh), shim or shell',
   'max-body-bytes': 'largest accepted request body (default 10485760)',
   'log-level': 'pino log level: fatal, error, warn, info (default), debug, trace',
   config: 'JSON config file (accounts, limits and any setting above in camelCase)',
 };
 
-function convert(kind: 'string' | 'int' | 'mode', name: string, v: unknown): unknown {
+function convert(kind: 'string' | 'int' | 'mode' | 'launcher', name: string, v: unknown): unknown {
+  if (kind === 'launcher') {
+    if (!LAUNCHERS.includes(v as Launcher)) throw new ConfigError(`${name} must be one of ${LAUNCHERS.join(', ')}, got ${JSON.stringify(v)}`);
+    return v;
+  }
   if (kind === 'int') {
     const n = typeof v === 'number' ? v : Number(String(v));
     if (!Number.isInteger(n) || n < 0) throw new ConfigError(`${name} must be a non-negative integer, got ${JSON.stringify(v)}`);

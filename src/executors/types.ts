@@ -41,7 +41,8 @@ export interface Executor {
   readonly name: string;
   /** Start an attempt. Resolves once the process exists (the attempt is RUNNING). */
   launch(spec: AttemptSpec): Promise<AttemptHandle>;
-  /** Register the single exit listener (called once per attempt that ends, launched or adopted). */
+  /** Register the single exit listener (called once per attempt that ends, launched or adopted;
+   *  for a launched attempt, never before its launch() promise has resolved). */
   onExit(listener: (key: string, exit: ExitInfo) => void): void;
   /** Signal the attempt's whole process group. Safe to call on an attempt that already ended. */
   kill(handle: AttemptHandle, signal: NodeJS.Signals): void;

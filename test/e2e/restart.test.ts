@@ -71,12 +71,15 @@ describe('restarts', () => {
       const b = await c.DescribeJob!({ JobId: noRetry.JobId });
       return a.TaskInstanceMetrics.RunningCount === 1 && b.TaskInstanceMetrics.RunningCount === 1;
     }, 'both running');
+    // lose the attempts as if the machine had rebooted: the server, whatever supervises the attempts
+    // (the shim, or the per-attempt sh supervisors), and the attempts themselves all die at once
+    const shims = childrenOf(srv.proc.pid!).filter((p) => cmdline(p)[0]?.includes('openbatch-shim'));
+    const attempts = processesWithEnv([`BATCH_JOB_ID=${retry.JobId}`, `BATCH_JOB_ID=${noRetry.JobId}`]);
+    expect(attempts.length).toBeGreaterThanOrEqual(2);
+    for (const pid of shims) process.kill(pid, 'SIGKILL');
     await srv.kill9();
-    // the attempts are lost too (as if the machine had rebooted): kill their process groups
-    expect(fs.readdirSync(path.join(dataDir, 'attempts'))).toEqual([]); // nothing has ended
-    const pids = await pgrepAttempts([retry.JobId, noRetry.JobId]);
-    expect(pids.length).toBe(2);
-    for (const pid of pids) process.kill(-pid, 'SIGKILL');
+    for (const pid of attempts) process.kill(-pid, 'SIGKILL');
+    expect(fs.readdirSync(path.join(dataDir, 'attempts'))).toEqual([]); // no status was recorded
 
     srv = await startServer({ dataDir });
     c = srv.client();
@@ -167,17 +170,38 @@ function healthz(port: number): Promise<number> {
   });
 }
 
-/** PIDs of the supervisors of the given jobs' attempts (their argv[0] names the attempt key). */
-async function pgrepAttempts(jobIds: string[]): Promise<number[]> {
-  const out: number[] = [];
-  for (const d of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const argv = fs.readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0');
-      if (argv[0] === '/bin/sh' && argv[1] === '-c' && jobIds.some((j) => argv[3]?.startsWith(`openbatch-attempt:${j}.`))) out.push(Number(d));
-    } catch {
-      // gone
-    }
+function cmdline(pid: number): string[] {
+  try {
+    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+  } catch {
+    return [];
   }
-  return out;
+}
+
+function pids(): number[] {
+  return fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number);
+}
+
+function childrenOf(parent: number): number[] {
+  return pids().filter((p) => {
+    try {
+      return /\nPPid:\s+(\d+)/.exec(fs.readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] === String(parent);
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** Processes (process-group leaders) whose environment has one of the given entries. */
+function processesWithEnv(entries: string[]): number[] {
+  return pids().filter((p) => {
+    try {
+      const env = fs.readFileSync(`/proc/${p}/environ`, 'utf8').split('\0');
+      const stat = fs.readFileSync(`/proc/${p}/stat`, 'utf8');
+      const pgid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
+      return pgid === p && entries.some((e) => env.includes(e));
+    } catch {
+      return false;
+    }
+  });
 }

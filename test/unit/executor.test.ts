@@ -4,11 +4,24 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { LocalExecutor, startTicksOf } from '../../src/executors/local/executor.ts';
+import type { LocalExecutorBase, LocalExecutorOptions } from '../../src/executors/local/base.ts';
+import { LocalExecutor } from '../../src/executors/local/executor.ts';
+import { buildShim } from '../../src/executors/local/factory.ts';
+import { ShimExecutor } from '../../src/executors/local/shim-executor.ts';
+import { startTicksOf } from '../../src/executors/local/status.ts';
 import type { AttemptSpec, ExitInfo } from '../../src/executors/types.ts';
 
 const dirs: string[] = [];
-const executors: LocalExecutor[] = [];
+const executors: LocalExecutorBase[] = [];
+
+const shimPath = buildShim();
+if (shimPath instanceof Error) throw shimPath; // this machine has a C compiler: the shim must build
+const VARIANTS: [string, (o: LocalExecutorOptions) => LocalExecutorBase, string][] = [
+  ['shim (posix_spawn)', (o) => new ShimExecutor(o, shimPath), 'signal'],
+  ['shell supervisor', (o) => new LocalExecutor(o), 'number'],
+];
+
+describe.each(VARIANTS)('local executor: %s', (_name, make, statusStyle) => {
 afterEach(async () => {
   for (const e of executors.splice(0)) await e.close();
 });
@@ -16,7 +29,7 @@ afterEach(async () => {
 function setup(stateDir?: string) {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'openbatch-exec-'));
   dirs.push(root);
-  const ex = new LocalExecutor({ stateDir: stateDir ?? path.join(root, 'state'), sweepMs: 100 });
+  const ex = make({ stateDir: stateDir ?? path.join(root, 'state'), sweepMs: 100 });
   executors.push(ex);
   const exits = new Map<string, ExitInfo[]>();
   const waiters = new Map<string, (e: ExitInfo) => void>();
@@ -53,7 +66,7 @@ async function until(cond: () => boolean, ms = 5000): Promise<void> {
   }
 }
 
-describe('LocalExecutor', () => {
+{
   it('runs a command under /bin/sh -c and reports its exit code once', async () => {
     const { ex, spec, exitOf, exits, root } = setup();
     const h0 = await ex.launch(spec('ok', 'echo out; echo err >&2'));
@@ -66,7 +79,7 @@ describe('LocalExecutor', () => {
     expect(h0.startTicks).toMatch(/^\d+$/);
     // the supervisor kept the status until the caller forgets it
     await until(() => fs.existsSync(h3.statusPath));
-    expect(fs.readFileSync(h3.statusPath, 'utf8')).toBe('3\n');
+    expect(fs.readFileSync(h3.statusPath, 'utf8')).toBe(statusStyle === 'signal' ? 'exit 3\n' : '3\n');
     ex.forget(h3);
     await until(() => !fs.existsSync(h3.statusPath));
     await new Promise((r) => setTimeout(r, 100));
@@ -87,6 +100,7 @@ describe('LocalExecutor', () => {
 
   it('kills the whole process group, grandchildren included', async () => {
     const { ex, spec, exitOf, root } = setup();
+    void statusStyle;
     const pidFile = path.join(root, 'gc.pid');
     const h = await ex.launch(spec('tree', `sleep 100 & echo $! > ${pidFile}; wait`));
     await until(() => fs.existsSync(pidFile) && fs.readFileSync(pidFile, 'utf8').endsWith('\n'));
@@ -103,14 +117,20 @@ describe('LocalExecutor', () => {
     const h = await ex.launch(spec('term', 'sleep 100'));
     await new Promise((r) => setTimeout(r, 100));
     ex.kill(h, 'SIGTERM');
-    expect(await exitOf('term')).toEqual({ exitCode: 128 + 15, signal: null });
-    expect(fs.readFileSync(h.statusPath, 'utf8')).toBe('143\n');
+    if (statusStyle === 'signal') {
+      expect(await exitOf('term')).toEqual({ exitCode: null, signal: 'SIGTERM' });
+      expect(fs.readFileSync(h.statusPath, 'utf8')).toBe('signal 15\n');
+    } else {
+      expect(await exitOf('term')).toEqual({ exitCode: 128 + 15, signal: null });
+      expect(fs.readFileSync(h.statusPath, 'utf8')).toBe('143\n');
+    }
   });
 
   it('hands running and finished attempts over to a new executor on the same state dir', async () => {
     const a = setup();
     const stateDir = path.join(a.root, 'state');
-    const running = await a.ex.launch(a.spec('long', 'sleep 0.6; exit 4'));
+    const go = path.join(a.root, 'go');
+    const running = await a.ex.launch(a.spec('long', `while [ ! -f ${go} ]; do sleep 0.05; done; exit 4`));
     const quick = await a.ex.launch(a.spec('quick', 'exit 5'));
     await a.exitOf('quick');
     await a.ex.close(); // the service goes away; attempts keep running
@@ -118,6 +138,7 @@ describe('LocalExecutor', () => {
     const b = setup(stateDir);
     expect(b.ex.adopt(quick)).toEqual({ kind: 'exited', exit: { exitCode: 5, signal: null } });
     expect(b.ex.adopt(running)).toEqual({ kind: 'running' });
+    fs.writeFileSync(go, '');
     expect(await b.exitOf('long')).toEqual({ exitCode: 4, signal: null });
     // a handle whose process is gone without a status, or whose pid was reused, is lost
     expect(b.ex.adopt({ ...running, key: 'ghost', statusPath: path.join(stateDir, 'ghost.status') })).toEqual({ kind: 'lost' });
@@ -159,4 +180,5 @@ describe('LocalExecutor', () => {
     const s = { ...spec('bad', 'true'), cwd: path.join(root, 'file', 'sub') };
     await expect(ex.launch(s)).rejects.toThrow(/ENOTDIR/);
   });
+}
 });

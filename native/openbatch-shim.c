@@ -1,0 +1,291 @@
+/*
+ * openbatch-shim: starts and supervises the attempts of one OpenBatch service process.
+ *
+ * The service starts one shim (in its own session) and sends it launch requests on stdin. The shim
+ * starts each attempt with posix_spawn (no copy of a large parent's page tables, one process per
+ * attempt: `/bin/sh -c <command>` in its own session and process group, stdout/stderr to files),
+ * waits for it, writes its exit status to the attempt's status file, and reports to the service on
+ * stdout. When the service goes away (stdin closes, e.g. kill -9), the shim keeps supervising the
+ * attempts it started, writing their statuses, and exits after the last one; a restarted service
+ * re-adopts them through their status files and pids.
+ *
+ * Request (all fields NUL-terminated; no field contains NUL):
+ *   "L" key cwd stdout stderr status command nenv env_1 ... env_nenv
+ * Events (one line each; keys are [A-Za-z0-9._-]):
+ *   "S <key> <pid> <starttime>"    started (starttime: field 22 of /proc/<pid>/stat)
+ *   "F <key> <errno>"              could not start
+ *   "E <key> exit <code>"          ended with an exit code
+ *   "E <key> signal <n>"           killed by signal n
+ * Status file content: "exit <code>\n" or "signal <n>\n", written once with a single write().
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+struct child {
+  pid_t pid;
+  char *key;
+  char *status;
+};
+
+static struct child *children;
+static size_t nchildren, cap_children;
+static int events_ok = 1; /* stdout still open */
+
+static void die(const char *what) {
+  perror(what);
+  exit(1);
+}
+
+static void *xmalloc(size_t n) {
+  void *p = malloc(n);
+  if (!p) die("malloc");
+  return p;
+}
+
+static char *xstrdup(const char *s) {
+  char *p = strdup(s);
+  if (!p) die("strdup");
+  return p;
+}
+
+static void emit(const char *line, size_t len) {
+  if (!events_ok) return;
+  while (len > 0) {
+    ssize_t w = write(1, line, len);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      events_ok = 0; /* the service is gone; keep supervising */
+      return;
+    }
+    line += w;
+    len -= (size_t)w;
+  }
+}
+
+/* mkdir -p */
+static int mkdirs(const char *path) {
+  char buf[4096];
+  size_t n = strlen(path);
+  if (n == 0 || n >= sizeof buf) return ENAMETOOLONG;
+  memcpy(buf, path, n + 1);
+  for (size_t i = 1; i <= n; i++) {
+    if (buf[i] == '/' || buf[i] == '\0') {
+      char c = buf[i];
+      buf[i] = '\0';
+      if (mkdir(buf, 0755) != 0 && errno != EEXIST) return errno;
+      buf[i] = c;
+    }
+  }
+  struct stat st;
+  if (stat(path, &st) != 0) return errno;
+  return S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
+}
+
+static void start_ticks(pid_t pid, char *out, size_t outlen) {
+  char path[64], buf[1024];
+  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+  out[0] = '\0';
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return;
+  buf[n] = '\0';
+  char *p = strrchr(buf, ')');
+  if (!p) return;
+  p += 2; /* field 3 */
+  for (int field = 3; field < 22 && *p; p++)
+    if (*p == ' ') field++;
+  size_t i = 0;
+  while (*p && *p != ' ' && i + 1 < outlen) out[i++] = *p++;
+  out[i] = '\0';
+}
+
+static int name_matches(const char *entry, const char *name_eq) {
+  /* entry "NAME=..." against name_eq "NAME=..." */
+  const char *a = entry, *b = name_eq;
+  while (*a && *a == *b && *a != '=') a++, b++;
+  return *a == '=' && *b == '=';
+}
+
+static char **base_env;
+static size_t nbase_env;
+
+static void init_env(void) {
+  size_t n = 0;
+  for (char **e = environ; *e; e++) n++;
+  base_env = xmalloc((n + 1) * sizeof(char *));
+  for (char **e = environ; *e; e++)
+    if (strncmp(*e, "OPENBATCH_", 10) != 0) base_env[nbase_env++] = *e;
+  base_env[nbase_env] = NULL;
+}
+
+static void launch(char **f, size_t nf) {
+  /* f: key cwd stdout stderr status command nenv env... */
+  const char *key = f[0], *cwd = f[1], *out = f[2], *err = f[3], *status = f[4], *cmd = f[5];
+  size_t nenv = nf - 7;
+  char line[512];
+  int e = mkdirs(cwd);
+  if (e != 0) {
+    int n = snprintf(line, sizeof line, "F %s %d\n", key, e);
+    emit(line, (size_t)n);
+    return;
+  }
+  char **envp = xmalloc((nbase_env + nenv + 1) * sizeof(char *));
+  size_t k = 0;
+  for (size_t i = 0; i < nbase_env; i++) {
+    int overridden = 0;
+    for (size_t j = 0; j < nenv && !overridden; j++) overridden = name_matches(base_env[i], f[7 + j]);
+    if (!overridden) envp[k++] = base_env[i];
+  }
+  for (size_t j = 0; j < nenv; j++) envp[k++] = f[7 + j];
+  envp[k] = NULL;
+
+  posix_spawn_file_actions_t fa;
+  posix_spawnattr_t at;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 1, out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  posix_spawn_file_actions_addopen(&fa, 2, err, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  posix_spawn_file_actions_addchdir_np(&fa, cwd);
+  posix_spawnattr_init(&at);
+  sigset_t none, dfl;
+  sigemptyset(&none);
+  sigemptyset(&dfl);
+  sigaddset(&dfl, SIGPIPE); /* ignored here; the attempt gets the default back */
+  posix_spawnattr_setsigmask(&at, &none);
+  posix_spawnattr_setsigdefault(&at, &dfl);
+  posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  char *argv[] = {"/bin/sh", "-c", (char *)cmd, NULL};
+  pid_t pid;
+  e = posix_spawn(&pid, "/bin/sh", &fa, &at, argv, envp);
+  posix_spawn_file_actions_destroy(&fa);
+  posix_spawnattr_destroy(&at);
+  free(envp);
+  if (e != 0) {
+    int n = snprintf(line, sizeof line, "F %s %d\n", key, e);
+    emit(line, (size_t)n);
+    return;
+  }
+  if (nchildren == cap_children) {
+    cap_children = cap_children ? cap_children * 2 : 64;
+    children = realloc(children, cap_children * sizeof *children);
+    if (!children) die("realloc");
+  }
+  children[nchildren].pid = pid;
+  children[nchildren].key = xstrdup(key);
+  children[nchildren].status = xstrdup(status);
+  nchildren++;
+  char ticks[32];
+  start_ticks(pid, ticks, sizeof ticks); /* valid even if it already ended: not reaped yet */
+  int n = snprintf(line, sizeof line, "S %s %d %s\n", key, (int)pid, ticks);
+  emit(line, (size_t)n);
+}
+
+static void reap(void) {
+  for (;;) {
+    int st;
+    pid_t pid = waitpid(-1, &st, WNOHANG);
+    if (pid <= 0) return;
+    for (size_t i = 0; i < nchildren; i++) {
+      if (children[i].pid != pid) continue;
+      char body[64], line[512];
+      int bl = WIFSIGNALED(st) ? snprintf(body, sizeof body, "signal %d\n", WTERMSIG(st))
+                               : snprintf(body, sizeof body, "exit %d\n", WEXITSTATUS(st));
+      int fd = open(children[i].status, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+      if (fd >= 0) {
+        ssize_t w = write(fd, body, (size_t)bl);
+        (void)w;
+        close(fd);
+      }
+      int n = snprintf(line, sizeof line, "E %s %s", children[i].key, body);
+      emit(line, (size_t)n);
+      free(children[i].key);
+      free(children[i].status);
+      children[i] = children[--nchildren];
+      break;
+    }
+  }
+}
+
+int main(void) {
+  signal(SIGPIPE, SIG_IGN);
+  sigset_t chld;
+  sigemptyset(&chld);
+  sigaddset(&chld, SIGCHLD);
+  if (sigprocmask(SIG_BLOCK, &chld, NULL) != 0) die("sigprocmask");
+  int sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
+  if (sfd < 0) die("signalfd");
+  init_env();
+
+  size_t cap = 1 << 16, len = 0;
+  char *buf = xmalloc(cap);
+  int input_open = 1;
+  for (;;) {
+    if (!input_open && nchildren == 0) return 0;
+    struct pollfd p[2] = {{.fd = sfd, .events = POLLIN}, {.fd = 0, .events = POLLIN}};
+    int r = poll(p, input_open ? 2 : 1, -1);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      die("poll");
+    }
+    if (p[0].revents & POLLIN) {
+      struct signalfd_siginfo si;
+      while (read(sfd, &si, sizeof si) == sizeof si) {
+      }
+      reap();
+    }
+    if (input_open && (p[1].revents & (POLLIN | POLLHUP | POLLERR))) {
+      if (len == cap) {
+        cap *= 2;
+        buf = realloc(buf, cap);
+        if (!buf) die("realloc");
+      }
+      ssize_t n = read(0, buf + len, cap - len);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        input_open = 0;
+        continue;
+      }
+      len += (size_t)n;
+      /* parse every complete request */
+      size_t pos = 0;
+      for (;;) {
+        char *f[4096];
+        size_t nf = 0, q = pos;
+        int complete = 0;
+        size_t need = 8; /* "L" + 7 fixed fields */
+        while (q < len) {
+          char *end = memchr(buf + q, '\0', len - q);
+          if (!end) break;
+          if (nf < 4096) f[nf] = buf + q;
+          nf++;
+          q = (size_t)(end - buf) + 1;
+          if (nf == 8) need = 8 + (size_t)strtoul(f[7], NULL, 10);
+          if (nf >= 8 && nf == need) {
+            complete = 1;
+            break;
+          }
+        }
+        if (!complete) break;
+        if (nf <= 4096 && f[0][0] == 'L' && f[0][1] == '\0') launch(f + 1, nf - 1);
+        pos = q;
+      }
+      memmove(buf, buf + pos, len - pos);
+      len -= pos;
+    }
+  }
+}

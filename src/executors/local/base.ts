@@ -1,0 +1,77 @@
+// What both local executors share: the attempt state dir, exactly-once exit reporting, kills of the
+// whole process group, adoption after a restart, and forgetting status files once recorded.
+import fs from 'node:fs';
+import path from 'node:path';
+import type { AdoptResult, AttemptHandle, AttemptSpec, Executor, ExitInfo } from '../types.ts';
+import { Adopter } from './adoption.ts';
+
+export interface LocalExecutorOptions {
+  /** Where status files of attempts live (survives restarts: inside the data dir). */
+  stateDir: string;
+  logger?: { warn(obj: object, msg: string): void; info?(obj: object, msg: string): void };
+  /** How often watched (adopted) attempts are checked when no file event arrives (ms). */
+  sweepMs?: number;
+}
+
+export abstract class LocalExecutorBase implements Executor {
+  readonly name = 'local';
+  private listener: (key: string, exit: ExitInfo) => void = () => {};
+  private readonly ended = new Set<string>();
+  protected readonly adopter: Adopter;
+  /** Environment of every attempt before its own variables: ours, minus OPENBATCH_* (settings, secrets). */
+  protected readonly baseEnv: Record<string, string>;
+
+  constructor(protected readonly o: LocalExecutorOptions) {
+    fs.mkdirSync(o.stateDir, { recursive: true, mode: 0o700 });
+    const env: Record<string, string> = {};
+    for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('OPENBATCH_')) env[k] = v;
+    this.baseEnv = env;
+    this.adopter = new Adopter(o.stateDir, (k, e) => this.fire(k, e), o.sweepMs ?? 2000, (obj, msg) => this.warn(obj, msg));
+  }
+
+  abstract launch(spec: AttemptSpec): Promise<AttemptHandle>;
+
+  onExit(listener: (key: string, exit: ExitInfo) => void): void {
+    this.listener = listener;
+  }
+
+  statusPath(key: string): string {
+    return path.join(this.o.stateDir, `${key}.status`);
+  }
+
+  kill(handle: AttemptHandle, signal: NodeJS.Signals): void {
+    try {
+      process.kill(-handle.pid, signal);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ESRCH') this.warn({ err: e, key: handle.key }, 'kill failed');
+    }
+  }
+
+  adopt(handle: AttemptHandle): AdoptResult {
+    return this.adopter.adopt(handle);
+  }
+
+  /** The caller has recorded the attempt's end: its status file is no longer needed. */
+  forget(handle: AttemptHandle): void {
+    fs.rm(handle.statusPath, { force: true }, () => {});
+    this.ended.delete(handle.key);
+  }
+
+  async close(): Promise<void> {
+    this.adopter.close();
+  }
+
+  protected fire(key: string, exit: ExitInfo): void {
+    if (this.ended.has(key)) return;
+    this.ended.add(key);
+    try {
+      this.listener(key, exit);
+    } catch (e) {
+      this.warn({ err: e, key }, 'exit listener failed');
+    }
+  }
+
+  protected warn(obj: object, msg: string): void {
+    this.o.logger?.warn(obj, msg);
+  }
+}

@@ -1,0 +1,109 @@
+// Local executor, fast variant: one small C process (native/openbatch-shim.c) per service process
+// starts the attempts with posix_spawn — one process per attempt (`/bin/sh -c <command>` in its own
+// session and process group), no fork of the large Node process — waits for them and writes their
+// exit statuses. It lives in its own session: when the service stops or dies it keeps supervising the
+// attempts it started and exits after the last one; the next service process re-adopts them.
+import { spawn, type ChildProcess } from 'node:child_process';
+import os from 'node:os';
+import type { AttemptHandle, AttemptSpec, ExitInfo } from '../types.ts';
+import { LocalExecutorBase, type LocalExecutorOptions } from './base.ts';
+import { signalName } from './status.ts';
+
+interface Pending {
+  spec: AttemptSpec;
+  resolve: (h: AttemptHandle) => void;
+  reject: (e: Error) => void;
+}
+
+export class ShimExecutor extends LocalExecutorBase {
+  private shim: ChildProcess | null = null;
+  private readonly pending = new Map<string, Pending>();
+  /** Started and not yet ended: handed to the adopter if the shim dies under us. */
+  private readonly live = new Map<string, AttemptHandle>();
+  private partial = '';
+  private closed = false;
+
+  constructor(o: LocalExecutorOptions, private readonly shimPath: string) {
+    super(o);
+  }
+
+  private ensureShim(): ChildProcess {
+    if (this.shim) return this.shim;
+    const child = spawn(this.shimPath, [], { detached: true, stdio: ['pipe', 'pipe', 'inherit'], env: this.baseEnv });
+    child.unref();
+    child.stdout!.setEncoding('utf8');
+    child.stdout!.on('data', (d: string) => this.onData(d));
+    child.stdin!.on('error', () => {}); // the shim died: handled on 'exit'
+    child.on('error', (e) => this.warn({ err: e }, 'attempt shim failed'));
+    child.on('exit', (code, signal) => this.onShimExit(child, code, signal));
+    this.shim = child;
+    return child;
+  }
+
+  async launch(spec: AttemptSpec): Promise<AttemptHandle> {
+    const fields = [spec.key, spec.cwd, spec.stdoutPath, spec.stderrPath, this.statusPath(spec.key), spec.command];
+    const env = Object.entries(spec.env).map(([k, v]) => `${k}=${v}`);
+    for (const f of [...fields, ...env]) {
+      if (f.includes('\0')) throw new Error(`attempt ${spec.key}: NUL characters cannot be passed to a process`);
+    }
+    if (this.pending.has(spec.key) || this.live.has(spec.key)) throw new Error(`attempt ${spec.key} is already running`);
+    const record = `L\0${fields.join('\0')}\0${env.length}\0${env.map((e) => `${e}\0`).join('')}`;
+    const shim = this.ensureShim();
+    return new Promise<AttemptHandle>((resolve, reject) => {
+      this.pending.set(spec.key, { spec, resolve, reject });
+      shim.stdin!.write(record);
+    });
+  }
+
+  private onData(d: string): void {
+    const text = this.partial + d;
+    const lines = text.split('\n');
+    this.partial = lines.pop()!;
+    for (const line of lines) {
+      const [kind, key, a, b] = line.split(' ');
+      if (key === undefined) continue;
+      if (kind === 'S') {
+        const p = this.pending.get(key);
+        if (!p) continue;
+        this.pending.delete(key);
+        const handle: AttemptHandle = { executor: this.name, key, pid: Number(a), startTicks: b ?? '', statusPath: this.statusPath(key) };
+        this.live.set(key, handle);
+        p.resolve(handle);
+      } else if (kind === 'F') {
+        const p = this.pending.get(key);
+        if (!p) continue;
+        this.pending.delete(key);
+        const errno = Number(a);
+        const name = Object.entries(os.constants.errno).find(([, v]) => v === errno)?.[0] ?? `errno ${errno}`;
+        p.reject(new Error(`could not start the attempt (${name}; working directory ${p.spec.cwd})`));
+      } else if (kind === 'E') {
+        this.live.delete(key);
+        const exit: ExitInfo = a === 'signal' ? { exitCode: null, signal: signalName(Number(b)) } : { exitCode: Number(b), signal: null };
+        // the start and the end may arrive in one read: report the end only after launch() has resolved
+        setImmediate(() => this.fire(key, exit));
+      }
+    }
+  }
+
+  private onShimExit(child: ChildProcess, code: number | null, signal: string | null): void {
+    if (this.shim === child) this.shim = null;
+    if (this.closed) return;
+    this.warn({ code, signal, running: this.live.size }, 'the attempt shim exited; watching its attempts and starting a new one');
+    for (const p of this.pending.values()) p.reject(new Error('the attempt shim exited before starting the attempt'));
+    this.pending.clear();
+    for (const h of this.live.values()) this.adopter.watch(h);
+    this.live.clear();
+  }
+
+  override async close(): Promise<void> {
+    this.closed = true;
+    const shim = this.shim;
+    this.shim = null;
+    if (shim) {
+      // the shim keeps supervising what runs and exits after the last attempt
+      shim.stdin!.end();
+      shim.stdout!.destroy();
+    }
+    await super.close();
+  }
+}
