@@ -59,6 +59,8 @@ export async function main(argv: string[]): Promise<number> {
     throw e;
   }
   const running = await start(cfg);
+  // a stray rejection must never take the service (and every job's bookkeeping) down
+  process.on('unhandledRejection', (reason) => running.logger.error({ err: reason }, 'unhandled promise rejection'));
   const acc = running.accounts;
   process.stdout.write(`OpenBatch listening on ${running.url} (region ${cfg.defaultRegion}, data dir ${cfg.dataDir})\n`);
   if (acc.generated) {

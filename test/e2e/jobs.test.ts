@@ -153,7 +153,7 @@ describe('running instances', () => {
   it('never runs more than MaxConcurrentNum instances of a task at once, and says why the rest wait', async () => {
     const dir = path.join(scratch, 'conc');
     fs.mkdirSync(dir);
-    const cmd = `echo start >> ${dir}/log; sleep 0.3; echo end >> ${dir}/log`;
+    const cmd = `echo start >> ${dir}/log; sleep 0.5; echo end >> ${dir}/log`;
     const { JobId } = await c.SubmitJob!(simpleJob(cmd, { TaskInstanceNum: 6, MaxConcurrentNum: 2 }));
     const waiting = await waitFor(async () => {
       const set = await instances(JobId);
@@ -193,11 +193,13 @@ describe('DAG', () => {
   });
 
   it('shows PENDING with the dependency as reason while upstream runs', async () => {
-    const { JobId } = await c.SubmitJob!(dagJob({ A: 'sleep 1', B: 'true' }, [['A', 'B']]));
+    const go = path.join(scratch, 'dag-go');
+    const { JobId } = await c.SubmitJob!(dagJob({ A: `while [ ! -f ${go} ]; do sleep 0.05; done`, B: 'true' }, [['A', 'B']]));
     const b = await waitFor(async () => {
       const r = await c.DescribeTask!({ JobId, TaskName: 'B' });
       return r.TaskState === 'PENDING' ? r : undefined;
     }, 'B pending');
+    fs.writeFileSync(go, '');
     expect(b.TaskInstanceSet[0].TaskInstanceState).toBe('PENDING');
     expect(b.TaskInstanceSet[0].StateReason).toBe('WaitingForDependence');
     expect(b.TaskInstanceSet[0].StateDetailedReason).toContain('task A');
@@ -451,9 +453,12 @@ describe('priorities', () => {
     try {
       const c1 = one.client();
       const order = path.join(scratch, 'prio-order');
-      const low = await c1.SubmitJob!(simpleJob(`echo low-$BATCH_TASK_INSTANCE_INDEX >> ${order}; sleep 0.2`, { TaskInstanceNum: 4 }, { Priority: 1 }));
+      const go = path.join(scratch, 'prio-go');
+      const low = await c1.SubmitJob!(simpleJob(`while [ ! -f ${go} ]; do sleep 0.05; done; echo low-$BATCH_TASK_INSTANCE_INDEX >> ${order}`, { TaskInstanceNum: 4 }, { Priority: 1 }));
       await waitFor(async () => (await c1.DescribeJob!({ JobId: low.JobId })).TaskInstanceMetrics.RunningCount === 1, 'low running');
       const high = await c1.SubmitJob!(simpleJob(`echo high-$BATCH_TASK_INSTANCE_INDEX >> ${order}`, { TaskInstanceNum: 2 }, { Priority: 90 }));
+      await waitFor(async () => (await c1.DescribeJob!({ JobId: high.JobId })).JobState === 'RUNNABLE', 'high waiting for the slot');
+      fs.writeFileSync(go, '');
       await waitJobDone(c1, low.JobId);
       await waitJobDone(c1, high.JobId);
       const seq = fs.readFileSync(order, 'utf8').trim().split('\n');

@@ -45,13 +45,16 @@ describe('restarts', () => {
     const dataDir = tempDir();
     let srv = await startServer({ dataDir });
     let c = srv.client();
-    const { JobId } = await c.SubmitJob!(simpleJob('sleep 2; echo survived', { TaskInstanceNum: 2 }));
+    const go = path.join(tempDir('openbatch-go-'), 'go');
+    const { JobId } = await c.SubmitJob!(simpleJob(`while [ ! -f ${go} ]; do sleep 0.05; done; echo survived`, { TaskInstanceNum: 2 }));
     await waitFor(async () => (await c.DescribeJob!({ JobId })).TaskInstanceMetrics.RunningCount === 2, 'running');
     await srv.kill9();
     srv = await startServer({ dataDir });
     c = srv.client();
     const during = await c.DescribeJob!({ JobId });
     expect(during.JobState).toBe('RUNNING');
+    expect(during.TaskInstanceMetrics.RunningCount).toBe(2);
+    fs.writeFileSync(go, '');
     const job = await waitJobDone(c, JobId);
     expect(job.JobState).toBe('SUCCEED');
     const l = await c.DescribeTaskLogs!({ JobId, TaskName: 'A' });
