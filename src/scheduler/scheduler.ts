@@ -60,6 +60,11 @@ export class Scheduler {
   private dirtyAttempts = new Map<string, AttemptRecord>();
   private toForget: AttemptHandle[] = [];
   private readonly toAdmit: string[] = [];
+  /** Launches decided while the store could not be written: spawned once it can. */
+  private readonly pendingLaunch: AttemptRt[] = [];
+  /** Jobs with nothing left to do: dropped from memory once their last changes are written. */
+  private readonly finishedJobs = new Set<JobRt>();
+  private flushPromise: Promise<boolean> | null = null;
   private runningCount = 0;
   private tickScheduled = false;
   private ticking = false;
@@ -160,7 +165,7 @@ export class Scheduler {
       if (task.hasWaiting()) moveWaiting(task, 'FAILED', reason, detail, now, this.dirty);
       this.unready(task);
       for (const a of task.running.values()) this.stopAttempt(a, reason, detail, true);
-      await this.failInterrupted(task, reason, detail, now);
+      await this.failInterrupted(task, reason, detail);
     }
     for (const task of job.topo) this.rollTask(task, now);
     this.rollJob(job, now);
@@ -187,7 +192,7 @@ export class Scheduler {
         this.endWithoutRun(task, row, 'FAILED', reason, detail, now);
       } else if (index >= task.rec.cursor && !task.ahead.has(index) && isWaiting(task.rec.wait.state)) {
         // an instance without a row yet: materialise it as FAILED
-        const inst = this.materialise(task, index, now);
+        const inst = this.materialise(task, index);
         task.ahead.add(index);
         this.endWithoutRun(task, inst, 'FAILED', reason, detail, now);
       } else {
@@ -352,8 +357,6 @@ export class Scheduler {
     }
   }
 
-  private readonly pendingLaunch: AttemptRt[] = [];
-
   private async admitPending(now: number): Promise<void> {
     while (this.toAdmit.length > 0) {
       const id = this.toAdmit.shift()!;
@@ -457,7 +460,7 @@ export class Scheduler {
         task.ahead.delete(idx);
         idx++;
       }
-      inst = this.materialise(task, idx, now);
+      inst = this.materialise(task, idx);
       task.rec.cursor = idx + 1;
       while (task.ahead.has(task.rec.cursor)) {
         task.ahead.delete(task.rec.cursor);
@@ -489,7 +492,7 @@ export class Scheduler {
   }
 
   /** Create the row of an instance that had none (it takes the task's shared wait state). */
-  private materialise(task: TaskRt, index: number, _now: number): InstanceRecord {
+  private materialise(task: TaskRt, index: number): InstanceRecord {
     const w = task.rec.wait;
     return {
       jobId: task.job.id, taskName: task.name, index, state: w.state, attempt: 0, retryBase: 0, exitCode: null,
@@ -668,7 +671,7 @@ export class Scheduler {
     inst.exitCode = null;
   }
 
-  private async failInterrupted(task: TaskRt, reason: string, detail: string, _now: number): Promise<void> {
+  private async failInterrupted(task: TaskRt, reason: string, detail: string): Promise<void> {
     if (task.rec.counts.FAILED_INTERRUPTED === 0) return;
     const rows = await this.o.store.listInstanceRows(
       task.job.id, task.name, ['FAILED_INTERRUPTED'], 0, task.rec.instanceNum, 0, task.rec.instanceNum,
@@ -782,8 +785,6 @@ export class Scheduler {
     }
   }
 
-  private readonly finishedJobs = new Set<JobRt>();
-
   private updateWaitReasons(): void {
     const free = this.o.slots - this.runningCount;
     for (const task of this.ready) {
@@ -816,8 +817,6 @@ export class Scheduler {
       this.dirtyAttempts.size === 0
     );
   }
-
-  private flushPromise: Promise<boolean> | null = null;
 
   /** Write every pending change in one batch. Returns false (and keeps the changes) if the store failed. */
   private async flush(): Promise<boolean> {
