@@ -62,15 +62,12 @@ export async function main(argv: string[]): Promise<number> {
   // a stray rejection must never take the service (and every job's bookkeeping) down
   process.on('unhandledRejection', (reason) => running.logger.error({ err: reason }, 'unhandled promise rejection'));
   const acc = running.accounts;
-  process.stdout.write(`OpenBatch listening on ${running.url} (region ${cfg.defaultRegion}, data dir ${cfg.dataDir})\n`);
-  if (acc.generated) {
-    process.stdout.write(
-      `Generated the default account's API key pair (kept in ${cfg.dataDir}/credentials.json; shown only this once):\n` +
-        `  SecretId:  ${acc.defaultAccount.secretId}\n  SecretKey: ${acc.defaultAccount.secretKey}\n`,
-    );
-  } else {
-    process.stdout.write(`Default account SecretId: ${acc.defaultAccount.secretId}\n`);
-  }
+  // one write, so that whoever reads the banner sees it whole
+  const keys = acc.generated
+    ? `Generated the default account's API key pair (kept in ${cfg.dataDir}/credentials.json; shown only this once):\n` +
+      `  SecretId:  ${acc.defaultAccount.secretId}\n  SecretKey: ${acc.defaultAccount.secretKey}\n`
+    : `Default account SecretId: ${acc.defaultAccount.secretId}\n`;
+  process.stdout.write(`OpenBatch listening on ${running.url} (region ${cfg.defaultRegion}, data dir ${cfg.dataDir})\n${keys}`);
   await new Promise<void>((resolve) => {
     let stopping = false;
     const stop = (sig: string) => {

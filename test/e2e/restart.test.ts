@@ -124,13 +124,13 @@ describe('accounts', () => {
     const first = await startServer({ dataDir, env });
     const creds = JSON.parse(fs.readFileSync(path.join(dataDir, 'credentials.json'), 'utf8'));
     expect(fs.statSync(path.join(dataDir, 'credentials.json')).mode & 0o777).toBe(0o600);
-    expect(first.output()).toContain(creds.secretKey);
+    await waitFor(async () => first.output().includes(creds.secretKey), 'the key pair to be printed', 5000);
     const r = await makeClient(first.port, { secretId: creds.secretId, secretKey: creds.secretKey }).DescribeJobs!({});
     expect(r.TotalCount).toBe(0);
     await first.stop();
     const second = await startServer({ dataDir, env });
+    await waitFor(async () => second.output().includes(creds.secretId), 'the SecretId to be printed', 5000);
     expect(second.output()).not.toContain(creds.secretKey);
-    expect(second.output()).toContain(creds.secretId);
     await makeClient(second.port, { secretId: creds.secretId, secretKey: creds.secretKey }).DescribeJobs!({});
     await second.stop();
   });
