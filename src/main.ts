@@ -14,6 +14,7 @@ import { createLogger, type Logger } from './lib/logger.ts';
 import { FsObjectStore } from './objectstore/fs/fs-store.ts';
 import { Scheduler } from './scheduler/scheduler.ts';
 import { loadAccounts, type Accounts } from './services/accounts.ts';
+import { CatalogueService } from './services/catalogue.ts';
 import { JobService } from './services/jobs.ts';
 import { LogLayout } from './services/log-layout.ts';
 import { LogShipper } from './services/log-shipper.ts';
@@ -56,7 +57,7 @@ export async function start(cfg: Config, opts: { clock?: Clock; logger?: Logger 
   const jobs = new JobService({ store, scheduler, clock, limits: cfg.limits, logs, localRoot: p.local, dataDir: cfg.dataDir });
   const pipeline = new Pipeline({
     lookup: accounts.lookup,
-    actions: buildActions({ jobs }),
+    actions: buildActions({ jobs, catalogue: new CatalogueService() }),
     rateLimiter: new RateLimiter(cfg.rateLimits, () => clock.now()),
     now: () => clock.now(),
     maxSkewSeconds: cfg.maxSkewSeconds,

@@ -1,6 +1,8 @@
 // The use-case services the API actions call.
+import type { CatalogueService } from './catalogue.ts';
 import type { JobService } from './jobs.ts';
 
 export interface Services {
   jobs: JobService;
+  catalogue: CatalogueService;
 }

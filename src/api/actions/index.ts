@@ -12,6 +12,9 @@ import { TerminateJob } from './TerminateJob.ts';
 import { TerminateTaskInstance } from './TerminateTaskInstance.ts';
 import { RetryJobs } from './RetryJobs.ts';
 import { DeleteJob } from './DeleteJob.ts';
+import { DescribeAvailableCvmInstanceTypes } from './DescribeAvailableCvmInstanceTypes.ts';
+import { DescribeCvmZoneInstanceConfigInfos } from './DescribeCvmZoneInstanceConfigInfos.ts';
+import { DescribeInstanceCategories } from './DescribeInstanceCategories.ts';
 import { notYetBuilt } from './not-yet-built.ts';
 
 export interface ActionContext {
@@ -54,8 +57,8 @@ export function buildActions(s: Services): ActionRegistry {
     DetachInstances: notYetBuilt('DetachInstances', 'attached instances'),
     TerminateComputeNode: notYetBuilt('TerminateComputeNode', 'compute nodes'),
     TerminateComputeNodes: notYetBuilt('TerminateComputeNodes', 'compute nodes'),
-    DescribeAvailableCvmInstanceTypes: notYetBuilt('DescribeAvailableCvmInstanceTypes', 'the instance catalogue'),
-    DescribeCvmZoneInstanceConfigInfos: notYetBuilt('DescribeCvmZoneInstanceConfigInfos', 'the instance catalogue'),
-    DescribeInstanceCategories: notYetBuilt('DescribeInstanceCategories', 'the instance catalogue'),
+    DescribeAvailableCvmInstanceTypes: DescribeAvailableCvmInstanceTypes(s),
+    DescribeCvmZoneInstanceConfigInfos: DescribeCvmZoneInstanceConfigInfos(s),
+    DescribeInstanceCategories: DescribeInstanceCategories(s),
   };
 }

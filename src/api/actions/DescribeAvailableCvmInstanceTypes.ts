@@ -1,0 +1,4 @@
+// DescribeAvailableCvmInstanceTypes (batch-api.md §b): instance types usable by Batch, per zone.
+import type { ActionFactory } from './index.ts';
+
+export const DescribeAvailableCvmInstanceTypes: ActionFactory<'DescribeAvailableCvmInstanceTypes'> = (s) => (ctx, req) => s.catalogue.describeAvailableCvmInstanceTypes(ctx, req);

@@ -1,0 +1,4 @@
+// DescribeInstanceCategories (batch-api.md §b): instance categories and their families.
+import type { ActionFactory } from './index.ts';
+
+export const DescribeInstanceCategories: ActionFactory<'DescribeInstanceCategories'> = (s) => (ctx, req) => s.catalogue.describeInstanceCategories(ctx, req);
