@@ -16,6 +16,7 @@ import { Scheduler } from './scheduler/scheduler.ts';
 import { loadAccounts, type Accounts } from './services/accounts.ts';
 import { CatalogueService } from './services/catalogue.ts';
 import { JobService } from './services/jobs.ts';
+import { TemplateService } from './services/templates.ts';
 import { LogLayout } from './services/log-layout.ts';
 import { LogShipper } from './services/log-shipper.ts';
 import { SqliteStore } from './store/sqlite/sqlite-store.ts';
@@ -57,7 +58,11 @@ export async function start(cfg: Config, opts: { clock?: Clock; logger?: Logger 
   const jobs = new JobService({ store, scheduler, clock, limits: cfg.limits, logs, localRoot: p.local, dataDir: cfg.dataDir });
   const pipeline = new Pipeline({
     lookup: accounts.lookup,
-    actions: buildActions({ jobs, catalogue: new CatalogueService() }),
+    actions: buildActions({
+      jobs,
+      catalogue: new CatalogueService(),
+      templates: new TemplateService({ store, clock, limits: cfg.limits, localRoot: p.local, envExists: () => false }),
+    }),
     rateLimiter: new RateLimiter(cfg.rateLimits, () => clock.now()),
     now: () => clock.now(),
     maxSkewSeconds: cfg.maxSkewSeconds,

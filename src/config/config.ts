@@ -42,6 +42,7 @@ export interface Limits {
   maxFiltersPerRequest: number;
   maxValuesPerFilter: number;
   maxJobIdsPerRequest: number;
+  maxTaskTemplates: number;
 }
 
 export const DEFAULT_LIMITS: Limits = {
@@ -51,6 +52,7 @@ export const DEFAULT_LIMITS: Limits = {
   maxFiltersPerRequest: 10,
   maxValuesPerFilter: 100,
   maxJobIdsPerRequest: 100,
+  maxTaskTemplates: 1000,
 };
 
 export function defaultConfig(): Config {

@@ -1,8 +1,10 @@
 // The use-case services the API actions call.
 import type { CatalogueService } from './catalogue.ts';
 import type { JobService } from './jobs.ts';
+import type { TemplateService } from './templates.ts';
 
 export interface Services {
   jobs: JobService;
   catalogue: CatalogueService;
+  templates: TemplateService;
 }

@@ -10,6 +10,7 @@ import { isState, isFinished, zeroCounts, type State, STATES } from '../domain/s
 import type { Clock } from '../lib/clock.ts';
 import type { Scheduler } from '../scheduler/scheduler.ts';
 import type { JobRecord, Store, TaskRecord } from '../store/types.ts';
+import { checkFilters, checkPage } from './filters.ts';
 import { checkJob, checkTaskName, checkZone, type ValidationContext } from './validate.ts';
 import {
   describeJobView, instanceView, isoOrEmpty, jobView, maskSecrets, metricsView, redirectView,
@@ -128,10 +129,7 @@ export class JobService {
   }
 
   async describeJobs(c: Caller, req: Obj): Promise<Obj> {
-    const offset = req.Offset ?? 0;
-    const limit = req.Limit ?? 20;
-    if (offset < 0) throw new ApiError('InvalidParameterValue', `Offset must not be negative; got ${offset}.`);
-    if (limit < 0 || limit > 100) throw new ApiError('InvalidParameterValue', `Limit must be between 0 and 100; got ${limit}.`);
+    const { offset, limit } = checkPage(req.Offset, req.Limit, 20, 100);
     if (req.JobIds !== undefined && req.Filters !== undefined) {
       throw new ApiError('InvalidParameter.InvalidParameterCombination', 'JobIds and Filters cannot be given together.');
     }
@@ -142,7 +140,7 @@ export class JobService {
       }
       jobIds.forEach((id, i) => checkJobId(id, `JobIds.${i}`));
     }
-    const filters = this.checkFilters(req.Filters, (name) => JOB_FILTERS.includes(name) || name.startsWith('tag:'));
+    const filters = checkFilters(req.Filters, (name) => JOB_FILTERS.includes(name) || name.startsWith('tag:'), this.d.limits);
     for (const f of filters) {
       if (f.name === 'job-state') {
         f.values.forEach((v, j) => {
@@ -156,23 +154,6 @@ export class JobService {
     return { JobSet: jobs.map((j) => jobView(j, states.get(j.id) ?? [])), TotalCount: total };
   }
 
-  /** Shared Filter checks (§g): known names, non-empty values, limits. */
-  checkFilters(list: { Name: string; Values: string[] }[] | undefined, known: (name: string) => boolean): { name: string; values: string[] }[] {
-    if (!list) return [];
-    if (list.length > this.d.limits.maxFiltersPerRequest) {
-      throw new ApiError('InvalidParameterValue.LimitExceeded', `Filters has ${list.length} filters; at most ${this.d.limits.maxFiltersPerRequest} are allowed.`);
-    }
-    return list.map((f, i) => {
-      if (!known(f.Name)) throw new ApiError('InvalidFilter', `Filters.${i}.Name "${f.Name}" is not a supported filter here.`);
-      if (f.Values.length === 0) throw new ApiError('InvalidParameterValue.InvalidFilter', `Filters.${i}.Values must not be empty.`);
-      if (f.Values.length > this.d.limits.maxValuesPerFilter) {
-        throw new ApiError('InvalidParameterValue.LimitExceeded', `Filters.${i}.Values has ${f.Values.length} values; at most ${this.d.limits.maxValuesPerFilter} are allowed.`);
-      }
-      if (f.Name.startsWith('tag:') && f.Name.length === 4) throw new ApiError('InvalidParameterValue.InvalidFilter', `Filters.${i}.Name "tag:" must name a tag key.`);
-      return { name: f.Name, values: f.Values };
-    });
-  }
-
   async describeTask(c: Caller, req: Obj): Promise<Obj> {
     checkJobId(req.JobId);
     const offset = req.Offset ?? 0;
@@ -182,7 +163,7 @@ export class JobService {
     const list = req.Filters as { Name: string; Values: string[] }[] | undefined;
     if (list && list.length > 0) {
       // COMPAT: both documented names of the state filter are accepted (batch-api.md §h.1)
-      const fs2 = this.checkFilters(list, (n) => TASK_INSTANCE_FILTERS.includes(n));
+      const fs2 = checkFilters(list, (n) => TASK_INSTANCE_FILTERS.includes(n), this.d.limits);
       let acc: Set<State> | undefined;
       fs2.forEach((f, i) => {
         const set = new Set<State>();

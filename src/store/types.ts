@@ -105,6 +105,26 @@ export interface JobFilter {
   limit: number;
 }
 
+export interface TemplateRecord {
+  id: string;
+  account: string;
+  region: string;
+  name: string;
+  description: string;
+  /** The Task, as validated with defaults filled in (wire shape). */
+  info: Record<string, unknown>;
+  createTime: number;
+  tags: Tag[];
+}
+
+export interface TemplateFilter {
+  ids?: string[];
+  /** Names already validated: task-template-name, tag-key, tag-value, tag:<key>. */
+  filters?: { name: string; values: string[] }[];
+  offset: number;
+  limit: number;
+}
+
 export interface WriteBatch {
   jobs: JobRecord[];
   tasks: TaskRecord[];
@@ -155,6 +175,15 @@ export interface Store {
   /** Upsert the given records in one transaction. */
   applyBatch(batch: WriteBatch): Promise<void>;
 
-  /** Small key/value settings (e.g. generated credentials are not kept here; this is for markers). */
+  /** Insert a template unless the owner already has `quota` templates (returns false then). */
+  insertTemplate(t: TemplateRecord, quota: number): Promise<boolean>;
+  /** Templates of the owner with these ids (those that exist). */
+  getTemplates(account: string, region: string, ids: string[]): Promise<TemplateRecord[]>;
+  listTemplates(account: string, region: string, q: TemplateFilter): Promise<{ total: number; templates: TemplateRecord[] }>;
+  /** Replace name, description and info of a template (tags stay). */
+  updateTemplate(t: TemplateRecord): Promise<void>;
+  /** Delete templates of the owner by id, all or none: returns the ids that do not exist (then nothing is deleted). */
+  deleteTemplates(account: string, region: string, ids: string[]): Promise<string[]>;
+
   close(): Promise<void>;
 }

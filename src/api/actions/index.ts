@@ -15,6 +15,10 @@ import { DeleteJob } from './DeleteJob.ts';
 import { DescribeAvailableCvmInstanceTypes } from './DescribeAvailableCvmInstanceTypes.ts';
 import { DescribeCvmZoneInstanceConfigInfos } from './DescribeCvmZoneInstanceConfigInfos.ts';
 import { DescribeInstanceCategories } from './DescribeInstanceCategories.ts';
+import { CreateTaskTemplate } from './CreateTaskTemplate.ts';
+import { DescribeTaskTemplates } from './DescribeTaskTemplates.ts';
+import { ModifyTaskTemplate } from './ModifyTaskTemplate.ts';
+import { DeleteTaskTemplates } from './DeleteTaskTemplates.ts';
 import { notYetBuilt } from './not-yet-built.ts';
 
 export interface ActionContext {
@@ -41,10 +45,10 @@ export function buildActions(s: Services): ActionRegistry {
     RetryJobs: RetryJobs(s),
     DeleteJob: DeleteJob(s),
     DescribeJobMonitorData: notYetBuilt('DescribeJobMonitorData', 'job monitoring data'),
-    CreateTaskTemplate: notYetBuilt('CreateTaskTemplate', 'task templates'),
-    DescribeTaskTemplates: notYetBuilt('DescribeTaskTemplates', 'task templates'),
-    ModifyTaskTemplate: notYetBuilt('ModifyTaskTemplate', 'task templates'),
-    DeleteTaskTemplates: notYetBuilt('DeleteTaskTemplates', 'task templates'),
+    CreateTaskTemplate: CreateTaskTemplate(s),
+    DescribeTaskTemplates: DescribeTaskTemplates(s),
+    ModifyTaskTemplate: ModifyTaskTemplate(s),
+    DeleteTaskTemplates: DeleteTaskTemplates(s),
     CreateComputeEnv: notYetBuilt('CreateComputeEnv', 'named compute environments'),
     DescribeComputeEnv: notYetBuilt('DescribeComputeEnv', 'named compute environments'),
     DescribeComputeEnvs: notYetBuilt('DescribeComputeEnvs', 'named compute environments'),

@@ -80,4 +80,24 @@ export const MIGRATIONS: string[] = [
     PRIMARY KEY (job_id, task_name, idx, attempt)
   ) WITHOUT ROWID;
   `,
+  `
+  CREATE TABLE task_templates (
+    id TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL UNIQUE,
+    account TEXT NOT NULL,
+    region TEXT NOT NULL,
+    name TEXT NOT NULL,
+    description TEXT NOT NULL,
+    info TEXT NOT NULL,
+    create_time INTEGER NOT NULL,
+    tags TEXT NOT NULL
+  );
+  CREATE INDEX task_templates_by_owner ON task_templates (account, region, seq);
+  CREATE TABLE task_template_tags (
+    template_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (template_id, key)
+  ) WITHOUT ROWID;
+  `,
 ];

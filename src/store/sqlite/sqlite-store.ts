@@ -5,7 +5,8 @@ import Database from 'better-sqlite3';
 import type { Database as Db, Statement } from 'better-sqlite3';
 import type { Counts, State } from '../../domain/states.ts';
 import type {
-  ActiveSnapshot, AttemptRecord, InstanceRecord, JobFilter, JobRecord, Store, TaskRecord, WriteBatch,
+  ActiveSnapshot, AttemptRecord, InstanceRecord, JobFilter, JobRecord, Store, TaskRecord, TemplateFilter,
+  TemplateRecord, WriteBatch,
 } from '../types.ts';
 import { MIGRATIONS } from './migrations.ts';
 import { pageInstances, type InstancePage, type PageReader } from '../instance-page.ts';
@@ -266,9 +267,93 @@ export class SqliteStore implements Store {
     })();
   }
 
+  // ------------------------------------------------------------------ task templates
+
+  async insertTemplate(t: TemplateRecord, quota: number): Promise<boolean> {
+    return this.db.transaction(() => {
+      const n = (this.db.prepare('SELECT COUNT(*) AS n FROM task_templates WHERE account=? AND region=?').get(t.account, t.region) as { n: number }).n;
+      if (n >= quota) return false;
+      const seq = (this.db.prepare('SELECT COALESCE(MAX(seq), 0) + 1 AS s FROM task_templates').get() as { s: number }).s;
+      this.db.prepare(`INSERT INTO task_templates (id, seq, account, region, name, description, info, create_time, tags)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(t.id, seq, t.account, t.region, t.name, t.description, JSON.stringify(t.info), t.createTime, JSON.stringify(t.tags));
+      const tag = this.db.prepare('INSERT INTO task_template_tags (template_id, key, value) VALUES (?, ?, ?)');
+      for (const g of t.tags) tag.run(t.id, g.Key, g.Value);
+      return true;
+    })();
+  }
+
+  async getTemplates(account: string, region: string, ids: string[]): Promise<TemplateRecord[]> {
+    if (ids.length === 0) return [];
+    const rows = this.db.prepare(`SELECT * FROM task_templates WHERE account=? AND region=? AND id IN (${ids.map(() => '?').join(',')}) ORDER BY seq`)
+      .all(account, region, ...ids) as Row[];
+    return rows.map(toTemplate);
+  }
+
+  async listTemplates(account: string, region: string, q: TemplateFilter): Promise<{ total: number; templates: TemplateRecord[] }> {
+    const where = ['t.account = ?', 't.region = ?'];
+    const args: unknown[] = [account, region];
+    if (q.ids) {
+      where.push(`t.id IN (${q.ids.map(() => '?').join(',')})`);
+      args.push(...q.ids);
+    }
+    for (const f of q.filters ?? []) {
+      const ph = f.values.map(() => '?').join(',');
+      if (f.name === 'task-template-name') {
+        where.push(`t.name IN (${ph})`);
+        args.push(...f.values);
+      } else if (f.name === 'tag-key') {
+        where.push(`EXISTS (SELECT 1 FROM task_template_tags g WHERE g.template_id=t.id AND g.key IN (${ph}))`);
+        args.push(...f.values);
+      } else if (f.name === 'tag-value') {
+        where.push(`EXISTS (SELECT 1 FROM task_template_tags g WHERE g.template_id=t.id AND g.value IN (${ph}))`);
+        args.push(...f.values);
+      } else {
+        where.push(`EXISTS (SELECT 1 FROM task_template_tags g WHERE g.template_id=t.id AND g.key = ? AND g.value IN (${ph}))`);
+        args.push(f.name.slice(4), ...f.values);
+      }
+    }
+    const w = where.join(' AND ');
+    const total = (this.db.prepare(`SELECT COUNT(*) AS n FROM task_templates t WHERE ${w}`).get(...args) as { n: number }).n;
+    const rows = this.db.prepare(`SELECT t.* FROM task_templates t WHERE ${w} ORDER BY t.seq DESC LIMIT ? OFFSET ?`)
+      .all(...args, q.limit, q.offset) as Row[];
+    return { total, templates: rows.map(toTemplate) };
+  }
+
+  async updateTemplate(t: TemplateRecord): Promise<void> {
+    this.db.prepare('UPDATE task_templates SET name=?, description=?, info=? WHERE id=? AND account=? AND region=?')
+      .run(t.name, t.description, JSON.stringify(t.info), t.id, t.account, t.region);
+  }
+
+  async deleteTemplates(account: string, region: string, ids: string[]): Promise<string[]> {
+    return this.db.transaction(() => {
+      const have = new Set((this.db.prepare(`SELECT id FROM task_templates WHERE account=? AND region=? AND id IN (${ids.map(() => '?').join(',')})`)
+        .all(account, region, ...ids) as { id: string }[]).map((r) => r.id));
+      const missing = ids.filter((id) => !have.has(id));
+      if (missing.length > 0) return missing;
+      for (const id of ids) {
+        this.db.prepare('DELETE FROM task_template_tags WHERE template_id=?').run(id);
+        this.db.prepare('DELETE FROM task_templates WHERE id=?').run(id);
+      }
+      return [];
+    })();
+  }
+
   async close(): Promise<void> {
     if (this.db.open) this.db.close();
   }
+}
+
+function toTemplate(r: Row): TemplateRecord {
+  return {
+    id: r.id as string,
+    account: r.account as string,
+    region: r.region as string,
+    name: r.name as string,
+    description: r.description as string,
+    info: JSON.parse(r.info as string),
+    createTime: r.create_time as number,
+    tags: JSON.parse(r.tags as string),
+  };
 }
 
 function jobParams(j: JobRecord, seq: number): Row {

@@ -1,0 +1,134 @@
+// Task templates: reusable Task definitions (CreateTaskTemplate, DescribeTaskTemplates,
+// ModifyTaskTemplate, DeleteTaskTemplates). A template's task is validated exactly like a task of
+// SubmitJob; secrets in it are masked when it is shown.
+import { ApiError } from '../api/errors.ts';
+import type { Limits } from '../config/config.ts';
+import { checkTemplateId, newId } from '../domain/ids.ts';
+import type { Clock } from '../lib/clock.ts';
+import { isoSeconds } from '../lib/clock.ts';
+import type { Store, TemplateRecord } from '../store/types.ts';
+import { checkFilters, checkPage } from './filters.ts';
+import type { Caller } from './jobs.ts';
+import { checkTags, checkTask, type ValidationContext } from './validate.ts';
+import { maskSecrets } from './views.ts';
+
+type Obj = Record<string, any>;
+
+export const TEMPLATE_FILTERS = ['task-template-name', 'tag-key', 'tag-value'];
+const MAX_NAME = 60;
+const MAX_DESCRIPTION = 200;
+
+export interface TemplateServiceDeps {
+  store: Store;
+  clock: Clock;
+  limits: Limits;
+  localRoot: string;
+  /** Whether a named compute environment exists for the caller (EnvId tasks). */
+  envExists: (c: Caller, envId: string) => Promise<boolean> | boolean;
+}
+
+export class TemplateService {
+  constructor(private readonly d: TemplateServiceDeps) {}
+
+  private ctx(c: Caller): ValidationContext {
+    return { region: c.region, limits: this.d.limits, localRoot: this.d.localRoot };
+  }
+
+  private async checkInfo(c: Caller, info: Obj): Promise<Obj> {
+    const envIds = new Map<string, boolean>();
+    if (typeof info.EnvId === 'string') envIds.set(info.EnvId, await this.d.envExists(c, info.EnvId));
+    return checkTask(info, this.ctx(c), 'TaskTemplateInfo', { envExists: (id) => envIds.get(id) ?? false });
+  }
+
+  async create(c: Caller, req: Obj): Promise<Obj> {
+    checkName(req.TaskTemplateName);
+    checkDescription(req.TaskTemplateDescription);
+    checkTags(req.Tags, this.d.limits, 'Tags');
+    const info = await this.checkInfo(c, req.TaskTemplateInfo);
+    const t: TemplateRecord = {
+      id: newId('task-tmpl'),
+      account: c.account,
+      region: c.region,
+      name: req.TaskTemplateName,
+      description: req.TaskTemplateDescription ?? '',
+      info,
+      createTime: this.d.clock.now(),
+      tags: req.Tags ?? [],
+    };
+    if (!(await this.d.store.insertTemplate(t, this.d.limits.maxTaskTemplates))) {
+      throw new ApiError('LimitExceeded.TaskTemplateQuota', `This account already has ${this.d.limits.maxTaskTemplates} task templates in ${c.region}, the most allowed; delete some first.`);
+    }
+    return { TaskTemplateId: t.id };
+  }
+
+  async describe(c: Caller, req: Obj): Promise<Obj> {
+    const { offset, limit } = checkPage(req.Offset, req.Limit, 20, 100, 1);
+    if (req.TaskTemplateIds !== undefined && req.Filters !== undefined) {
+      throw new ApiError('InvalidParameter.InvalidParameterCombination', 'TaskTemplateIds and Filters cannot be given together.');
+    }
+    const ids = req.TaskTemplateIds as string[] | undefined;
+    if (ids) {
+      if (ids.length > 100) throw new ApiError('InvalidParameterValue.LimitExceeded', `TaskTemplateIds has ${ids.length} entries; at most 100 are allowed.`);
+      ids.forEach((id, i) => checkTemplateId(id, `TaskTemplateIds.${i}`));
+    }
+    const filters = checkFilters(req.Filters, (n) => TEMPLATE_FILTERS.includes(n) || n.startsWith('tag:'), this.d.limits);
+    const { total, templates } = await this.d.store.listTemplates(c.account, c.region, { ids, filters, offset, limit });
+    return { TaskTemplateSet: templates.map(view), TotalCount: total };
+  }
+
+  async modify(c: Caller, req: Obj): Promise<Obj> {
+    checkTemplateId(req.TaskTemplateId);
+    if (req.TaskTemplateName === undefined && req.TaskTemplateDescription === undefined && req.TaskTemplateInfo === undefined) {
+      throw new ApiError('InvalidParameterAtLeastOneAttribute', 'Give at least one of TaskTemplateName, TaskTemplateDescription and TaskTemplateInfo.');
+    }
+    if (req.TaskTemplateName !== undefined) checkName(req.TaskTemplateName);
+    checkDescription(req.TaskTemplateDescription, 'InvalidParameter.TaskTemplateDescriptionTooLong');
+    const [t] = await this.d.store.getTemplates(c.account, c.region, [req.TaskTemplateId]);
+    if (!t) throw new ApiError('ResourceNotFound.TaskTemplate', `Task template ${req.TaskTemplateId} does not exist.`);
+    const info = req.TaskTemplateInfo !== undefined ? await this.checkInfo(c, req.TaskTemplateInfo) : t.info;
+    await this.d.store.updateTemplate({
+      ...t,
+      name: req.TaskTemplateName ?? t.name,
+      description: req.TaskTemplateDescription ?? t.description,
+      info,
+    });
+    return {};
+  }
+
+  async delete(c: Caller, req: Obj): Promise<Obj> {
+    const ids = [...new Set(req.TaskTemplateIds as string[])];
+    if (ids.length === 0) throw new ApiError('InvalidParameterValue', 'TaskTemplateIds must name at least one template.');
+    if (ids.length > 100) throw new ApiError('InvalidParameterValue.LimitExceeded', `TaskTemplateIds has ${ids.length} entries; at most 100 are allowed.`);
+    ids.forEach((id, i) => checkTemplateId(id, `TaskTemplateIds.${i}`));
+    const missing = await this.d.store.deleteTemplates(c.account, c.region, ids);
+    if (missing.length > 0) {
+      throw new ApiError('ResourceNotFound.TaskTemplate', `Task template${missing.length > 1 ? 's' : ''} ${missing.join(', ')} do${missing.length > 1 ? '' : 'es'} not exist; nothing was deleted.`);
+    }
+    return {};
+  }
+}
+
+function checkName(name: string): void {
+  if (name.trim() === '') throw new ApiError('InvalidParameter.TaskTemplateName', 'TaskTemplateName must not be empty.');
+  if ([...name].length > MAX_NAME) {
+    throw new ApiError('InvalidParameter.TaskTemplateNameTooLong', `TaskTemplateName is ${[...name].length} characters long; at most ${MAX_NAME} are allowed.`);
+  }
+  if (/[\u0000-\u001f\u007f]/.test(name)) throw new ApiError('InvalidParameter.TaskTemplateName', 'TaskTemplateName must not contain control characters.');
+}
+
+function checkDescription(d: string | undefined, code: 'InvalidParameterValue' | 'InvalidParameter.TaskTemplateDescriptionTooLong' = 'InvalidParameterValue'): void {
+  if (d !== undefined && [...d].length > MAX_DESCRIPTION) {
+    throw new ApiError(code, `TaskTemplateDescription is ${[...d].length} characters long; at most ${MAX_DESCRIPTION} are allowed.`);
+  }
+}
+
+function view(t: TemplateRecord): Obj {
+  return {
+    TaskTemplateId: t.id,
+    TaskTemplateName: t.name,
+    TaskTemplateDescription: t.description,
+    TaskTemplateInfo: maskSecrets(t.info),
+    CreateTime: isoSeconds(t.createTime),
+    Tags: t.tags,
+  };
+}
