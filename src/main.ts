@@ -16,6 +16,7 @@ import { Scheduler } from './scheduler/scheduler.ts';
 import { loadAccounts, type Accounts } from './services/accounts.ts';
 import { CatalogueService } from './services/catalogue.ts';
 import { JobService } from './services/jobs.ts';
+import { MonitorService } from './services/monitor.ts';
 import { TemplateService } from './services/templates.ts';
 import { LogLayout } from './services/log-layout.ts';
 import { LogShipper } from './services/log-shipper.ts';
@@ -56,12 +57,16 @@ export async function start(cfg: Config, opts: { clock?: Clock; logger?: Logger 
     slots: cfg.localSlots, afterAttempt: (a) => shipper.ship(a),
   });
   const jobs = new JobService({ store, scheduler, clock, limits: cfg.limits, logs, localRoot: p.local, dataDir: cfg.dataDir });
+  const monitor = new MonitorService({
+    store, scheduler, clock, logger, intervalSec: cfg.monitorInterval, capacityOf: () => undefined,
+  });
   const pipeline = new Pipeline({
     lookup: accounts.lookup,
     actions: buildActions({
       jobs,
       catalogue: new CatalogueService(),
       templates: new TemplateService({ store, clock, limits: cfg.limits, localRoot: p.local, envExists: () => false }),
+      monitor,
     }),
     rateLimiter: new RateLimiter(cfg.rateLimits, () => clock.now()),
     now: () => clock.now(),
@@ -72,6 +77,7 @@ export async function start(cfg: Config, opts: { clock?: Clock; logger?: Logger 
   let ready = false;
   const server: FastifyInstance = buildServer({ pipeline, maxBodyBytes: cfg.maxBodyBytes, logger, health: () => ready });
   await scheduler.start();
+  monitor.start();
   await server.listen({ host: cfg.host, port: cfg.port });
   ready = true;
   const port = (server.server.address() as AddressInfo).port;
@@ -86,6 +92,7 @@ export async function start(cfg: Config, opts: { clock?: Clock; logger?: Logger 
     close() {
       closing ??= (async () => {
         ready = false;
+        monitor.stop();
         await server.close();
         await scheduler.close();
         await executor.close();

@@ -14,7 +14,7 @@ ${Object.entries(FLAG_HELP).map(([k, v]) => `  --${k.padEnd(16)} ${v}`).join('\n
   --help             show this help
 
 Environment: OPENBATCH_HOST, OPENBATCH_PORT, OPENBATCH_DATA_DIR, OPENBATCH_REGION, OPENBATCH_RATE_LIMITS,
-OPENBATCH_SLOTS, OPENBATCH_LAUNCHER, OPENBATCH_MAX_BODY_BYTES, OPENBATCH_LOG_LEVEL, OPENBATCH_CONFIG (config file),
+OPENBATCH_SLOTS, OPENBATCH_LAUNCHER, OPENBATCH_MAX_BODY_BYTES, OPENBATCH_MONITOR_INTERVAL, OPENBATCH_LOG_LEVEL, OPENBATCH_CONFIG (config file),
 OPENBATCH_SECRET_ID and OPENBATCH_SECRET_KEY (the default account's key pair).
 Precedence: flags > environment > config file > defaults.
 `;

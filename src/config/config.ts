@@ -24,6 +24,8 @@ export interface Config {
   localSlots: number;
   /** How the local executor starts attempts: the C shim, the /bin/sh supervisor, or auto (shim if it builds). */
   launcher: Launcher;
+  /** Seconds between resource samples of running instances (DescribeJobMonitorData); 0 = off. */
+  monitorInterval: number;
   maxBodyBytes: number;
   maxSkewSeconds: number;
   logLevel: string;
@@ -64,6 +66,7 @@ export function defaultConfig(): Config {
     rateLimits: 'intl',
     localSlots: Math.max(2, os.availableParallelism()),
     launcher: 'auto',
+    monitorInterval: 10,
     maxBodyBytes: 10 * 1024 * 1024,
     maxSkewSeconds: 300,
     logLevel: 'info',
@@ -85,6 +88,7 @@ const SETTINGS: { key: keyof Config; flag: string; env: string; kind: 'string' |
   { key: 'rateLimits', flag: 'rate-limits', env: 'OPENBATCH_RATE_LIMITS', kind: 'mode' },
   { key: 'localSlots', flag: 'slots', env: 'OPENBATCH_SLOTS', kind: 'int' },
   { key: 'launcher', flag: 'launcher', env: 'OPENBATCH_LAUNCHER', kind: 'launcher' },
+  { key: 'monitorInterval', flag: 'monitor-interval', env: 'OPENBATCH_MONITOR_INTERVAL', kind: 'int' },
   { key: 'maxBodyBytes', flag: 'max-body-bytes', env: 'OPENBATCH_MAX_BODY_BYTES', kind: 'int' },
   { key: 'logLevel', flag: 'log-level', env: 'OPENBATCH_LOG_LEVEL', kind: 'string' },
 ];
@@ -98,6 +102,7 @@ export const FLAG_HELP: Record<string, string> = {
   slots: 'task instances the local executor runs at once (default: number of CPUs, at least 2)',
   launcher: 'how attempts are started: auto (default: the C shim if it can be built, else sh), shim or shell',
   'max-body-bytes': 'largest accepted request body (default 10485760)',
+  'monitor-interval': 'seconds between CPU/memory samples of running instances (default 10; 0 = off)',
   'log-level': 'pino log level: fatal, error, warn, info (default), debug, trace',
   config: 'JSON config file (accounts, limits and any setting above in camelCase)',
 };

@@ -44,11 +44,16 @@ export class TaskRt {
   readonly running = new Map<number, AttemptRt>();
   logDirReady = false;
   inReady = false;
+  /** InstanceType of the anonymous compute environment (first of InstanceTypes), if any. */
+  readonly instanceType: string | undefined;
   constructor(
     readonly job: JobRt,
     public rec: TaskRecord,
     readonly spec: RunSpec,
-  ) {}
+  ) {
+    const ed = (rec.spec.ComputeEnv as { EnvData?: { InstanceType?: string; InstanceTypes?: string[] } } | undefined)?.EnvData;
+    this.instanceType = ed?.InstanceType ?? ed?.InstanceTypes?.[0];
+  }
   get name(): string {
     return this.rec.name;
   }

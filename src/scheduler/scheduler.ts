@@ -46,6 +46,17 @@ export interface FinishedAttempt {
 
 export class SchedulerError extends Error {}
 
+export interface RunningAttempt {
+  jobId: string;
+  taskName: string;
+  index: number;
+  attempt: number;
+  pid: number;
+  /** The instance type of the task's compute environment, when it names one. */
+  instanceType: string | undefined;
+  cwd: string;
+}
+
 const FLUSH_RETRY_MS = 1000;
 
 export class Scheduler {
@@ -134,6 +145,23 @@ export class Scheduler {
     this.finishedJobs.delete(job);
     for (const t of job.order) this.unready(t);
     return true;
+  }
+
+  /** What runs now (for the monitor): one entry per launched attempt. */
+  runningAttempts(): RunningAttempt[] {
+    const out: RunningAttempt[] = [];
+    for (const a of this.byKey.values()) {
+      if (!a.handle || a.inst.state !== 'RUNNING') continue;
+      out.push({
+        jobId: a.inst.jobId, taskName: a.inst.taskName, index: a.inst.index, attempt: a.inst.attempt,
+        pid: a.handle.pid, instanceType: a.task.instanceType, cwd: this.workDirOf(a.inst),
+      });
+    }
+    return out;
+  }
+
+  private workDirOf(inst: { jobId: string; taskName: string; index: number; attempt: number }): string {
+    return path.join(this.workDir, inst.jobId, inst.taskName, `${inst.index}.${inst.attempt}`);
   }
 
   stats(): { activeJobs: number; running: number; slots: number; readyTasks: number } {
@@ -525,7 +553,7 @@ export class Scheduler {
         key: a.key,
         command: task.spec.command,
         env,
-        cwd: path.join(this.workDir, inst.jobId, inst.taskName, `${inst.index}.${inst.attempt}`),
+        cwd: this.workDirOf(inst),
         stdoutPath: logs.stdout,
         stderrPath: logs.stderr,
       })

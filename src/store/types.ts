@@ -125,6 +125,22 @@ export interface TemplateFilter {
   limit: number;
 }
 
+/** One resource sample of a running attempt (DescribeJobMonitorData). */
+export interface SampleRecord {
+  jobId: string;
+  taskName: string;
+  index: number;
+  attempt: number;
+  /** Unix seconds. */
+  ts: number;
+  /** Percent of the instance's vCPUs. */
+  cpu: number;
+  /** Percent of the instance's memory. */
+  mem: number;
+  /** Percent used of the filesystem that holds the attempt's working directory. */
+  disk: number;
+}
+
 export interface WriteBatch {
   jobs: JobRecord[];
   tasks: TaskRecord[];
@@ -184,6 +200,10 @@ export interface Store {
   updateTemplate(t: TemplateRecord): Promise<void>;
   /** Delete templates of the owner by id, all or none: returns the ids that do not exist (then nothing is deleted). */
   deleteTemplates(account: string, region: string, ids: string[]): Promise<string[]>;
+
+  insertSamples(samples: SampleRecord[]): Promise<void>;
+  /** Samples of one instance (all attempts) with ts in [from, to], ordered by time. */
+  samplesOf(jobId: string, taskName: string, index: number, from: number, to: number): Promise<SampleRecord[]>;
 
   close(): Promise<void>;
 }

@@ -19,6 +19,7 @@ import { CreateTaskTemplate } from './CreateTaskTemplate.ts';
 import { DescribeTaskTemplates } from './DescribeTaskTemplates.ts';
 import { ModifyTaskTemplate } from './ModifyTaskTemplate.ts';
 import { DeleteTaskTemplates } from './DeleteTaskTemplates.ts';
+import { DescribeJobMonitorData } from './DescribeJobMonitorData.ts';
 import { notYetBuilt } from './not-yet-built.ts';
 
 export interface ActionContext {
@@ -44,7 +45,7 @@ export function buildActions(s: Services): ActionRegistry {
     TerminateTaskInstance: TerminateTaskInstance(s),
     RetryJobs: RetryJobs(s),
     DeleteJob: DeleteJob(s),
-    DescribeJobMonitorData: notYetBuilt('DescribeJobMonitorData', 'job monitoring data'),
+    DescribeJobMonitorData: DescribeJobMonitorData(s),
     CreateTaskTemplate: CreateTaskTemplate(s),
     DescribeTaskTemplates: DescribeTaskTemplates(s),
     ModifyTaskTemplate: ModifyTaskTemplate(s),

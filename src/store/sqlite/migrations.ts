@@ -100,4 +100,17 @@ export const MIGRATIONS: string[] = [
     PRIMARY KEY (template_id, key)
   ) WITHOUT ROWID;
   `,
+  `
+  CREATE TABLE monitor_samples (
+    job_id TEXT NOT NULL,
+    task_name TEXT NOT NULL,
+    idx INTEGER NOT NULL,
+    attempt INTEGER NOT NULL,
+    ts INTEGER NOT NULL,
+    cpu REAL NOT NULL,
+    mem REAL NOT NULL,
+    disk REAL NOT NULL,
+    PRIMARY KEY (job_id, task_name, idx, ts, attempt)
+  ) WITHOUT ROWID;
+  `,
 ];

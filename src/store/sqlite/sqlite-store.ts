@@ -5,8 +5,8 @@ import Database from 'better-sqlite3';
 import type { Database as Db, Statement } from 'better-sqlite3';
 import type { Counts, State } from '../../domain/states.ts';
 import type {
-  ActiveSnapshot, AttemptRecord, InstanceRecord, JobFilter, JobRecord, Store, TaskRecord, TemplateFilter,
-  TemplateRecord, WriteBatch,
+  ActiveSnapshot, AttemptRecord, InstanceRecord, JobFilter, JobRecord, SampleRecord, Store, TaskRecord,
+  TemplateFilter, TemplateRecord, WriteBatch,
 } from '../types.ts';
 import { MIGRATIONS } from './migrations.ts';
 import { pageInstances, type InstancePage, type PageReader } from '../instance-page.ts';
@@ -80,6 +80,10 @@ export class SqliteStore implements Store {
       delTasks: p('DELETE FROM tasks WHERE job_id=?'),
       delInstances: p('DELETE FROM instances WHERE job_id=?'),
       delAttempts: p('DELETE FROM attempts WHERE job_id=?'),
+      delSamples: p('DELETE FROM monitor_samples WHERE job_id=?'),
+      insertSample: p(`INSERT OR REPLACE INTO monitor_samples (job_id, task_name, idx, attempt, ts, cpu, mem, disk)
+        VALUES (@jobId, @taskName, @index, @attempt, @ts, @cpu, @mem, @disk)`),
+      samplesOf: p(`SELECT * FROM monitor_samples WHERE job_id=? AND task_name=? AND idx=? AND ts>=? AND ts<=? ORDER BY ts, attempt`),
     };
   }
 
@@ -174,6 +178,7 @@ export class SqliteStore implements Store {
   async deleteJob(jobId: string): Promise<void> {
     this.db.transaction(() => {
       this.st.delAttempts!.run(jobId);
+      this.st.delSamples!.run(jobId);
       this.st.delInstances!.run(jobId);
       this.st.delTasks!.run(jobId);
       this.st.delTags!.run(jobId);
@@ -265,6 +270,22 @@ export class SqliteStore implements Store {
       for (const t of b.tasks) this.st.upsertTask!.run(taskParams(t));
       for (const j of b.jobs) this.st.updateJob!.run(j);
     })();
+  }
+
+  // ------------------------------------------------------------------ monitoring samples
+
+  async insertSamples(samples: SampleRecord[]): Promise<void> {
+    if (samples.length === 0) return;
+    this.db.transaction(() => {
+      for (const x of samples) this.st.insertSample!.run(x);
+    })();
+  }
+
+  async samplesOf(jobId: string, taskName: string, index: number, from: number, to: number): Promise<SampleRecord[]> {
+    return (this.st.samplesOf!.all(jobId, taskName, index, from, to) as Row[]).map((r) => ({
+      jobId: r.job_id as string, taskName: r.task_name as string, index: r.idx as number, attempt: r.attempt as number,
+      ts: r.ts as number, cpu: r.cpu as number, mem: r.mem as number, disk: r.disk as number,
+    }));
   }
 
   // ------------------------------------------------------------------ task templates
