@@ -137,24 +137,14 @@ export class SqliteStore implements Store {
       where.push(`j.id IN (${q.jobIds.map(() => '?').join(',')})`);
       args.push(...q.jobIds);
     }
+    const columns: Record<string, string> = { 'job-id': 'j.id', 'job-name': 'j.name', 'job-state': 'j.state', zone: 'j.zone' };
     for (const f of q.filters ?? []) {
-      const ph = f.values.map(() => '?').join(',');
-      switch (f.name) {
-        case 'job-id': where.push(`j.id IN (${ph})`); args.push(...f.values); break;
-        case 'job-name': where.push(`j.name IN (${ph})`); args.push(...f.values); break;
-        case 'job-state': where.push(`j.state IN (${ph})`); args.push(...f.values); break;
-        case 'zone': where.push(`j.zone IN (${ph})`); args.push(...f.values); break;
-        case 'tag-key':
-          where.push(`EXISTS (SELECT 1 FROM job_tags g WHERE g.job_id=j.id AND g.key IN (${ph}))`);
-          args.push(...f.values);
-          break;
-        case 'tag-value':
-          where.push(`EXISTS (SELECT 1 FROM job_tags g WHERE g.job_id=j.id AND g.value IN (${ph}))`);
-          args.push(...f.values);
-          break;
-        default: // tag:<key>
-          where.push(`EXISTS (SELECT 1 FROM job_tags g WHERE g.job_id=j.id AND g.key = ? AND g.value IN (${ph}))`);
-          args.push(f.name.slice(4), ...f.values);
+      const col = columns[f.name];
+      if (col) {
+        where.push(`${col} IN (${f.values.map(() => '?').join(',')})`);
+        args.push(...f.values);
+      } else {
+        tagFilter('job_tags g WHERE g.job_id=j.id', f, where, args);
       }
     }
     const w = where.join(' AND ');
@@ -318,19 +308,11 @@ export class SqliteStore implements Store {
       args.push(...q.ids);
     }
     for (const f of q.filters ?? []) {
-      const ph = f.values.map(() => '?').join(',');
       if (f.name === 'task-template-name') {
-        where.push(`t.name IN (${ph})`);
-        args.push(...f.values);
-      } else if (f.name === 'tag-key') {
-        where.push(`EXISTS (SELECT 1 FROM task_template_tags g WHERE g.template_id=t.id AND g.key IN (${ph}))`);
-        args.push(...f.values);
-      } else if (f.name === 'tag-value') {
-        where.push(`EXISTS (SELECT 1 FROM task_template_tags g WHERE g.template_id=t.id AND g.value IN (${ph}))`);
+        where.push(`t.name IN (${f.values.map(() => '?').join(',')})`);
         args.push(...f.values);
       } else {
-        where.push(`EXISTS (SELECT 1 FROM task_template_tags g WHERE g.template_id=t.id AND g.key = ? AND g.value IN (${ph}))`);
-        args.push(f.name.slice(4), ...f.values);
+        tagFilter('task_template_tags g WHERE g.template_id=t.id', f, where, args);
       }
     }
     const w = where.join(' AND ');
@@ -361,6 +343,22 @@ export class SqliteStore implements Store {
 
   async close(): Promise<void> {
     if (this.db.open) this.db.close();
+  }
+}
+
+/** The tag filters of §g (tag-key, tag-value, tag:<key>) as an EXISTS over a tag table. */
+function tagFilter(from: string, f: { name: string; values: string[] }, where: string[], args: unknown[]): void {
+  const ph = f.values.map(() => '?').join(',');
+  if (f.name === 'tag-key') {
+    where.push(`EXISTS (SELECT 1 FROM ${from} AND g.key IN (${ph}))`);
+    args.push(...f.values);
+  } else if (f.name === 'tag-value') {
+    where.push(`EXISTS (SELECT 1 FROM ${from} AND g.value IN (${ph}))`);
+    args.push(...f.values);
+  } else {
+    // tag:<key>
+    where.push(`EXISTS (SELECT 1 FROM ${from} AND g.key = ? AND g.value IN (${ph}))`);
+    args.push(f.name.slice(4), ...f.values);
   }
 }
 
