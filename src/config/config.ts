@@ -31,6 +31,8 @@ export interface Config {
   logLevel: string;
   /** Extra accounts from the config file; the default account comes from env or the data dir. */
   accounts: AccountConfig[];
+  /** Capacity the operator declares for AttachInstances (config file `attachableInstances`). */
+  attachableInstances: { InstanceId: string; InstanceType: string }[];
   /** Default account key pair from OPENBATCH_SECRET_ID / OPENBATCH_SECRET_KEY (else generated). */
   defaultSecretId?: string;
   defaultSecretKey?: string;
@@ -45,6 +47,7 @@ export interface Limits {
   maxValuesPerFilter: number;
   maxJobIdsPerRequest: number;
   maxTaskTemplates: number;
+  maxComputeEnvs: number;
 }
 
 export const DEFAULT_LIMITS: Limits = {
@@ -55,6 +58,7 @@ export const DEFAULT_LIMITS: Limits = {
   maxValuesPerFilter: 100,
   maxJobIdsPerRequest: 100,
   maxTaskTemplates: 1000,
+  maxComputeEnvs: 100,
 };
 
 export function defaultConfig(): Config {
@@ -71,6 +75,7 @@ export function defaultConfig(): Config {
     maxSkewSeconds: 300,
     logLevel: 'info',
     accounts: [],
+    attachableInstances: [],
     limits: { ...DEFAULT_LIMITS },
   };
 }
@@ -150,6 +155,7 @@ export function loadConfig({ env, flags, file }: ConfigInputs): Config {
   if (cfg.localSlots < 1) throw new ConfigError('slots must be at least 1');
   if (file?.accounts !== undefined) cfg.accounts = parseAccounts(file.accounts);
   if (file?.limits !== undefined) cfg.limits = parseLimits(file.limits);
+  if (file?.attachableInstances !== undefined) cfg.attachableInstances = parseAttachable(file.attachableInstances);
   const sid = env.OPENBATCH_SECRET_ID, skey = env.OPENBATCH_SECRET_KEY;
   if ((sid && !skey) || (!sid && skey)) {
     throw new ConfigError('OPENBATCH_SECRET_ID and OPENBATCH_SECRET_KEY must be set together');
@@ -174,6 +180,18 @@ function parseAccounts(v: unknown): AccountConfig[] {
     if (seen.has(acc.secretId)) throw new ConfigError(`accounts[${i}].secretId is used twice`);
     seen.add(acc.secretId);
     return acc;
+  });
+}
+
+function parseAttachable(v: unknown): { InstanceId: string; InstanceType: string }[] {
+  if (!Array.isArray(v)) throw new ConfigError('config file "attachableInstances" must be an array');
+  return v.map((a, i) => {
+    const o = a as Record<string, unknown>;
+    if (typeof o?.InstanceId !== 'string' || !/^ins-[a-z0-9]{8}$/.test(o.InstanceId)) {
+      throw new ConfigError(`attachableInstances[${i}].InstanceId must look like ins-xxxxxxxx`);
+    }
+    if (typeof o.InstanceType !== 'string' || o.InstanceType === '') throw new ConfigError(`attachableInstances[${i}].InstanceType must be an instance type`);
+    return { InstanceId: o.InstanceId, InstanceType: o.InstanceType };
   });
 }
 

@@ -6,14 +6,18 @@ import { transition, type State, isWaiting } from '../domain/states.ts';
 import type { RunSpec } from '../domain/task-spec.ts';
 import type { AttemptHandle } from '../executors/types.ts';
 import type { InstanceRecord, JobRecord, TaskRecord } from '../store/types.ts';
+import type { NodeRt } from './env-pools.ts';
 
 export interface AttemptRt {
   key: string;
   task: TaskRt;
   inst: InstanceRecord;
   handle: AttemptHandle | null;
-  /** Set when we asked the attempt to stop: why (shown as StateReason) and whether to skip retries. */
-  kill: { reason: string; detail: string; final: boolean } | null;
+  /** Set when we asked the attempt to stop: why (shown as StateReason), whether to skip retries, and
+   *  whether the instance goes back to waiting without using a retry (its node was taken away). */
+  kill: { reason: string; detail: string; final: boolean; requeue?: boolean } | null;
+  /** The compute node of a named environment the attempt runs on (null: the anonymous local pool). */
+  node: NodeRt | null;
   deadline: number;
   /** SIGKILL follows SIGTERM after this time (ms epoch), when a kill is under way. */
   hardKillAt: number | null;
@@ -46,6 +50,8 @@ export class TaskRt {
   inReady = false;
   /** InstanceType of the anonymous compute environment (first of InstanceTypes), if any. */
   readonly instanceType: string | undefined;
+  /** The named compute environment the task runs on (EnvId), if any. */
+  readonly envId: string | undefined;
   constructor(
     readonly job: JobRt,
     public rec: TaskRecord,
@@ -53,6 +59,7 @@ export class TaskRt {
   ) {
     const ed = (rec.spec.ComputeEnv as { EnvData?: { InstanceType?: string; InstanceTypes?: string[] } } | undefined)?.EnvData;
     this.instanceType = ed?.InstanceType ?? ed?.InstanceTypes?.[0];
+    this.envId = typeof rec.spec.EnvId === 'string' ? rec.spec.EnvId : undefined;
   }
   get name(): string {
     return this.rec.name;

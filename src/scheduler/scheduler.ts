@@ -17,6 +17,7 @@ import type { AttemptHandle, Executor, ExitInfo } from '../executors/types.ts';
 import type { AttemptRecord, InstanceRecord, JobRecord, Store, TaskRecord, WriteBatch } from '../store/types.ts';
 import type { LogLayout } from '../services/log-layout.ts';
 import { DeadlineHeap } from './deadlines.ts';
+import type { EnvPools, NodeRt } from './env-pools.ts';
 import { instKey, JobRt, moveWaiting, setState, TaskRt, type AttemptRt, type Dirty } from './runtime.ts';
 
 export interface SchedulerOptions {
@@ -26,8 +27,10 @@ export interface SchedulerOptions {
   logger: Logger;
   dataDir: string;
   logs: LogLayout;
-  /** Instances the local executor runs at once. */
+  /** Instances the local executor runs at once for tasks on anonymous compute environments. */
   slots: number;
+  /** Nodes of named compute environments. */
+  pools: EnvPools;
   /** Called after an attempt ended and before its end is recorded (ships logs to redirect targets). */
   afterAttempt?: (a: FinishedAttempt) => Promise<void>;
   /** Grace between SIGTERM and SIGKILL when an attempt is stopped. */
@@ -77,6 +80,8 @@ export class Scheduler {
   private readonly finishedJobs = new Set<JobRt>();
   private flushPromise: Promise<boolean> | null = null;
   private runningCount = 0;
+  /** Attempts on the anonymous local pool (the ones `slots` limits). */
+  private anonRunning = 0;
   private tickScheduled = false;
   private ticking = false;
   private tickAgain = false;
@@ -96,6 +101,7 @@ export class Scheduler {
 
   /** Load every active job from the store, re-adopt running attempts, and start scheduling. */
   async start(): Promise<void> {
+    await this.o.pools.load();
     const snap = await this.o.store.loadActive();
     const byJob = new Map<string, TaskRecord[]>();
     for (const t of snap.tasks) {
@@ -135,6 +141,38 @@ export class Scheduler {
     return new Promise((r) => this.idleWaiters.push(r));
   }
 
+  /** A compute environment changed in the store (created, scaled, nodes attached/terminated, deleted). */
+  async envChanged(envId: string): Promise<void> {
+    await this.o.pools.refresh(envId);
+    if (!this.o.pools.pool(envId)) {
+      // the environment is gone: what still waits for it can never run
+      const now = this.o.clock.now();
+      for (const job of this.jobs.values()) {
+        for (const task of job.order) {
+          if (task.envId !== envId || !task.hasWaiting()) continue;
+          moveWaiting(task, 'FAILED', 'ComputeEnvDeleted', `compute environment ${envId} was deleted before this instance could run`, now, this.dirty);
+          this.unready(task);
+          this.rollTask(task, now);
+          this.rollJob(job, now);
+        }
+      }
+    }
+    this.scheduleTick();
+    await this.flushSoon();
+  }
+
+  /** TerminateComputeNode(s): stop what runs on the node; its instance waits again for another node. */
+  terminateNode(instanceId: string): void {
+    const node = this.o.pools.node(instanceId);
+    const a = node?.busy as AttemptRt | null | undefined;
+    if (a) this.stopAttempt(a, 'ComputeNodeTerminated', `compute node ${node!.rec.id} was terminated while the attempt ran; the instance runs again on another node`, false, true);
+  }
+
+  /** Is a node running an attempt now? (TaskInstanceNumAvailable) */
+  nodeBusy(instanceId: string): boolean {
+    return Boolean(this.o.pools.node(instanceId)?.busy);
+  }
+
   /** DeleteJob: drop a finished job from memory. False when the job still has work in flight. */
   async release(jobId: string): Promise<boolean> {
     await this.flush();
@@ -154,7 +192,7 @@ export class Scheduler {
       if (!a.handle || a.inst.state !== 'RUNNING') continue;
       out.push({
         jobId: a.inst.jobId, taskName: a.inst.taskName, index: a.inst.index, attempt: a.inst.attempt,
-        pid: a.handle.pid, instanceType: a.task.instanceType, cwd: this.workDirOf(a.inst),
+        pid: a.handle.pid, instanceType: a.node?.rec.instanceType ?? a.task.instanceType, cwd: this.workDirOf(a.inst),
       });
     }
     return out;
@@ -318,13 +356,16 @@ export class Scheduler {
   private readopt(task: TaskRt, inst: InstanceRecord, now: number): void {
     const handle = inst.handle as AttemptHandle | null;
     const key = attemptKey(inst);
+    const node = inst.nodeId ? this.o.pools.node(inst.nodeId) ?? null : null;
     const a: AttemptRt = {
-      key, task, inst, handle, kill: null, hardKillAt: null, launched: true,
+      key, task, inst, handle, kill: null, hardKillAt: null, launched: true, node,
       deadline: (inst.runningTime ?? inst.launchTime ?? now) + task.spec.timeoutSec * 1000,
     };
+    if (node) node.busy = a;
     task.running.set(inst.index, a);
     this.byKey.set(key, a);
     this.runningCount += 1;
+    if (!node) this.anonRunning += 1;
     const result = handle ? this.o.executor.adopt(handle) : ({ kind: 'lost' } as const);
     if (result.kind === 'running') {
       this.deadlines.push(a.deadline, a);
@@ -464,13 +505,20 @@ export class Scheduler {
 
   private dispatch(now: number): AttemptRt[] {
     const launches: AttemptRt[] = [];
-    let free = this.o.slots - this.runningCount;
-    for (let i = 0; i < this.ready.length && free > 0; ) {
+    let free = this.o.slots - this.anonRunning;
+    for (let i = 0; i < this.ready.length; ) {
       const task = this.ready[i]!;
       const cap = task.spec.maxConcurrent;
-      while (free > 0 && task.hasWaiting() && (cap === 0 || task.running.size < cap)) {
-        launches.push(this.startAttempt(task, now));
-        free -= 1;
+      while (task.hasWaiting() && (cap === 0 || task.running.size < cap)) {
+        if (task.envId !== undefined) {
+          const node = this.o.pools.freeNode(task.envId);
+          if (!node) break;
+          launches.push(this.startAttempt(task, now, node));
+        } else {
+          if (free <= 0) break;
+          launches.push(this.startAttempt(task, now, null));
+          free -= 1;
+        }
       }
       if (!task.hasWaiting()) this.unready(task);
       else i++;
@@ -480,7 +528,7 @@ export class Scheduler {
     return launches;
   }
 
-  private startAttempt(task: TaskRt, now: number): AttemptRt {
+  private startAttempt(task: TaskRt, now: number, node: NodeRt | null): AttemptRt {
     let inst = task.waitingRows.shift();
     if (!inst) {
       let idx = task.rec.cursor;
@@ -504,17 +552,20 @@ export class Scheduler {
     inst.stateReason = '';
     inst.stateDetail = 'starting';
     inst.handle = null;
+    inst.nodeId = node ? node.rec.instanceId : null;
     const key = attemptKey(inst);
     const a: AttemptRt = {
-      key, task, inst, handle: null, kill: null, hardKillAt: null, launched: false,
+      key, task, inst, handle: null, kill: null, hardKillAt: null, launched: false, node,
       deadline: now + task.spec.timeoutSec * 1000,
     };
+    if (node) node.busy = a;
+    else this.anonRunning += 1;
     task.running.set(inst.index, a);
     this.byKey.set(key, a);
     this.runningCount += 1;
     this.dirtyAttempts.set(key, {
       jobId: inst.jobId, taskName: inst.taskName, index: inst.index, attempt: inst.attempt,
-      launchTime: now, runningTime: null, endTime: null, exitCode: null, signal: null, reason: '', nodeId: null,
+      launchTime: now, runningTime: null, endTime: null, exitCode: null, signal: null, reason: '', nodeId: inst.nodeId,
     });
     return a;
   }
@@ -623,6 +674,15 @@ export class Scheduler {
     const { task, inst } = a;
     task.running.delete(inst.index);
     this.runningCount -= 1;
+    if (a.node) {
+      const node = a.node;
+      void this.o.pools.release(node).then(
+        () => this.scheduleTick(),
+        (e: unknown) => this.log().error({ err: e }, 'releasing a compute node failed'),
+      );
+    } else {
+      this.anonRunning -= 1;
+    }
     this.deadlines.remove(a);
     const finish = async () => {
       const logs = this.logPaths(inst);
@@ -658,7 +718,18 @@ export class Scheduler {
     inst.handle = null;
     if (a.handle) this.toForget.push(a.handle);
     const ok = exit.exitCode === 0 && !a.kill;
-    if (ok) {
+    if (a.kill?.requeue) {
+      // its node was taken away: the instance waits again without using a retry
+      setState(task, inst, 'RUNNABLE', this.dirty);
+      inst.retryBase += 1;
+      inst.stateReason = a.kill.reason;
+      inst.stateDetail = a.kill.detail;
+      inst.exitCode = null;
+      inst.endTime = null;
+      att.reason = a.kill.detail;
+      task.waitingRows.push(inst);
+      this.refreshReady(task);
+    } else if (ok) {
       setState(task, inst, 'SUCCEED', this.dirty);
       inst.stateReason = '';
       inst.stateDetail = 'successful';
@@ -714,9 +785,9 @@ export class Scheduler {
     }
   }
 
-  private stopAttempt(a: AttemptRt, reason: string, detail: string, final: boolean): void {
+  private stopAttempt(a: AttemptRt, reason: string, detail: string, final: boolean, requeue = false): void {
     if (a.kill) return;
-    a.kill = { reason, detail, final };
+    a.kill = { reason, detail, final, requeue };
     if (a.handle) {
       this.o.executor.kill(a.handle, 'SIGTERM');
       a.hardKillAt = this.o.clock.now() + (this.o.killGraceMs ?? 5000);
@@ -814,7 +885,7 @@ export class Scheduler {
   }
 
   private updateWaitReasons(): void {
-    const free = this.o.slots - this.runningCount;
+    const free = this.o.slots - this.anonRunning;
     for (const task of this.ready) {
       const cap = task.spec.maxConcurrent;
       let reason: string;
@@ -822,6 +893,9 @@ export class Scheduler {
       if (cap > 0 && task.running.size >= cap) {
         reason = 'MaxConcurrentNumReached';
         detail = `MaxConcurrentNum is ${cap} and ${task.running.size} instances of this task are starting or running`;
+      } else if (task.envId !== undefined) {
+        reason = 'WaitingForComputeNode';
+        detail = this.o.pools.waitReason(task.envId);
       } else if (free <= 0) {
         reason = 'WaitingForCapacity';
         detail = `no free capacity: all ${this.o.slots} local slots are busy`;

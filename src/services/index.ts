@@ -1,5 +1,6 @@
 // The use-case services the API actions call.
 import type { CatalogueService } from './catalogue.ts';
+import type { EnvService } from './envs.ts';
 import type { JobService } from './jobs.ts';
 import type { MonitorService } from './monitor.ts';
 import type { TemplateService } from './templates.ts';
@@ -9,4 +10,5 @@ export interface Services {
   catalogue: CatalogueService;
   templates: TemplateService;
   monitor: MonitorService;
+  envs: EnvService;
 }

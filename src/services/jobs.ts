@@ -32,6 +32,8 @@ export interface JobServiceDeps {
   logs: LogLayout;
   localRoot: string;
   dataDir: string;
+  /** Whether the caller has this named compute environment (and it is not being deleted). */
+  envUsable?: (c: Caller, envId: string) => Promise<boolean>;
 }
 
 export const JOB_FILTERS = ['job-id', 'job-name', 'job-state', 'zone', 'tag-key', 'tag-value'];
@@ -55,7 +57,11 @@ export class JobService {
     if (req.ClientToken !== undefined && (req.ClientToken.length > 64 || !/^[\x20-\x7e]+$/.test(req.ClientToken))) {
       throw new ApiError('InvalidParameterValue', 'ClientToken must be 1 to 64 printable ASCII characters.');
     }
-    const { job, tasks } = checkJob(req.Job as Obj, this.ctx(c), { envExists: () => false });
+    const usable = new Map<string, boolean>();
+    for (const t of (req.Job as Obj).Tasks as Obj[]) {
+      if (typeof t.EnvId === 'string' && this.d.envUsable) usable.set(t.EnvId, await this.d.envUsable(c, t.EnvId));
+    }
+    const { job, tasks } = checkJob(req.Job as Obj, this.ctx(c), { envExists: (id) => usable.get(id) ?? false });
     const now = this.d.clock.now();
     const id = newId('job');
     const rec: JobRecord = {

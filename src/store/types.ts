@@ -141,6 +141,66 @@ export interface SampleRecord {
   disk: number;
 }
 
+export interface EnvRecord {
+  id: string;
+  account: string;
+  region: string;
+  name: string;
+  description: string;
+  zone: string;
+  /** The NamedComputeEnv and Placement as created, with defaults (wire shape). */
+  info: { ComputeEnv: Record<string, unknown>; Placement: Record<string, unknown> };
+  /** DesiredComputeNodeCount: nodes created by Batch the env should have. */
+  desired: number;
+  nextAction: string;
+  createTime: number;
+  tags: Tag[];
+}
+
+export type NodeOrigin = 'BATCH_CREATED' | 'USER_ATTACHED';
+
+export interface NodeRecord {
+  id: string;
+  envId: string;
+  instanceId: string;
+  instanceType: string;
+  state: string;
+  cpu: number;
+  mem: number;
+  origin: NodeOrigin;
+  createdTime: number;
+}
+
+export interface ActivityRecord {
+  id: string;
+  envId: string;
+  nodeId: string;
+  type: 'CREATE_COMPUTE_NODE' | 'TERMINATE_COMPUTE_NODE';
+  cause: string;
+  state: 'SUBMITTED' | 'PROCESSING' | 'SUCCEED' | 'FAILED';
+  reason: string;
+  startTime: number;
+  endTime: number | null;
+  instanceId: string | null;
+}
+
+export interface EnvFilter {
+  ids?: string[];
+  /** Names already validated: zone, env-id, env-name, resource-type, tag-key, tag-value, tag:<key>. */
+  filters?: { name: string; values: string[] }[];
+  offset: number;
+  limit: number;
+}
+
+/** Changes to compute environments, written together. */
+export interface EnvBatch {
+  envs?: EnvRecord[];
+  deleteEnvs?: string[];
+  nodes?: NodeRecord[];
+  deleteNodes?: string[];
+  activities?: ActivityRecord[];
+}
+
 export interface WriteBatch {
   jobs: JobRecord[];
   tasks: TaskRecord[];
@@ -200,6 +260,18 @@ export interface Store {
   updateTemplate(t: TemplateRecord): Promise<void>;
   /** Delete templates of the owner by id, all or none: returns the ids that do not exist (then nothing is deleted). */
   deleteTemplates(account: string, region: string, ids: string[]): Promise<string[]>;
+
+  /** Insert an env unless the owner already has `quota` envs (returns false then). */
+  insertEnv(e: EnvRecord, quota: number): Promise<boolean>;
+  getEnv(account: string, region: string, envId: string): Promise<EnvRecord | undefined>;
+  getEnvById(envId: string): Promise<EnvRecord | undefined>;
+  listEnvs(account: string, region: string, q: EnvFilter): Promise<{ total: number; envs: EnvRecord[] }>;
+  /** Every env (scheduler start). */
+  allEnvs(): Promise<EnvRecord[]>;
+  nodesOf(envId: string): Promise<NodeRecord[]>;
+  nodeByInstanceId(instanceId: string): Promise<NodeRecord | undefined>;
+  activitiesOf(envId: string, nodeIds: string[] | undefined, offset: number, limit: number): Promise<{ total: number; activities: ActivityRecord[] }>;
+  applyEnvBatch(b: EnvBatch): Promise<void>;
 
   insertSamples(samples: SampleRecord[]): Promise<void>;
   /** Samples of one instance (all attempts) with ts in [from, to], ordered by time. */

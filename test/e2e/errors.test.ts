@@ -158,11 +158,6 @@ describe('job and task lookups', () => {
     expect(await code(c.DescribeJobs!({ Filters: [{ Name: 'job-state', Values: ['DONE'] }] }))).toBe('InvalidParameterValue.InvalidFilter');
   });
 
-  it('answers UnsupportedOperation for the actions that are not built yet', async () => {
-    const e = await errorOf(c.DescribeComputeEnvs!({}));
-    expect(e.code).toBe('UnsupportedOperation');
-    expect(e.message).toContain('not available yet');
-  });
 });
 
 describe('protocol', () => {

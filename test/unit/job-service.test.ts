@@ -8,6 +8,7 @@ import { DEFAULT_LIMITS } from '../../src/config/config.ts';
 import { LocalExecutor } from '../../src/executors/local/executor.ts';
 import { systemClock } from '../../src/lib/clock.ts';
 import { silentLogger } from '../../src/lib/logger.ts';
+import { EnvPools } from '../../src/scheduler/env-pools.ts';
 import { Scheduler } from '../../src/scheduler/scheduler.ts';
 import { JobService } from '../../src/services/jobs.ts';
 import { LogLayout } from '../../src/services/log-layout.ts';
@@ -18,7 +19,8 @@ function setup() {
   const store = new SqliteStore(path.join(dir, 'db'));
   const executor = new LocalExecutor({ stateDir: path.join(dir, 'attempts') });
   const logs = new LogLayout(dir);
-  const scheduler = new Scheduler({ store, executor, clock: systemClock, logger: silentLogger, dataDir: dir, logs, slots: 2 });
+  const pools = new EnvPools(store, systemClock, silentLogger);
+  const scheduler = new Scheduler({ store, executor, clock: systemClock, logger: silentLogger, dataDir: dir, logs, slots: 2, pools });
   const jobs = new JobService({ store, scheduler, clock: systemClock, limits: DEFAULT_LIMITS, logs, localRoot: path.join(dir, 'local'), dataDir: dir });
   return { store, scheduler, jobs, executor };
 }

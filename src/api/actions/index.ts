@@ -20,7 +20,18 @@ import { DescribeTaskTemplates } from './DescribeTaskTemplates.ts';
 import { ModifyTaskTemplate } from './ModifyTaskTemplate.ts';
 import { DeleteTaskTemplates } from './DeleteTaskTemplates.ts';
 import { DescribeJobMonitorData } from './DescribeJobMonitorData.ts';
-import { notYetBuilt } from './not-yet-built.ts';
+import { CreateComputeEnv } from './CreateComputeEnv.ts';
+import { DescribeComputeEnv } from './DescribeComputeEnv.ts';
+import { DescribeComputeEnvs } from './DescribeComputeEnvs.ts';
+import { DescribeComputeEnvCreateInfo } from './DescribeComputeEnvCreateInfo.ts';
+import { DescribeComputeEnvCreateInfos } from './DescribeComputeEnvCreateInfos.ts';
+import { DescribeComputeEnvActivities } from './DescribeComputeEnvActivities.ts';
+import { ModifyComputeEnv } from './ModifyComputeEnv.ts';
+import { DeleteComputeEnv } from './DeleteComputeEnv.ts';
+import { AttachInstances } from './AttachInstances.ts';
+import { DetachInstances } from './DetachInstances.ts';
+import { TerminateComputeNode } from './TerminateComputeNode.ts';
+import { TerminateComputeNodes } from './TerminateComputeNodes.ts';
 
 export interface ActionContext {
   account: string;
@@ -50,18 +61,18 @@ export function buildActions(s: Services): ActionRegistry {
     DescribeTaskTemplates: DescribeTaskTemplates(s),
     ModifyTaskTemplate: ModifyTaskTemplate(s),
     DeleteTaskTemplates: DeleteTaskTemplates(s),
-    CreateComputeEnv: notYetBuilt('CreateComputeEnv', 'named compute environments'),
-    DescribeComputeEnv: notYetBuilt('DescribeComputeEnv', 'named compute environments'),
-    DescribeComputeEnvs: notYetBuilt('DescribeComputeEnvs', 'named compute environments'),
-    DescribeComputeEnvCreateInfo: notYetBuilt('DescribeComputeEnvCreateInfo', 'named compute environments'),
-    DescribeComputeEnvCreateInfos: notYetBuilt('DescribeComputeEnvCreateInfos', 'named compute environments'),
-    DescribeComputeEnvActivities: notYetBuilt('DescribeComputeEnvActivities', 'named compute environments'),
-    ModifyComputeEnv: notYetBuilt('ModifyComputeEnv', 'named compute environments'),
-    DeleteComputeEnv: notYetBuilt('DeleteComputeEnv', 'named compute environments'),
-    AttachInstances: notYetBuilt('AttachInstances', 'attached instances'),
-    DetachInstances: notYetBuilt('DetachInstances', 'attached instances'),
-    TerminateComputeNode: notYetBuilt('TerminateComputeNode', 'compute nodes'),
-    TerminateComputeNodes: notYetBuilt('TerminateComputeNodes', 'compute nodes'),
+    CreateComputeEnv: CreateComputeEnv(s),
+    DescribeComputeEnv: DescribeComputeEnv(s),
+    DescribeComputeEnvs: DescribeComputeEnvs(s),
+    DescribeComputeEnvCreateInfo: DescribeComputeEnvCreateInfo(s),
+    DescribeComputeEnvCreateInfos: DescribeComputeEnvCreateInfos(s),
+    DescribeComputeEnvActivities: DescribeComputeEnvActivities(s),
+    ModifyComputeEnv: ModifyComputeEnv(s),
+    DeleteComputeEnv: DeleteComputeEnv(s),
+    AttachInstances: AttachInstances(s),
+    DetachInstances: DetachInstances(s),
+    TerminateComputeNode: TerminateComputeNode(s),
+    TerminateComputeNodes: TerminateComputeNodes(s),
     DescribeAvailableCvmInstanceTypes: DescribeAvailableCvmInstanceTypes(s),
     DescribeCvmZoneInstanceConfigInfos: DescribeCvmZoneInstanceConfigInfos(s),
     DescribeInstanceCategories: DescribeInstanceCategories(s),

@@ -113,4 +113,54 @@ export const MIGRATIONS: string[] = [
     PRIMARY KEY (job_id, task_name, idx, ts, attempt)
   ) WITHOUT ROWID;
   `,
+  `
+  CREATE TABLE compute_envs (
+    id TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL UNIQUE,
+    account TEXT NOT NULL,
+    region TEXT NOT NULL,
+    name TEXT NOT NULL,
+    description TEXT NOT NULL,
+    zone TEXT NOT NULL,
+    info TEXT NOT NULL,
+    desired INTEGER NOT NULL,
+    next_action TEXT NOT NULL,
+    create_time INTEGER NOT NULL,
+    tags TEXT NOT NULL
+  );
+  CREATE INDEX compute_envs_by_owner ON compute_envs (account, region, seq);
+  CREATE TABLE compute_env_tags (
+    env_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (env_id, key)
+  ) WITHOUT ROWID;
+  CREATE TABLE compute_nodes (
+    id TEXT PRIMARY KEY,
+    env_id TEXT NOT NULL,
+    instance_id TEXT NOT NULL UNIQUE,
+    instance_type TEXT NOT NULL,
+    state TEXT NOT NULL,
+    cpu INTEGER NOT NULL,
+    mem INTEGER NOT NULL,
+    origin TEXT NOT NULL,
+    created_time INTEGER NOT NULL,
+    seq INTEGER NOT NULL
+  );
+  CREATE INDEX compute_nodes_by_env ON compute_nodes (env_id, seq);
+  CREATE TABLE env_activities (
+    id TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL,
+    env_id TEXT NOT NULL,
+    node_id TEXT NOT NULL,
+    type TEXT NOT NULL,
+    cause TEXT NOT NULL,
+    state TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    start_time INTEGER NOT NULL,
+    end_time INTEGER,
+    instance_id TEXT
+  );
+  CREATE INDEX env_activities_by_env ON env_activities (env_id, seq);
+  `,
 ];

@@ -5,8 +5,8 @@ import Database from 'better-sqlite3';
 import type { Database as Db, Statement } from 'better-sqlite3';
 import type { Counts, State } from '../../domain/states.ts';
 import type {
-  ActiveSnapshot, AttemptRecord, InstanceRecord, JobFilter, JobRecord, SampleRecord, Store, TaskRecord,
-  TemplateFilter, TemplateRecord, WriteBatch,
+  ActiveSnapshot, ActivityRecord, AttemptRecord, EnvBatch, EnvFilter, EnvRecord, InstanceRecord, JobFilter, JobRecord,
+  NodeRecord, SampleRecord, Store, TaskRecord, TemplateFilter, TemplateRecord, WriteBatch,
 } from '../types.ts';
 import { MIGRATIONS } from './migrations.ts';
 import { pageInstances, type InstancePage, type PageReader } from '../instance-page.ts';
@@ -262,6 +262,103 @@ export class SqliteStore implements Store {
     })();
   }
 
+  // ------------------------------------------------------------------ compute environments
+
+  async insertEnv(e: EnvRecord, quota: number): Promise<boolean> {
+    return this.db.transaction(() => {
+      const n = (this.db.prepare('SELECT COUNT(*) AS n FROM compute_envs WHERE account=? AND region=?').get(e.account, e.region) as { n: number }).n;
+      if (n >= quota) return false;
+      const seq = (this.db.prepare('SELECT COALESCE(MAX(seq), 0) + 1 AS s FROM compute_envs').get() as { s: number }).s;
+      this.db.prepare(`INSERT INTO compute_envs (id, seq, account, region, name, description, zone, info, desired, next_action, create_time, tags)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(e.id, seq, e.account, e.region, e.name, e.description, e.zone,
+        JSON.stringify(e.info), e.desired, e.nextAction, e.createTime, JSON.stringify(e.tags));
+      const tag = this.db.prepare('INSERT INTO compute_env_tags (env_id, key, value) VALUES (?, ?, ?)');
+      for (const g of e.tags) tag.run(e.id, g.Key, g.Value);
+      return true;
+    })();
+  }
+
+  async getEnv(account: string, region: string, envId: string): Promise<EnvRecord | undefined> {
+    const r = this.db.prepare('SELECT * FROM compute_envs WHERE id=? AND account=? AND region=?').get(envId, account, region) as Row | undefined;
+    return r ? toEnv(r) : undefined;
+  }
+
+  async getEnvById(envId: string): Promise<EnvRecord | undefined> {
+    const r = this.db.prepare('SELECT * FROM compute_envs WHERE id=?').get(envId) as Row | undefined;
+    return r ? toEnv(r) : undefined;
+  }
+
+  async listEnvs(account: string, region: string, q: EnvFilter): Promise<{ total: number; envs: EnvRecord[] }> {
+    const where = ['e.account = ?', 'e.region = ?'];
+    const args: unknown[] = [account, region];
+    if (q.ids) {
+      where.push(`e.id IN (${q.ids.map(() => '?').join(',')})`);
+      args.push(...q.ids);
+    }
+    const columns: Record<string, string> = { zone: 'e.zone', 'env-id': 'e.id', 'env-name': 'e.name', 'resource-type': "'CVM'" };
+    for (const f of q.filters ?? []) {
+      const col = columns[f.name];
+      if (col) {
+        where.push(`${col} IN (${f.values.map(() => '?').join(',')})`);
+        args.push(...f.values);
+      } else {
+        tagFilter('compute_env_tags g WHERE g.env_id=e.id', f, where, args);
+      }
+    }
+    const w = where.join(' AND ');
+    const total = (this.db.prepare(`SELECT COUNT(*) AS n FROM compute_envs e WHERE ${w}`).get(...args) as { n: number }).n;
+    const rows = this.db.prepare(`SELECT e.* FROM compute_envs e WHERE ${w} ORDER BY e.seq DESC LIMIT ? OFFSET ?`).all(...args, q.limit, q.offset) as Row[];
+    return { total, envs: rows.map(toEnv) };
+  }
+
+  async allEnvs(): Promise<EnvRecord[]> {
+    return (this.db.prepare('SELECT * FROM compute_envs ORDER BY seq').all() as Row[]).map(toEnv);
+  }
+
+  async nodesOf(envId: string): Promise<NodeRecord[]> {
+    return (this.db.prepare('SELECT * FROM compute_nodes WHERE env_id=? ORDER BY seq').all(envId) as Row[]).map(toNode);
+  }
+
+  async nodeByInstanceId(instanceId: string): Promise<NodeRecord | undefined> {
+    const r = this.db.prepare('SELECT * FROM compute_nodes WHERE instance_id=?').get(instanceId) as Row | undefined;
+    return r ? toNode(r) : undefined;
+  }
+
+  async activitiesOf(envId: string, nodeIds: string[] | undefined, offset: number, limit: number): Promise<{ total: number; activities: ActivityRecord[] }> {
+    const where = nodeIds ? `env_id=? AND node_id IN (${nodeIds.map(() => '?').join(',')})` : 'env_id=?';
+    const args = [envId, ...(nodeIds ?? [])];
+    const total = (this.db.prepare(`SELECT COUNT(*) AS n FROM env_activities WHERE ${where}`).get(...args) as { n: number }).n;
+    const rows = this.db.prepare(`SELECT * FROM env_activities WHERE ${where} ORDER BY seq DESC LIMIT ? OFFSET ?`).all(...args, limit, offset) as Row[];
+    return { total, activities: rows.map(toActivity) };
+  }
+
+  async applyEnvBatch(b: EnvBatch): Promise<void> {
+    this.db.transaction(() => {
+      for (const e of b.envs ?? []) {
+        this.db.prepare('UPDATE compute_envs SET name=?, description=?, info=?, desired=?, next_action=? WHERE id=?')
+          .run(e.name, e.description, JSON.stringify(e.info), e.desired, e.nextAction, e.id);
+      }
+      let seq = (this.db.prepare('SELECT COALESCE(MAX(seq), 0) AS s FROM compute_nodes').get() as { s: number }).s;
+      for (const n of b.nodes ?? []) {
+        this.db.prepare(`INSERT INTO compute_nodes (id, env_id, instance_id, instance_type, state, cpu, mem, origin, created_time, seq)
+          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET state=excluded.state`)
+          .run(n.id, n.envId, n.instanceId, n.instanceType, n.state, n.cpu, n.mem, n.origin, n.createdTime, ++seq);
+      }
+      for (const id of b.deleteNodes ?? []) this.db.prepare('DELETE FROM compute_nodes WHERE id=?').run(id);
+      let aseq = (this.db.prepare('SELECT COALESCE(MAX(seq), 0) AS s FROM env_activities').get() as { s: number }).s;
+      for (const a of b.activities ?? []) {
+        this.db.prepare(`INSERT INTO env_activities (id, seq, env_id, node_id, type, cause, state, reason, start_time, end_time, instance_id)
+          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET state=excluded.state, reason=excluded.reason,
+          end_time=excluded.end_time`).run(a.id, ++aseq, a.envId, a.nodeId, a.type, a.cause, a.state, a.reason, a.startTime, a.endTime, a.instanceId);
+      }
+      for (const id of b.deleteEnvs ?? []) {
+        this.db.prepare('DELETE FROM compute_env_tags WHERE env_id=?').run(id);
+        this.db.prepare('DELETE FROM compute_envs WHERE id=?').run(id);
+        this.db.prepare('DELETE FROM compute_nodes WHERE env_id=?').run(id);
+      }
+    })();
+  }
+
   // ------------------------------------------------------------------ monitoring samples
 
   async insertSamples(samples: SampleRecord[]): Promise<void> {
@@ -360,6 +457,31 @@ function tagFilter(from: string, f: { name: string; values: string[] }, where: s
     where.push(`EXISTS (SELECT 1 FROM ${from} AND g.key = ? AND g.value IN (${ph}))`);
     args.push(f.name.slice(4), ...f.values);
   }
+}
+
+function toEnv(r: Row): EnvRecord {
+  return {
+    id: r.id as string, account: r.account as string, region: r.region as string, name: r.name as string,
+    description: r.description as string, zone: r.zone as string, info: JSON.parse(r.info as string),
+    desired: r.desired as number, nextAction: r.next_action as string, createTime: r.create_time as number,
+    tags: JSON.parse(r.tags as string),
+  };
+}
+
+function toNode(r: Row): NodeRecord {
+  return {
+    id: r.id as string, envId: r.env_id as string, instanceId: r.instance_id as string, instanceType: r.instance_type as string,
+    state: r.state as string, cpu: r.cpu as number, mem: r.mem as number, origin: r.origin as NodeRecord['origin'],
+    createdTime: r.created_time as number,
+  };
+}
+
+function toActivity(r: Row): ActivityRecord {
+  return {
+    id: r.id as string, envId: r.env_id as string, nodeId: r.node_id as string, type: r.type as ActivityRecord['type'],
+    cause: r.cause as string, state: r.state as ActivityRecord['state'], reason: r.reason as string,
+    startTime: r.start_time as number, endTime: (r.end_time as number | null) ?? null, instanceId: (r.instance_id as string | null) ?? null,
+  };
 }
 
 function toTemplate(r: Row): TemplateRecord {

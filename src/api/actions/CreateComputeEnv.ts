@@ -1,0 +1,4 @@
+// CreateComputeEnv (batch-api.md §b): create a named compute environment of DesiredComputeNodeCount nodes.
+import type { ActionFactory } from './index.ts';
+
+export const CreateComputeEnv: ActionFactory<'CreateComputeEnv'> = (s) => (ctx, req) => s.envs.create(ctx, req);

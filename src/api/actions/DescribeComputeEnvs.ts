@@ -1,0 +1,4 @@
+// DescribeComputeEnvs (batch-api.md §b): paged list of compute environments.
+import type { ActionFactory } from './index.ts';
+
+export const DescribeComputeEnvs: ActionFactory<'DescribeComputeEnvs'> = (s) => (ctx, req) => s.envs.describeEnvs(ctx, req);

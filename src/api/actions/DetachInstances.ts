@@ -1,0 +1,4 @@
+// DetachInstances (batch-api.md §b): remove attached instances from an environment.
+import type { ActionFactory } from './index.ts';
+
+export const DetachInstances: ActionFactory<'DetachInstances'> = (s) => (ctx, req) => s.envs.detach(ctx, req);

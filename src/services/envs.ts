@@ -1,0 +1,500 @@
+// Named compute environments and their compute nodes: Create/Describe/Modify/DeleteComputeEnv,
+// DescribeComputeEnvs, DescribeComputeEnvCreateInfo(s), DescribeComputeEnvActivities,
+// Attach/DetachInstances, TerminateComputeNode(s). This service records what the user asked (nodes to
+// create, nodes to delete) with activities; the scheduler's EnvPools carries it out.
+//
+// COMPAT: on a self-hosted service a compute node is one slot of this host that runs one task
+// instance at a time. Nodes "created by Batch" get generated ids (node-…, ins-…). "Instances" for
+// AttachInstances are capacity the operator declares in the config file (`attachableInstances`,
+// e.g. another host's slots once a distributed executor exists); an undeclared id is refused with
+// UnsupportedOperation.InstancesNotAllowToAttach.
+import { ApiError } from '../api/errors.ts';
+import type { Limits } from '../config/config.ts';
+import { checkEnvId, checkNodeId, newId } from '../domain/ids.ts';
+import type { Clock } from '../lib/clock.ts';
+import { isoSeconds } from '../lib/clock.ts';
+import { activity } from '../scheduler/env-pools.ts';
+import type { Scheduler } from '../scheduler/scheduler.ts';
+import type { ActivityRecord, EnvRecord, NodeOrigin, NodeRecord, Store } from '../store/types.ts';
+import { checkFilters, checkPage } from './filters.ts';
+import type { Caller } from './jobs.ts';
+import {
+  checkEnvData, checkMountDataDisks, checkNotifications, checkTags, checkZone, ENV_NOTIFICATION_EVENTS,
+  type ValidationContext,
+} from './validate.ts';
+import { maskSecrets } from './views.ts';
+
+type Obj = Record<string, any>;
+
+export interface AttachableInstance {
+  InstanceId: string;
+  InstanceType: string;
+}
+
+export interface EnvServiceDeps {
+  store: Store;
+  scheduler: Scheduler;
+  clock: Clock;
+  limits: Limits;
+  localRoot: string;
+  /** vCPUs and memory (GiB) of an instance type; undefined for a type the catalogue does not know. */
+  capacityOf: (instanceType: string) => { cpu: number; memGiB: number } | undefined;
+  attachable: AttachableInstance[];
+}
+
+const MAX_NODES = 2000;
+const MAX_ENV_NAME = 60;
+const MAX_ENV_DESCRIPTION = 200;
+const NODE_STATES = ['SUBMITTED', 'CREATING', 'CREATION_FAILED', 'CREATED', 'RUNNING', 'DELETING', 'ABNORMAL'] as const;
+const TERMINABLE = ['CREATED', 'CREATION_FAILED', 'RUNNING', 'ABNORMAL'];
+export const ENV_FILTERS = ['zone', 'env-id', 'env-name', 'resource-type', 'tag-key', 'tag-value'];
+const CREATE_INFO_FILTERS = ['zone', 'env-id', 'env-name'];
+
+export class EnvService {
+  constructor(private readonly d: EnvServiceDeps) {}
+
+  private ctx(c: Caller): ValidationContext {
+    return { region: c.region, limits: this.d.limits, localRoot: this.d.localRoot };
+  }
+
+  private async mustEnv(c: Caller, envId: string): Promise<EnvRecord> {
+    checkEnvId(envId);
+    const env = await this.d.store.getEnv(c.account, c.region, envId);
+    if (!env) throw new ApiError('ResourceNotFound.ComputeEnv', `Compute environment ${envId} does not exist.`);
+    return env;
+  }
+
+  /** Used by SubmitJob and templates: an env the caller owns that is not being deleted. */
+  async usable(c: Caller, envId: string): Promise<boolean> {
+    const env = await this.d.store.getEnv(c.account, c.region, envId);
+    return env !== undefined && env.nextAction !== 'DELETING';
+  }
+
+  private typeOf(env: EnvRecord): string {
+    const ed = (env.info.ComputeEnv.EnvData ?? {}) as Obj;
+    return (ed.InstanceType as string | undefined) ?? (ed.InstanceTypes as string[] | undefined)?.[0] ?? 'LOCAL.SLOT';
+  }
+
+  private checkInstanceType(t: string, param: string): void {
+    if (!this.d.capacityOf(t)) {
+      throw new ApiError('InvalidParameterValue.InstanceType', `${param} "${t}" is not an instance type of the catalogue (see DescribeAvailableCvmInstanceTypes).`);
+    }
+  }
+
+  private newNode(envId: string, instanceType: string, origin: NodeOrigin, now: number, instanceId?: string): NodeRecord {
+    const cap = this.d.capacityOf(instanceType) ?? { cpu: 1, memGiB: 1 };
+    return {
+      id: newId('node'), envId, instanceId: instanceId ?? newId('ins'), instanceType, state: 'CREATING',
+      cpu: cap.cpu, mem: cap.memGiB, origin, createdTime: now,
+    };
+  }
+
+  // ------------------------------------------------------------------ create
+
+  async create(c: Caller, req: Obj): Promise<Obj> {
+    const ce = req.ComputeEnv as Obj;
+    const placement = req.Placement as Obj;
+    checkZone(placement.Zone, c.region);
+    if (placement.ProjectId !== undefined && placement.ProjectId < 0) {
+      throw new ApiError('InvalidParameterValue.Negative', `Placement.ProjectId must not be negative; got ${placement.ProjectId}.`);
+    }
+    if (ce.EnvName.trim() === '') throw new ApiError('InvalidParameterValue.ComputeEnv', 'ComputeEnv.EnvName must not be empty.');
+    checkLength(ce.EnvName, MAX_ENV_NAME, 'InvalidParameter.EnvNameTooLong', 'ComputeEnv.EnvName');
+    checkLength(ce.EnvDescription, MAX_ENV_DESCRIPTION, 'InvalidParameter.EnvDescriptionTooLong', 'ComputeEnv.EnvDescription');
+    checkDesired(ce.DesiredComputeNodeCount, 'ComputeEnv.DesiredComputeNodeCount');
+    if (ce.EnvType !== undefined && ce.EnvType !== 'MANAGED') {
+      if (ce.EnvType === 'THPC_QUEUE') throw new ApiError('UnsupportedOperation', 'ComputeEnv.EnvType THPC_QUEUE (THPC cluster queues) is not supported by OpenBatch; use MANAGED.');
+      throw new ApiError('InvalidParameterValue.ComputeEnv', `ComputeEnv.EnvType must be MANAGED; got "${ce.EnvType}".`);
+    }
+    checkEnvData(ce.EnvData, this.ctx(c), 'ComputeEnv.EnvData', true);
+    const ed = ce.EnvData as Obj;
+    if (ed.InstanceTypeOptions !== undefined) {
+      throw new ApiError('UnsupportedOperation', 'ComputeEnv.EnvData.InstanceTypeOptions is not supported for named environments yet; give InstanceType or InstanceTypes.');
+    }
+    if (ed.InstanceType !== undefined) this.checkInstanceType(ed.InstanceType, 'ComputeEnv.EnvData.InstanceType');
+    (ed.InstanceTypes as string[] | undefined)?.forEach((t, i) => this.checkInstanceType(t, `ComputeEnv.EnvData.InstanceTypes.${i}`));
+    checkMountDataDisks(ce.MountDataDisks, this.ctx(c), 'ComputeEnv.MountDataDisks');
+    if (ce.InputMappings !== undefined) {
+      throw new ApiError('UnsupportedOperation', 'ComputeEnv.InputMappings are not supported by OpenBatch yet.');
+    }
+    if (ce.AgentRunningMode !== undefined) {
+      throw new ApiError('UnsupportedOperation', 'ComputeEnv.AgentRunningMode (Windows agents) is not supported by OpenBatch.');
+    }
+    (ce.Authentications as Obj[] | undefined)?.forEach((a, i) => {
+      if (a.Scene !== 'COS') throw new ApiError('InvalidParameterValue', `ComputeEnv.Authentications.${i}.Scene must be COS; got "${a.Scene}".`);
+    });
+    checkNotifications(ce.Notifications, ENV_NOTIFICATION_EVENTS, 'ComputeEnv.Notifications');
+    if (ce.NotificationTarget !== undefined && !['CMQ', 'TDMQ_CMQ'].includes(ce.NotificationTarget)) {
+      throw new ApiError('InvalidParameterValue', `ComputeEnv.NotificationTarget must be CMQ or TDMQ_CMQ; got "${ce.NotificationTarget}".`);
+    }
+    if (ce.ActionIfComputeNodeInactive !== undefined && ce.ActionIfComputeNodeInactive !== 'RECREATE') {
+      throw new ApiError('InvalidParameterValue', `ComputeEnv.ActionIfComputeNodeInactive must be RECREATE; got "${ce.ActionIfComputeNodeInactive}".`);
+    }
+    if (ce.ResourceMaxRetryCount !== undefined && ce.ResourceMaxRetryCount > 100) {
+      throw new ApiError('InvalidParameterValue', `ComputeEnv.ResourceMaxRetryCount must be between 0 and 100; got ${ce.ResourceMaxRetryCount}.`);
+    }
+    checkTags(ce.Tags, this.d.limits, 'ComputeEnv.Tags');
+    if (req.ClientToken !== undefined && (req.ClientToken.length > 64 || !/^[\x20-\x7e]+$/.test(req.ClientToken))) {
+      throw new ApiError('InvalidParameterValue', 'ClientToken must be 1 to 64 printable ASCII characters.');
+    }
+    if (req.ClientToken !== undefined) {
+      const { envs } = await this.d.store.listEnvs(c.account, c.region, { offset: 0, limit: 100_000 });
+      const same = envs.find((e) => e.info.ComputeEnv.ClientToken === req.ClientToken);
+      if (same) return { EnvId: same.id };
+    }
+    const now = this.d.clock.now();
+    const env: EnvRecord = {
+      id: newId('env'),
+      account: c.account,
+      region: c.region,
+      name: ce.EnvName,
+      description: ce.EnvDescription ?? '',
+      zone: placement.Zone,
+      info: {
+        ComputeEnv: {
+          ...ce, EnvType: 'MANAGED', ActionIfComputeNodeInactive: ce.ActionIfComputeNodeInactive ?? 'RECREATE',
+          ResourceMaxRetryCount: ce.ResourceMaxRetryCount ?? 7, ...(req.ClientToken !== undefined ? { ClientToken: req.ClientToken } : {}),
+        },
+        Placement: { ProjectId: 0, ...placement },
+      },
+      desired: ce.DesiredComputeNodeCount,
+      nextAction: '',
+      createTime: now,
+      tags: ce.Tags ?? [],
+    };
+    if (!(await this.d.store.insertEnv(env, this.d.limits.maxComputeEnvs))) {
+      throw new ApiError('LimitExceeded.ComputeEnvQuota', `This account already has ${this.d.limits.maxComputeEnvs} compute environments in ${c.region}, the most allowed.`);
+    }
+    const nodes = Array.from({ length: env.desired }, () => this.newNode(env.id, this.typeOf(env), 'BATCH_CREATED', now));
+    const cause = `CreateComputeEnv: the capacity is ${env.desired}`;
+    await this.d.store.applyEnvBatch({ nodes, activities: nodes.map((n) => activity(env.id, n, 'CREATE_COMPUTE_NODE', cause, now)) });
+    await this.d.scheduler.envChanged(env.id);
+    return { EnvId: env.id };
+  }
+
+  // ------------------------------------------------------------------ describe
+
+  async describe(c: Caller, req: Obj): Promise<Obj> {
+    const env = await this.mustEnv(c, req.EnvId);
+    const nodes = await this.d.store.nodesOf(env.id);
+    return {
+      EnvId: env.id,
+      EnvName: env.name,
+      Placement: env.info.Placement,
+      CreateTime: isoSeconds(env.createTime),
+      ComputeNodeSet: nodes.map((n) => this.nodeView(n)),
+      ComputeNodeMetrics: nodeMetrics(nodes),
+      DesiredComputeNodeCount: env.desired,
+      EnvType: 'MANAGED',
+      ResourceType: 'CVM',
+      NextAction: env.nextAction,
+      AttachedComputeNodeCount: nodes.filter((n) => n.origin === 'USER_ATTACHED').length,
+      Tags: env.tags,
+    };
+  }
+
+  private nodeView(n: NodeRecord): Obj {
+    return {
+      ComputeNodeId: n.id,
+      ComputeNodeInstanceId: n.instanceId,
+      ComputeNodeState: n.state,
+      Cpu: n.cpu,
+      Mem: n.mem,
+      ResourceCreatedTime: isoSeconds(n.createdTime),
+      TaskInstanceNumAvailable: n.state === 'RUNNING' && !this.d.scheduler.nodeBusy(n.instanceId) ? 1 : 0,
+      AgentVersion: 'openbatch-local-1',
+      PrivateIpAddresses: ['127.0.0.1'],
+      PublicIpAddresses: [],
+      ResourceType: 'CVM',
+      ResourceOrigin: n.origin,
+    };
+  }
+
+  private async list(c: Caller, req: Obj, idsParam: 'EnvIds', known: string[]) {
+    const { offset, limit } = checkPage(req.Offset, req.Limit, 20, 100);
+    if (req[idsParam] !== undefined && req.Filters !== undefined) {
+      throw new ApiError('InvalidParameter.InvalidParameterCombination', `${idsParam} and Filters cannot be given together.`);
+    }
+    const ids = req[idsParam] as string[] | undefined;
+    if (ids) {
+      if (ids.length > 100) throw new ApiError('InvalidParameterValue.LimitExceeded', `${idsParam} has ${ids.length} entries; at most 100 are allowed.`);
+      ids.forEach((id, i) => checkEnvId(id, `${idsParam}.${i}`));
+    }
+    const filters = checkFilters(req.Filters, (n) => known.includes(n) || (known.includes('tag-key') && n.startsWith('tag:')), this.d.limits);
+    for (const f of filters) {
+      if (f.name === 'resource-type') {
+        for (const v of f.values) if (v !== 'CVM' && v !== 'CPM') throw new ApiError('InvalidParameterValue.ResourceType', `Filter resource-type value "${v}" must be CVM or CPM.`);
+      }
+      if (f.name === 'zone') for (const z of f.values) checkZone(z, c.region, 'Filter zone');
+    }
+    return this.d.store.listEnvs(c.account, c.region, { ids, filters, offset, limit });
+  }
+
+  async describeEnvs(c: Caller, req: Obj): Promise<Obj> {
+    const { total, envs } = await this.list(c, req, 'EnvIds', ENV_FILTERS);
+    const set = [];
+    for (const env of envs) {
+      const nodes = await this.d.store.nodesOf(env.id);
+      set.push({
+        EnvId: env.id,
+        EnvName: env.name,
+        Placement: env.info.Placement,
+        CreateTime: isoSeconds(env.createTime),
+        ComputeNodeMetrics: nodeMetrics(nodes),
+        EnvType: 'MANAGED',
+        DesiredComputeNodeCount: env.desired,
+        ResourceType: 'CVM',
+        NextAction: env.nextAction,
+        AttachedComputeNodeCount: nodes.filter((n) => n.origin === 'USER_ATTACHED').length,
+        Tags: env.tags,
+      });
+    }
+    return { ComputeEnvSet: set, TotalCount: total };
+  }
+
+  private createInfo(env: EnvRecord): Obj {
+    const ce = maskSecrets(env.info.ComputeEnv) as Obj;
+    return {
+      EnvId: env.id,
+      EnvName: env.name,
+      EnvDescription: env.description,
+      EnvType: 'MANAGED',
+      EnvData: ce.EnvData ?? {},
+      MountDataDisks: ce.MountDataDisks ?? [],
+      InputMappings: ce.InputMappings ?? [],
+      Authentications: ce.Authentications ?? [],
+      Notifications: ce.Notifications ?? [],
+      DesiredComputeNodeCount: env.desired,
+      Tags: env.tags,
+    };
+  }
+
+  async describeCreateInfo(c: Caller, req: Obj): Promise<Obj> {
+    return this.createInfo(await this.mustEnv(c, req.EnvId));
+  }
+
+  async describeCreateInfos(c: Caller, req: Obj): Promise<Obj> {
+    const { total, envs } = await this.list(c, req, 'EnvIds', CREATE_INFO_FILTERS);
+    return { TotalCount: total, ComputeEnvCreateInfoSet: envs.map((e) => this.createInfo(e)) };
+  }
+
+  async describeActivities(c: Caller, req: Obj): Promise<Obj> {
+    const env = await this.mustEnv(c, req.EnvId);
+    const { offset, limit } = checkPage(req.Offset, req.Limit, 20, 100);
+    let nodeIds: string[] | undefined;
+    if (req.Filters !== undefined) {
+      const f = req.Filters as { Name: string; Values: string[] };
+      if (f.Name !== 'compute-node-id') throw new ApiError('InvalidParameterValue', `Filters.Name "${f.Name}" is not supported here; use compute-node-id.`);
+      if (f.Values.length === 0) throw new ApiError('InvalidParameterValue', 'Filters.Values must not be empty.');
+      f.Values.forEach((v, i) => checkNodeId(v, `Filters.Values.${i}`));
+      nodeIds = f.Values;
+    }
+    const { total, activities } = await this.d.store.activitiesOf(env.id, nodeIds, offset, limit);
+    return { ActivitySet: activities.map(activityView), TotalCount: total };
+  }
+
+  // ------------------------------------------------------------------ change
+
+  private notDeleting(env: EnvRecord): void {
+    if (env.nextAction === 'DELETING') {
+      throw new ApiError('UnsupportedOperation.ComputeEnvAcceptOtherRequest', `Compute environment ${env.id} is being deleted.`);
+    }
+  }
+
+  async modify(c: Caller, req: Obj): Promise<Obj> {
+    const env = await this.mustEnv(c, req.EnvId);
+    this.notDeleting(env);
+    if (req.EnvName !== undefined) {
+      if (req.EnvName.trim() === '') throw new ApiError('InvalidParameterValue', 'EnvName must not be empty.');
+      checkLength(req.EnvName, MAX_ENV_NAME, 'InvalidParameter.EnvNameTooLong', 'EnvName');
+    }
+    checkLength(req.EnvDescription, MAX_ENV_DESCRIPTION, 'InvalidParameter.EnvDescriptionTooLong', 'EnvDescription');
+    if (req.DesiredComputeNodeCount !== undefined) checkDesired(req.DesiredComputeNodeCount, 'DesiredComputeNodeCount');
+    const info = structuredClone(env.info);
+    if (req.EnvData !== undefined) {
+      const types = req.EnvData.InstanceTypes as string[];
+      if (types.length === 0) throw new ApiError('InvalidParameterValue.InstanceTypesEmpty', 'EnvData.InstanceTypes must not be empty.');
+      if (types.length > 10) throw new ApiError('InvalidParameterValue.LimitExceeded', `EnvData.InstanceTypes has ${types.length} entries; at most 10 are allowed.`);
+      types.forEach((t, i) => {
+        if (types.indexOf(t) !== i) throw new ApiError('InvalidParameterValue.InstanceTypeDuplicate', `EnvData.InstanceTypes lists "${t}" twice.`);
+        this.checkInstanceType(t, `EnvData.InstanceTypes.${i}`);
+      });
+      const ed = { ...(info.ComputeEnv.EnvData as Obj) };
+      delete ed.InstanceType;
+      ed.InstanceTypes = types;
+      info.ComputeEnv.EnvData = ed;
+    }
+    const now = this.d.clock.now();
+    const updated: EnvRecord = { ...env, info, name: req.EnvName ?? env.name, description: req.EnvDescription ?? env.description };
+    const nodes: NodeRecord[] = [];
+    const activities: ActivityRecord[] = [];
+    if (req.DesiredComputeNodeCount !== undefined && req.DesiredComputeNodeCount !== env.desired) {
+      const from = env.desired, to = req.DesiredComputeNodeCount as number;
+      updated.desired = to;
+      if (to > from) {
+        const cause = `ModifyComputeEnv: increase the capacity from ${from} to ${to}`;
+        for (let i = from; i < to; i++) {
+          const n = this.newNode(env.id, this.typeOf(updated), 'BATCH_CREATED', now);
+          nodes.push(n);
+          activities.push(activity(env.id, n, 'CREATE_COMPUTE_NODE', cause, now));
+        }
+      } else {
+        // scale in: idle nodes go first; busy ones finish their instance before they go (never killed)
+        const cause = `ModifyComputeEnv: decrease the capacity from ${from} to ${to}`;
+        const candidates = (await this.d.store.nodesOf(env.id)).filter((n) => n.origin === 'BATCH_CREATED' && n.state !== 'DELETING');
+        if (candidates.length < from - to) {
+          throw new ApiError('UnsupportedOperation.NotEnoughComputeNodesToTerminate', `Compute environment ${env.id} has ${candidates.length} nodes that can be terminated; ${from - to} were asked for.`);
+        }
+        candidates.sort((a, b) => Number(this.d.scheduler.nodeBusy(a.instanceId)) - Number(this.d.scheduler.nodeBusy(b.instanceId)));
+        for (const n of candidates.slice(0, from - to)) {
+          nodes.push({ ...n, state: 'DELETING' });
+          activities.push(activity(env.id, n, 'TERMINATE_COMPUTE_NODE', cause, now));
+        }
+      }
+    }
+    await this.d.store.applyEnvBatch({ envs: [updated], nodes, activities });
+    await this.d.scheduler.envChanged(env.id);
+    return {};
+  }
+
+  async delete(c: Caller, req: Obj): Promise<Obj> {
+    const env = await this.mustEnv(c, req.EnvId);
+    if (env.nextAction === 'DELETING') {
+      throw new ApiError('UnsupportedOperation.AcceptOtherRequest', `Compute environment ${env.id} is already being deleted.`);
+    }
+    const nodes = await this.d.store.nodesOf(env.id);
+    const attached = nodes.filter((n) => n.origin === 'USER_ATTACHED');
+    if (attached.length > 0) {
+      throw new ApiError('UnsupportedOperation.ComputeEnvOperation', `Compute environment ${env.id} still has attached instances (${attached.map((n) => n.instanceId).join(', ')}); detach them first.`);
+    }
+    const now = this.d.clock.now();
+    const deleting = nodes.filter((n) => n.state !== 'DELETING');
+    await this.d.store.applyEnvBatch({
+      envs: [{ ...env, nextAction: 'DELETING' }],
+      nodes: deleting.map((n) => ({ ...n, state: 'DELETING' })),
+      activities: deleting.map((n) => activity(env.id, n, 'TERMINATE_COMPUTE_NODE', 'DeleteComputeEnv', now)),
+    });
+    await this.d.scheduler.envChanged(env.id);
+    return {};
+  }
+
+  async attach(c: Caller, req: Obj): Promise<Obj> {
+    const env = await this.mustEnv(c, req.EnvId);
+    this.notDeleting(env);
+    const list = req.Instances as { InstanceId: string }[];
+    if (list.length === 0) throw new ApiError('InvalidParameterValue', 'Instances must name at least one instance.');
+    if (list.length > 100) throw new ApiError('InvalidParameterValue.LimitExceeded', `Instances has ${list.length} entries; at most 100 are allowed.`);
+    const ids = list.map((i) => i.InstanceId);
+    ids.forEach((id, i) => {
+      if (ids.indexOf(id) !== i) throw new ApiError('InvalidParameterValue.InstanceIdDuplicated', `Instances lists ${id} twice.`);
+    });
+    const now = this.d.clock.now();
+    const nodes: NodeRecord[] = [];
+    for (const [i, id] of ids.entries()) {
+      const declared = this.d.attachable.find((a) => a.InstanceId === id);
+      if (!declared) {
+        throw new ApiError('UnsupportedOperation.InstancesNotAllowToAttach', `Instances.${i}.InstanceId ${id} is not an instance this OpenBatch server can attach (the operator declares them as attachableInstances in the config file).`);
+      }
+      const existing = await this.d.store.nodeByInstanceId(id);
+      if (existing) {
+        throw new ApiError('UnsupportedOperation.InstancesNotAllowToAttach', `Instances.${i}.InstanceId ${id} is already a compute node of ${existing.envId}.`);
+      }
+      nodes.push(this.newNode(env.id, declared.InstanceType, 'USER_ATTACHED', now, id));
+    }
+    await this.d.store.applyEnvBatch({ nodes, activities: nodes.map((n) => activity(env.id, n, 'CREATE_COMPUTE_NODE', 'AttachInstances', now)) });
+    await this.d.scheduler.envChanged(env.id);
+    return {};
+  }
+
+  async detach(c: Caller, req: Obj): Promise<Obj> {
+    const env = await this.mustEnv(c, req.EnvId);
+    const ids = req.InstanceIds as string[];
+    if (ids.length === 0) throw new ApiError('InvalidParameterValue', 'InstanceIds must name at least one instance.');
+    ids.forEach((id, i) => {
+      if (ids.indexOf(id) !== i) throw new ApiError('InvalidParameterValue.InstanceIdDuplicated', `InstanceIds lists ${id} twice.`);
+    });
+    const nodes = await this.d.store.nodesOf(env.id);
+    const chosen = ids.map((id, i) => {
+      const n = nodes.find((x) => x.instanceId === id);
+      if (!n) throw new ApiError('UnsupportedOperation', `InstanceIds.${i} ${id} is not attached to ${env.id}.`);
+      if (n.origin !== 'USER_ATTACHED') throw new ApiError('UnsupportedOperation', `InstanceIds.${i} ${id} was created by Batch and cannot be detached; use TerminateComputeNode or ModifyComputeEnv.`);
+      return n;
+    });
+    const now = this.d.clock.now();
+    const going = chosen.filter((n) => n.state !== 'DELETING');
+    await this.d.store.applyEnvBatch({
+      nodes: going.map((n) => ({ ...n, state: 'DELETING' })),
+      activities: going.map((n) => activity(env.id, n, 'TERMINATE_COMPUTE_NODE', 'DetachInstances', now)),
+    });
+    await this.d.scheduler.envChanged(env.id);
+    return {};
+  }
+
+  async terminateNodes(c: Caller, envId: string, nodeIds: string[], param: string, cause: string): Promise<Obj> {
+    nodeIds.forEach((id, i) => checkNodeId(id, nodeIds.length > 1 || param.endsWith('s') ? `${param}.${i}` : param));
+    const env = await this.mustEnv(c, envId);
+    this.notDeleting(env);
+    if (nodeIds.length > 100) throw new ApiError('InvalidParameterValue.LimitExceeded', `${param} has ${nodeIds.length} entries; at most 100 are allowed.`);
+    nodeIds.forEach((id, i) => {
+      if (nodeIds.indexOf(id) !== i) throw new ApiError('UnsupportedOperation', `${param} lists ${id} twice.`);
+    });
+    const nodes = await this.d.store.nodesOf(env.id);
+    const chosen = nodeIds.map((id) => {
+      const n = nodes.find((x) => x.id === id);
+      if (!n) throw new ApiError('ResourceNotFound.ComputeNode', `Compute node ${id} is not a node of ${env.id}.`);
+      if (n.state === 'DELETING') throw new ApiError('UnsupportedOperation.ComputeNodeIsTerminating', `Compute node ${id} is already being terminated.`);
+      if (n.origin === 'USER_ATTACHED') throw new ApiError('UnsupportedOperation.ComputeNodeForbidTerminate', `Compute node ${id} is an attached instance; use DetachInstances.`);
+      if (!TERMINABLE.includes(n.state)) throw new ApiError('UnsupportedOperation.ComputeNodeForbidTerminate', `Compute node ${id} is ${n.state}; only ${TERMINABLE.join(', ')} nodes can be terminated.`);
+      return n;
+    });
+    const now = this.d.clock.now();
+    // the terminated nodes are not re-created: the desired count goes down with them
+    await this.d.store.applyEnvBatch({
+      envs: [{ ...env, desired: Math.max(0, env.desired - chosen.length) }],
+      nodes: chosen.map((n) => ({ ...n, state: 'DELETING' })),
+      activities: chosen.map((n) => activity(env.id, n, 'TERMINATE_COMPUTE_NODE', `${cause} ${n.id}`, now)),
+    });
+    for (const n of chosen) this.d.scheduler.terminateNode(n.instanceId);
+    await this.d.scheduler.envChanged(env.id);
+    return {};
+  }
+}
+
+function checkLength(v: string | undefined, max: number, code: 'InvalidParameter.EnvNameTooLong' | 'InvalidParameter.EnvDescriptionTooLong', param: string): void {
+  if (v !== undefined && [...v].length > max) throw new ApiError(code, `${param} is ${[...v].length} characters long; at most ${max} are allowed.`);
+}
+
+function checkDesired(n: number, param: string): void {
+  if (n < 0) throw new ApiError('InvalidParameterValue.Negative', `${param} must not be negative; got ${n}.`);
+  if (n > MAX_NODES) throw new ApiError('InvalidParameterValue.LimitExceeded', `${param} must be at most ${MAX_NODES}; got ${n}.`);
+}
+
+function nodeMetrics(nodes: NodeRecord[]): Record<string, number> {
+  const c: Record<string, number> = {};
+  for (const s of NODE_STATES) c[s] = 0;
+  for (const n of nodes) c[n.state] = (c[n.state] ?? 0) + 1;
+  return {
+    SubmittedCount: c.SUBMITTED!,
+    CreatingCount: c.CREATING!,
+    CreationFailedCount: c.CREATION_FAILED!,
+    CreatedCount: c.CREATED!,
+    RunningCount: c.RUNNING!,
+    DeletingCount: c.DELETING!,
+    AbnormalCount: c.ABNORMAL!,
+  };
+}
+
+function activityView(a: ActivityRecord): Obj {
+  return {
+    ActivityId: a.id,
+    ComputeNodeId: a.nodeId,
+    ComputeNodeActivityType: a.type,
+    EnvId: a.envId,
+    Cause: a.cause,
+    ActivityState: a.state,
+    StateReason: a.reason,
+    StartTime: isoSeconds(a.startTime),
+    EndTime: a.endTime === null ? null : isoSeconds(a.endTime),
+    InstanceId: a.instanceId,
+  };
+}
