@@ -48,6 +48,9 @@ export class TaskRt {
   readonly running = new Map<number, AttemptRt>();
   logDirReady = false;
   inReady = false;
+  /** Nodes of the task's anonymous compute environment that are idle now (instance ids). They are
+   *  created when the task needs one more node and released when the task finishes. */
+  readonly idleAnonNodes: string[] = [];
   /** InstanceType of the anonymous compute environment (first of InstanceTypes), if any. */
   readonly instanceType: string | undefined;
   /** The named compute environment the task runs on (EnvId), if any. */

@@ -12,6 +12,7 @@ import { checkDag, upstreamOf } from '../domain/dag.ts';
 import {
   describeRule, isActive, isFinished, isWaiting, rollUp, upstreamSatisfies, zeroCounts, type State,
 } from '../domain/states.ts';
+import { newId } from '../domain/ids.ts';
 import { runSpecOf } from '../domain/task-spec.ts';
 import type { AttemptHandle, Executor, ExitInfo } from '../executors/types.ts';
 import type { AttemptRecord, InstanceRecord, JobRecord, Store, TaskRecord, WriteBatch } from '../store/types.ts';
@@ -552,7 +553,9 @@ export class Scheduler {
     inst.stateReason = '';
     inst.stateDetail = 'starting';
     inst.handle = null;
-    inst.nodeId = node ? node.rec.instanceId : null;
+    // an anonymous environment gets a node created for the task when it needs one more (COMPAT: the
+    // node is released when its attempt ends, so a finished instance shows none, as in the seed)
+    inst.nodeId = node ? node.rec.instanceId : (task.idleAnonNodes.pop() ?? newId('ins'));
     const key = attemptKey(inst);
     const a: AttemptRt = {
       key, task, inst, handle: null, kill: null, hardKillAt: null, launched: false, node,
@@ -682,6 +685,7 @@ export class Scheduler {
       );
     } else {
       this.anonRunning -= 1;
+      if (inst.nodeId) task.idleAnonNodes.push(inst.nodeId);
     }
     this.deadlines.remove(a);
     const finish = async () => {
@@ -716,6 +720,7 @@ export class Scheduler {
     inst.exitCode = exit.exitCode;
     inst.endTime = now;
     inst.handle = null;
+    if (!a.node) inst.nodeId = null; // the anonymous node is released
     if (a.handle) this.toForget.push(a.handle);
     const ok = exit.exitCode === 0 && !a.kill;
     if (a.kill?.requeue) {

@@ -424,6 +424,11 @@ describe('describing jobs', () => {
     expect(t.TaskInstanceMetrics.RunnableCount).toBe(byState.RUNNABLE ?? 0);
     const runnable = t.TaskInstanceSet.find((i: { TaskInstanceState: string }) => i.TaskInstanceState === 'RUNNABLE');
     if (runnable) expect(runnable.StateDetailedReason).toMatch(/slot/);
+    // a running instance names the node of the anonymous environment that runs it; waiting ones none
+    for (const i of t.TaskInstanceSet) {
+      if (i.TaskInstanceState === 'RUNNING') expect(i.ComputeNodeInstanceId).toMatch(/^ins-[a-z0-9]{8}$/);
+      if (i.TaskInstanceState === 'RUNNABLE') expect(i.ComputeNodeInstanceId).toBeNull();
+    }
     await c.TerminateJob!({ JobId });
     await waitJobDone(c, JobId);
   });
