@@ -19,7 +19,7 @@ const Sign = (require('tencentcloud-sdk-nodejs/tencentcloud/common/sign.js') as 
 }).default;
 
 /** A data dir holding one finished job whose task has `n` instances in mixed states. */
-async function mixedTask(n: number): Promise<{ dataDir: string; jobId: string }> {
+export async function mixedTask(n: number): Promise<{ dataDir: string; jobId: string }> {
   const dataDir = tempDir('openbatch-api-');
   const store = new SqliteStore(path.join(dataDir, 'openbatch.db'));
   const jobId = 'job-benchapi';
@@ -50,7 +50,7 @@ async function mixedTask(n: number): Promise<{ dataDir: string; jobId: string }>
   return { dataDir, jobId };
 }
 
-function signedDescribeJob(port: number, jobId: string): { headers: Record<string, string>; body: string } {
+export function signedDescribeJob(port: number, jobId: string): { headers: Record<string, string>; body: string } {
   const payload = { JobId: jobId };
   const timestamp = Math.floor(Date.now() / 1000);
   const authorization = Sign.sign3({

@@ -5,7 +5,18 @@ export interface Clock {
 
 export const systemClock: Clock = { now: () => Date.now() };
 
-/** `2018-02-07T09:29:09Z`: ISO 8601 UTC with second precision, as the wire wants it. */
+const isoCache = new Map<number, string>();
+
+/** `2018-02-07T09:29:09Z`: ISO 8601 UTC with second precision, as the wire wants it. Memoised: a page
+ *  of 1000 instances formats 4000 times that mostly share a few seconds (profiled: it was 5% of a
+ *  DescribeTask). */
 export function isoSeconds(ms: number): string {
-  return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+  const sec = Math.floor(ms / 1000);
+  let s = isoCache.get(sec);
+  if (s === undefined) {
+    s = new Date(sec * 1000).toISOString().replace('.000Z', 'Z');
+    if (isoCache.size >= 4096) isoCache.clear();
+    isoCache.set(sec, s);
+  }
+  return s;
 }
