@@ -15,6 +15,7 @@ import { FsObjectStore } from './objectstore/fs/fs-store.ts';
 import { EnvPools } from './scheduler/env-pools.ts';
 import { Scheduler } from './scheduler/scheduler.ts';
 import { loadAccounts, type Accounts } from './services/accounts.ts';
+import { loadCatalogue } from './domain/catalogue.ts';
 import { CatalogueService } from './services/catalogue.ts';
 import { EnvService } from './services/envs.ts';
 import { JobService } from './services/jobs.ts';
@@ -43,15 +44,6 @@ export function dataPaths(dataDir: string) {
   };
 }
 
-/** vCPUs and memory of a Tencent instance type from its size name: SMALL = 1, MEDIUM = 2, LARGE = 4,
- *  nXLARGE = 4n vCPUs; the trailing number is the memory in GiB (S1.SMALL1, SA5.MEDIUM4, S5.12XLARGE128). */
-function sizeOf(t: string): { cpu: number; memGiB: number } | undefined {
-  const m = /^[A-Z][A-Z0-9]*\.(SMALL|MEDIUM|LARGE|(\d+)XLARGE)(\d+)$/.exec(t);
-  if (!m) return undefined;
-  const cpu = m[1] === 'SMALL' ? 1 : m[1] === 'MEDIUM' ? 2 : m[1] === 'LARGE' ? 4 : 4 * Number(m[2]);
-  return { cpu, memGiB: Number(m[3]) };
-}
-
 export async function start(cfg: Config, opts: { clock?: Clock; logger?: Logger } = {}): Promise<Running> {
   const clock = opts.clock ?? systemClock;
   const logger = opts.logger ?? createLogger(cfg.logLevel);
@@ -68,13 +60,14 @@ export async function start(cfg: Config, opts: { clock?: Clock; logger?: Logger 
     slots: cfg.localSlots, afterAttempt: (a) => shipper.ship(a),
     pools: new EnvPools(store, clock, logger.child({ component: 'nodes' })),
   });
-  const capacityOf = (t: string) => sizeOf(t);
+  const catalogue = new CatalogueService(cfg.limits, cfg.catalogue === undefined ? undefined : loadCatalogue(cfg.catalogue));
+  const capacityOf = (t: string) => catalogue.capacityOf(t);
   const envs = new EnvService({
     store, scheduler, clock, limits: cfg.limits, localRoot: p.local, capacityOf, attachable: cfg.attachableInstances,
   });
   const jobs = new JobService({
     store, scheduler, clock, limits: cfg.limits, logs, localRoot: p.local, dataDir: cfg.dataDir,
-    envUsable: (c, id) => envs.usable(c, id),
+    envUsable: (c, id) => envs.usable(c, id), knownInstanceType: (t) => capacityOf(t) !== undefined,
   });
   const monitor = new MonitorService({
     store, scheduler, clock, logger, intervalSec: cfg.monitorInterval, capacityOf,
@@ -83,8 +76,11 @@ export async function start(cfg: Config, opts: { clock?: Clock; logger?: Logger 
     lookup: accounts.lookup,
     actions: buildActions({
       jobs,
-      catalogue: new CatalogueService(),
-      templates: new TemplateService({ store, clock, limits: cfg.limits, localRoot: p.local, envExists: (c, id) => envs.usable(c, id) }),
+      catalogue,
+      templates: new TemplateService({
+        store, clock, limits: cfg.limits, localRoot: p.local, envExists: (c, id) => envs.usable(c, id),
+        knownInstanceType: (t) => capacityOf(t) !== undefined,
+      }),
       monitor,
       envs,
     }),

@@ -2,6 +2,7 @@
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ConfigError, FLAG_HELP, loadConfig } from '../config/config.ts';
+import { CatalogueError } from '../domain/catalogue.ts';
 import { start } from '../main.ts';
 
 const USAGE = `Usage: openbatch <command> [options]
@@ -58,7 +59,16 @@ export async function main(argv: string[]): Promise<number> {
     }
     throw e;
   }
-  const running = await start(cfg);
+  let running;
+  try {
+    running = await start(cfg);
+  } catch (e) {
+    if (e instanceof CatalogueError) {
+      process.stderr.write(`openbatch serve: ${e.message}\n`);
+      return 2;
+    }
+    throw e;
+  }
   // a stray rejection must never take the service (and every job's bookkeeping) down
   process.on('unhandledRejection', (reason) => running.logger.error({ err: reason }, 'unhandled promise rejection'));
   const acc = running.accounts;

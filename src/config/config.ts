@@ -31,6 +31,8 @@ export interface Config {
   logLevel: string;
   /** Extra accounts from the config file; the default account comes from env or the data dir. */
   accounts: AccountConfig[];
+  /** Instance families of the catalogue (config file `catalogue`); the built-in set when absent. */
+  catalogue?: unknown;
   /** Capacity the operator declares for AttachInstances (config file `attachableInstances`). */
   attachableInstances: { InstanceId: string; InstanceType: string }[];
   /** Default account key pair from OPENBATCH_SECRET_ID / OPENBATCH_SECRET_KEY (else generated). */
@@ -156,6 +158,7 @@ export function loadConfig({ env, flags, file }: ConfigInputs): Config {
   if (file?.accounts !== undefined) cfg.accounts = parseAccounts(file.accounts);
   if (file?.limits !== undefined) cfg.limits = parseLimits(file.limits);
   if (file?.attachableInstances !== undefined) cfg.attachableInstances = parseAttachable(file.attachableInstances);
+  if (file?.catalogue !== undefined) cfg.catalogue = file.catalogue;
   const sid = env.OPENBATCH_SECRET_ID, skey = env.OPENBATCH_SECRET_KEY;
   if ((sid && !skey) || (!sid && skey)) {
     throw new ConfigError('OPENBATCH_SECRET_ID and OPENBATCH_SECRET_KEY must be set together');

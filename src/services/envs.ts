@@ -54,7 +54,7 @@ export class EnvService {
   constructor(private readonly d: EnvServiceDeps) {}
 
   private ctx(c: Caller): ValidationContext {
-    return { region: c.region, limits: this.d.limits, localRoot: this.d.localRoot };
+    return { region: c.region, limits: this.d.limits, localRoot: this.d.localRoot, knownInstanceType: (t) => this.d.capacityOf(t) !== undefined };
   }
 
   private async mustEnv(c: Caller, envId: string): Promise<EnvRecord> {

@@ -34,6 +34,8 @@ export interface JobServiceDeps {
   dataDir: string;
   /** Whether the caller has this named compute environment (and it is not being deleted). */
   envUsable?: (c: Caller, envId: string) => Promise<boolean>;
+  /** Whether the instance catalogue knows an instance type. */
+  knownInstanceType?: (t: string) => boolean;
 }
 
 export const JOB_FILTERS = ['job-id', 'job-name', 'job-state', 'zone', 'tag-key', 'tag-value'];
@@ -45,7 +47,7 @@ export class JobService {
   constructor(private readonly d: JobServiceDeps) {}
 
   private ctx(c: Caller): ValidationContext {
-    return { region: c.region, limits: this.d.limits, localRoot: this.d.localRoot };
+    return { region: c.region, limits: this.d.limits, localRoot: this.d.localRoot, knownInstanceType: this.d.knownInstanceType };
   }
 
   async submitJob(c: Caller, req: Obj): Promise<{ JobId: string }> {

@@ -25,13 +25,14 @@ export interface TemplateServiceDeps {
   localRoot: string;
   /** Whether a named compute environment exists for the caller (EnvId tasks). */
   envExists: (c: Caller, envId: string) => Promise<boolean> | boolean;
+  knownInstanceType?: (t: string) => boolean;
 }
 
 export class TemplateService {
   constructor(private readonly d: TemplateServiceDeps) {}
 
   private ctx(c: Caller): ValidationContext {
-    return { region: c.region, limits: this.d.limits, localRoot: this.d.localRoot };
+    return { region: c.region, limits: this.d.limits, localRoot: this.d.localRoot, knownInstanceType: this.d.knownInstanceType };
   }
 
   private async checkInfo(c: Caller, info: Obj): Promise<Obj> {

@@ -18,6 +18,8 @@ export interface ValidationContext {
   limits: Limits;
   /** Root of the emulated compute-node filesystem (RedirectLocalInfo, MountDataDisks). */
   localRoot: string;
+  /** Whether the instance catalogue knows an instance type (unchecked when absent). */
+  knownInstanceType?: (t: string) => boolean;
 }
 
 const fail = (code: ErrorCode, msg: string): never => {
@@ -125,15 +127,19 @@ export function checkEnvData(ed: Obj | undefined, ctx: ValidationContext, param:
   if (given.length === 0 && required) {
     fail('InvalidParameterValue.ComputeEnv', `${param} must give one of InstanceType, InstanceTypes or InstanceTypeOptions.`);
   }
-  if (ed.InstanceType !== undefined && !INSTANCE_TYPE_RE.test(ed.InstanceType)) {
-    fail('InvalidParameterValue.InstanceType', `${param}.InstanceType "${ed.InstanceType}" is not an instance type (e.g. S1.SMALL1).`);
-  }
+  const checkType = (t: string, p: string) => {
+    if (!INSTANCE_TYPE_RE.test(t)) fail('InvalidParameterValue.InstanceType', `${p} "${t}" is not an instance type (e.g. S1.SMALL1).`);
+    if (ctx.knownInstanceType && !ctx.knownInstanceType(t)) {
+      fail('InvalidParameterValue.InstanceType', `${p} "${t}" is not an instance type of the catalogue (see DescribeAvailableCvmInstanceTypes).`);
+    }
+  };
+  if (ed.InstanceType !== undefined) checkType(ed.InstanceType, `${param}.InstanceType`);
   if (ed.InstanceTypes !== undefined) {
     const list = ed.InstanceTypes as string[];
     if (list.length === 0) fail('InvalidParameterValue.InstanceTypesEmpty', `${param}.InstanceTypes must not be empty.`);
     if (list.length > 10) fail('InvalidParameterValue.LimitExceeded', `${param}.InstanceTypes has ${list.length} entries; at most 10 are allowed.`);
     list.forEach((t, i) => {
-      if (!INSTANCE_TYPE_RE.test(t)) fail('InvalidParameterValue.InstanceType', `${param}.InstanceTypes.${i} "${t}" is not an instance type.`);
+      checkType(t, `${param}.InstanceTypes.${i}`);
       if (list.indexOf(t) !== i) fail('InvalidParameterValue.InstanceTypeDuplicate', `${param}.InstanceTypes lists "${t}" twice.`);
     });
   }
