@@ -51,7 +51,7 @@ export class LocalExecutor extends LocalExecutorBase {
         child.once('spawn', () => resolve(child.pid!));
       });
       child.once('exit', (code, signal) => this.fire(spec.key, { exitCode: code, signal }));
-      return { executor: this.name, key: spec.key, pid, startTicks: startTicksOf(pid) ?? '', statusPath };
+      return { executor: this.name, key: spec.key, pid, startTicks: startTicksOf(pid, true) ?? '', statusPath };
     } finally {
       fs.closeSync(out);
       fs.closeSync(err);

@@ -30,13 +30,15 @@ export function readStatus(file: string): ExitInfo | undefined {
   return m[1] === 'signal' ? { exitCode: null, signal: signalName(n) } : { exitCode: n, signal: null };
 }
 
-/** Field 22 of /proc/<pid>/stat (start time in clock ticks since boot), or undefined if no such live process. */
-export function startTicksOf(pid: number): string | undefined {
+/** Field 22 of /proc/<pid>/stat (start time in clock ticks since boot), or undefined if no such live
+ *  process. A zombie has ended (undefined), unless `zombieToo` — right after spawning our own child,
+ *  which may already have exited but is not reaped yet. */
+export function startTicksOf(pid: number, zombieToo = false): string | undefined {
   try {
     const s = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
     const fields = s.slice(s.lastIndexOf(')') + 2).split(' ');
     // fields[0] is field 3 (state); field 22 is fields[19]
-    if (fields[0] === 'Z') return undefined; // a zombie has ended
+    if (fields[0] === 'Z' && !zombieToo) return undefined;
     return fields[19];
   } catch {
     return undefined;
