@@ -5,7 +5,7 @@
 import { isoSeconds } from '../lib/clock.ts';
 import { expandFileName } from '../domain/log-paths.ts';
 import { STATES, zeroCounts, type Counts, type State, isWaiting } from '../domain/states.ts';
-import { runSpecOf } from '../domain/task-spec.ts';
+import { runSpecOf, type RedirectSpec } from '../domain/task-spec.ts';
 import type { InstanceRecord, JobRecord, TaskRecord } from '../store/types.ts';
 
 const iso = (ms: number | null): string | null => (ms === null ? null : isoSeconds(ms));
@@ -81,8 +81,15 @@ export function describeJobView(job: JobRecord, tasks: TaskRecord[]): Record<str
   };
 }
 
+// the redirect settings of a task, derived once per task record (a page shows up to 1000 instances)
+const redirectOf = new WeakMap<TaskRecord, RedirectSpec | null>();
+
 export function redirectView(task: TaskRecord, index: number): Record<string, string> {
-  const r = runSpecOf(task.spec).redirect;
+  let r = redirectOf.get(task);
+  if (r === undefined) {
+    r = runSpecOf(task.spec).redirect;
+    redirectOf.set(task, r);
+  }
   if (!r) return { StdoutRedirectPath: '', StderrRedirectPath: '', StdoutRedirectFileName: '', StderrRedirectFileName: '' };
   const vars = { jobId: task.jobId, taskName: task.name, index };
   return {
