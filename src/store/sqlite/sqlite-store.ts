@@ -65,7 +65,7 @@ export class SqliteStore implements Store {
         end_time=excluded.end_time, exit_code=excluded.exit_code, signal=excluded.signal, reason=excluded.reason,
         node_id=excluded.node_id`),
       getInstance: p('SELECT * FROM instances WHERE job_id=? AND task_name=? AND idx=?'),
-      rowsIn: p('SELECT * FROM instances WHERE job_id=? AND task_name=? AND idx>=? AND idx<? ORDER BY idx'),
+      rowsIn: p(`SELECT ${INSTANCE_COLUMNS} FROM instances WHERE job_id=? AND task_name=? AND idx>=? AND idx<? ORDER BY idx`).raw(true),
       countAll: p('SELECT COUNT(*) AS n FROM instances WHERE job_id=? AND task_name=? AND idx>=? AND idx<?'),
       attemptsOf: p('SELECT * FROM attempts WHERE job_id=? AND task_name=? AND idx=? ORDER BY attempt'),
       activeJobs: p(`SELECT * FROM jobs WHERE state IN ${ACTIVE_SQL} OR next_action<>'' ORDER BY seq`),
@@ -85,6 +85,19 @@ export class SqliteStore implements Store {
         VALUES (@jobId, @taskName, @index, @attempt, @ts, @cpu, @mem, @disk)`),
       samplesOf: p(`SELECT * FROM monitor_samples WHERE job_id=? AND task_name=? AND idx=? AND ts>=? AND ts<=? ORDER BY ts, attempt`),
     };
+  }
+
+  private readonly stmtCache = new Map<string, Statement>();
+
+  /** Statements of queries built at run time (their shape depends on how many states are asked). */
+  private cached(sql: string): Statement {
+    let st = this.stmtCache.get(sql);
+    if (!st) {
+      st = this.db.prepare(sql);
+      if (this.stmtCache.size > 200) this.stmtCache.clear();
+      this.stmtCache.set(sql, st);
+    }
+    return st;
   }
 
   private migrate(): void {
@@ -182,7 +195,7 @@ export class SqliteStore implements Store {
   }
 
   async instanceRowsIn(jobId: string, taskName: string, from: number, to: number): Promise<InstanceRecord[]> {
-    return (this.st.rowsIn!.all(jobId, taskName, from, to) as Row[]).map(toInstance);
+    return (this.st.rowsIn!.all(jobId, taskName, from, to) as unknown[][]).map(instanceFromRaw);
   }
 
   async countInstanceRows(
@@ -196,7 +209,7 @@ export class SqliteStore implements Store {
     if (states.length === 0) return 0;
     const sql = `SELECT COUNT(*) AS n FROM instances WHERE job_id=? AND task_name=? AND state IN
       (${states.map(() => '?').join(',')}) AND idx>=? AND idx<?`;
-    return (this.db.prepare(sql).get(jobId, taskName, ...states, from, to) as { n: number }).n;
+    return (this.cached(sql).get(jobId, taskName, ...states, from, to) as { n: number }).n;
   }
 
   async listInstanceRows(
@@ -209,9 +222,18 @@ export class SqliteStore implements Store {
     jobId: string, taskName: string, states: State[], from: number, to: number, offset: number, limit: number,
   ): InstanceRecord[] {
     if (states.length === 0 || limit <= 0) return [];
-    const sql = `SELECT * FROM instances WHERE job_id=? AND task_name=? AND state IN
-      (${states.map(() => '?').join(',')}) AND idx>=? AND idx<? ORDER BY idx LIMIT ? OFFSET ?`;
-    return (this.db.prepare(sql).all(jobId, taskName, ...states, from, to, limit, offset) as Row[]).map(toInstance);
+    const inStates = `state IN (${states.map(() => '?').join(',')})`;
+    let start = from;
+    if (offset > 0) {
+      // skip `offset` matches on the (job, task, state, idx) index alone, then read only the page
+      const first = this.cached(`SELECT idx FROM instances WHERE job_id=? AND task_name=? AND ${inStates} AND idx>=? AND idx<?
+        ORDER BY idx LIMIT 1 OFFSET ?`).pluck().get(jobId, taskName, ...states, from, to, offset) as number | undefined;
+      if (first === undefined) return [];
+      start = first;
+    }
+    const sql = `SELECT ${INSTANCE_COLUMNS} FROM instances WHERE job_id=? AND task_name=? AND ${inStates} AND idx>=? AND idx<?
+      ORDER BY idx LIMIT ?`;
+    return (this.cached(sql).raw(true).all(jobId, taskName, ...states, start, to, limit) as unknown[][]).map(instanceFromRaw);
   }
 
   async attemptsOf(jobId: string, taskName: string, index: number): Promise<AttemptRecord[]> {
@@ -233,7 +255,7 @@ export class SqliteStore implements Store {
       const tr = this.st.getTask!.get(jobId, taskName) as Row | undefined;
       if (!tr) return undefined;
       const reader: PageReader = {
-        rowsIn: (from, to) => (this.st.rowsIn!.all(jobId, taskName, from, to) as Row[]).map(toInstance),
+        rowsIn: (from, to) => (this.st.rowsIn!.all(jobId, taskName, from, to) as unknown[][]).map(instanceFromRaw),
         count: (st, from, to) => this.countSync(jobId, taskName, st, from, to),
         list: (st, from, to, off, lim) => this.listSync(jobId, taskName, st, from, to, off, lim),
       };
@@ -567,6 +589,30 @@ function toTask(r: Row): TaskRecord {
       detail: r.wait_detail as string,
       endTime: (r.wait_end_time as number | null) ?? null,
     },
+  };
+}
+
+const INSTANCE_COLUMNS = `job_id, task_name, idx, state, attempt, retry_base, exit_code, state_reason, state_detail,
+  node_id, create_time, launch_time, running_time, end_time, handle`;
+
+/** An instance row read as an array of INSTANCE_COLUMNS (cheaper than objects for pages of 1000). */
+function instanceFromRaw(r: unknown[]): InstanceRecord {
+  return {
+    jobId: r[0] as string,
+    taskName: r[1] as string,
+    index: r[2] as number,
+    state: r[3] as State,
+    attempt: r[4] as number,
+    retryBase: r[5] as number,
+    exitCode: (r[6] as number | null) ?? null,
+    stateReason: r[7] as string,
+    stateDetail: r[8] as string,
+    nodeId: (r[9] as string | null) ?? null,
+    createTime: r[10] as number,
+    launchTime: (r[11] as number | null) ?? null,
+    runningTime: (r[12] as number | null) ?? null,
+    endTime: (r[13] as number | null) ?? null,
+    handle: r[14] === null || r[14] === undefined ? null : JSON.parse(r[14] as string),
   };
 }
 
