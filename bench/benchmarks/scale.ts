@@ -33,6 +33,12 @@ export const scale: Benchmark = {
       const submitMs = performance.now() - t0;
       await sleep(500);
       const queuedRss = rssOf(srv.proc.pid!);
+      const deepQueued: number[] = [];
+      for (let i = 0; i < 20; i++) {
+        const q0 = performance.now();
+        await c.DescribeTask!({ JobId, TaskName: 'B', Offset: n - 1000, Limit: 1000 });
+        deepQueued.push(performance.now() - q0);
+      }
       fs.writeFileSync(go, '');
       const rss: number[] = [];
       const deep: number[] = [];
@@ -53,7 +59,8 @@ export const scale: Benchmark = {
         { benchmark: 'scale', metric: `SubmitJob of ${n} instances`, unit: 'ms', median: submitMs, min: submitMs, max: submitMs, target: '≤ 1,000 ms' },
         { benchmark: 'scale', metric: 'server RSS while queued', unit: 'MB', median: mb(queuedRss), min: mb(queuedRss), max: mb(queuedRss), target: '≤ 512 MB' },
         { benchmark: 'scale', metric: `server RSS while running at C=32 (${runSeconds} s, ${ran} done)`, unit: 'MB', median: mb(percentile(rss, 50)), min: mb(Math.min(...rss)), max: mb(Math.max(...rss)), target: '≤ 512 MB' },
-        { benchmark: 'scale', metric: `DescribeTask Offset ${n - 1000} Limit 1000 while running`, unit: 'ms', median: percentile(deep, 50), min: Math.min(...deep), max: Math.max(...deep), target: '≤ 50 ms' },
+        { benchmark: 'scale', metric: `DescribeTask Offset ${n - 1000} Limit 1000 while queued`, unit: 'ms', median: percentile(deepQueued, 50), min: Math.min(...deepQueued), max: Math.max(...deepQueued), target: '≤ 50 ms' },
+        { benchmark: 'scale', metric: `DescribeTask Offset ${n - 1000} Limit 1000 while running at C=32`, unit: 'ms', median: percentile(deep, 50), min: Math.min(...deep), max: Math.max(...deep), target: '≤ 50 ms' },
         { benchmark: 'scale', metric: 'data dir bytes per instance that ran', unit: 'B', median: ran > 0 ? bytes / ran : 0, min: 0, max: 0, note: `${mb(bytes).toFixed(1)} MB for ${ran} instances (store, logs, work dirs)` },
       );
     } finally {
