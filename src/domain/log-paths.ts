@@ -3,7 +3,6 @@
 // templates, checking that a name is one safe path segment, and confining RedirectLocalInfo paths to
 // the emulated compute-node filesystem `localRoot` inside the data dir.
 // Everything is pure except resolveLocalFile, which must look at the disk (realpath) at write time.
-import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { ApiError } from '../api/errors.ts';
 
@@ -82,7 +81,7 @@ export function validateFileNameTemplate(
   resolveFileName(template, { jobId: 'job-00000000', taskName: 'task', index: 0, ...sample }, paramPath, code);
 }
 
-function localPathError(paramPath: string, userPath: string, problem: string): ApiError {
+export function localPathError(paramPath: string, userPath: string, problem: string): ApiError {
   return new ApiError('InvalidParameterValue.LocalPath', `${paramPath} ${JSON.stringify(userPath)} ${problem}.`);
 }
 
@@ -116,70 +115,4 @@ export function resolveLocalPath(localRoot: string, userPath: string, paramPath:
     throw localPathError(paramPath, userPath, 'resolves outside the compute node filesystem');
   }
   return result;
-}
-
-function errCode(e: unknown): string | undefined {
-  return typeof e === 'object' && e !== null && 'code' in e ? String((e as { code: unknown }).code) : undefined;
-}
-
-/**
- * The host path to write log file `fileName` in compute-node directory `dirPath` (the user's
- * RedirectLocalInfo path, e.g. `/home/logs/`, NOT an already resolved host path).
- * Creates missing directories one level at a time, resolving each with realpath before going
- * deeper, so a symlink planted inside `localRoot` can never lead a write outside it; an existing
- * file that is a symlink must also resolve inside. Returns a path under realpath(localRoot).
- * Throws ApiError(InvalidParameterValue.LocalPath) on any violation.
- */
-export async function resolveLocalFile(localRoot: string, dirPath: string, fileName: string, paramPath = 'RedirectLocalInfo'): Promise<string> {
-  checkFileName(fileName, paramPath, 'InvalidParameterValue.LocalPath');
-  const lexicalRoot = path.resolve(localRoot);
-  const dir = resolveLocalPath(lexicalRoot, dirPath, paramPath);
-  await fsp.mkdir(lexicalRoot, { recursive: true });
-  const realRoot = await fsp.realpath(lexicalRoot);
-  const inside = (p: string): boolean => p.startsWith(realRoot + path.sep);
-  const outside = (what: string): ApiError =>
-    localPathError(paramPath, dirPath, `leads outside the compute node filesystem through a symbolic link (${what})`);
-
-  let cur = realRoot;
-  const rel = path.relative(lexicalRoot, dir);
-  for (const seg of rel === '' ? [] : rel.split(path.sep)) {
-    const next = path.join(cur, seg);
-    try {
-      await fsp.mkdir(next);
-    } catch (e) {
-      if (errCode(e) !== 'EEXIST') throw e;
-    }
-    let real: string;
-    try {
-      real = await fsp.realpath(next);
-    } catch (e) {
-      if (errCode(e) === 'ENOENT' || errCode(e) === 'ELOOP') throw outside(`at "${seg}"`);
-      throw e;
-    }
-    if (!inside(real)) throw outside(`at "${seg}"`);
-    if (!(await fsp.stat(real)).isDirectory()) throw localPathError(paramPath, dirPath, `is not a directory (at "${seg}")`);
-    cur = real;
-  }
-
-  const file = path.join(cur, fileName);
-  let st;
-  try {
-    st = await fsp.lstat(file);
-  } catch (e) {
-    if (errCode(e) === 'ENOENT') return file;
-    throw e;
-  }
-  if (st.isSymbolicLink()) {
-    let real: string;
-    try {
-      real = await fsp.realpath(file);
-    } catch {
-      throw outside(`file ${JSON.stringify(fileName)} is a dangling link`);
-    }
-    if (!inside(real)) throw outside(`file ${JSON.stringify(fileName)}`);
-    if ((await fsp.stat(real)).isDirectory()) throw localPathError(paramPath, dirPath, `already holds a directory named ${JSON.stringify(fileName)}`);
-    return file;
-  }
-  if (st.isDirectory()) throw localPathError(paramPath, dirPath, `already holds a directory named ${JSON.stringify(fileName)}`);
-  return file;
 }

@@ -4,7 +4,8 @@
 // attempt's object is kept as `<name>.<attempt>` so earlier attempts' logs are never overwritten.
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { resolveFileName, resolveLocalFile } from '../domain/log-paths.ts';
+import { resolveFileName } from '../domain/log-paths.ts';
+import { resolveLocalFile } from './node-files.ts';
 import type { RedirectSpec } from '../domain/task-spec.ts';
 import { joinKey, parseCosUrl } from '../objectstore/cos-url.ts';
 import type { ObjectStore } from '../objectstore/types.ts';

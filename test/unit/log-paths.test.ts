@@ -10,10 +10,10 @@ import {
   checkFileName,
   expandFileName,
   resolveFileName,
-  resolveLocalFile,
   resolveLocalPath,
   validateFileNameTemplate,
 } from '../../src/domain/log-paths.ts';
+import { resolveLocalFile } from '../../src/services/node-files.ts';
 
 const SEED = { jobId: 'job-97zcl3wt', taskName: 'A', index: 1 };
 

@@ -1,0 +1,72 @@
+// Writing files into the emulated compute-node filesystem (RedirectLocalInfo) without ever leaving it:
+// directories are created one level at a time and resolved with realpath before going deeper.
+import * as fsp from 'node:fs/promises';
+import * as path from 'node:path';
+import { ApiError } from '../api/errors.ts';
+import { checkFileName, localPathError, resolveLocalPath } from '../domain/log-paths.ts';
+
+function errCode(e: unknown): string | undefined {
+  return typeof e === 'object' && e !== null && 'code' in e ? String((e as { code: unknown }).code) : undefined;
+}
+
+/**
+ * The host path to write log file `fileName` in compute-node directory `dirPath` (the user's
+ * RedirectLocalInfo path, e.g. `/home/logs/`, NOT an already resolved host path).
+ * Creates missing directories one level at a time, resolving each with realpath before going
+ * deeper, so a symlink planted inside `localRoot` can never lead a write outside it; an existing
+ * file that is a symlink must also resolve inside. Returns a path under realpath(localRoot).
+ * Throws ApiError(InvalidParameterValue.LocalPath) on any violation.
+ */
+export async function resolveLocalFile(localRoot: string, dirPath: string, fileName: string, paramPath = 'RedirectLocalInfo'): Promise<string> {
+  checkFileName(fileName, paramPath, 'InvalidParameterValue.LocalPath');
+  const lexicalRoot = path.resolve(localRoot);
+  const dir = resolveLocalPath(lexicalRoot, dirPath, paramPath);
+  await fsp.mkdir(lexicalRoot, { recursive: true });
+  const realRoot = await fsp.realpath(lexicalRoot);
+  const inside = (p: string): boolean => p.startsWith(realRoot + path.sep);
+  const outside = (what: string): ApiError =>
+    localPathError(paramPath, dirPath, `leads outside the compute node filesystem through a symbolic link (${what})`);
+
+  let cur = realRoot;
+  const rel = path.relative(lexicalRoot, dir);
+  for (const seg of rel === '' ? [] : rel.split(path.sep)) {
+    const next = path.join(cur, seg);
+    try {
+      await fsp.mkdir(next);
+    } catch (e) {
+      if (errCode(e) !== 'EEXIST') throw e;
+    }
+    let real: string;
+    try {
+      real = await fsp.realpath(next);
+    } catch (e) {
+      if (errCode(e) === 'ENOENT' || errCode(e) === 'ELOOP') throw outside(`at "${seg}"`);
+      throw e;
+    }
+    if (!inside(real)) throw outside(`at "${seg}"`);
+    if (!(await fsp.stat(real)).isDirectory()) throw localPathError(paramPath, dirPath, `is not a directory (at "${seg}")`);
+    cur = real;
+  }
+
+  const file = path.join(cur, fileName);
+  let st;
+  try {
+    st = await fsp.lstat(file);
+  } catch (e) {
+    if (errCode(e) === 'ENOENT') return file;
+    throw e;
+  }
+  if (st.isSymbolicLink()) {
+    let real: string;
+    try {
+      real = await fsp.realpath(file);
+    } catch {
+      throw outside(`file ${JSON.stringify(fileName)} is a dangling link`);
+    }
+    if (!inside(real)) throw outside(`file ${JSON.stringify(fileName)}`);
+    if ((await fsp.stat(real)).isDirectory()) throw localPathError(paramPath, dirPath, `already holds a directory named ${JSON.stringify(fileName)}`);
+    return file;
+  }
+  if (st.isDirectory()) throw localPathError(paramPath, dirPath, `already holds a directory named ${JSON.stringify(fileName)}`);
+  return file;
+}
