@@ -592,8 +592,11 @@ function toTask(r: Row): TaskRecord {
   };
 }
 
-const INSTANCE_COLUMNS = `job_id, task_name, idx, state, attempt, retry_base, exit_code, state_reason, state_detail,
-  node_id, create_time, launch_time, running_time, end_time, handle`;
+const INSTANCE_COLUMN_NAMES = [
+  'job_id', 'task_name', 'idx', 'state', 'attempt', 'retry_base', 'exit_code', 'state_reason', 'state_detail',
+  'node_id', 'create_time', 'launch_time', 'running_time', 'end_time', 'handle',
+] as const;
+const INSTANCE_COLUMNS = INSTANCE_COLUMN_NAMES.join(', ');
 
 /** An instance row read as an array of INSTANCE_COLUMNS (cheaper than objects for pages of 1000). */
 function instanceFromRaw(r: unknown[]): InstanceRecord {
@@ -617,23 +620,7 @@ function instanceFromRaw(r: unknown[]): InstanceRecord {
 }
 
 function toInstance(r: Row): InstanceRecord {
-  return {
-    jobId: r.job_id as string,
-    taskName: r.task_name as string,
-    index: r.idx as number,
-    state: r.state as State,
-    attempt: r.attempt as number,
-    retryBase: r.retry_base as number,
-    exitCode: (r.exit_code as number | null) ?? null,
-    stateReason: r.state_reason as string,
-    stateDetail: r.state_detail as string,
-    nodeId: (r.node_id as string | null) ?? null,
-    createTime: r.create_time as number,
-    launchTime: (r.launch_time as number | null) ?? null,
-    runningTime: (r.running_time as number | null) ?? null,
-    endTime: (r.end_time as number | null) ?? null,
-    handle: r.handle === null || r.handle === undefined ? null : JSON.parse(r.handle as string),
-  };
+  return instanceFromRaw(INSTANCE_COLUMN_NAMES.map((c) => r[c]));
 }
 
 function toAttempt(r: Row): AttemptRecord {
