@@ -19,7 +19,7 @@ import type { ActivityRecord, EnvRecord, NodeOrigin, NodeRecord, Store } from '.
 import { checkFilters, checkPage } from './filters.ts';
 import type { Caller } from './jobs.ts';
 import {
-  checkEnvData, checkMountDataDisks, checkNotifications, checkTags, checkZone, ENV_NOTIFICATION_EVENTS,
+  checkClientToken, checkEnvData, checkMountDataDisks, checkNotifications, checkTags, checkZone, ENV_NOTIFICATION_EVENTS,
   type ValidationContext,
 } from './validate.ts';
 import { maskSecrets } from './views.ts';
@@ -134,9 +134,7 @@ export class EnvService {
       throw new ApiError('InvalidParameterValue', `ComputeEnv.ResourceMaxRetryCount must be between 0 and 100; got ${ce.ResourceMaxRetryCount}.`);
     }
     checkTags(ce.Tags, this.d.limits, 'ComputeEnv.Tags');
-    if (req.ClientToken !== undefined && (req.ClientToken.length > 64 || !/^[\x20-\x7e]+$/.test(req.ClientToken))) {
-      throw new ApiError('InvalidParameterValue', 'ClientToken must be 1 to 64 printable ASCII characters.');
-    }
+    checkClientToken(req.ClientToken);
     if (req.ClientToken !== undefined) {
       const { envs } = await this.d.store.listEnvs(c.account, c.region, { offset: 0, limit: 100_000 });
       const same = envs.find((e) => e.info.ComputeEnv.ClientToken === req.ClientToken);

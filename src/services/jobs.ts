@@ -11,7 +11,7 @@ import type { Clock } from '../lib/clock.ts';
 import type { Scheduler } from '../scheduler/scheduler.ts';
 import type { JobRecord, Store, TaskRecord } from '../store/types.ts';
 import { checkFilters, checkPage } from './filters.ts';
-import { checkJob, checkTaskName, checkZone, type ValidationContext } from './validate.ts';
+import { checkClientToken, checkJob, checkTaskName, checkZone, type ValidationContext } from './validate.ts';
 import {
   describeJobView, instanceView, isoOrEmpty, jobView, maskSecrets, metricsView, redirectView,
 } from './views.ts';
@@ -56,9 +56,7 @@ export class JobService {
     if (placement.ProjectId !== undefined && placement.ProjectId < 0) {
       throw new ApiError('InvalidParameterValue.Negative', `Placement.ProjectId must not be negative; got ${placement.ProjectId}.`);
     }
-    if (req.ClientToken !== undefined && (req.ClientToken.length > 64 || !/^[\x20-\x7e]+$/.test(req.ClientToken))) {
-      throw new ApiError('InvalidParameterValue', 'ClientToken must be 1 to 64 printable ASCII characters.');
-    }
+    checkClientToken(req.ClientToken);
     const usable = new Map<string, boolean>();
     for (const t of (req.Job as Obj).Tasks as Obj[]) {
       if (typeof t.EnvId === 'string' && this.d.envUsable) usable.set(t.EnvId, await this.d.envUsable(c, t.EnvId));

@@ -57,6 +57,13 @@ function range(v: number | undefined, min: number, max: number, param: string, c
   if (v < min || v > max) fail(code, `${param} must be between ${min} and ${max}; got ${v}.`);
 }
 
+/** ClientToken of SubmitJob / CreateComputeEnv: 1 to 64 printable ASCII characters. */
+export function checkClientToken(token: string | undefined): void {
+  if (token !== undefined && (token.length > 64 || !/^[\x20-\x7e]+$/.test(token))) {
+    fail('InvalidParameterValue', 'ClientToken must be 1 to 64 printable ASCII characters.');
+  }
+}
+
 export function checkZone(zone: string, region: string, param = 'Placement.Zone'): void {
   if (zonesOf(region).includes(zone)) return;
   const other = Object.entries(REGION_ZONES).find(([, zs]) => zs.includes(zone));
