@@ -10,7 +10,9 @@
  * re-adopts them through their status files and pids.
  *
  * Request (all fields NUL-terminated; no field contains NUL):
- *   "L" key cwd stdout stderr status command nenv env_1 ... env_nenv
+ *   "L" key cwd stdout stderr status pidfile command nenv env_1 ... env_nenv
+ * Before it reports a start, the shim writes "<pid> <starttime>\n" to the pidfile, so an attempt
+ * started just before the service died can still be found and adopted.
  * Events (one line each; keys are [A-Za-z0-9._-]):
  *   "S <key> <pid> <starttime>"    started (starttime: field 22 of /proc/<pid>/stat)
  *   "F <key> <errno>"              could not start
@@ -134,9 +136,9 @@ static void init_env(void) {
 }
 
 static void launch(char **f, size_t nf) {
-  /* f: key cwd stdout stderr status command nenv env... */
-  const char *key = f[0], *cwd = f[1], *out = f[2], *err = f[3], *status = f[4], *cmd = f[5];
-  size_t nenv = nf - 7;
+  /* f: key cwd stdout stderr status pidfile command nenv env... */
+  const char *key = f[0], *cwd = f[1], *out = f[2], *err = f[3], *status = f[4], *pidfile = f[5], *cmd = f[6];
+  size_t nenv = nf - 8;
   char line[512];
   int e = mkdirs(cwd);
   if (e != 0) {
@@ -148,10 +150,10 @@ static void launch(char **f, size_t nf) {
   size_t k = 0;
   for (size_t i = 0; i < nbase_env; i++) {
     int overridden = 0;
-    for (size_t j = 0; j < nenv && !overridden; j++) overridden = name_matches(base_env[i], f[7 + j]);
+    for (size_t j = 0; j < nenv && !overridden; j++) overridden = name_matches(base_env[i], f[8 + j]);
     if (!overridden) envp[k++] = base_env[i];
   }
-  for (size_t j = 0; j < nenv; j++) envp[k++] = f[7 + j];
+  for (size_t j = 0; j < nenv; j++) envp[k++] = f[8 + j];
   envp[k] = NULL;
 
   posix_spawn_file_actions_t fa;
@@ -191,6 +193,14 @@ static void launch(char **f, size_t nf) {
   nchildren++;
   char ticks[32];
   start_ticks(pid, ticks, sizeof ticks); /* valid even if it already ended: not reaped yet */
+  char pidline[64];
+  int pl = snprintf(pidline, sizeof pidline, "%d %s\n", (int)pid, ticks);
+  int pfd = open(pidfile, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (pfd >= 0) {
+    ssize_t w = write(pfd, pidline, (size_t)pl);
+    (void)w;
+    close(pfd);
+  }
   int n = snprintf(line, sizeof line, "S %s %d %s\n", key, (int)pid, ticks);
   emit(line, (size_t)n);
 }
@@ -267,15 +277,15 @@ int main(void) {
         char *f[4096];
         size_t nf = 0, q = pos;
         int complete = 0;
-        size_t need = 8; /* "L" + 7 fixed fields */
+        size_t need = 9; /* "L" + 8 fixed fields */
         while (q < len) {
           char *end = memchr(buf + q, '\0', len - q);
           if (!end) break;
           if (nf < 4096) f[nf] = buf + q;
           nf++;
           q = (size_t)(end - buf) + 1;
-          if (nf == 8) need = 8 + (size_t)strtoul(f[7], NULL, 10);
-          if (nf >= 8 && nf == need) {
+          if (nf == 9) need = 9 + (size_t)strtoul(f[8], NULL, 10);
+          if (nf >= 9 && nf == need) {
             complete = 1;
             break;
           }

@@ -48,6 +48,8 @@ export interface Executor {
   kill(handle: AttemptHandle, signal: NodeJS.Signals): void;
   /** After a restart: take back an attempt launched by an earlier service process. */
   adopt(handle: AttemptHandle): AdoptResult;
+  /** After a restart: the handle of an attempt whose start was never recorded, if it did start. */
+  recover?(key: string): AttemptHandle | undefined;
   /** Stop watching (service shutdown); running attempts keep running. */
   close(): Promise<void>;
 }

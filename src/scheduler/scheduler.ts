@@ -355,8 +355,9 @@ export class Scheduler {
   }
 
   private readopt(task: TaskRt, inst: InstanceRecord, now: number): void {
-    const handle = inst.handle as AttemptHandle | null;
     const key = attemptKey(inst);
+    // a launch whose start was not written yet when the service died: the shim's pid file tells
+    const handle = (inst.handle as AttemptHandle | null) ?? this.o.executor.recover?.(key) ?? null;
     const node = inst.nodeId ? this.o.pools.node(inst.nodeId) ?? null : null;
     const a: AttemptRt = {
       key, task, inst, handle, kill: null, hardKillAt: null, launched: true, node,

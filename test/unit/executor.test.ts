@@ -146,6 +146,21 @@ async function until(cond: () => boolean, ms = 5000): Promise<void> {
     expect(startTicksOf(process.pid)).toMatch(/^\d+$/);
   });
 
+  it('recovers the handle of an attempt whose start the service never recorded (shim only)', async () => {
+    const a = setup();
+    if (!(a.ex instanceof ShimExecutor)) return; // the shell supervisor has no pid file
+    const go = path.join(a.root, 'go-recover');
+    const h = await a.ex.launch(a.spec('unrecorded', `while [ ! -f ${go} ]; do sleep 0.05; done; exit 6`));
+    await a.ex.close();
+    const b = setup(path.join(a.root, 'state'));
+    const got = b.ex.recover('unrecorded');
+    expect(got).toEqual(h);
+    expect(b.ex.adopt(got!)).toEqual({ kind: 'running' });
+    fs.writeFileSync(go, '');
+    expect(await b.exitOf('unrecorded')).toEqual({ exitCode: 6, signal: null });
+    expect(b.ex.recover('never-started')).toBeUndefined();
+  });
+
   it('reports an adopted attempt killed without a status as killed', async () => {
     const a = setup();
     const h = await a.ex.launch(a.spec('victim', 'sleep 100'));

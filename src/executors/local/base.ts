@@ -39,6 +39,25 @@ export abstract class LocalExecutorBase implements Executor {
     return path.join(this.o.stateDir, `${key}.status`);
   }
 
+  /** Where the shim records the pid and start time of an attempt before it reports the start. */
+  pidPath(key: string): string {
+    return path.join(this.o.stateDir, `${key}.pid`);
+  }
+
+  /** The handle of an attempt whose start the service never recorded (it died right after the
+   *  launch), from the pid file the shim wrote; undefined when the attempt never started. */
+  recover(key: string): AttemptHandle | undefined {
+    let text: string;
+    try {
+      text = fs.readFileSync(this.pidPath(key), 'utf8');
+    } catch {
+      return undefined;
+    }
+    const m = /^(\d+) (\d+)\n$/.exec(text);
+    if (!m) return undefined;
+    return { executor: this.name, key, pid: Number(m[1]), startTicks: m[2]!, statusPath: this.statusPath(key) };
+  }
+
   kill(handle: AttemptHandle, signal: NodeJS.Signals): void {
     try {
       process.kill(-handle.pid, signal);
@@ -54,6 +73,7 @@ export abstract class LocalExecutorBase implements Executor {
   /** The caller has recorded the attempt's end: its status file is no longer needed. */
   forget(handle: AttemptHandle): void {
     fs.rm(handle.statusPath, { force: true }, () => {});
+    fs.rm(this.pidPath(handle.key), { force: true }, () => {});
     this.ended.delete(handle.key);
   }
 

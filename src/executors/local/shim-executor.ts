@@ -41,7 +41,7 @@ export class ShimExecutor extends LocalExecutorBase {
   }
 
   async launch(spec: AttemptSpec): Promise<AttemptHandle> {
-    const fields = [spec.key, spec.cwd, spec.stdoutPath, spec.stderrPath, this.statusPath(spec.key), spec.command];
+    const fields = [spec.key, spec.cwd, spec.stdoutPath, spec.stderrPath, this.statusPath(spec.key), this.pidPath(spec.key), spec.command];
     const env = Object.entries(spec.env).map(([k, v]) => `${k}=${v}`);
     for (const f of [...fields, ...env]) {
       if (f.includes('\0')) throw new Error(`attempt ${spec.key}: NUL characters cannot be passed to a process`);
