@@ -1,0 +1,131 @@
+// Chaos: a job of N instances (random 0–300 ms sleeps, every tenth failing once and then passing on a
+// retry) while the server is stopped K times at random moments — kill -9 or SIGTERM — and restarted
+// on the same data dir. Each execution appends a marker line, so real executions can be counted.
+// Afterwards every instance must be SUCCEED, have run exactly as often as its command needed
+// (never twice because of a crash), the counters must agree, and every log must be there.
+import fs from 'node:fs';
+import path from 'node:path';
+import { startServer, tempDir, type BatchClient, type TestServer } from '../test/helpers/spawn-server.ts';
+
+export interface ChaosOptions {
+  instances: number;
+  kills: number;
+  signal: 'SIGKILL' | 'SIGTERM';
+  slots: number;
+  /** Random moments are drawn between these many ms after the (re)start. */
+  minMs: number;
+  maxMs: number;
+  seed: number;
+}
+
+export interface ChaosReport {
+  instances: number;
+  kills: number;
+  signal: string;
+  seconds: number;
+  jobState: string;
+  /** Problems found (empty when everything held). */
+  problems: string[];
+  executions: number;
+  expectedExecutions: number;
+}
+
+function rng(seed: number): () => number {
+  let x = seed >>> 0 || 1;
+  return () => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return (x >>> 0) / 2 ** 32;
+  };
+}
+
+async function until<T>(f: () => Promise<T | undefined>, ms: number, what: string): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    try {
+      const v = await f();
+      if (v !== undefined) return v;
+    } catch {
+      // the server may be restarting
+    }
+    if (Date.now() > end) throw new Error(`chaos: timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export async function chaos(o: ChaosOptions): Promise<ChaosReport> {
+  const t0 = Date.now();
+  const random = rng(o.seed);
+  const dataDir = tempDir('openbatch-chaos-');
+  const marks = tempDir('openbatch-chaos-marks-');
+  const start = () => startServer({ dataDir, slots: o.slots, rateLimits: 'off' });
+  let srv: TestServer = await start();
+  let c: BatchClient = srv.client();
+  const cmd = [
+    `f=${marks}/$BATCH_TASK_INSTANCE_INDEX`,
+    'echo run >> "$f"',
+    'n=$(wc -l < "$f")',
+    'sleep 0.$(printf %03d $(( (BATCH_TASK_INSTANCE_INDEX * 7919) % 300 )))',
+    'echo "out $BATCH_TASK_INSTANCE_INDEX $n"',
+    'if [ $((BATCH_TASK_INSTANCE_INDEX % 10)) -eq 0 ] && [ "$n" -eq 1 ]; then exit 3; fi',
+  ].join('; ');
+  const { JobId } = await c.SubmitJob!({
+    Placement: { Zone: 'ap-guangzhou-2' },
+    Job: {
+      JobName: 'chaos',
+      Tasks: [{
+        TaskName: 'A', TaskInstanceNum: o.instances, MaxRetryCount: 2,
+        Application: { DeliveryForm: 'LOCAL', Command: cmd }, ComputeEnv: { EnvData: { InstanceType: 'S1.SMALL1' } },
+      }],
+    },
+  });
+  for (let k = 0; k < o.kills; k++) {
+    await new Promise((r) => setTimeout(r, o.minMs + random() * (o.maxMs - o.minMs)));
+    if (o.signal === 'SIGKILL') await srv.kill9();
+    else await srv.stop();
+    srv = await start();
+    c = srv.client();
+  }
+  const job = await until(async () => {
+    const j = await c.DescribeJob!({ JobId });
+    return ['SUCCEED', 'FAILED', 'FAILED_INTERRUPTED'].includes(j.JobState) ? j : undefined;
+  }, 600_000, 'the job to finish');
+  const problems: string[] = [];
+  if (job.JobState !== 'SUCCEED') problems.push(`job ended ${job.JobState}: ${job.StateReason}`);
+  const m = job.TaskInstanceMetrics as Record<string, number>;
+  if (m.SucceedCount !== o.instances) problems.push(`SucceedCount ${m.SucceedCount}, expected ${o.instances}`);
+  const sum = Object.values(m).reduce((a, b) => a + b, 0);
+  if (sum !== o.instances) problems.push(`counters add up to ${sum}, expected ${o.instances}`);
+  // instance by instance: state, executions, logs
+  let executions = 0;
+  let expected = 0;
+  let seen = 0;
+  for (let offset = 0; offset < o.instances; offset += 1000) {
+    const t = await c.DescribeTask!({ JobId, TaskName: 'A', Offset: offset, Limit: 1000 });
+    for (const i of t.TaskInstanceSet as { TaskInstanceIndex: number; TaskInstanceState: string; ExitCode: number }[]) {
+      seen++;
+      const runs = fs.existsSync(path.join(marks, String(i.TaskInstanceIndex)))
+        ? fs.readFileSync(path.join(marks, String(i.TaskInstanceIndex)), 'utf8').split('\n').filter(Boolean).length : 0;
+      const want = i.TaskInstanceIndex % 10 === 0 ? 2 : 1;
+      executions += runs;
+      expected += want;
+      if (i.TaskInstanceState !== 'SUCCEED' || i.ExitCode !== 0) problems.push(`instance ${i.TaskInstanceIndex} is ${i.TaskInstanceState} (exit ${i.ExitCode})`);
+      if (runs !== want) problems.push(`instance ${i.TaskInstanceIndex} ran ${runs} times, its command needed ${want}`);
+    }
+  }
+  if (seen !== o.instances) problems.push(`DescribeTask listed ${seen} instances, expected ${o.instances}`);
+  for (let offset = 0; offset < o.instances; offset += 10) {
+    const l = await c.DescribeTaskLogs!({ JobId, TaskName: 'A', Offset: offset, Limit: 10 });
+    for (const x of l.TaskInstanceLogSet as { TaskInstanceIndex: number; StdoutLog: string | null }[]) {
+      const text = x.StdoutLog === null ? '' : Buffer.from(x.StdoutLog.split(',')[1] ?? '', 'base64').toString();
+      const want = `out ${x.TaskInstanceIndex} ${x.TaskInstanceIndex % 10 === 0 ? 2 : 1}\n`;
+      if (text !== want) problems.push(`instance ${x.TaskInstanceIndex}: log ${JSON.stringify(text)}, expected ${JSON.stringify(want)}`);
+    }
+  }
+  await srv.stop();
+  return {
+    instances: o.instances, kills: o.kills, signal: o.signal, seconds: (Date.now() - t0) / 1000, jobState: job.JobState,
+    problems: problems.slice(0, 50), executions, expectedExecutions: expected,
+  };
+}
