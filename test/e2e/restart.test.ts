@@ -136,7 +136,7 @@ describe('accounts', () => {
     await second.stop();
   });
 
-  it("isolates accounts: another account's IDs answer ResourceNotFound", async () => {
+  it("isolates accounts: another account's job, env and template IDs answer ResourceNotFound", async () => {
     const dataDir = tempDir();
     const cfg = path.join(dataDir, 'config.json');
     fs.writeFileSync(cfg, JSON.stringify({ accounts: [{ id: 'team-b', secretId: 'AKIDteamB0000000000000000000', secretKey: 'team-b-secret-key-000000000' }] }));
@@ -161,6 +161,32 @@ describe('accounts', () => {
     expect((await errorOf(a.DescribeJob!({ JobId: mine.JobId }))).code).toBe('ResourceNotFound.Job');
     // and A's job is untouched
     expect((await a.DescribeJob!({ JobId })).JobState).toBe('FAILED');
+
+    // A's compute environment and task template are invisible to B, whatever the action
+    const { EnvId } = await a.CreateComputeEnv!({ ComputeEnv: { EnvName: 'a-env', DesiredComputeNodeCount: 1, EnvData: { InstanceType: 'S1.SMALL1' } }, Placement: { Zone: 'ap-guangzhou-2' } });
+    const nodeId = (await waitFor(async () => {
+      const d = await a.DescribeComputeEnv!({ EnvId });
+      return d.ComputeNodeSet[0]?.ComputeNodeId as string | undefined;
+    }, 'a node')) as string;
+    for (const [action, req] of [
+      ['DescribeComputeEnv', { EnvId }], ['DescribeComputeEnvCreateInfo', { EnvId }], ['DescribeComputeEnvActivities', { EnvId }],
+      ['ModifyComputeEnv', { EnvId, DesiredComputeNodeCount: 0 }], ['DeleteComputeEnv', { EnvId }],
+      ['AttachInstances', { EnvId, Instances: [{ InstanceId: 'ins-aaaaaaaa' }] }], ['DetachInstances', { EnvId, InstanceIds: ['ins-aaaaaaaa'] }],
+      ['TerminateComputeNode', { EnvId, ComputeNodeId: nodeId }], ['TerminateComputeNodes', { EnvId, ComputeNodeIds: [nodeId] }],
+    ] as const) {
+      expect([action, (await errorOf(b[action]!(req))).code]).toEqual([action, 'ResourceNotFound.ComputeEnv']);
+    }
+    expect((await b.DescribeComputeEnvs!({ EnvIds: [EnvId] })).TotalCount).toBe(0);
+    expect((await b.DescribeComputeEnvCreateInfos!({ EnvIds: [EnvId] })).TotalCount).toBe(0);
+    expect((await errorOf(b.SubmitJob!(simpleJob('true', { ComputeEnv: undefined, EnvId })))).code).toBe('ResourceNotFound.ComputeEnv');
+    const { TaskTemplateId } = await a.CreateTaskTemplate!({ TaskTemplateName: 'a-tpl', TaskTemplateInfo: simpleJob('true').Job.Tasks[0] });
+    expect((await b.DescribeTaskTemplates!({ TaskTemplateIds: [TaskTemplateId] })).TotalCount).toBe(0);
+    expect((await errorOf(b.ModifyTaskTemplate!({ TaskTemplateId, TaskTemplateName: 'x' }))).code).toBe('ResourceNotFound.TaskTemplate');
+    expect((await errorOf(b.DeleteTaskTemplates!({ TaskTemplateIds: [TaskTemplateId] }))).code).toBe('ResourceNotFound.TaskTemplate');
+    expect((await errorOf(b.DescribeJobMonitorData!({ JobId, TaskName: 'A', TaskInstanceIndex: 0, MetricName: 'CpuUsage' }))).code).toBe('ResourceNotFound.Job');
+    // nothing of A's changed
+    expect((await a.DescribeComputeEnv!({ EnvId })).DesiredComputeNodeCount).toBe(1);
+    expect((await a.DescribeTaskTemplates!({ TaskTemplateIds: [TaskTemplateId] })).TaskTemplateSet[0].TaskTemplateName).toBe('a-tpl');
     await srv.stop();
   });
 });
