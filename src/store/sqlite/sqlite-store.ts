@@ -89,6 +89,37 @@ export class SqliteStore implements Store {
 
   private readonly stmtCache = new Map<string, Statement>();
 
+  /**
+   * One page of an owner's resources (newest first) with the Describe filters of §g: filters on
+   * plain columns (`columns`: filter name → SQL expression over alias x) and the tag filters; the
+   * total is the full match count.
+   */
+  private ownedPage(o: {
+    table: string; tags: string; account: string; region: string; ids: string[] | undefined;
+    filters: { name: string; values: string[] }[] | undefined; columns: Record<string, string>; offset: number; limit: number;
+  }): { total: number; rows: Row[] } {
+    const where = ['x.account = ?', 'x.region = ?'];
+    const args: unknown[] = [o.account, o.region];
+    if (o.ids) {
+      where.push(`x.id IN (${o.ids.map(() => '?').join(',')})`);
+      args.push(...o.ids);
+    }
+    for (const f of o.filters ?? []) {
+      const col = o.columns[f.name];
+      if (col) {
+        where.push(`${col} IN (${f.values.map(() => '?').join(',')})`);
+        args.push(...f.values);
+      } else {
+        tagFilter(o.tags, f, where, args);
+      }
+    }
+    const w = where.join(' AND ');
+    const total = (this.db.prepare(`SELECT COUNT(*) AS n FROM ${o.table} x WHERE ${w}`).get(...args) as { n: number }).n;
+    const rows = this.db.prepare(`SELECT x.* FROM ${o.table} x WHERE ${w} ORDER BY x.seq DESC LIMIT ? OFFSET ?`)
+      .all(...args, o.limit, o.offset) as Row[];
+    return { total, rows };
+  }
+
   /** Statements of queries built at run time (their shape depends on how many states are asked). */
   private cached(sql: string): Statement {
     let st = this.stmtCache.get(sql);
@@ -144,29 +175,13 @@ export class SqliteStore implements Store {
   }
 
   async listJobs(account: string, region: string, q: JobFilter): Promise<{ total: number; jobs: JobRecord[] }> {
-    const where: string[] = ['j.account = ?', 'j.region = ?'];
-    const args: unknown[] = [account, region];
-    if (q.jobIds) {
-      where.push(`j.id IN (${q.jobIds.map(() => '?').join(',')})`);
-      args.push(...q.jobIds);
-    }
-    const columns: Record<string, string> = { 'job-id': 'j.id', 'job-name': 'j.name', 'job-state': 'j.state', zone: 'j.zone' };
-    for (const f of q.filters ?? []) {
-      const col = columns[f.name];
-      if (col) {
-        where.push(`${col} IN (${f.values.map(() => '?').join(',')})`);
-        args.push(...f.values);
-      } else {
-        tagFilter('job_tags g WHERE g.job_id=j.id', f, where, args);
-      }
-    }
-    const w = where.join(' AND ');
-    const total = (this.db.prepare(`SELECT COUNT(*) AS n FROM jobs j WHERE ${w}`).get(...args) as { n: number }).n;
-    const rows = this.db
-      .prepare(`SELECT j.* FROM jobs j WHERE ${w} ORDER BY j.seq DESC LIMIT ? OFFSET ?`)
-      .all(...args, q.limit, q.offset) as Row[];
+    const { total, rows } = this.ownedPage({
+      table: 'jobs', tags: 'job_tags g WHERE g.job_id=x.id', account, region, ids: q.jobIds, filters: q.filters,
+      columns: { 'job-id': 'x.id', 'job-name': 'x.name', 'job-state': 'x.state', zone: 'x.zone' }, offset: q.offset, limit: q.limit,
+    });
     return { total, jobs: rows.map(toJob) };
   }
+
 
   async taskStatesOf(jobIds: string[]): Promise<Map<string, State[]>> {
     const m = new Map<string, State[]>(jobIds.map((id) => [id, []]));
@@ -311,27 +326,13 @@ export class SqliteStore implements Store {
   }
 
   async listEnvs(account: string, region: string, q: EnvFilter): Promise<{ total: number; envs: EnvRecord[] }> {
-    const where = ['e.account = ?', 'e.region = ?'];
-    const args: unknown[] = [account, region];
-    if (q.ids) {
-      where.push(`e.id IN (${q.ids.map(() => '?').join(',')})`);
-      args.push(...q.ids);
-    }
-    const columns: Record<string, string> = { zone: 'e.zone', 'env-id': 'e.id', 'env-name': 'e.name', 'resource-type': "'CVM'" };
-    for (const f of q.filters ?? []) {
-      const col = columns[f.name];
-      if (col) {
-        where.push(`${col} IN (${f.values.map(() => '?').join(',')})`);
-        args.push(...f.values);
-      } else {
-        tagFilter('compute_env_tags g WHERE g.env_id=e.id', f, where, args);
-      }
-    }
-    const w = where.join(' AND ');
-    const total = (this.db.prepare(`SELECT COUNT(*) AS n FROM compute_envs e WHERE ${w}`).get(...args) as { n: number }).n;
-    const rows = this.db.prepare(`SELECT e.* FROM compute_envs e WHERE ${w} ORDER BY e.seq DESC LIMIT ? OFFSET ?`).all(...args, q.limit, q.offset) as Row[];
+    const { total, rows } = this.ownedPage({
+      table: 'compute_envs', tags: 'compute_env_tags g WHERE g.env_id=x.id', account, region, ids: q.ids, filters: q.filters,
+      columns: { zone: 'x.zone', 'env-id': 'x.id', 'env-name': 'x.name', 'resource-type': "'CVM'" }, offset: q.offset, limit: q.limit,
+    });
     return { total, envs: rows.map(toEnv) };
   }
+
 
   async allEnvs(): Promise<EnvRecord[]> {
     return (this.db.prepare('SELECT * FROM compute_envs ORDER BY seq').all() as Row[]).map(toEnv);
@@ -420,26 +421,13 @@ export class SqliteStore implements Store {
   }
 
   async listTemplates(account: string, region: string, q: TemplateFilter): Promise<{ total: number; templates: TemplateRecord[] }> {
-    const where = ['t.account = ?', 't.region = ?'];
-    const args: unknown[] = [account, region];
-    if (q.ids) {
-      where.push(`t.id IN (${q.ids.map(() => '?').join(',')})`);
-      args.push(...q.ids);
-    }
-    for (const f of q.filters ?? []) {
-      if (f.name === 'task-template-name') {
-        where.push(`t.name IN (${f.values.map(() => '?').join(',')})`);
-        args.push(...f.values);
-      } else {
-        tagFilter('task_template_tags g WHERE g.template_id=t.id', f, where, args);
-      }
-    }
-    const w = where.join(' AND ');
-    const total = (this.db.prepare(`SELECT COUNT(*) AS n FROM task_templates t WHERE ${w}`).get(...args) as { n: number }).n;
-    const rows = this.db.prepare(`SELECT t.* FROM task_templates t WHERE ${w} ORDER BY t.seq DESC LIMIT ? OFFSET ?`)
-      .all(...args, q.limit, q.offset) as Row[];
+    const { total, rows } = this.ownedPage({
+      table: 'task_templates', tags: 'task_template_tags g WHERE g.template_id=x.id', account, region, ids: q.ids,
+      filters: q.filters, columns: { 'task-template-name': 'x.name' }, offset: q.offset, limit: q.limit,
+    });
     return { total, templates: rows.map(toTemplate) };
   }
+
 
   async updateTemplate(t: TemplateRecord): Promise<void> {
     this.db.prepare('UPDATE task_templates SET name=?, description=?, info=? WHERE id=? AND account=? AND region=?')
