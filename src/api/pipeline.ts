@@ -98,15 +98,31 @@ export class Pipeline {
 export function errorBody(e: unknown, requestId: string, action: string | undefined, logger: Logger): string {
   let code: string;
   let message: string;
+  const storage = storageProblem(e);
   if (isApiError(e)) {
     code = e.code;
     message = e.message;
+  } else if (storage) {
+    logger.error({ err: e, requestId, action }, 'the data dir cannot be written');
+    code = 'FailedOperation';
+    message = `The service cannot write its data right now (${storage}); nothing was changed. Retry once the operator has freed the data directory.`;
   } else {
     logger.error({ err: e, requestId, action }, 'internal error');
     code = 'InternalError';
     message = `Internal error; quote RequestId ${requestId} when reporting it.`;
   }
   return JSON.stringify({ Response: { Error: { Code: code, Message: message }, RequestId: requestId } });
+}
+
+/** A full or read-only data dir (SQLite or file system), in words; undefined for other errors. */
+function storageProblem(e: unknown): string | undefined {
+  const code = (e as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string') return undefined;
+  if (code === 'SQLITE_FULL' || code === 'ENOSPC' || code === 'EDQUOT') return 'the disk of the data directory is full';
+  if (code.startsWith('SQLITE_READONLY') || code === 'EROFS') return 'the data directory is read-only';
+  if (code.startsWith('SQLITE_IOERR') || code === 'EIO') return 'an I/O error on the data directory';
+  if (code.startsWith('SQLITE_BUSY')) return 'the database is busy';
+  return undefined;
 }
 
 function parseJsonBody(body: Buffer): unknown {
