@@ -57,4 +57,53 @@ describe('store faults', () => {
     expect((await c.DescribeJob!({ JobId: before.JobId })).JobState).toBe('SUCCEED');
   });
 
+
+  it('never leaves a job half-submitted when the server is killed in the middle of submissions', async () => {
+    const dataDir = tempDir();
+    let s1 = await startServer({ dataDir, slots: 2 });
+    const c1 = s1.client();
+    const tasks = 120;
+    const big = {
+      Placement: { Zone: 'ap-guangzhou-2' },
+      Job: {
+        JobName: 'big',
+        Tasks: Array.from({ length: tasks }, (_, i) => ({
+          TaskName: `T${i}`, TaskInstanceNum: 1000, Application: { DeliveryForm: 'LOCAL', Command: 'true' },
+          ComputeEnv: { EnvData: { InstanceType: 'S1.SMALL1' } },
+        })),
+        Dependences: Array.from({ length: tasks - 1 }, (_, i) => ({ StartTask: `T${i}`, EndTask: `T${i + 1}` })),
+      },
+    };
+    // keep submitting from several clients; kill the server while requests are in flight
+    const accepted: string[] = [];
+    let stop = false;
+    const submitters = Array.from({ length: 4 }, async () => {
+      while (!stop) {
+        try {
+          accepted.push((await c1.SubmitJob!(big)).JobId);
+        } catch {
+          return; // the server is gone
+        }
+      }
+    });
+    await new Promise((r) => setTimeout(r, 700));
+    await s1.kill9();
+    stop = true;
+    await Promise.all(submitters);
+    s1 = await startServer({ dataDir, slots: 2 });
+    const c2 = s1.client();
+    const listed = await c2.DescribeJobs!({ Limit: 100 });
+    // every job the server acknowledged survived, and every job that exists is whole
+    for (const id of accepted) expect(listed.JobSet.map((j: { JobId: string }) => j.JobId)).toContain(id);
+    for (const j of listed.JobSet as { JobId: string }[]) {
+      const d = await c2.DescribeJob!({ JobId: j.JobId });
+      expect(d.TaskSet).toHaveLength(tasks);
+      expect(d.DependenceSet).toHaveLength(tasks - 1);
+      const total = Object.values(d.TaskInstanceMetrics as Record<string, number>).reduce((a, b) => a + b, 0);
+      expect(total).toBe(tasks * 1000);
+      await c2.TerminateJob!({ JobId: j.JobId }).catch(() => undefined);
+    }
+    expect(listed.TotalCount).toBeGreaterThan(0);
+    await s1.stop();
+  });
 });
