@@ -450,7 +450,9 @@ function authenticateTc3(
   }
   const unsigned = header(req, 'x-tc-content-sha256')?.trim() === UNSIGNED_PAYLOAD;
   const payloadHash = unsigned ? sha256Hex(UNSIGNED_PAYLOAD) : sha256Hex(req.body);
-  const canonicalQuery = req.method === 'GET' ? req.rawQuery : '';
+  // The query as received, for POST too: an honest SDK POST has none (so it signs ''), and a query
+  // added to a signed POST must not pass unnoticed.
+  const canonicalQuery = req.rawQuery;
   const path = req.path === '' ? '/' : req.path;
   const scope = `${auth.date}/${auth.service}/tc3_request`;
   const kDate = hmac256(`TC3${secret.secretKey}`, auth.date);
