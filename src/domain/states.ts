@@ -65,19 +65,10 @@ export function zeroCounts(): Counts {
   return { SUBMITTED: 0, PENDING: 0, RUNNABLE: 0, STARTING: 0, RUNNING: 0, SUCCEED: 0, FAILED: 0, FAILED_INTERRUPTED: 0 };
 }
 
-export function addCounts(into: Counts, from: Counts): Counts {
-  for (const s of STATES) into[s] += from[s];
-  return into;
-}
-
 export function totalOf(c: Counts): number {
   let t = 0;
   for (const s of STATES) t += c[s];
   return t;
-}
-
-export function activeOf(c: Counts): number {
-  return c.SUBMITTED + c.PENDING + c.RUNNABLE + c.STARTING + c.RUNNING;
 }
 
 /**

@@ -230,8 +230,6 @@ export interface Store {
   deleteJob(jobId: string): Promise<void>;
 
   getInstance(jobId: string, taskName: string, index: number): Promise<InstanceRecord | undefined>;
-  /** Rows with index in [from, to), ordered by index. */
-  instanceRowsIn(jobId: string, taskName: string, from: number, to: number): Promise<InstanceRecord[]>;
   /** Count rows whose state is in `states` (all states when undefined) with index in [from, to). */
   countInstanceRows(jobId: string, taskName: string, states: State[] | undefined, from: number, to: number): Promise<number>;
   /** Rows whose state is in `states`, index in [from, to), ordered by index, paged. */

@@ -209,10 +209,6 @@ export class SqliteStore implements Store {
     return r ? toInstance(r) : undefined;
   }
 
-  async instanceRowsIn(jobId: string, taskName: string, from: number, to: number): Promise<InstanceRecord[]> {
-    return (this.st.rowsIn!.all(jobId, taskName, from, to) as unknown[][]).map(instanceFromRaw);
-  }
-
   async countInstanceRows(
     jobId: string, taskName: string, states: State[] | undefined, from: number, to: number,
   ): Promise<number> {
