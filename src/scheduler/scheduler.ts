@@ -79,6 +79,13 @@ export class Scheduler {
   private readonly pendingLaunch: AttemptRt[] = [];
   /** Jobs with nothing left to do: dropped from memory once their last changes are written. */
   private readonly finishedJobs = new Set<JobRt>();
+  /** Tasks of `ready` that run on a named environment (they can start while the local slots are full). */
+  private readyEnv = 0;
+  /** Ready tasks whose wait reason may have changed since the last tick (added, started or ended an
+   *  attempt). The other ready tasks keep theirs unless `reasonsAll` or the local slots fill or free. */
+  private readonly reasonCheck = new Set<TaskRt>();
+  private reasonsAll = true;
+  private lastSlotsFull: boolean | null = null;
   private flushPromise: Promise<boolean> | null = null;
   private runningCount = 0;
   /** Attempts on the anonymous local pool (the ones `slots` limits). */
@@ -145,6 +152,7 @@ export class Scheduler {
   /** A compute environment changed in the store (created, scaled, nodes attached/terminated, deleted). */
   async envChanged(envId: string): Promise<void> {
     await this.o.pools.refresh(envId);
+    this.reasonsAll = true;
     if (!this.o.pools.pool(envId)) {
       // the environment is gone: what still waits for it can never run
       const now = this.o.clock.now();
@@ -166,6 +174,7 @@ export class Scheduler {
   terminateNode(instanceId: string): void {
     const node = this.o.pools.node(instanceId);
     const a = node?.busy as AttemptRt | null | undefined;
+    this.reasonsAll = true;
     if (a) this.stopAttempt(a, 'ComputeNodeTerminated', `compute node ${node!.rec.id} was terminated while the attempt ran; the instance runs again on another node`, false, true);
   }
 
@@ -487,8 +496,10 @@ export class Scheduler {
 
   private refreshReady(task: TaskRt): void {
     const want = task.rec.wait.state === 'RUNNABLE' && task.hasWaiting();
+    if (want) this.reasonCheck.add(task);
     if (want && !task.inReady) {
       task.inReady = true;
+      if (task.envId !== undefined) this.readyEnv += 1;
       // keep `ready` sorted: priority desc, then submission order, then task order
       let i = this.ready.length;
       while (i > 0 && readyBefore(task, this.ready[i - 1]!)) i--;
@@ -501,6 +512,7 @@ export class Scheduler {
   private unready(task: TaskRt): void {
     if (!task.inReady) return;
     task.inReady = false;
+    if (task.envId !== undefined) this.readyEnv -= 1;
     const i = this.ready.indexOf(task);
     if (i >= 0) this.ready.splice(i, 1);
   }
@@ -510,7 +522,15 @@ export class Scheduler {
     let free = this.o.slots - this.anonRunning;
     for (let i = 0; i < this.ready.length; ) {
       const task = this.ready[i]!;
+      if (task.envId === undefined && free <= 0) {
+        // the local slots are full: only tasks of named environments can still start (O(1) per tick
+        // however many tasks wait, instead of a walk over all of them)
+        if (this.readyEnv === 0) break;
+        i++;
+        continue;
+      }
       const cap = task.spec.maxConcurrent;
+      const before = launches.length;
       while (task.hasWaiting() && (cap === 0 || task.running.size < cap)) {
         if (task.envId !== undefined) {
           const node = this.o.pools.freeNode(task.envId);
@@ -524,8 +544,10 @@ export class Scheduler {
       }
       if (!task.hasWaiting()) this.unready(task);
       else i++;
-      this.rollTask(task, now);
-      this.rollJob(task.job, now);
+      if (launches.length > before) {
+        this.rollTask(task, now);
+        this.rollJob(task.job, now);
+      }
     }
     return launches;
   }
@@ -565,6 +587,7 @@ export class Scheduler {
     if (node) node.busy = a;
     else this.anonRunning += 1;
     task.running.set(inst.index, a);
+    this.reasonCheck.add(task);
     this.byKey.set(key, a);
     this.runningCount += 1;
     this.dirtyAttempts.set(key, {
@@ -677,6 +700,7 @@ export class Scheduler {
     this.byKey.delete(key);
     const { task, inst } = a;
     task.running.delete(inst.index);
+    this.reasonCheck.add(task);
     this.runningCount -= 1;
     if (a.node) {
       const node = a.node;
@@ -892,7 +916,12 @@ export class Scheduler {
 
   private updateWaitReasons(): void {
     const free = this.o.slots - this.anonRunning;
-    for (const task of this.ready) {
+    const all = this.reasonsAll || this.lastSlotsFull !== (free <= 0);
+    this.reasonsAll = false;
+    this.lastSlotsFull = free <= 0;
+    const tasks: Iterable<TaskRt> = all ? this.ready : this.reasonCheck;
+    for (const task of tasks) {
+      if (!task.inReady) continue;
       const cap = task.spec.maxConcurrent;
       let reason: string;
       let detail: string;
@@ -915,6 +944,7 @@ export class Scheduler {
         this.dirty.tasks.add(task);
       }
     }
+    this.reasonCheck.clear();
   }
 
   // ---------------------------------------------------------------- persistence

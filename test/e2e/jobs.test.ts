@@ -171,6 +171,32 @@ describe('running instances', () => {
   });
 });
 
+describe('waiting for capacity', () => {
+  it('says why every queued task waits while the local slots are full, and runs them in order as slots free', async () => {
+    const one = await startServer({ slots: 1 });
+    try {
+      const c1 = one.client();
+      const dir = path.join(scratch, 'capacity');
+      fs.mkdirSync(dir);
+      const first = await c1.SubmitJob!(simpleJob('sleep 1'));
+      const queued: string[] = [];
+      for (let k = 0; k < 4; k++) queued.push((await c1.SubmitJob!(simpleJob(`echo ${k} >> ${dir}/order`))).JobId);
+      await waitFor(async () => (await c1.DescribeJob!({ JobId: first.JobId })).JobState === 'RUNNING', 'the first job to run');
+      // every queued task, not only those the scheduler touched last, carries the capacity reason
+      for (const JobId of queued) {
+        const inst = (await c1.DescribeTask!({ JobId, TaskName: 'A' })).TaskInstanceSet[0];
+        expect(inst.TaskInstanceState).toBe('RUNNABLE');
+        expect(inst.StateReason).toBe('WaitingForCapacity');
+        expect(inst.StateDetailedReason).toContain('all 1 local slots are busy');
+      }
+      for (const JobId of queued) expect((await waitJobDone(c1, JobId)).JobState).toBe('SUCCEED');
+      expect(fs.readFileSync(`${dir}/order`, 'utf8')).toBe('0\n1\n2\n3\n');
+    } finally {
+      await one.stop();
+    }
+  });
+});
+
 describe('DAG', () => {
   it('runs tasks in dependency order (A → B, A → C, B+C → D)', async () => {
     const order = path.join(scratch, 'dag-order');
