@@ -100,6 +100,28 @@ export function storeContract(name: string, f: StoreFactory): void {
       await s.close();
     });
 
+    it('keeps TotalCount by state right through state changes and deletes', async () => {
+      const s = await f.create();
+      const a = [job(), job(), job({ state: 'RUNNING' }), job({ account: 'acc-b', state: 'RUNNING' }), job({ region: 'ap-shanghai' })];
+      for (const j of a) await s.insertJob(j, [task(j.id)]);
+      const total = async (states?: string[][], account = 'acc-a', region = 'ap-guangzhou') =>
+        (await s.listJobs(account, region, { filters: states?.map((values) => ({ name: 'job-state', values })), offset: 0, limit: 1 })).total;
+      expect([await total(), await total([['SUBMITTED']]), await total([['RUNNING']])]).toEqual([3, 2, 1]);
+      // an update that changes the state moves the job between counts; one that keeps it does not
+      await s.applyBatch({ jobs: [{ ...a[0]!, state: 'RUNNING' }, { ...a[2]!, stateReason: 'same state' }], tasks: [], instances: [], attempts: [] });
+      expect([await total([['SUBMITTED']]), await total([['RUNNING']])]).toEqual([1, 2]);
+      await s.applyBatch({ jobs: [{ ...a[0]!, state: 'SUCCEED' }, { ...a[2]!, state: 'FAILED' }], tasks: [], instances: [], attempts: [] });
+      expect(await total([['SUCCEED', 'FAILED']])).toBe(2);
+      // several state filters are ANDed
+      expect(await total([['SUCCEED', 'FAILED'], ['FAILED', 'RUNNING']])).toBe(1);
+      expect(await total([['SUCCEED'], ['FAILED']])).toBe(0);
+      await s.deleteJob(a[2]!.id);
+      expect([await total(), await total([['FAILED']])]).toEqual([2, 0]);
+      // other owners are counted apart
+      expect([await total(undefined, 'acc-b'), await total(undefined, 'acc-a', 'ap-shanghai')]).toEqual([1, 1]);
+      await s.close();
+    });
+
     it('upserts batches, loads what is active, pages instances, and deletes a job whole', async () => {
       const s = await f.create();
       const j = job();

@@ -163,4 +163,28 @@ export const MIGRATIONS: string[] = [
   );
   CREATE INDEX env_activities_by_env ON env_activities (env_id, seq);
   `,
+  // 4: job counts per owner and state, kept by triggers in the same transaction as the change, so
+  // DescribeJobs' TotalCount does not count every job of the account on each call.
+  `
+  CREATE TABLE job_counts (
+    account TEXT NOT NULL,
+    region TEXT NOT NULL,
+    state TEXT NOT NULL,
+    n INTEGER NOT NULL,
+    PRIMARY KEY (account, region, state)
+  ) WITHOUT ROWID;
+  INSERT INTO job_counts (account, region, state, n) SELECT account, region, state, COUNT(*) FROM jobs GROUP BY account, region, state;
+  CREATE TRIGGER job_counts_insert AFTER INSERT ON jobs BEGIN
+    INSERT INTO job_counts (account, region, state, n) VALUES (NEW.account, NEW.region, NEW.state, 1)
+      ON CONFLICT (account, region, state) DO UPDATE SET n = n + 1;
+  END;
+  CREATE TRIGGER job_counts_delete AFTER DELETE ON jobs BEGIN
+    UPDATE job_counts SET n = n - 1 WHERE account = OLD.account AND region = OLD.region AND state = OLD.state;
+  END;
+  CREATE TRIGGER job_counts_state AFTER UPDATE OF state ON jobs WHEN OLD.state <> NEW.state BEGIN
+    UPDATE job_counts SET n = n - 1 WHERE account = OLD.account AND region = OLD.region AND state = OLD.state;
+    INSERT INTO job_counts (account, region, state, n) VALUES (NEW.account, NEW.region, NEW.state, 1)
+      ON CONFLICT (account, region, state) DO UPDATE SET n = n + 1;
+  END;
+  `,
 ];

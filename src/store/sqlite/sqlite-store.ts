@@ -40,6 +40,7 @@ export class SqliteStore implements Store {
       byToken: p('SELECT id FROM jobs WHERE account=? AND region=? AND client_token=?'),
       getJob: p('SELECT * FROM jobs WHERE id=? AND account=? AND region=?'),
       getJobById: p('SELECT * FROM jobs WHERE id=?'),
+      jobCounts: p('SELECT state, n FROM job_counts WHERE account=? AND region=?'),
       upsertTask: p(`INSERT INTO tasks (job_id, name, ord, spec, instance_num, state, create_time, end_time, counts,
         cursor, wait_state, wait_reason, wait_detail, wait_end_time)
         VALUES (@jobId, @name, @ord, @spec, @instanceNum, @state, @createTime, @endTime, @counts, @cursor,
@@ -97,6 +98,8 @@ export class SqliteStore implements Store {
   private ownedPage(o: {
     table: string; tags: string; account: string; region: string; ids: string[] | undefined;
     filters: { name: string; values: string[] }[] | undefined; columns: Record<string, string>; offset: number; limit: number;
+    /** The match count when the caller knows it without a COUNT over the rows. */
+    total?: number;
   }): { total: number; rows: Row[] } {
     const where = ['x.account = ?', 'x.region = ?'];
     const args: unknown[] = [o.account, o.region];
@@ -114,9 +117,9 @@ export class SqliteStore implements Store {
       }
     }
     const w = where.join(' AND ');
-    const total = (this.db.prepare(`SELECT COUNT(*) AS n FROM ${o.table} x WHERE ${w}`).get(...args) as { n: number }).n;
-    const rows = this.db.prepare(`SELECT x.* FROM ${o.table} x WHERE ${w} ORDER BY x.seq DESC LIMIT ? OFFSET ?`)
-      .all(...args, o.limit, o.offset) as Row[];
+    const total = o.total ?? (this.cached(`SELECT COUNT(*) AS n FROM ${o.table} x WHERE ${w}`).get(...args) as { n: number }).n;
+    const rows = (o.total === 0 ? [] : this.cached(`SELECT x.* FROM ${o.table} x WHERE ${w} ORDER BY x.seq DESC LIMIT ? OFFSET ?`)
+      .all(...args, o.limit, o.offset)) as Row[];
     return { total, rows };
   }
 
@@ -178,8 +181,24 @@ export class SqliteStore implements Store {
     const { total, rows } = this.ownedPage({
       table: 'jobs', tags: 'job_tags g WHERE g.job_id=x.id', account, region, ids: q.jobIds, filters: q.filters,
       columns: { 'job-id': 'x.id', 'job-name': 'x.name', 'job-state': 'x.state', zone: 'x.zone' }, offset: q.offset, limit: q.limit,
+      total: this.countedJobs(account, region, q),
     });
     return { total, jobs: rows.map(toJob) };
+  }
+
+  /** The number of matching jobs from job_counts, when the query is only by state (or not filtered). */
+  private countedJobs(account: string, region: string, q: JobFilter): number | undefined {
+    if (q.jobIds) return undefined;
+    let states: Set<string> | undefined;
+    for (const f of q.filters ?? []) {
+      if (f.name !== 'job-state') return undefined;
+      states = new Set(f.values.filter((v) => !states || states.has(v)));
+    }
+    let n = 0;
+    for (const r of this.st.jobCounts!.all(account, region) as { state: string; n: number }[]) {
+      if (!states || states.has(r.state)) n += r.n;
+    }
+    return n;
   }
 
 
