@@ -17,7 +17,14 @@ export interface LoadReport {
   errors: Record<string, number>;
   unexpectedErrors: number;
   latency: Record<string, { count: number; p50: number; p99: number }>;
+  /** Server RSS when the clients stop (the unfinished jobs they left are in memory). */
   rssMB: number;
+  /** Server RSS after the jobs the run left are terminated and the server is idle again: the same
+   *  state after every run, so a rise from run to run is memory the server failed to give back. */
+  idleRssMB: number;
+  /** Jobs the run left unfinished (terminated by the drain). */
+  leftActive: number;
+  drainSeconds: number;
 }
 
 const job = (n: number) => ({
@@ -74,9 +81,47 @@ export async function load(srv: TestServer, o: LoadOptions): Promise<LoadReport>
     }
   };
   await Promise.all(Array.from({ length: o.clients }, (_, i) => client(i)));
+  const rssMB = +(rssOf(srv.proc.pid!) / 2 ** 20).toFixed(1);
+  const t0 = performance.now();
+  const leftActive = await drain(srv.client());
+  const drainSeconds = +((performance.now() - t0) / 1000).toFixed(1);
   const latency: LoadReport['latency'] = {};
   for (const [a, t] of times) latency[a] = { count: t.length, p50: +percentile(t, 50).toFixed(1), p99: +percentile(t, 99).toFixed(1) };
-  return { requests, errors, unexpectedErrors: unexpected, latency, rssMB: +(rssOf(srv.proc.pid!) / 2 ** 20).toFixed(1) };
+  return {
+    requests, errors, unexpectedErrors: unexpected, latency, rssMB, leftActive, drainSeconds,
+    idleRssMB: +(rssOf(srv.proc.pid!) / 2 ** 20).toFixed(1),
+  };
+}
+
+const ACTIVE = ['SUBMITTED', 'PENDING', 'RUNNABLE', 'STARTING', 'RUNNING'];
+
+/** Terminate every unfinished job and wait until none is left. Returns how many there were. */
+async function drain(c: BatchClient): Promise<number> {
+  const until = Date.now() + 300_000;
+  const retrying = async <T>(f: () => Promise<T>): Promise<T | undefined> => {
+    for (;;) {
+      try {
+        return await f();
+      } catch (e) {
+        const code = (e as { code?: string }).code;
+        if (code === 'RequestLimitExceeded') await new Promise((r) => setTimeout(r, 200));
+        else if (code === 'UnsupportedOperation') return undefined; // finished or terminating already
+        else throw e;
+      }
+    }
+  };
+  let first: number | undefined;
+  for (;;) {
+    const page = (await retrying(() => c.DescribeJobs!({ Filters: [{ Name: 'job-state', Values: ACTIVE }], Limit: 100 })))!;
+    first ??= page.TotalCount as number;
+    if (page.TotalCount === 0) return first;
+    if (Date.now() > until) throw new Error(`${page.TotalCount} jobs still unfinished 300 s after the load stopped`);
+    const ids = (page.JobSet as { JobId: string }[]).map((j) => j.JobId);
+    for (let k = 0; k < ids.length; k += 20) {
+      await Promise.all(ids.slice(k, k + 20).map((JobId) => retrying(() => c.TerminateJob!({ JobId }))));
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 export async function loadRuns(o: LoadOptions, runs: number): Promise<LoadReport[]> {

@@ -53,6 +53,8 @@ export interface StartOptions {
   dataDir?: string;
   args?: string[];
   env?: Record<string, string>;
+  /** Options for the server's node (e.g. `--cpu-prof`, which NODE_OPTIONS refuses). */
+  nodeArgs?: string[];
   rateLimits?: 'intl' | 'mainland' | 'off';
   slots?: number;
 }
@@ -67,7 +69,7 @@ export function tempDir(prefix = 'openbatch-test-'): string {
 export async function startServer(o: StartOptions = {}): Promise<TestServer> {
   const dataDir = o.dataDir ?? tempDir();
   const args = [
-    path.join(ROOT, 'bin/openbatch.mjs'), 'serve', '--port', '0', '--data-dir', dataDir,
+    ...(o.nodeArgs ?? []), path.join(ROOT, 'bin/openbatch.mjs'), 'serve', '--port', '0', '--data-dir', dataDir,
     '--rate-limits', o.rateLimits ?? 'off', '--slots', String(o.slots ?? 4), '--log-level', 'warn', ...(o.args ?? []),
   ];
   const env: Record<string, string> = { ...(process.env as Record<string, string>), OPENBATCH_SECRET_ID: SECRET_ID, OPENBATCH_SECRET_KEY: SECRET_KEY, ...o.env };
