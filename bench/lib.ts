@@ -100,3 +100,11 @@ export function dirBytes(dir: string): number {
   }
   return total;
 }
+
+/** The live V8 heap (MB) after the last full collection, from the output of a process run with
+ *  `--trace-gc` (undefined before its first one). */
+export function liveHeapMB(traceGcOutput: string): number | undefined {
+  let last: string | undefined;
+  for (const m of traceGcOutput.matchAll(/Mark-Compact(?: \(reduce\))? [\d.]+ \([\d.]+\) -> ([\d.]+) \(/g)) last = m[1];
+  return last === undefined ? undefined : Number(last);
+}

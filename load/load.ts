@@ -2,7 +2,7 @@
 // DescribeTask, DescribeTaskLogs and TerminateJob against jobs that really run. Counts every error
 // by code (only RequestLimitExceeded is acceptable, and only when limits are on), latency per
 // action, and the server's resident memory.
-import { percentile, rssOf } from '../bench/lib.ts';
+import { liveHeapMB, percentile, rssOf } from '../bench/lib.ts';
 import { startServer, type BatchClient, type TestServer } from '../test/helpers/spawn-server.ts';
 
 export interface LoadOptions {
@@ -22,6 +22,8 @@ export interface LoadReport {
   /** Server RSS after the jobs the run left are terminated and the server is idle again: the same
    *  state after every run, so a rise from run to run is memory the server failed to give back. */
   idleRssMB: number;
+  /** Live V8 heap after the server's last full collection, once idle (needs a server run with --trace-gc). */
+  idleHeapMB: number | undefined;
   /** Jobs the run left unfinished (terminated by the drain). */
   leftActive: number;
   drainSeconds: number;
@@ -89,7 +91,7 @@ export async function load(srv: TestServer, o: LoadOptions): Promise<LoadReport>
   for (const [a, t] of times) latency[a] = { count: t.length, p50: +percentile(t, 50).toFixed(1), p99: +percentile(t, 99).toFixed(1) };
   return {
     requests, errors, unexpectedErrors: unexpected, latency, rssMB, leftActive, drainSeconds,
-    idleRssMB: +(rssOf(srv.proc.pid!) / 2 ** 20).toFixed(1),
+    idleRssMB: +(rssOf(srv.proc.pid!) / 2 ** 20).toFixed(1), idleHeapMB: liveHeapMB(srv.output()),
   };
 }
 
@@ -125,7 +127,7 @@ async function drain(c: BatchClient): Promise<number> {
 }
 
 export async function loadRuns(o: LoadOptions, runs: number): Promise<LoadReport[]> {
-  const srv = await startServer({ rateLimits: o.rateLimits, slots: o.slots });
+  const srv = await startServer({ rateLimits: o.rateLimits, slots: o.slots, nodeArgs: ['--trace-gc'] });
   try {
     const out: LoadReport[] = [];
     for (let r = 0; r < runs; r++) out.push(await load(srv, o));
