@@ -11,6 +11,7 @@ import type { Config } from './config/config.ts';
 import { createLocalExecutor } from './executors/local/factory.ts';
 import { systemClock, type Clock } from './lib/clock.ts';
 import { createLogger, type Logger } from './lib/logger.ts';
+import { writeProblem } from './lib/write-probe.ts';
 import { FsObjectStore } from './objectstore/fs/fs-store.ts';
 import { EnvPools } from './scheduler/env-pools.ts';
 import { Scheduler } from './scheduler/scheduler.ts';
@@ -44,13 +45,65 @@ export function dataPaths(dataDir: string) {
   };
 }
 
+/** The service cannot start where it was asked to (data dir, port): a message for the operator. */
+export class StartupError extends Error {}
+
+const FS_PROBLEMS: Record<string, string> = {
+  EROFS: 'is on a read-only file system',
+  EACCES: 'is not writable by this user',
+  EPERM: 'is not writable by this user',
+  ENOSPC: 'is on a full disk',
+  ENOTDIR: 'is not a directory',
+  EEXIST: 'is not a directory',
+};
+
+/** OpenBatch writes its database, logs and attempt files in the data dir: refuse to start, with a
+ *  clear reason, where it cannot. */
+function prepareDataDir(dir: string): void {
+  try {
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const problem = writeProblem(dir);
+    if (problem) throw Object.assign(new Error(`cannot write in ${dir}`), { code: problem });
+  } catch (e) {
+    let code = (e as NodeJS.ErrnoException).code ?? '';
+    // a recursive mkdir on a read-only file system reports ENOENT: ask the nearest existing parent
+    if (code === 'ENOENT') code = writeProblemOfAncestor(dir) ?? code;
+    const what = FS_PROBLEMS[code];
+    if (what) throw new StartupError(`the data directory ${dir} ${what} (${code}); OpenBatch keeps its database and logs there and must be able to write them`);
+    throw e;
+  }
+}
+
+/** Why the nearest existing ancestor of `dir` cannot be written (undefined if it can). */
+function writeProblemOfAncestor(dir: string): string | undefined {
+  let d = path.dirname(path.resolve(dir));
+  while (!fs.existsSync(d) && d !== path.dirname(d)) d = path.dirname(d);
+  return writeProblem(d);
+}
+
+function openStore(file: string): SqliteStore {
+  try {
+    return new SqliteStore(file);
+  } catch (e) {
+    const code = String((e as { code?: unknown }).code ?? '');
+    if (code.startsWith('SQLITE_')) throw new StartupError(`cannot open the database ${file}: ${(e as Error).message} (${code})`);
+    throw e;
+  }
+}
+
+const LISTEN_PROBLEMS: Record<string, string> = {
+  EADDRINUSE: 'the address is already in use (is another server running?); choose another --port',
+  EACCES: 'permission denied (ports below 1024 need privileges); choose another --port',
+  EADDRNOTAVAIL: 'this machine has no such address; choose another --host',
+};
+
 export async function start(cfg: Config, opts: { clock?: Clock; logger?: Logger } = {}): Promise<Running> {
   const clock = opts.clock ?? systemClock;
   const logger = opts.logger ?? createLogger(cfg.logLevel);
-  fs.mkdirSync(cfg.dataDir, { recursive: true, mode: 0o700 });
+  prepareDataDir(cfg.dataDir);
   const p = dataPaths(cfg.dataDir);
   const accounts = loadAccounts(cfg);
-  const store = new SqliteStore(p.db);
+  const store = openStore(p.db);
   const executor = createLocalExecutor(cfg.launcher, { stateDir: p.attempts, logger });
   const objects = new FsObjectStore(p.objects);
   const logs = new LogLayout(cfg.dataDir);
@@ -89,12 +142,24 @@ export async function start(cfg: Config, opts: { clock?: Clock; logger?: Logger 
     maxSkewSeconds: cfg.maxSkewSeconds,
     defaultRegion: cfg.defaultRegion,
     logger,
+    dataDir: cfg.dataDir,
   });
   let ready = false;
   const server: FastifyInstance = buildServer({ pipeline, maxBodyBytes: cfg.maxBodyBytes, logger, health: () => ready });
   await scheduler.start();
   monitor.start();
-  await server.listen({ host: cfg.host, port: cfg.port });
+  try {
+    await server.listen({ host: cfg.host, port: cfg.port });
+  } catch (e) {
+    // attempts already started keep running under their shim; the next start adopts them
+    monitor.stop();
+    await scheduler.close();
+    await executor.close();
+    await store.close();
+    const why = LISTEN_PROBLEMS[(e as NodeJS.ErrnoException).code ?? ''];
+    if (why) throw new StartupError(`cannot listen on ${cfg.host}:${cfg.port}: ${why}`);
+    throw e;
+  }
   ready = true;
   const port = (server.server.address() as AddressInfo).port;
   const host = cfg.host.includes(':') ? `[${cfg.host}]` : cfg.host;

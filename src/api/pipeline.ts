@@ -10,6 +10,7 @@ import { decodeFlat, decodeJson } from './schema.ts';
 import type { ActionContext, ActionRegistry } from './actions/index.ts';
 import type { Logger } from '../lib/logger.ts';
 import { isKnownRegion } from '../domain/regions.ts';
+import { writeProblem } from '../lib/write-probe.ts';
 
 export const API_VERSION = '2017-03-12';
 
@@ -21,6 +22,8 @@ export interface PipelineOptions {
   maxSkewSeconds: number;
   defaultRegion: string;
   logger: Logger;
+  /** The data directory: probed to say why a write failed with an I/O error (e.g. it turned read-only). */
+  dataDir?: string;
 }
 
 export interface Answer {
@@ -90,15 +93,15 @@ export class Pipeline {
       const result = await handler(ctx, params);
       return { body: JSON.stringify({ Response: { ...result, RequestId: requestId } }), headers };
     } catch (e) {
-      return { body: errorBody(e, requestId, action, this.o.logger), headers };
+      return { body: errorBody(e, requestId, action, this.o.logger, this.o.dataDir), headers };
     }
   }
 }
 
-export function errorBody(e: unknown, requestId: string, action: string | undefined, logger: Logger): string {
+export function errorBody(e: unknown, requestId: string, action: string | undefined, logger: Logger, dataDir?: string): string {
   let code: string;
   let message: string;
-  const storage = storageProblem(e);
+  const storage = storageProblem(e, dataDir);
   if (isApiError(e)) {
     code = e.code;
     message = e.message;
@@ -115,9 +118,12 @@ export function errorBody(e: unknown, requestId: string, action: string | undefi
 }
 
 /** A full or read-only data dir (SQLite or file system), in words; undefined for other errors. */
-function storageProblem(e: unknown): string | undefined {
-  const code = (e as { code?: unknown } | null)?.code;
-  if (typeof code !== 'string') return undefined;
+function storageProblem(e: unknown, dataDir: string | undefined): string | undefined {
+  const raw = (e as { code?: unknown } | null)?.code;
+  if (typeof raw !== 'string') return undefined;
+  let code = raw;
+  // SQLite reports a write refused by a file system that turned read-only as a plain I/O error
+  if (code.startsWith('SQLITE_IOERR') && dataDir !== undefined) code = writeProblem(dataDir) ?? code;
   if (code === 'SQLITE_FULL' || code === 'ENOSPC' || code === 'EDQUOT') return 'the disk of the data directory is full';
   if (code.startsWith('SQLITE_READONLY') || code === 'EROFS') return 'the data directory is read-only';
   if (code.startsWith('SQLITE_IOERR') || code === 'EIO') return 'an I/O error on the data directory';

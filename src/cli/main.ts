@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ConfigError, FLAG_HELP, loadConfig } from '../config/config.ts';
 import { CatalogueError } from '../domain/catalogue.ts';
-import { start } from '../main.ts';
+import { start, StartupError } from '../main.ts';
 
 const USAGE = `Usage: openbatch <command> [options]
 
@@ -66,6 +66,10 @@ export async function main(argv: string[]): Promise<number> {
     if (e instanceof CatalogueError) {
       process.stderr.write(`openbatch serve: ${e.message}\n`);
       return 2;
+    }
+    if (e instanceof StartupError) {
+      process.stderr.write(`openbatch serve: ${e.message}\n`);
+      return 1;
     }
     throw e;
   }

@@ -118,6 +118,22 @@ describe('restarts', () => {
   });
 });
 
+describe('startup problems', () => {
+  it('refuses to start with a one-line reason when the port is taken or the data dir is not a directory', async () => {
+    const srv = await startServer();
+    try {
+      await expect(startServer({ args: ['--port', String(srv.port)] })).rejects.toThrow(/openbatch serve: cannot listen on 127\.0\.0\.1:\d+: the address is already in use/);
+      const file = path.join(tempDir(), 'a-file');
+      fs.writeFileSync(file, '');
+      await expect(startServer({ dataDir: path.join(file, 'data') })).rejects.toThrow(/openbatch serve: the data directory .* is not a directory/);
+      // the first server is unharmed
+      expect(await healthz(srv.port)).toBe(200);
+    } finally {
+      await srv.stop();
+    }
+  });
+});
+
 describe('accounts', () => {
   it('generates and keeps the default key pair when none is configured, printing it once', async () => {
     const dataDir = tempDir();

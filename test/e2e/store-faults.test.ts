@@ -1,10 +1,13 @@
 // Store faults: the data dir's disk fills up. API calls answer a clear FailedOperation (never 5xx,
 // never InternalError), nothing is corrupted, and the service recovers by itself when space returns.
-// Needs root (a tmpfs mount), as CI runs. (A read-only remount is refused while the database is open
-// for writing, so the read-only case is mapped the same way but not exercised here.)
-import { execFileSync } from 'node:child_process';
+// A read-only data dir: the kernel refuses to remount a file system read-only while the database is
+// open for writing, so the test does what a failing disk does: ext4 (errors=remount-ro, on a loop
+// device) is told to report an error and turns read-only under the running server.
+// Needs root (tmpfs and loop mounts), as CI runs.
+import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { errorOf, simpleJob, startServer, tempDir, waitJobDone, type BatchClient, type TestServer } from '../helpers/server.ts';
 
@@ -92,10 +95,15 @@ describe('store faults', () => {
     await Promise.all(submitters);
     s1 = await startServer({ dataDir, slots: 2 });
     const c2 = s1.client();
-    const listed = await c2.DescribeJobs!({ Limit: 100 });
+    const listed: { JobId: string }[] = [];
+    for (let offset = 0; ; offset += 100) {
+      const page = await c2.DescribeJobs!({ Offset: offset, Limit: 100 });
+      listed.push(...page.JobSet);
+      if (listed.length >= page.TotalCount) break;
+    }
     // every job the server acknowledged survived, and every job that exists is whole
-    for (const id of accepted) expect(listed.JobSet.map((j: { JobId: string }) => j.JobId)).toContain(id);
-    for (const j of listed.JobSet as { JobId: string }[]) {
+    for (const id of accepted) expect(listed.map((j) => j.JobId)).toContain(id);
+    for (const j of listed) {
       const d = await c2.DescribeJob!({ JobId: j.JobId });
       expect(d.TaskSet).toHaveLength(tasks);
       expect(d.DependenceSet).toHaveLength(tasks - 1);
@@ -103,7 +111,55 @@ describe('store faults', () => {
       expect(total).toBe(tasks * 1000);
       await c2.TerminateJob!({ JobId: j.JobId }).catch(() => undefined);
     }
-    expect(listed.TotalCount).toBeGreaterThan(0);
+    expect(listed.length).toBeGreaterThan(0);
     await s1.stop();
   });
+});
+
+describe('a data dir whose file system turns read-only', () => {
+  it('answers FailedOperation and keeps serving reads; a restart on it is refused; after a repair nothing is lost', async () => {
+    const dir = tempDir('openbatch-ext4-');
+    const img = path.join(dir, 'disk.img');
+    const mnt2 = path.join(dir, 'mnt');
+    fs.mkdirSync(mnt2);
+    execFileSync('truncate', ['-s', '64M', img]);
+    execFileSync('mkfs.ext4', ['-q', '-F', img]);
+    const mountDisk = () => execFileSync('mount', ['-o', 'loop,errors=remount-ro', img, mnt2]);
+    mountDisk();
+    const dataDir = path.join(mnt2, 'data');
+    try {
+      let s = await startServer({ dataDir });
+      let cl = s.client();
+      const before = await cl.SubmitJob!(simpleJob('echo before'));
+      expect((await waitJobDone(cl, before.JobId)).JobState).toBe('SUCCEED');
+      execFileSync('sync');
+      // the disk reports an error: the kernel turns the file system read-only under the server
+      const dev = path.basename(execFileSync('findmnt', ['-no', 'SOURCE', mnt2], { encoding: 'utf8' }).trim());
+      fs.writeFileSync(`/sys/fs/ext4/${dev}/trigger_fs_error`, 'openbatch store-faults test');
+      const e = await errorOf(cl.SubmitJob!(simpleJob('echo during')));
+      expect(e.code).toBe('FailedOperation');
+      expect(e.message).toContain('the data directory is read-only');
+      expect((await cl.DescribeJob!({ JobId: before.JobId })).JobState).toBe('SUCCEED');
+      const logs = await cl.DescribeTaskLogs!({ JobId: before.JobId, TaskName: 'A' });
+      expect(Buffer.from(logs.TaskInstanceLogSet[0].StdoutLog.replace(/^data:[^,]*,/, ''), 'base64').toString()).toBe('before\n');
+      // SIGTERM still stops it, and a new start on the read-only disk is refused with the reason
+      expect(await s.stop()).toBe(0);
+      await expect(startServer({ dataDir })).rejects.toThrow(/data directory .* is on a read-only file system/);
+      // the operator repairs the disk and mounts it again: everything acknowledged is there
+      execFileSync('umount', [mnt2]);
+      expect([0, 1]).toContain(spawnSync('e2fsck', ['-fy', img]).status); // 1: errors corrected
+      mountDisk();
+      const db = new Database(path.join(dataDir, 'openbatch.db'));
+      expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
+      db.close();
+      s = await startServer({ dataDir });
+      cl = s.client();
+      expect((await cl.DescribeJob!({ JobId: before.JobId })).JobState).toBe('SUCCEED');
+      const after = await cl.SubmitJob!(simpleJob('echo after'));
+      expect((await waitJobDone(cl, after.JobId)).JobState).toBe('SUCCEED');
+      await s.stop();
+    } finally {
+      spawnSync('umount', ['-l', mnt2]);
+    }
+  }, 120_000);
 });
