@@ -205,16 +205,19 @@ static void launch(char **f, size_t nf) {
   emit(line, (size_t)n);
 }
 
+/* The exit is seen with WNOWAIT and the child reaped only after its status file is written: until then
+ * its pid stays taken (a zombie), so a service watching the pid never sees it gone without a status. */
 static void reap(void) {
   for (;;) {
-    int st;
-    pid_t pid = waitpid(-1, &st, WNOHANG);
-    if (pid <= 0) return;
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) != 0 || si.si_pid == 0) return;
+    pid_t pid = si.si_pid;
     for (size_t i = 0; i < nchildren; i++) {
       if (children[i].pid != pid) continue;
       char body[64], line[512];
-      int bl = WIFSIGNALED(st) ? snprintf(body, sizeof body, "signal %d\n", WTERMSIG(st))
-                               : snprintf(body, sizeof body, "exit %d\n", WEXITSTATUS(st));
+      int bl = si.si_code == CLD_EXITED ? snprintf(body, sizeof body, "exit %d\n", si.si_status)
+                                        : snprintf(body, sizeof body, "signal %d\n", si.si_status);
       int fd = open(children[i].status, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
       if (fd >= 0) {
         ssize_t w = write(fd, body, (size_t)bl);
@@ -227,6 +230,9 @@ static void reap(void) {
       free(children[i].status);
       children[i] = children[--nchildren];
       break;
+    }
+    int st;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
     }
   }
 }

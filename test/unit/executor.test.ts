@@ -1,5 +1,6 @@
 // The local executor against real processes: exit codes, captured streams, environment, working
 // directory, process-group kills, and re-adoption by a second executor on the same state dir.
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -141,7 +142,13 @@ async function until(cond: () => boolean, ms = 5000): Promise<void> {
     fs.writeFileSync(go, '');
     expect(await b.exitOf('long')).toEqual({ exitCode: 4, signal: null });
     // a handle whose process is gone without a status, or whose pid was reused, is lost
-    expect(b.ex.adopt({ ...running, key: 'ghost', statusPath: path.join(stateDir, 'ghost.status') })).toEqual({ kind: 'lost' });
+    const gone = spawn('sleep', ['100'], { stdio: 'ignore' });
+    const goneTicks = startTicksOf(gone.pid!, true)!;
+    const reaped = new Promise((r) => gone.once('exit', r));
+    gone.kill('SIGKILL');
+    await reaped;
+    const ghost = { ...running, key: 'ghost', pid: gone.pid!, startTicks: goneTicks, statusPath: path.join(stateDir, 'ghost.status') };
+    expect(b.ex.adopt(ghost)).toEqual({ kind: 'lost' });
     expect(b.ex.adopt({ ...running, key: 'reused', pid: process.pid, statusPath: path.join(stateDir, 'r.status') })).toEqual({ kind: 'lost' });
     expect(startTicksOf(process.pid)).toMatch(/^\d+$/);
   });
@@ -169,6 +176,24 @@ async function until(cond: () => boolean, ms = 5000): Promise<void> {
     expect(b.ex.adopt(h)).toEqual({ kind: 'running' });
     process.kill(-h.pid, 'SIGKILL');
     expect(await b.exitOf('victim')).toEqual({ exitCode: null, signal: 'SIGKILL' });
+  });
+
+  it('waits for the status of an adopted attempt whose process ended a moment before its supervisor wrote it', async () => {
+    const a = setup();
+    const stateDir = path.join(a.root, 'state');
+    // a process of our own stands for the attempt; the test plays its supervisor, slow to write the status
+    const child = spawn('sleep', ['100'], { stdio: 'ignore' });
+    const pid = child.pid!;
+    const handle = { executor: 'local', key: 'slow-status', pid, startTicks: startTicksOf(pid, true)!, statusPath: path.join(stateDir, 'slow-status.status') };
+    expect(a.ex.adopt(handle)).toEqual({ kind: 'running' });
+    const ended = new Promise((r) => child.once('exit', r));
+    child.kill('SIGKILL');
+    await ended; // reaped: the pid is gone and there is no status yet
+    await new Promise((r) => setTimeout(r, 150)); // more than one sweep (100 ms) sees it gone
+    expect(a.exits.get('slow-status')).toBeUndefined();
+    fs.writeFileSync(handle.statusPath, 'exit 3\n');
+    expect(await a.exitOf('slow-status')).toEqual({ exitCode: 3, signal: null });
+    expect(a.exits.get('slow-status')).toHaveLength(1);
   });
 
   it('runs many short attempts, each reported exactly once', async () => {

@@ -3,10 +3,13 @@
 // dir, plus a slow sweep in case an event is missed) or, without a status, when their process is gone.
 import fs from 'node:fs';
 import type { AdoptResult, AttemptHandle, ExitInfo } from '../types.ts';
-import { readStatus, startTicksOf } from './status.ts';
+import { readStatus, startTicksOf, stillSupervised } from './status.ts';
 
 export class Adopter {
   private readonly watched = new Map<string, AttemptHandle>();
+  /** Attempts seen ended without a status, and when: they are called lost only if still without one a
+   *  sweep later (a supervisor may be between the end and the status write, e.g. on a loaded machine). */
+  private readonly goneAt = new Map<string, number>();
   private watcher: fs.FSWatcher | null = null;
   private sweepTimer: NodeJS.Timeout | null = null;
 
@@ -20,7 +23,7 @@ export class Adopter {
   adopt(handle: AttemptHandle): AdoptResult {
     const st = readStatus(handle.statusPath);
     if (st) return { kind: 'exited', exit: st };
-    if (handle.startTicks !== '' && startTicksOf(handle.pid) === handle.startTicks) {
+    if (stillSupervised(handle.pid, handle.startTicks)) {
       this.watch(handle);
       return { kind: 'running' };
     }
@@ -54,6 +57,7 @@ export class Adopter {
     this.watcher = null;
     this.stopSweep();
     this.watched.clear();
+    this.goneAt.clear();
   }
 
   private stopSweep(): void {
@@ -66,15 +70,24 @@ export class Adopter {
     if (!h) return;
     const st = readStatus(h.statusPath);
     if (st) {
+      this.goneAt.delete(key);
       this.watched.delete(key);
       this.fire(key, st);
       return;
     }
     if (startTicksOf(h.pid) !== h.startTicks) {
-      // gone without a status: its supervisor was killed too (SIGKILL), or the machine rebooted
-      const again = readStatus(h.statusPath);
+      // ended (or a zombie) without a status: its supervisor is about to write it, or was killed too
+      // (SIGKILL) or the machine rebooted — decided at a later check
+      const since = this.goneAt.get(key);
+      const now = Date.now();
+      if (since === undefined) {
+        this.goneAt.set(key, now);
+        return;
+      }
+      if (now - since < this.sweepMs / 2) return;
+      this.goneAt.delete(key);
       this.watched.delete(key);
-      this.fire(key, again ?? { exitCode: null, signal: 'SIGKILL' });
+      this.fire(key, { exitCode: null, signal: 'SIGKILL' });
     }
   }
 }

@@ -30,17 +30,37 @@ export function readStatus(file: string): ExitInfo | undefined {
   return m[1] === 'signal' ? { exitCode: null, signal: signalName(n) } : { exitCode: n, signal: null };
 }
 
-/** Field 22 of /proc/<pid>/stat (start time in clock ticks since boot), or undefined if no such live
- *  process. A zombie has ended (undefined), unless `zombieToo` — right after spawning our own child,
- *  which may already have exited but is not reaped yet. */
-export function startTicksOf(pid: number, zombieToo = false): string | undefined {
+/** State, parent and start time (field 22, clock ticks since boot) of a process from /proc/<pid>/stat. */
+function procStat(pid: number): { state: string; ppid: number; startTicks: string } | undefined {
   try {
     const s = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
     const fields = s.slice(s.lastIndexOf(')') + 2).split(' ');
-    // fields[0] is field 3 (state); field 22 is fields[19]
-    if (fields[0] === 'Z' && !zombieToo) return undefined;
-    return fields[19];
+    // fields[0] is field 3 (state), fields[1] field 4 (ppid), fields[19] field 22 (start time)
+    return { state: fields[0]!, ppid: Number(fields[1]), startTicks: fields[19]! };
   } catch {
     return undefined;
+  }
+}
+
+/** Start time of a live process, or undefined if there is no such process. A zombie has ended
+ *  (undefined), unless `zombieToo` — right after spawning our own child, which may already have exited
+ *  but is not reaped yet. */
+export function startTicksOf(pid: number, zombieToo = false): string | undefined {
+  const st = procStat(pid);
+  if (!st || (st.state === 'Z' && !zombieToo)) return undefined;
+  return st.startTicks;
+}
+
+/** Is this pid, with this start time, still an attempt whose outcome its supervisor will record: alive,
+ *  or ended but not yet reaped by the attempt shim (the shim writes the status before it reaps). A zombie
+ *  whose parent is anything else (its supervisor died; an init reaps it soon) has no status coming. */
+export function stillSupervised(pid: number, startTicks: string): boolean {
+  const st = procStat(pid);
+  if (!st || startTicks === '' || st.startTicks !== startTicks) return false;
+  if (st.state !== 'Z') return true;
+  try {
+    return fs.readFileSync(`/proc/${st.ppid}/comm`, 'latin1').startsWith('openbatch-shim');
+  } catch {
+    return false;
   }
 }
