@@ -12,6 +12,7 @@ import { createLocalExecutor } from './executors/local/factory.ts';
 import { systemClock, type Clock } from './lib/clock.ts';
 import { createLogger, type Logger } from './lib/logger.ts';
 import { writeProblem } from './lib/write-probe.ts';
+import { lockDataDir } from './lib/data-dir-lock.ts';
 import { FsObjectStore } from './objectstore/fs/fs-store.ts';
 import { EnvPools } from './scheduler/env-pools.ts';
 import { Scheduler } from './scheduler/scheduler.ts';
@@ -103,7 +104,17 @@ export async function start(cfg: Config, opts: { clock?: Clock; logger?: Logger 
   prepareDataDir(cfg.dataDir);
   const p = dataPaths(cfg.dataDir);
   const accounts = loadAccounts(cfg);
-  const store = openStore(p.db);
+  const lock = lockDataDir(cfg.dataDir);
+  if ('heldBy' in lock) {
+    throw new StartupError(`another OpenBatch server${lock.heldBy === undefined ? '' : ` (pid ${lock.heldBy})`} is using the data directory ${cfg.dataDir}; stop it, or give this one another --data-dir`);
+  }
+  let store: SqliteStore;
+  try {
+    store = openStore(p.db);
+  } catch (e) {
+    lock.release();
+    throw e;
+  }
   const executor = createLocalExecutor(cfg.launcher, { stateDir: p.attempts, logger });
   const objects = new FsObjectStore(p.objects);
   const logs = new LogLayout(cfg.dataDir);
@@ -156,6 +167,7 @@ export async function start(cfg: Config, opts: { clock?: Clock; logger?: Logger 
     await scheduler.close();
     await executor.close();
     await store.close();
+    lock.release();
     const why = LISTEN_PROBLEMS[(e as NodeJS.ErrnoException).code ?? ''];
     if (why) throw new StartupError(`cannot listen on ${cfg.host}:${cfg.port}: ${why}`);
     throw e;
@@ -178,6 +190,7 @@ export async function start(cfg: Config, opts: { clock?: Clock; logger?: Logger 
         await scheduler.close();
         await executor.close();
         await store.close();
+        lock.release();
         logger.flush?.();
       })();
       return closing;

@@ -83,11 +83,16 @@ export class Pipeline {
       } else {
         params = decodeFlat(schema, auth.flatParams);
       }
+      // the request's logger is made when an action first logs (most never do)
+      const root = this.o.logger;
+      let log: Logger | undefined;
       const ctx: ActionContext = {
         account: auth.accountId,
         region,
         requestId,
-        log: this.o.logger.child({ requestId, action: name, account: auth.accountId }),
+        get log() {
+          return (log ??= root.child({ requestId, action: name, account: auth.accountId }));
+        },
       };
       const handler = this.o.actions[name] as (c: ActionContext, p: unknown) => Promise<Record<string, unknown>>;
       const result = await handler(ctx, params);

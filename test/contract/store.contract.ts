@@ -162,6 +162,33 @@ export function storeContract(name: string, f: StoreFactory): void {
       await s.close();
     });
 
+    it('answers jobWithTasks with what was last written, read after read, and never shares records', async () => {
+      const s = await f.create();
+      const j = job();
+      const t = task(j.id, 'A', 10);
+      await s.insertJob(j, [t]);
+      const read = () => s.jobWithTasks('acc-a', 'ap-guangzhou', j.id);
+      expect((await read())?.job.state).toBe('SUBMITTED');
+      // a caller that changes what it got does not change what the next caller gets
+      const mine = (await read())!;
+      mine.job.state = 'FAILED';
+      mine.tasks[0]!.counts.SUBMITTED = 0;
+      expect((await read())?.job.state).toBe('SUBMITTED');
+      expect((await read())?.tasks[0]?.counts.SUBMITTED).toBe(10);
+      // a task written alone, then the job written alone
+      await s.applyBatch({ jobs: [], tasks: [{ ...t, state: 'RUNNING', counts: { ...zeroCounts(), RUNNING: 10 } }], instances: [], attempts: [] });
+      expect((await read())?.tasks[0]?.state).toBe('RUNNING');
+      expect((await read())?.tasks[0]?.counts.RUNNING).toBe(10);
+      expect((await read())?.job.state).toBe('SUBMITTED');
+      await s.applyBatch({ jobs: [{ ...j, state: 'RUNNING' }], tasks: [], instances: [], attempts: [] });
+      expect((await read())?.job.state).toBe('RUNNING');
+      expect(await s.jobWithTasks('acc-b', 'ap-guangzhou', j.id)).toBeUndefined();
+      expect(await s.jobWithTasks('acc-a', 'ap-shanghai', j.id)).toBeUndefined();
+      await s.deleteJob(j.id);
+      expect(await read()).toBeUndefined();
+      await s.close();
+    });
+
     it('keeps everything across a reopen', async () => {
       if (!f.reopen) return;
       const s = await f.create();

@@ -132,6 +132,20 @@ describe('startup problems', () => {
       await srv.stop();
     }
   });
+
+  it('refuses a second server on a data dir in use, and frees the data dir when the first dies', async () => {
+    const dataDir = tempDir();
+    const first = await startServer({ dataDir });
+    const { JobId } = await first.client().SubmitJob!(simpleJob('true'));
+    await expect(startServer({ dataDir })).rejects.toThrow(
+      new RegExp(`openbatch serve: another OpenBatch server \\(pid ${first.proc.pid}\\) is using the data directory`));
+    expect(await healthz(first.port)).toBe(200);
+    await first.kill9(); // the kernel drops the lock with the process
+    const second = await startServer({ dataDir });
+    expect((await waitJobDone(second.client(), JobId)).JobState).toBe('SUCCEED');
+    await second.stop();
+    expect(fs.existsSync(path.join(dataDir, 'server.pid'))).toBe(false);
+  });
 });
 
 describe('accounts', () => {
