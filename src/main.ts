@@ -103,13 +103,15 @@ export async function start(cfg: Config, opts: { clock?: Clock; logger?: Logger 
   const logger = opts.logger ?? createLogger(cfg.logLevel);
   prepareDataDir(cfg.dataDir);
   const p = dataPaths(cfg.dataDir);
-  const accounts = loadAccounts(cfg);
+  // the lock first: nothing in the data dir (the generated key pair included) is touched by a second server
   const lock = lockDataDir(cfg.dataDir);
   if ('heldBy' in lock) {
     throw new StartupError(`another OpenBatch server${lock.heldBy === undefined ? '' : ` (pid ${lock.heldBy})`} is using the data directory ${cfg.dataDir}; stop it, or give this one another --data-dir`);
   }
+  let accounts: ReturnType<typeof loadAccounts>;
   let store: SqliteStore;
   try {
+    accounts = loadAccounts(cfg);
     store = openStore(p.db);
   } catch (e) {
     lock.release();

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import type { LocalExecutorBase, LocalExecutorOptions } from './base.ts';
 import { LocalExecutor } from './executor.ts';
 import { ShimExecutor } from './shim-executor.ts';
+import { SHIM_NAME } from './status.ts';
 
 export const LAUNCHERS = ['auto', 'shim', 'shell'] as const;
 export type Launcher = (typeof LAUNCHERS)[number];
@@ -28,7 +29,7 @@ export function buildShim(): string | Error {
   const dirs = [path.join(ROOT, 'node_modules', '.cache', 'openbatch'), path.join(os.tmpdir(), `openbatch-shim-${process.getuid?.() ?? 'u'}`)];
   let last: Error = new Error('no writable cache directory');
   for (const dir of dirs) {
-    const target = path.join(dir, `openbatch-shim-${hash}`);
+    const target = path.join(dir, `${SHIM_NAME}-${hash}`);
     try {
       fs.accessSync(target, fs.constants.X_OK);
       return target;

@@ -30,6 +30,9 @@ export function readStatus(file: string): ExitInfo | undefined {
   return m[1] === 'signal' ? { exitCode: null, signal: signalName(n) } : { exitCode: n, signal: null };
 }
 
+/** The attempt shim's executable is `<SHIM_NAME>-<hash of its source>` (its comm starts with SHIM_NAME). */
+export const SHIM_NAME = 'openbatch-shim';
+
 /** State, parent and start time (field 22, clock ticks since boot) of a process from /proc/<pid>/stat. */
 function procStat(pid: number): { state: string; ppid: number; startTicks: string } | undefined {
   try {
@@ -59,7 +62,7 @@ export function stillSupervised(pid: number, startTicks: string): boolean {
   if (!st || startTicks === '' || st.startTicks !== startTicks) return false;
   if (st.state !== 'Z') return true;
   try {
-    return fs.readFileSync(`/proc/${st.ppid}/comm`, 'latin1').startsWith('openbatch-shim');
+    return fs.readFileSync(`/proc/${st.ppid}/comm`, 'latin1').startsWith(SHIM_NAME);
   } catch {
     return false;
   }
