@@ -2,8 +2,9 @@
  * openbatch-shim: starts and supervises the attempts of one OpenBatch service process.
  *
  * The service starts one shim (in its own session) and sends it launch requests on stdin. The shim
- * starts each attempt with posix_spawn (no copy of a large parent's page tables, one process per
- * attempt: `/bin/sh -c <command>` in its own session and process group, stdout/stderr to files),
+ * starts each attempt with vfork + exec (no copy of a large parent's page tables, one process per
+ * attempt: `/bin/sh -c <command>` in its own session and process group, stdout/stderr to files, at
+ * the shim's niceness plus N with `--nice N`),
  * waits for it, writes its exit status to the attempt's status file, and reports to the service on
  * stdout. When the service goes away (stdin closes, e.g. kill -9), the shim keeps supervising the
  * attempts it started, writing their statuses, and exits after the last one; a restarted service
@@ -18,17 +19,19 @@
  *   "F <key> <errno>"              could not start
  *   "E <key> exit <code>"          ended with an exit code
  *   "E <key> signal <n>"           killed by signal n
- * Status file content: "exit <code>\n" or "signal <n>\n", written once with a single write().
+ * When the attempt ends, the shim appends "exit <code>\n" or "signal <n>\n" to the pidfile (one write)
+ * and renames it to the status file, so the status file appears whole and its last line is the status
+ * (where there is no pidfile, the status file is written with that line alone).
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -40,11 +43,15 @@ struct child {
   pid_t pid;
   char *key;
   char *status;
+  char *pidfile; /* NULL if it could not be written */
 };
 
 static struct child *children;
 static size_t nchildren, cap_children;
 static int events_ok = 1; /* stdout still open */
+static int attempt_nice;     /* --nice N: added to the shim's niceness for the attempts */
+static int attempt_priority; /* the niceness attempts get */
+static volatile int spawn_errno;
 
 static void die(const char *what) {
   perror(what);
@@ -77,18 +84,21 @@ static void emit(const char *line, size_t len) {
   }
 }
 
-/* mkdir -p */
+/* mkdir -p; the parent usually exists, so one mkdir is tried before walking the path */
 static int mkdirs(const char *path) {
-  char buf[4096];
-  size_t n = strlen(path);
-  if (n == 0 || n >= sizeof buf) return ENAMETOOLONG;
-  memcpy(buf, path, n + 1);
-  for (size_t i = 1; i <= n; i++) {
-    if (buf[i] == '/' || buf[i] == '\0') {
-      char c = buf[i];
-      buf[i] = '\0';
-      if (mkdir(buf, 0755) != 0 && errno != EEXIST) return errno;
-      buf[i] = c;
+  if (mkdir(path, 0755) != 0 && errno != EEXIST) {
+    if (errno != ENOENT) return errno;
+    char buf[4096];
+    size_t n = strlen(path);
+    if (n == 0 || n >= sizeof buf) return ENAMETOOLONG;
+    memcpy(buf, path, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+      if (buf[i] == '/' || buf[i] == '\0') {
+        char c = buf[i];
+        buf[i] = '\0';
+        if (mkdir(buf, 0755) != 0 && errno != EEXIST) return errno;
+        buf[i] = c;
+      }
     }
   }
   struct stat st;
@@ -156,27 +166,38 @@ static void launch(char **f, size_t nf) {
   for (size_t j = 0; j < nenv; j++) envp[k++] = f[8 + j];
   envp[k] = NULL;
 
-  posix_spawn_file_actions_t fa;
-  posix_spawnattr_t at;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 1, out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  posix_spawn_file_actions_addopen(&fa, 2, err, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  posix_spawn_file_actions_addchdir_np(&fa, cwd);
-  posix_spawnattr_init(&at);
-  sigset_t none, dfl;
-  sigemptyset(&none);
-  sigemptyset(&dfl);
-  sigaddset(&dfl, SIGPIPE); /* ignored here; the attempt gets the default back */
-  posix_spawnattr_setsigmask(&at, &none);
-  posix_spawnattr_setsigdefault(&at, &dfl);
-  posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
   char *argv[] = {"/bin/sh", "-c", (char *)cmd, NULL};
-  pid_t pid;
-  e = posix_spawn(&pid, "/bin/sh", &fa, &at, argv, envp);
-  posix_spawn_file_actions_destroy(&fa);
-  posix_spawnattr_destroy(&at);
+  /* vfork, as posix_spawn does, so that the child can also lower its priority before exec: the shim
+   * itself keeps the service's priority. Until it execs or exits the child only makes system calls;
+   * a failure is passed back in spawn_errno (the memory is shared until then). */
+  spawn_errno = 0;
+  pid_t pid = vfork();
+  if (pid == 0) {
+    sigset_t none;
+    sigemptyset(&none);
+    int fd;
+    if (setsid() < 0) goto fail;
+    if (attempt_nice > 0) setpriority(PRIO_PROCESS, 0, attempt_priority);
+    if ((fd = open("/dev/null", O_RDONLY)) < 0 || dup2(fd, 0) < 0) goto fail;
+    if (fd != 0) close(fd);
+    if ((fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600)) < 0 || dup2(fd, 1) < 0) goto fail;
+    if (fd != 1) close(fd);
+    if ((fd = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0600)) < 0 || dup2(fd, 2) < 0) goto fail;
+    if (fd != 2) close(fd);
+    if (chdir(cwd) != 0) goto fail;
+    signal(SIGPIPE, SIG_DFL); /* ignored here; the attempt gets the default back */
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    execve("/bin/sh", argv, envp);
+  fail:
+    spawn_errno = errno ? errno : EIO;
+    _exit(127);
+  }
+  e = pid < 0 ? errno : spawn_errno;
   free(envp);
+  if (pid > 0 && e != 0) {
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
+    }
+  }
   if (e != 0) {
     int n = snprintf(line, sizeof line, "F %s %d\n", key, e);
     emit(line, (size_t)n);
@@ -190,6 +211,7 @@ static void launch(char **f, size_t nf) {
   children[nchildren].pid = pid;
   children[nchildren].key = xstrdup(key);
   children[nchildren].status = xstrdup(status);
+  children[nchildren].pidfile = NULL;
   nchildren++;
   char ticks[32];
   start_ticks(pid, ticks, sizeof ticks); /* valid even if it already ended: not reaped yet */
@@ -198,8 +220,8 @@ static void launch(char **f, size_t nf) {
   int pfd = open(pidfile, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (pfd >= 0) {
     ssize_t w = write(pfd, pidline, (size_t)pl);
-    (void)w;
     close(pfd);
+    if (w == pl) children[nchildren - 1].pidfile = xstrdup(pidfile);
   }
   int n = snprintf(line, sizeof line, "S %s %d %s\n", key, (int)pid, ticks);
   emit(line, (size_t)n);
@@ -218,16 +240,31 @@ static void reap(void) {
       char body[64], line[512];
       int bl = si.si_code == CLD_EXITED ? snprintf(body, sizeof body, "exit %d\n", si.si_status)
                                         : snprintf(body, sizeof body, "signal %d\n", si.si_status);
-      int fd = open(children[i].status, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-      if (fd >= 0) {
-        ssize_t w = write(fd, body, (size_t)bl);
-        (void)w;
-        close(fd);
+      /* the pid file gets the status line and becomes the status file (no new file: on some file
+       * systems creating files is the dearest part of an attempt); otherwise a fresh status file */
+      int done = 0;
+      if (children[i].pidfile) {
+        int fd = open(children[i].pidfile, O_WRONLY | O_APPEND | O_CLOEXEC);
+        if (fd >= 0) {
+          done = write(fd, body, (size_t)bl) == bl;
+          close(fd);
+          done = done && rename(children[i].pidfile, children[i].status) == 0;
+        }
+      }
+      if (!done) {
+        int fd = open(children[i].status, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (fd >= 0) {
+          ssize_t w = write(fd, body, (size_t)bl);
+          (void)w;
+          close(fd);
+        }
+        if (children[i].pidfile) unlink(children[i].pidfile);
       }
       int n = snprintf(line, sizeof line, "E %s %s", children[i].key, body);
       emit(line, (size_t)n);
       free(children[i].key);
       free(children[i].status);
+      free(children[i].pidfile);
       children[i] = children[--nchildren];
       break;
     }
@@ -237,7 +274,16 @@ static void reap(void) {
   }
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+  if (argc == 3 && strcmp(argv[1], "--nice") == 0) {
+    attempt_nice = atoi(argv[2]);
+    errno = 0;
+    int own = getpriority(PRIO_PROCESS, 0);
+    attempt_priority = own + attempt_nice > 19 ? 19 : own + attempt_nice;
+  } else if (argc != 1) {
+    fprintf(stderr, "usage: %s [--nice N]\n", argv[0]);
+    return 2;
+  }
   signal(SIGPIPE, SIG_IGN);
   sigset_t chld;
   sigemptyset(&chld);

@@ -117,7 +117,7 @@ export async function start(cfg: Config, opts: { clock?: Clock; logger?: Logger 
     lock.release();
     throw e;
   }
-  const executor = createLocalExecutor(cfg.launcher, { stateDir: p.attempts, logger });
+  const executor = createLocalExecutor(cfg.launcher, { stateDir: p.attempts, logger, nice: cfg.attemptNice });
   const objects = new FsObjectStore(p.objects);
   const logs = new LogLayout(cfg.dataDir);
   const shipper = new LogShipper(objects, p.local);

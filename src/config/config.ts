@@ -24,6 +24,8 @@ export interface Config {
   localSlots: number;
   /** How the local executor starts attempts: the C shim, the /bin/sh supervisor, or auto (shim if it builds). */
   launcher: Launcher;
+  /** Added to the server's niceness for the attempts it starts (0-19), so the API stays responsive when they take every CPU. */
+  attemptNice: number;
   /** Seconds between resource samples of running instances (DescribeJobMonitorData); 0 = off. */
   monitorInterval: number;
   maxBodyBytes: number;
@@ -72,6 +74,7 @@ export function defaultConfig(): Config {
     rateLimits: 'intl',
     localSlots: Math.max(2, os.availableParallelism()),
     launcher: 'auto',
+    attemptNice: 10,
     monitorInterval: 10,
     maxBodyBytes: 10 * 1024 * 1024,
     maxSkewSeconds: 300,
@@ -95,6 +98,7 @@ const SETTINGS: { key: keyof Config; flag: string; env: string; kind: 'string' |
   { key: 'rateLimits', flag: 'rate-limits', env: 'OPENBATCH_RATE_LIMITS', kind: 'mode' },
   { key: 'localSlots', flag: 'slots', env: 'OPENBATCH_SLOTS', kind: 'int' },
   { key: 'launcher', flag: 'launcher', env: 'OPENBATCH_LAUNCHER', kind: 'launcher' },
+  { key: 'attemptNice', flag: 'attempt-nice', env: 'OPENBATCH_ATTEMPT_NICE', kind: 'int' },
   { key: 'monitorInterval', flag: 'monitor-interval', env: 'OPENBATCH_MONITOR_INTERVAL', kind: 'int' },
   { key: 'maxBodyBytes', flag: 'max-body-bytes', env: 'OPENBATCH_MAX_BODY_BYTES', kind: 'int' },
   { key: 'logLevel', flag: 'log-level', env: 'OPENBATCH_LOG_LEVEL', kind: 'string' },
@@ -108,6 +112,7 @@ export const FLAG_HELP: Record<string, string> = {
   'rate-limits': 'per-action rate limits: intl (default), mainland or off',
   slots: 'task instances the local executor runs at once (default: number of CPUs, at least 2)',
   launcher: 'how attempts are started: auto (default: the C shim if it can be built, else sh), shim or shell',
+  'attempt-nice': 'added to the server\'s CPU niceness for the attempts it starts, 0-19 (default 10: the API and scheduler come first when attempts take every CPU)',
   'max-body-bytes': 'largest accepted request body (default 10485760)',
   'monitor-interval': 'seconds between CPU/memory samples of running instances (default 10; 0 = off)',
   'log-level': 'pino log level: fatal, error, warn, info (default), debug, trace',
@@ -155,6 +160,7 @@ export function loadConfig({ env, flags, file }: ConfigInputs): Config {
   }
   cfg.dataDir = path.resolve(cfg.dataDir);
   if (cfg.localSlots < 1) throw new ConfigError('slots must be at least 1');
+  if (cfg.attemptNice > 19) throw new ConfigError(`attempt-nice must be between 0 and 19, got ${cfg.attemptNice}`);
   if (file?.accounts !== undefined) cfg.accounts = parseAccounts(file.accounts);
   if (file?.limits !== undefined) cfg.limits = parseLimits(file.limits);
   if (file?.attachableInstances !== undefined) cfg.attachableInstances = parseAttachable(file.attachableInstances);

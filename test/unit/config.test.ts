@@ -13,6 +13,9 @@ describe('loadConfig', () => {
     expect(c.localSlots).toBe(d.localSlots);
     expect(c.limits).toEqual(DEFAULT_LIMITS);
     expect(c.defaultSecretId).toBeUndefined();
+    expect(c.attemptNice).toBe(10);
+    expect(loadConfig({ env: { OPENBATCH_ATTEMPT_NICE: '0' }, flags: {} }).attemptNice).toBe(0);
+    expect(loadConfig({ env: {}, flags: { 'attempt-nice': '19' } }).attemptNice).toBe(19);
   });
   it('takes flags over env over file', () => {
     const file = { port: 1, host: '0.0.0.0', rateLimits: 'mainland', localSlots: 3 };
@@ -43,6 +46,8 @@ describe('loadConfig', () => {
     bad({ env: {}, flags: {}, file: { accounts: [{ id: 'x' }] } }, /accounts\[0\]\.secretId/);
     bad({ env: {}, flags: {}, file: { limits: { nope: 1 } } }, /unknown limit/);
     bad({ env: {}, flags: { slots: '0' } }, /slots must be at least 1/);
+    bad({ env: {}, flags: { 'attempt-nice': '20' } }, /attempt-nice must be between 0 and 19, got 20/);
+    bad({ env: {}, flags: { 'attempt-nice': '-1' } }, /--attempt-nice must be a non-negative integer/);
     expect(() => loadConfig({ env: {}, flags: { port: '-1' } })).toThrow(ConfigError);
   });
 });

@@ -18,7 +18,7 @@ const executors: LocalExecutorBase[] = [];
 const shimPath = buildShim();
 if (shimPath instanceof Error) throw shimPath; // this machine has a C compiler: the shim must build
 const VARIANTS: [string, (o: LocalExecutorOptions) => LocalExecutorBase, string][] = [
-  ['shim (posix_spawn)', (o) => new ShimExecutor(o, shimPath), 'signal'],
+  ['shim (vfork)', (o) => new ShimExecutor(o, shimPath), 'signal'],
   ['shell supervisor', (o) => new LocalExecutor(o), 'number'],
 ];
 
@@ -27,10 +27,10 @@ afterEach(async () => {
   for (const e of executors.splice(0)) await e.close();
 });
 
-function setup(stateDir?: string) {
+function setup(stateDir?: string, more: Partial<LocalExecutorOptions> = {}) {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'openbatch-exec-'));
   dirs.push(root);
-  const ex = make({ stateDir: stateDir ?? path.join(root, 'state'), sweepMs: 100 });
+  const ex = make({ stateDir: stateDir ?? path.join(root, 'state'), sweepMs: 100, ...more });
   executors.push(ex);
   const exits = new Map<string, ExitInfo[]>();
   const waiters = new Map<string, (e: ExitInfo) => void>();
@@ -80,7 +80,9 @@ async function until(cond: () => boolean, ms = 5000): Promise<void> {
     expect(h0.startTicks).toMatch(/^\d+$/);
     // the supervisor kept the status until the caller forgets it
     await until(() => fs.existsSync(h3.statusPath));
-    expect(fs.readFileSync(h3.statusPath, 'utf8')).toBe(statusStyle === 'signal' ? 'exit 3\n' : '3\n');
+    // the shim's pid file ("<pid> <start time>") became the status file, its status line appended
+    expect(fs.readFileSync(h3.statusPath, 'utf8')).toBe(statusStyle === 'signal' ? `${h3.pid} ${h3.startTicks}\nexit 3\n` : '3\n');
+    expect(fs.existsSync(ex.pidPath('three'))).toBe(false);
     ex.forget(h3);
     await until(() => !fs.existsSync(h3.statusPath));
     await new Promise((r) => setTimeout(r, 100));
@@ -97,6 +99,18 @@ async function until(cond: () => boolean, ms = 5000): Promise<void> {
     const [line, lit] = fs.readFileSync(path.join(root, 'env.out'), 'utf8').split('\n');
     expect(line).toBe(`7|unset|${path.join(root, 'work', 'env')}`);
     expect(lit).toBe('quotes "and" $(not run) ; | &');
+  });
+
+  it('runs attempts at the niceness asked for, added to the service\'s own (0 leaves it alone)', async () => {
+    const own = os.getPriority();
+    for (const nice of [0, 7]) {
+      const { ex, spec, exitOf, root } = setup(undefined, { nice });
+      // field 19 of /proc/<pid>/stat is the niceness: the command's shell and what it starts
+      await ex.launch(spec('n', `cut -d' ' -f19 /proc/$$/stat; nice`));
+      expect((await exitOf('n')).exitCode).toBe(0);
+      const want = String(Math.min(19, own + nice));
+      expect(fs.readFileSync(path.join(root, 'n.out'), 'utf8').split('\n')).toEqual([want, want, '']);
+    }
   });
 
   it('kills the whole process group, grandchildren included', async () => {
@@ -120,7 +134,7 @@ async function until(cond: () => boolean, ms = 5000): Promise<void> {
     ex.kill(h, 'SIGTERM');
     if (statusStyle === 'signal') {
       expect(await exitOf('term')).toEqual({ exitCode: null, signal: 'SIGTERM' });
-      expect(fs.readFileSync(h.statusPath, 'utf8')).toBe('signal 15\n');
+      expect(fs.readFileSync(h.statusPath, 'utf8')).toBe(`${h.pid} ${h.startTicks}\nsignal 15\n`);
     } else {
       expect(await exitOf('term')).toEqual({ exitCode: 128 + 15, signal: null });
       expect(fs.readFileSync(h.statusPath, 'utf8')).toBe('143\n');
@@ -166,6 +180,14 @@ async function until(cond: () => boolean, ms = 5000): Promise<void> {
     fs.writeFileSync(go, '');
     expect(await b.exitOf('unrecorded')).toEqual({ exitCode: 6, signal: null });
     expect(b.ex.recover('never-started')).toBeUndefined();
+    // ended while nobody had recorded its start: the status file it became still names it
+    await until(() => fs.existsSync(h.statusPath));
+    expect(fs.existsSync(b.ex.pidPath('unrecorded'))).toBe(false);
+    const again = setup(path.join(a.root, 'state'));
+    expect(again.ex.recover('unrecorded')).toEqual(h);
+    expect(again.ex.adopt(h)).toEqual({ kind: 'exited', exit: { exitCode: 6, signal: null } });
+    again.ex.forget(h);
+    await until(() => !fs.existsSync(h.statusPath));
   });
 
   it('reports an adopted attempt killed without a status as killed', async () => {
@@ -219,6 +241,14 @@ async function until(cond: () => boolean, ms = 5000): Promise<void> {
     fs.writeFileSync(path.join(root, 'file'), '');
     const s = { ...spec('bad', 'true'), cwd: path.join(root, 'file', 'sub') };
     await expect(ex.launch(s)).rejects.toThrow(/ENOTDIR/);
+  });
+
+  it('rejects a launch whose output file cannot be opened, and still runs the next one', async () => {
+    const { ex, spec, exitOf, root } = setup();
+    const s = { ...spec('noout', 'true'), stdoutPath: path.join(root, 'missing', 'x.out') };
+    await expect(ex.launch(s)).rejects.toThrow(/ENOENT/);
+    await ex.launch(spec('next', 'exit 4'));
+    expect(await exitOf('next')).toEqual({ exitCode: 4, signal: null });
   });
 }
 });

@@ -11,12 +11,19 @@ export interface LocalExecutorOptions {
   logger?: { warn(obj: object, msg: string): void; info?(obj: object, msg: string): void };
   /** How often watched (adopted) attempts are checked when no file event arrives (ms). */
   sweepMs?: number;
+  /**
+   * Added to the service's own niceness for the attempts (0 = the same priority). With a positive value
+   * the service's API and scheduler come first when the attempts take every CPU.
+   */
+  nice?: number;
 }
 
 export abstract class LocalExecutorBase implements Executor {
   readonly name = 'local';
   private listener: (key: string, exit: ExitInfo) => void = () => {};
   private readonly ended = new Set<string>();
+  /** Attempts handed over by adopt(): forget() also removes their pid file. */
+  private readonly adopted = new Set<string>();
   protected readonly adopter: Adopter;
   /** Environment of every attempt before its own variables: ours, minus OPENBATCH_* (settings, secrets). */
   protected readonly baseEnv: Record<string, string>;
@@ -45,17 +52,20 @@ export abstract class LocalExecutorBase implements Executor {
   }
 
   /** The handle of an attempt whose start the service never recorded (it died right after the
-   *  launch), from the pid file the shim wrote; undefined when the attempt never started. */
+   *  launch), from the pid file the shim wrote (or, once the attempt ended, the status file it became);
+   *  undefined when the attempt never started. */
   recover(key: string): AttemptHandle | undefined {
-    let text: string;
-    try {
-      text = fs.readFileSync(this.pidPath(key), 'utf8');
-    } catch {
-      return undefined;
+    for (const file of [this.pidPath(key), this.statusPath(key)]) {
+      let text: string;
+      try {
+        text = fs.readFileSync(file, 'utf8');
+      } catch {
+        continue;
+      }
+      const m = /^(\d+) (\d+)\n/.exec(text);
+      if (m) return { executor: this.name, key, pid: Number(m[1]), startTicks: m[2]!, statusPath: this.statusPath(key) };
     }
-    const m = /^(\d+) (\d+)\n$/.exec(text);
-    if (!m) return undefined;
-    return { executor: this.name, key, pid: Number(m[1]), startTicks: m[2]!, statusPath: this.statusPath(key) };
+    return undefined;
   }
 
   kill(handle: AttemptHandle, signal: NodeJS.Signals): void {
@@ -67,13 +77,16 @@ export abstract class LocalExecutorBase implements Executor {
   }
 
   adopt(handle: AttemptHandle): AdoptResult {
+    this.adopted.add(handle.key);
     return this.adopter.adopt(handle);
   }
 
   /** The caller has recorded the attempt's end: its status file is no longer needed. */
   forget(handle: AttemptHandle): void {
-    fs.rm(handle.statusPath, { force: true }, () => {});
-    fs.rm(this.pidPath(handle.key), { force: true }, () => {});
+    // the shim's pid file became the status file when the attempt ended; an adopted attempt may have
+    // been started by an earlier version that kept both
+    fs.unlink(handle.statusPath, () => {});
+    if (this.adopted.delete(handle.key)) fs.unlink(this.pidPath(handle.key), () => {});
     this.ended.delete(handle.key);
   }
 

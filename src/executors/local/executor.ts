@@ -40,7 +40,10 @@ export class LocalExecutor extends LocalExecutorBase {
       throw e;
     }
     try {
-      const child = spawn('/bin/sh', ['-c', SUPERVISOR, `openbatch-attempt:${spec.key}`, spec.command, statusPath], {
+      const argv = ['-c', SUPERVISOR, `openbatch-attempt:${spec.key}`, spec.command, statusPath];
+      // `nice` execs the supervisor in place: the pid (and its start time) stays the attempt's.
+      const nice = this.o.nice ?? 0;
+      const child = spawn(nice > 0 ? 'nice' : '/bin/sh', nice > 0 ? ['-n', String(nice), '/bin/sh', ...argv] : argv, {
         cwd: spec.cwd,
         env: { ...this.baseEnv, ...spec.env },
         detached: true,

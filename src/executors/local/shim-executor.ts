@@ -1,5 +1,5 @@
 // Local executor, fast variant: one small C process (native/openbatch-shim.c) per service process
-// starts the attempts with posix_spawn — one process per attempt (`/bin/sh -c <command>` in its own
+// starts the attempts with vfork + exec — one process per attempt (`/bin/sh -c <command>` in its own
 // session and process group), no fork of the large Node process — waits for them and writes their
 // exit statuses. It lives in its own session: when the service stops or dies it keeps supervising the
 // attempts it started and exits after the last one; the next service process re-adopts them.
@@ -29,7 +29,9 @@ export class ShimExecutor extends LocalExecutorBase {
 
   private ensureShim(): ChildProcess {
     if (this.shim) return this.shim;
-    const child = spawn(this.shimPath, [], { detached: true, stdio: ['pipe', 'pipe', 'inherit'], env: this.baseEnv });
+    // the shim keeps our priority; each attempt lowers its own before exec
+    const nice = this.o.nice ?? 0;
+    const child = spawn(this.shimPath, nice > 0 ? ['--nice', String(nice)] : [], { detached: true, stdio: ['pipe', 'pipe', 'inherit'], env: this.baseEnv });
     child.unref();
     child.stdout!.setEncoding('utf8');
     child.stdout!.on('data', (d: string) => this.onData(d));

@@ -12,9 +12,10 @@ export function signalName(n: number): string {
 }
 
 /**
- * Read a status file: `exit <code>` / `signal <n>` (written by the shim), or a bare number (written by
- * the shell supervisor, where death by signal n shows as 128+n). Undefined while absent or incomplete
- * (a complete status ends with a newline).
+ * Read a status file: its last line is `exit <code>` / `signal <n>` (the shim: the attempt's pid file,
+ * `<pid> <starttime>`, with that line appended and renamed), or a bare number (the shell supervisor,
+ * where death by signal n shows as 128+n). Undefined while absent or incomplete (a complete status
+ * ends with a newline).
  */
 export function readStatus(file: string): ExitInfo | undefined {
   let text: string;
@@ -23,8 +24,7 @@ export function readStatus(file: string): ExitInfo | undefined {
   } catch {
     return undefined;
   }
-  if (!text.endsWith('\n')) return undefined;
-  const m = /^(?:(exit|signal) )?(\d+)\n$/.exec(text);
+  const m = /(?:^|\n)(?:(exit|signal) )?(\d+)\n$/.exec(text);
   if (!m) return undefined;
   const n = Number(m[2]);
   return m[1] === 'signal' ? { exitCode: null, signal: signalName(n) } : { exitCode: n, signal: null };
