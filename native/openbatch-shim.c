@@ -70,18 +70,32 @@ static char *xstrdup(const char *s) {
   return p;
 }
 
-static void emit(const char *line, size_t len) {
-  if (!events_ok) return;
-  while (len > 0) {
-    ssize_t w = write(1, line, len);
+/* Events are gathered and written once per pass of the main loop: one write (and one wakeup of the
+ * service) for all the starts and ends found together. */
+static char evbuf[1 << 16];
+static size_t evlen;
+
+static void flush_events(void) {
+  const char *p = evbuf;
+  size_t len = evlen;
+  evlen = 0;
+  while (events_ok && len > 0) {
+    ssize_t w = write(1, p, len);
     if (w < 0) {
       if (errno == EINTR) continue;
       events_ok = 0; /* the service is gone; keep supervising */
       return;
     }
-    line += w;
+    p += w;
     len -= (size_t)w;
   }
+}
+
+static void emit(const char *line, size_t len) {
+  if (!events_ok) return;
+  if (evlen + len > sizeof evbuf) flush_events();
+  memcpy(evbuf + evlen, line, len);
+  evlen += len;
 }
 
 /* mkdir -p; the parent usually exists, so one mkdir is tried before walking the path */
@@ -297,6 +311,7 @@ int main(int argc, char **argv) {
   char *buf = xmalloc(cap);
   int input_open = 1;
   for (;;) {
+    flush_events();
     if (!input_open && nchildren == 0) return 0;
     struct pollfd p[2] = {{.fd = sfd, .events = POLLIN}, {.fd = 0, .events = POLLIN}};
     int r = poll(p, input_open ? 2 : 1, -1);

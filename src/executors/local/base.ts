@@ -85,8 +85,9 @@ export abstract class LocalExecutorBase implements Executor {
   forget(handle: AttemptHandle): void {
     // the shim's pid file became the status file when the attempt ended; an adopted attempt may have
     // been started by an earlier version that kept both
-    fs.unlink(handle.statusPath, () => {});
-    if (this.adopted.delete(handle.key)) fs.unlink(this.pidPath(handle.key), () => {});
+    // (unlinked in place: one short metadata call, dearer when handed to the thread pool on a busy machine)
+    unlinkQuietly(handle.statusPath);
+    if (this.adopted.delete(handle.key)) unlinkQuietly(this.pidPath(handle.key));
     this.ended.delete(handle.key);
   }
 
@@ -106,5 +107,13 @@ export abstract class LocalExecutorBase implements Executor {
 
   protected warn(obj: object, msg: string): void {
     this.o.logger?.warn(obj, msg);
+  }
+}
+
+function unlinkQuietly(file: string): void {
+  try {
+    fs.unlinkSync(file);
+  } catch {
+    // already gone, or the state dir is unwritable: a leftover file is harmless (its key is never reused)
   }
 }

@@ -53,7 +53,13 @@ export class ShimExecutor extends LocalExecutorBase {
     const shim = this.ensureShim();
     return new Promise<AttemptHandle>((resolve, reject) => {
       this.pending.set(spec.key, { spec, resolve, reject });
-      shim.stdin!.write(record);
+      // the launches of one scheduler tick go to the shim in one write
+      const stdin = shim.stdin!;
+      if (stdin.writableCorked === 0) {
+        stdin.cork();
+        process.nextTick(() => stdin.uncork());
+      }
+      stdin.write(record);
     });
   }
 
