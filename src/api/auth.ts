@@ -11,7 +11,7 @@
 // Check order: style/format -> SecretId lookup -> timestamp skew -> signature -> replay (v1 only).
 // Messages say what was wrong but never contain the secret key or the expected signature.
 
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, hash, timingSafeEqual } from 'node:crypto';
 import { ApiError } from './errors.ts';
 
 export interface IncomingRequest {
@@ -153,7 +153,7 @@ function mediaType(contentType: string | undefined): string {
 }
 
 function sha256Hex(data: string | Buffer): string {
-  return createHash('sha256').update(data).digest('hex');
+  return hash('sha256', data, 'hex'); // one-shot: no Hash object per call
 }
 
 function hmac256(key: string | Buffer, msg: string): Buffer {

@@ -15,12 +15,14 @@ export interface ServerOptions {
 }
 
 export function buildServer(o: ServerOptions): FastifyInstance {
+  let requestSeq = 0;
   const app = Fastify({
     bodyLimit: o.maxBodyBytes,
     logger: false,
     return503OnClosing: false,
     forceCloseConnections: true,
-    genReqId: () => randomUUID(),
+    // Fastify's own request id is never shown (the pipeline makes the RequestId): a counter is enough
+    genReqId: () => String(++requestSeq),
   });
   // An oversized body is refused before it is read; the rest of it is drained (and dropped) so that
   // the client gets the envelope instead of a connection reset.
