@@ -2,8 +2,8 @@
  * openbatch-shim: starts and supervises the attempts of one OpenBatch service process.
  *
  * The service starts one shim (in its own session) and sends it launch requests on stdin. The shim
- * starts each attempt with vfork + exec (no copy of a large parent's page tables, one process per
- * attempt: `/bin/sh -c <command>` in its own session and process group, stdout/stderr to files, at
+ * starts each attempt with fork + exec (the shim is small, so its fork is cheap, and the shim goes on
+ * while the child opens its files and execs; one process per attempt: `/bin/sh -c <command>` in its own session and process group, stdout/stderr to files, at
  * the shim's niceness plus N with `--nice N`),
  * waits for it, writes its exit status to the attempt's status file, and reports to the service on
  * stdout. When the service goes away (stdin closes, e.g. kill -9), the shim keeps supervising the
@@ -44,14 +44,18 @@ struct child {
   char *key;
   char *status;
   char *pidfile; /* NULL if it could not be written */
+  char *pending_pidfile; /* where the pid file goes once the exec is seen to succeed */
+  int launch_fd;         /* read end of the exec-report pipe while starting, else -1 */
 };
 
 static struct child *children;
 static size_t nchildren, cap_children;
+static struct pollfd *polls;
+static pid_t *poll_pids;
+static size_t cap_polls;
 static int events_ok = 1; /* stdout still open */
 static int attempt_nice;     /* --nice N: added to the shim's niceness for the attempts */
 static int attempt_priority; /* the niceness attempts get */
-static volatile int spawn_errno;
 
 static void die(const char *what) {
   perror(what);
@@ -181,15 +185,23 @@ static void launch(char **f, size_t nf) {
   envp[k] = NULL;
 
   char *argv[] = {"/bin/sh", "-c", (char *)cmd, NULL};
-  /* vfork, as posix_spawn does, so that the child can also lower its priority before exec: the shim
-   * itself keeps the service's priority. Until it execs or exits the child only makes system calls;
-   * a failure is passed back in spawn_errno (the memory is shared until then). */
-  spawn_errno = 0;
-  pid_t pid = vfork();
+  /* fork, not vfork: the shim goes on with the next launch while this child opens its files and
+   * execs (on a slow file system that is the long part). A failure before exec is reported through a
+   * close-on-exec pipe: EOF means the exec succeeded, an errno value means it did not. */
+  int rep[2];
+  if (pipe2(rep, O_CLOEXEC) != 0) {
+    e = errno;
+    free(envp);
+    int n = snprintf(line, sizeof line, "F %s %d\n", key, e);
+    emit(line, (size_t)n);
+    return;
+  }
+  pid_t pid = fork();
   if (pid == 0) {
     sigset_t none;
     sigemptyset(&none);
     int fd;
+    close(rep[0]);
     if (setsid() < 0) goto fail;
     if (attempt_nice > 0) setpriority(PRIO_PROCESS, 0, attempt_priority);
     if ((fd = open("/dev/null", O_RDONLY)) < 0 || dup2(fd, 0) < 0) goto fail;
@@ -203,16 +215,15 @@ static void launch(char **f, size_t nf) {
     sigprocmask(SIG_SETMASK, &none, NULL);
     execve("/bin/sh", argv, envp);
   fail:
-    spawn_errno = errno ? errno : EIO;
+    e = errno ? errno : EIO;
+    if (write(rep[1], &e, sizeof e) < 0) _exit(127);
     _exit(127);
   }
-  e = pid < 0 ? errno : spawn_errno;
+  e = pid < 0 ? errno : 0;
   free(envp);
-  if (pid > 0 && e != 0) {
-    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
-    }
-  }
+  close(rep[1]);
   if (e != 0) {
+    close(rep[0]);
     int n = snprintf(line, sizeof line, "F %s %d\n", key, e);
     emit(line, (size_t)n);
     return;
@@ -226,19 +237,55 @@ static void launch(char **f, size_t nf) {
   children[nchildren].key = xstrdup(key);
   children[nchildren].status = xstrdup(status);
   children[nchildren].pidfile = NULL;
+  children[nchildren].pending_pidfile = xstrdup(pidfile);
+  children[nchildren].launch_fd = rep[0];
   nchildren++;
+}
+
+static void drop_child(size_t i) {
+  free(children[i].key);
+  free(children[i].status);
+  free(children[i].pidfile);
+  free(children[i].pending_pidfile);
+  children[i] = children[--nchildren];
+}
+
+/* The exec of children[i] succeeded or failed (its report pipe has data or EOF). On success the pid
+ * file is written and the start reported; on failure the child (which exits at once) is reaped and the
+ * failure reported. Returns 0 if the child is gone (and children[i] now holds another one). */
+static int finish_launch(size_t i) {
+  struct child *c = &children[i];
+  int e = 0;
+  ssize_t n;
+  while ((n = read(c->launch_fd, &e, sizeof e)) < 0 && errno == EINTR) {
+  }
+  close(c->launch_fd);
+  c->launch_fd = -1;
+  char line[512];
+  if (n == (ssize_t)sizeof e) {
+    while (waitpid(c->pid, NULL, 0) < 0 && errno == EINTR) {
+    }
+    int l = snprintf(line, sizeof line, "F %s %d\n", c->key, e);
+    emit(line, (size_t)l);
+    drop_child(i);
+    return 0;
+  }
   char ticks[32];
-  start_ticks(pid, ticks, sizeof ticks); /* valid even if it already ended: not reaped yet */
+  start_ticks(c->pid, ticks, sizeof ticks); /* valid even if it already ended: not reaped yet */
   char pidline[64];
-  int pl = snprintf(pidline, sizeof pidline, "%d %s\n", (int)pid, ticks);
-  int pfd = open(pidfile, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  int pl = snprintf(pidline, sizeof pidline, "%d %s\n", (int)c->pid, ticks);
+  int pfd = open(c->pending_pidfile, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (pfd >= 0) {
     ssize_t w = write(pfd, pidline, (size_t)pl);
     close(pfd);
-    if (w == pl) children[nchildren - 1].pidfile = xstrdup(pidfile);
+    if (w == pl) {
+      c->pidfile = c->pending_pidfile;
+      c->pending_pidfile = NULL;
+    }
   }
-  int n = snprintf(line, sizeof line, "S %s %d %s\n", key, (int)pid, ticks);
-  emit(line, (size_t)n);
+  int l = snprintf(line, sizeof line, "S %s %d %s\n", c->key, (int)c->pid, ticks);
+  emit(line, (size_t)l);
+  return 1;
 }
 
 /* The exit is seen with WNOWAIT and the child reaped only after its status file is written: until then
@@ -251,6 +298,8 @@ static void reap(void) {
     pid_t pid = si.si_pid;
     for (size_t i = 0; i < nchildren; i++) {
       if (children[i].pid != pid) continue;
+      /* ended before its exec report was read: read it now (start or failure comes first) */
+      if (children[i].launch_fd >= 0 && !finish_launch(i)) break;
       char body[64], line[512];
       int bl = si.si_code == CLD_EXITED ? snprintf(body, sizeof body, "exit %d\n", si.si_status)
                                         : snprintf(body, sizeof body, "signal %d\n", si.si_status);
@@ -276,10 +325,7 @@ static void reap(void) {
       }
       int n = snprintf(line, sizeof line, "E %s %s", children[i].key, body);
       emit(line, (size_t)n);
-      free(children[i].key);
-      free(children[i].status);
-      free(children[i].pidfile);
-      children[i] = children[--nchildren];
+      drop_child(i);
       break;
     }
     int st;
@@ -313,11 +359,37 @@ int main(int argc, char **argv) {
   for (;;) {
     flush_events();
     if (!input_open && nchildren == 0) return 0;
-    struct pollfd p[2] = {{.fd = sfd, .events = POLLIN}, {.fd = 0, .events = POLLIN}};
-    int r = poll(p, input_open ? 2 : 1, -1);
+    /* the signalfd, the requests, and the exec reports of children still starting */
+    size_t np = 2;
+    for (size_t i = 0; i < nchildren; i++) np += children[i].launch_fd >= 0;
+    if (np > cap_polls) {
+      cap_polls = np * 2;
+      polls = realloc(polls, cap_polls * sizeof *polls);
+      poll_pids = realloc(poll_pids, cap_polls * sizeof *poll_pids);
+      if (!polls || !poll_pids) die("realloc");
+    }
+    struct pollfd *p = polls;
+    p[0] = (struct pollfd){.fd = sfd, .events = POLLIN};
+    p[1] = (struct pollfd){.fd = input_open ? 0 : -1, .events = POLLIN};
+    np = 2;
+    for (size_t i = 0; i < nchildren; i++) {
+      if (children[i].launch_fd < 0) continue;
+      poll_pids[np] = children[i].pid;
+      p[np++] = (struct pollfd){.fd = children[i].launch_fd, .events = POLLIN};
+    }
+    int r = poll(p, np, -1);
     if (r < 0) {
       if (errno == EINTR) continue;
       die("poll");
+    }
+    for (size_t j = 2; j < np; j++) {
+      if (!p[j].revents) continue;
+      for (size_t i = 0; i < nchildren; i++) {
+        if (children[i].pid == poll_pids[j] && children[i].launch_fd >= 0) {
+          finish_launch(i);
+          break;
+        }
+      }
     }
     if (p[0].revents & POLLIN) {
       struct signalfd_siginfo si;

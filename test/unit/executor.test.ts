@@ -18,7 +18,7 @@ const executors: LocalExecutorBase[] = [];
 const shimPath = buildShim();
 if (shimPath instanceof Error) throw shimPath; // this machine has a C compiler: the shim must build
 const VARIANTS: [string, (o: LocalExecutorOptions) => LocalExecutorBase, string][] = [
-  ['shim (vfork)', (o) => new ShimExecutor(o, shimPath), 'signal'],
+  ['shim (C)', (o) => new ShimExecutor(o, shimPath), 'signal'],
   ['shell supervisor', (o) => new LocalExecutor(o), 'number'],
 ];
 
