@@ -96,7 +96,10 @@ export class Pipeline {
       };
       const handler = this.o.actions[name] as (c: ActionContext, p: unknown) => Promise<Record<string, unknown>>;
       const result = await handler(ctx, params);
-      return { body: JSON.stringify({ Response: { ...result, RequestId: requestId } }), headers };
+      // RequestId goes last, as Tencent sends it; spliced into the JSON rather than copied into a new object
+      const json = JSON.stringify(result);
+      const body = json === '{}' ? `{"Response":{"RequestId":"${requestId}"}}` : `{"Response":${json.slice(0, -1)},"RequestId":"${requestId}"}}`;
+      return { body, headers };
     } catch (e) {
       return { body: errorBody(e, requestId, action, this.o.logger, this.o.dataDir), headers };
     }

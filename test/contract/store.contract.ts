@@ -162,19 +162,29 @@ export function storeContract(name: string, f: StoreFactory): void {
       await s.close();
     });
 
-    it('answers jobWithTasks with what was last written, read after read, and never shares records', async () => {
+    it('answers jobWithTasks with what was last written, read after read, and no caller can change what the next one reads', async () => {
       const s = await f.create();
       const j = job();
       const t = task(j.id, 'A', 10);
       await s.insertJob(j, [t]);
       const read = () => s.jobWithTasks('acc-a', 'ap-guangzhou', j.id);
       expect((await read())?.job.state).toBe('SUBMITTED');
-      // a caller that changes what it got does not change what the next caller gets
+      // records may be shared (frozen) or copies: either way a caller that tries to change what it got
+      // does not change what the next caller gets
       const mine = (await read())!;
-      mine.job.state = 'FAILED';
-      mine.tasks[0]!.counts.SUBMITTED = 0;
+      const attempt = (change: () => void) => {
+        try {
+          change();
+        } catch (e) {
+          expect(e).toBeInstanceOf(TypeError); // frozen
+        }
+      };
+      attempt(() => (mine.job.state = 'FAILED'));
+      attempt(() => (mine.tasks[0]!.counts.SUBMITTED = 0));
+      attempt(() => (mine.job.spec.dependences as unknown[]).push({}));
       expect((await read())?.job.state).toBe('SUBMITTED');
       expect((await read())?.tasks[0]?.counts.SUBMITTED).toBe(10);
+      expect((await read())?.job.spec.dependences).toEqual(j.spec.dependences);
       // a task written alone, then the job written alone
       await s.applyBatch({ jobs: [], tasks: [{ ...t, state: 'RUNNING', counts: { ...zeroCounts(), RUNNING: 10 } }], instances: [], attempts: [] });
       expect((await read())?.tasks[0]?.state).toBe('RUNNING');

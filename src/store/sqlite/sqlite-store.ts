@@ -95,7 +95,7 @@ export class SqliteStore implements Store {
   /** The rows of recently read jobs and their tasks, by job id (DescribeJob's read). Every write of a
    *  job or task row in this store drops its job's entry, in the same synchronous call as the write;
    *  this process is the database's only writer (one server per data dir). */
-  private readonly jobRows = new Map<string, { job: Row; tasks: Row[] }>();
+  private readonly jobRows = new Map<string, { job: JobRecord; tasks: TaskRecord[] }>();
   private txRunner: ((fn: () => unknown) => unknown) | undefined;
 
   /** Run fn in a transaction. One transaction function is made once and reused: better-sqlite3 builds
@@ -288,19 +288,20 @@ export class SqliteStore implements Store {
   }
 
   async jobWithTasks(account: string, region: string, jobId: string): Promise<{ job: JobRecord; tasks: TaskRecord[] } | undefined> {
-    let rows = this.jobRows.get(jobId);
-    if (rows === undefined) {
-      rows = this.inTx(() => {
+    let got = this.jobRows.get(jobId);
+    if (got === undefined) {
+      const rows = this.inTx(() => {
         const job = this.st.getJobById!.get(jobId) as Row | undefined;
         return job && { job, tasks: this.st.getTasks!.all(jobId) as Row[] };
       });
       if (rows === undefined) return undefined;
+      // mapped once and frozen: every reader gets the same records until a write of the job drops them
+      got = deepFreeze({ job: toJob(rows.job), tasks: rows.tasks.map(toTask) });
       if (this.jobRows.size >= JOB_ROWS_CACHED) this.jobRows.delete(this.jobRows.keys().next().value!);
-      this.jobRows.set(jobId, rows);
+      this.jobRows.set(jobId, got);
     }
-    if (rows.job.account !== account || rows.job.region !== region) return undefined;
-    // fresh records on every call: callers may change what they get
-    return { job: toJob(rows.job), tasks: rows.tasks.map(toTask) };
+    if (got.job.account !== account || got.job.region !== region) return undefined;
+    return got;
   }
 
   async instancePage(
@@ -671,4 +672,12 @@ function toAttempt(r: Row): AttemptRecord {
     reason: r.reason as string,
     nodeId: (r.node_id as string | null) ?? null,
   };
+}
+
+function deepFreeze<T>(v: T): T {
+  if (v !== null && typeof v === 'object' && !Object.isFrozen(v)) {
+    Object.freeze(v);
+    for (const x of Object.values(v)) deepFreeze(x);
+  }
+  return v;
 }
