@@ -4,10 +4,7 @@ import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { ApiError } from '../api/errors.ts';
 import { checkFileName, localPathError, resolveLocalPath } from '../domain/log-paths.ts';
-
-function errCode(e: unknown): string | undefined {
-  return typeof e === 'object' && e !== null && 'code' in e ? String((e as { code: unknown }).code) : undefined;
-}
+import { errCode, isInside, mkdirsWithin } from '../lib/dirs-within.ts';
 
 /**
  * The host path to write log file `fileName` in compute-node directory `dirPath` (the user's
@@ -23,30 +20,13 @@ export async function resolveLocalFile(localRoot: string, dirPath: string, fileN
   const dir = resolveLocalPath(lexicalRoot, dirPath, paramPath);
   await fsp.mkdir(lexicalRoot, { recursive: true });
   const realRoot = await fsp.realpath(lexicalRoot);
-  const inside = (p: string): boolean => p.startsWith(realRoot + path.sep);
+  const inside = (p: string): boolean => isInside(p, realRoot);
   const outside = (what: string): ApiError =>
     localPathError(paramPath, dirPath, `leads outside the compute node filesystem through a symbolic link (${what})`);
 
-  let cur = realRoot;
   const rel = path.relative(lexicalRoot, dir);
-  for (const seg of rel === '' ? [] : rel.split(path.sep)) {
-    const next = path.join(cur, seg);
-    try {
-      await fsp.mkdir(next);
-    } catch (e) {
-      if (errCode(e) !== 'EEXIST') throw e;
-    }
-    let real: string;
-    try {
-      real = await fsp.realpath(next);
-    } catch (e) {
-      if (errCode(e) === 'ENOENT' || errCode(e) === 'ELOOP') throw outside(`at "${seg}"`);
-      throw e;
-    }
-    if (!inside(real)) throw outside(`at "${seg}"`);
-    if (!(await fsp.stat(real)).isDirectory()) throw localPathError(paramPath, dirPath, `is not a directory (at "${seg}")`);
-    cur = real;
-  }
+  const cur = await mkdirsWithin(realRoot, rel === '' ? [] : rel.split(path.sep), (problem, seg) =>
+    problem === 'not-a-directory' ? localPathError(paramPath, dirPath, `is not a directory (at "${seg}")`) : outside(`at "${seg}"`));
 
   const file = path.join(cur, fileName);
   let st;

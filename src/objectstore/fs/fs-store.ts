@@ -10,20 +10,13 @@ import * as path from 'node:path';
 import { ApiError } from '../../api/errors.ts';
 import { bucketNameProblem, keyProblem } from '../cos-url.ts';
 import { ObjectStoreError, type ObjectStore } from '../types.ts';
+import { errCode, isInside, mkdirsWithin } from '../../lib/dirs-within.ts';
 
 const TMP_DIR = '.tmp';
-
-function errCode(e: unknown): string | undefined {
-  return typeof e === 'object' && e !== null && 'code' in e ? String((e as { code: unknown }).code) : undefined;
-}
 
 function refuse(bucket: string, key: string, problem: string): ApiError {
   return new ApiError('InvalidParameterValue.RemoteStoragePath',
     `object ${JSON.stringify(`cos://${bucket}/${key}`)} ${problem}.`);
-}
-
-function isInside(child: string, dir: string): boolean {
-  return child.startsWith(dir + path.sep);
 }
 
 export class FsObjectStore implements ObjectStore {
@@ -230,30 +223,13 @@ export class FsObjectStore implements ObjectStore {
     } catch (e) {
       if (errCode(e) !== 'EEXIST') throw e;
     }
-    let cur = await this.realBucketDir(bucket);
-    if (cur === undefined) throw new Error(`bucket directory ${bucketDir} vanished`);
-    const root = cur;
-    for (const seg of segs.slice(0, -1)) {
-      const next = path.join(cur, seg);
-      try {
-        await fsp.mkdir(next);
-      } catch (e) {
-        if (errCode(e) !== 'EEXIST') throw e;
-      }
-      let real: string;
-      try {
-        real = await fsp.realpath(next);
-      } catch (e) {
-        if (errCode(e) === 'ENOENT') throw refuse(bucket, key, 'passes through a dangling symbolic link');
-        throw e;
-      }
-      if (!isInside(real, root)) throw refuse(bucket, key, 'leads outside its bucket through a symbolic link');
-      if (!(await fsp.stat(real)).isDirectory()) {
-        throw new ObjectStoreError('KeyConflict', `cannot store ${bucket}/${key}: "${path.relative(root, real)}" is an object, not a prefix`);
-      }
-      cur = real;
-    }
-    return cur;
+    const root = await this.realBucketDir(bucket);
+    if (root === undefined) throw new Error(`bucket directory ${bucketDir} vanished`);
+    return mkdirsWithin(root, segs.slice(0, -1), (problem, _seg, real) => {
+      if (problem === 'dangling') return refuse(bucket, key, 'passes through a dangling symbolic link');
+      if (problem === 'outside') return refuse(bucket, key, 'leads outside its bucket through a symbolic link');
+      return new ObjectStoreError('KeyConflict', `cannot store ${bucket}/${key}: "${path.relative(root, real!)}" is an object, not a prefix`);
+    });
   }
 
   /** Real path of the key's parent directory (checked inside the bucket), or undefined if missing. */
