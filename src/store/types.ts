@@ -247,7 +247,9 @@ export interface Store {
 
   /** Everything the scheduler needs after a restart. */
   loadActive(): Promise<ActiveSnapshot>;
-  /** Upsert the given records in one transaction. */
+  /** Write the given records in one transaction: instance and attempt rows are upserted; jobs and
+   *  tasks (created by insertJob) get their progress (state, times, counts, wait), and one that no
+   *  longer exists is not created again. */
   applyBatch(batch: WriteBatch): Promise<void>;
 
   /** Insert a template unless the owner already has `quota` templates (returns false then). */

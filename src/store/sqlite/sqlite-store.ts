@@ -51,6 +51,10 @@ export class SqliteStore implements Store {
         ON CONFLICT (job_id, name) DO UPDATE SET state=excluded.state, end_time=excluded.end_time,
         counts=excluded.counts, cursor=excluded.cursor, wait_state=excluded.wait_state,
         wait_reason=excluded.wait_reason, wait_detail=excluded.wait_detail, wait_end_time=excluded.wait_end_time`),
+      // the scheduler's writes change a task's progress only (its spec is written once, with the job)
+      updateTask: p(`UPDATE tasks SET state=@state, end_time=@endTime, counts=@counts, cursor=@cursor,
+        wait_state=@waitState, wait_reason=@waitReason, wait_detail=@waitDetail, wait_end_time=@waitEndTime
+        WHERE job_id=@jobId AND name=@name`),
       getTasks: p('SELECT * FROM tasks WHERE job_id=? ORDER BY ord'),
       getTask: p('SELECT * FROM tasks WHERE job_id=? AND name=?'),
       upsertInstance: p(`INSERT INTO instances (job_id, task_name, idx, state, attempt, retry_base, exit_code,
@@ -337,7 +341,7 @@ export class SqliteStore implements Store {
       for (const a of b.attempts) this.st.upsertAttempt!.run(a);
       for (const t of b.tasks) {
         this.jobRows.delete(t.jobId);
-        this.st.upsertTask!.run(taskParams(t));
+        this.st.updateTask!.run(taskProgressParams(t));
       }
       for (const j of b.jobs) {
         this.jobRows.delete(j.id);
@@ -572,6 +576,21 @@ function taskParams(t: TaskRecord): Row {
     instanceNum: t.instanceNum,
     state: t.state,
     createTime: t.createTime,
+    endTime: t.endTime,
+    counts: JSON.stringify(t.counts),
+    cursor: t.cursor,
+    waitState: t.wait.state,
+    waitReason: t.wait.reason,
+    waitDetail: t.wait.detail,
+    waitEndTime: t.wait.endTime,
+  };
+}
+
+function taskProgressParams(t: TaskRecord): Row {
+  return {
+    jobId: t.jobId,
+    name: t.name,
+    state: t.state,
     endTime: t.endTime,
     counts: JSON.stringify(t.counts),
     cursor: t.cursor,
