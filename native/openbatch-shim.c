@@ -216,7 +216,8 @@ static void launch(char **f, size_t nf) {
     execve("/bin/sh", argv, envp);
   fail:
     e = errno ? errno : EIO;
-    if (write(rep[1], &e, sizeof e) < 0) _exit(127);
+    ssize_t w = write(rep[1], &e, sizeof e); /* nothing more can be done if this fails */
+    (void)w;
     _exit(127);
   }
   e = pid < 0 ? errno : 0;
