@@ -2,9 +2,9 @@
  * openbatch-shim: starts and supervises the attempts of one OpenBatch service process.
  *
  * The service starts one shim (in its own session) and sends it launch requests on stdin. The shim
- * starts each attempt with fork + exec (the shim is small, so its fork is cheap, and the shim goes on
- * while the child opens its files and execs; one process per attempt: `/bin/sh -c <command>` in its own session and process group, stdout/stderr to files, at
- * the shim's niceness plus N with `--nice N`),
+ * starts each attempt with fork + exec (the shim is small, so its fork is cheap, and it goes on while
+ * the child opens its files and execs): one process per attempt, `/bin/sh -c <command>` in its own
+ * session and process group, stdout/stderr to files, at the shim's niceness plus N with `--nice N`;
  * waits for it, writes its exit status to the attempt's status file, and reports to the service on
  * stdout. When the service goes away (stdin closes, e.g. kill -9), the shim keeps supervising the
  * attempts it started, writing their statuses, and exits after the last one; a restarted service

@@ -83,9 +83,9 @@ export abstract class LocalExecutorBase implements Executor {
 
   /** The caller has recorded the attempt's end: its status file is no longer needed. */
   forget(handle: AttemptHandle): void {
-    // the shim's pid file became the status file when the attempt ended; an adopted attempt may have
-    // been started by an earlier version that kept both
-    // (unlinked in place: one short metadata call, dearer when handed to the thread pool on a busy machine)
+    // The shim's pid file became the status file when the attempt ended; an adopted attempt may have
+    // been started by an earlier version that kept both. Unlinked in place: one short metadata call,
+    // dearer when handed to the thread pool on a busy machine.
     unlinkQuietly(handle.statusPath);
     if (this.adopted.delete(handle.key)) unlinkQuietly(this.pidPath(handle.key));
     this.ended.delete(handle.key);

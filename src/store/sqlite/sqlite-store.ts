@@ -15,8 +15,8 @@ type Row = Record<string, unknown>;
 
 const ACTIVE_SQL = `('SUBMITTED','PENDING','RUNNABLE','STARTING','RUNNING')`;
 
-/** How many jobs' rows jobWithTasks keeps (oldest read first out). */
-const JOB_ROWS_CACHED = 2000;
+/** How many jobs' records jobWithTasks keeps (oldest read first out). */
+const JOBS_CACHED = 2000;
 
 export class SqliteStore implements Store {
   private readonly db: Db;
@@ -96,10 +96,10 @@ export class SqliteStore implements Store {
   }
 
   private readonly stmtCache = new Map<string, Statement>();
-  /** The rows of recently read jobs and their tasks, by job id (DescribeJob's read). Every write of a
-   *  job or task row in this store drops its job's entry, in the same synchronous call as the write;
-   *  this process is the database's only writer (one server per data dir). */
-  private readonly jobRows = new Map<string, { job: JobRecord; tasks: TaskRecord[] }>();
+  /** The (frozen) records of recently read jobs and their tasks, by job id (DescribeJob's read). Every
+   *  write of a job or task row in this store drops its job's entry, in the same synchronous call as the
+   *  write; this process is the database's only writer (one server per data dir). */
+  private readonly jobRecords = new Map<string, { job: JobRecord; tasks: TaskRecord[] }>();
   private txRunner: ((fn: () => unknown) => unknown) | undefined;
 
   /** Run fn in a transaction. One transaction function is made once and reused: better-sqlite3 builds
@@ -170,7 +170,7 @@ export class SqliteStore implements Store {
         if (existing) return { jobId: existing.id, created: false };
       }
       this.seq += 1;
-      this.jobRows.delete(job.id);
+      this.jobRecords.delete(job.id);
       this.st.insertJob!.run(jobParams(job, this.seq));
       for (const t of job.tags) this.st.insertTag!.run(job.id, t.Key, t.Value);
       for (const t of tasks) this.st.upsertTask!.run(taskParams(t));
@@ -233,7 +233,7 @@ export class SqliteStore implements Store {
   }
 
   async deleteJob(jobId: string): Promise<void> {
-    this.jobRows.delete(jobId);
+    this.jobRecords.delete(jobId);
     this.inTx(() => {
       this.st.delAttempts!.run(jobId);
       this.st.delSamples!.run(jobId);
@@ -292,7 +292,7 @@ export class SqliteStore implements Store {
   }
 
   async jobWithTasks(account: string, region: string, jobId: string): Promise<{ job: JobRecord; tasks: TaskRecord[] } | undefined> {
-    let got = this.jobRows.get(jobId);
+    let got = this.jobRecords.get(jobId);
     if (got === undefined) {
       const rows = this.inTx(() => {
         const job = this.st.getJobById!.get(jobId) as Row | undefined;
@@ -301,8 +301,8 @@ export class SqliteStore implements Store {
       if (rows === undefined) return undefined;
       // mapped once and frozen: every reader gets the same records until a write of the job drops them
       got = deepFreeze({ job: toJob(rows.job), tasks: rows.tasks.map(toTask) });
-      if (this.jobRows.size >= JOB_ROWS_CACHED) this.jobRows.delete(this.jobRows.keys().next().value!);
-      this.jobRows.set(jobId, got);
+      if (this.jobRecords.size >= JOBS_CACHED) this.jobRecords.delete(this.jobRecords.keys().next().value!);
+      this.jobRecords.set(jobId, got);
     }
     if (got.job.account !== account || got.job.region !== region) return undefined;
     return got;
@@ -340,11 +340,11 @@ export class SqliteStore implements Store {
       for (const i of b.instances) this.st.upsertInstance!.run(instanceParams(i));
       for (const a of b.attempts) this.st.upsertAttempt!.run(a);
       for (const t of b.tasks) {
-        this.jobRows.delete(t.jobId);
+        this.jobRecords.delete(t.jobId);
         this.st.updateTask!.run(taskProgressParams(t));
       }
       for (const j of b.jobs) {
-        this.jobRows.delete(j.id);
+        this.jobRecords.delete(j.id);
         this.st.updateJob!.run(j);
       }
     });
@@ -568,24 +568,10 @@ function jobParams(j: JobRecord, seq: number): Row {
 }
 
 function taskParams(t: TaskRecord): Row {
-  return {
-    jobId: t.jobId,
-    name: t.name,
-    ord: t.ord,
-    spec: JSON.stringify(t.spec),
-    instanceNum: t.instanceNum,
-    state: t.state,
-    createTime: t.createTime,
-    endTime: t.endTime,
-    counts: JSON.stringify(t.counts),
-    cursor: t.cursor,
-    waitState: t.wait.state,
-    waitReason: t.wait.reason,
-    waitDetail: t.wait.detail,
-    waitEndTime: t.wait.endTime,
-  };
+  return { ...taskProgressParams(t), ord: t.ord, spec: JSON.stringify(t.spec), instanceNum: t.instanceNum, createTime: t.createTime };
 }
 
+/** The columns the scheduler changes (updateTask); taskParams adds those written once, with the job. */
 function taskProgressParams(t: TaskRecord): Row {
   return {
     jobId: t.jobId,
