@@ -203,10 +203,16 @@ describe('protocol', () => {
     const limited = await startServer({ rateLimits: 'intl', dataDir: tempDir() });
     try {
       const lc = limited.client();
+      const t0 = Date.now();
       const results = await Promise.allSettled(Array.from({ length: 8 }, () => lc.DescribeJobs!({})));
+      const seconds = (Date.now() - t0) / 1000;
       const codes = results.map((r) => (r.status === 'fulfilled' ? 'ok' : (r.reason as { code: string }).code));
-      expect(codes.filter((x) => x === 'ok')).toHaveLength(2); // DescribeJobs: 2/s on the intl table
-      expect(codes.filter((x) => x === 'RequestLimitExceeded')).toHaveLength(6);
+      // DescribeJobs: 2/s on the intl table, a burst of 2; a slow machine may refill a token or two
+      // while the 8 requests are answered
+      const ok = codes.filter((x) => x === 'ok').length;
+      expect(ok).toBeGreaterThanOrEqual(2);
+      expect(ok).toBeLessThanOrEqual(2 + Math.floor(seconds * 2));
+      expect(codes.filter((x) => x === 'RequestLimitExceeded')).toHaveLength(8 - ok);
       // another region has its own bucket
       await limited.client({ region: 'ap-shanghai' }).DescribeJobs!({});
     } finally {

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { errorOf, simpleJob, startServer, tempDir, waitJobDone, type BatchClient, type TestServer } from '../helpers/server.ts';
+import { errorOf, simpleJob, startServer, tempDir, waitFor, waitJobDone, type BatchClient, type TestServer } from '../helpers/server.ts';
 
 const mnt = tempDir('openbatch-tmpfs-');
 let srv: TestServer;
@@ -89,7 +89,8 @@ describe('store faults', () => {
         }
       }
     });
-    await new Promise((r) => setTimeout(r, 700));
+    // some acknowledged, more in flight (however slow the machine is today)
+    await waitFor(async () => accepted.length >= 2, 'two acknowledged submissions', 60_000, 20);
     await s1.kill9();
     stop = true;
     await Promise.all(submitters);
