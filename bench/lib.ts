@@ -2,9 +2,9 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { startServer, tempDir, type BatchClient, type StartOptions, type TestServer } from '../test/helpers/spawn-server.ts';
+import { sharedDir, startServer, tempDir, type BatchClient, type StartOptions, type TestServer } from '../test/helpers/spawn-server.ts';
 
-export { startServer, tempDir, type BatchClient, type TestServer };
+export { sharedDir, startServer, tempDir, type BatchClient, type TestServer };
 
 export interface Scale {
   name: 'small' | 'full';

@@ -5,7 +5,7 @@
 // (never twice because of a crash), the counters must agree, and every log must be there.
 import fs from 'node:fs';
 import path from 'node:path';
-import { startServer, tempDir, type BatchClient, type TestServer } from '../test/helpers/spawn-server.ts';
+import { sharedDir, startServer, tempDir, type BatchClient, type TestServer } from '../test/helpers/spawn-server.ts';
 
 export interface ChaosOptions {
   instances: number;
@@ -58,7 +58,7 @@ export async function chaos(o: ChaosOptions): Promise<ChaosReport> {
   const t0 = Date.now();
   const random = rng(o.seed);
   const dataDir = tempDir('openbatch-chaos-');
-  const marks = tempDir('openbatch-chaos-marks-');
+  const marks = sharedDir('openbatch-chaos-marks-');
   const start = () => startServer({ dataDir, slots: o.slots, rateLimits: 'off' });
   let srv: TestServer = await start();
   let c: BatchClient = srv.client();

@@ -3,59 +3,98 @@
  *
  * The service starts one shim (in its own session) and sends it launch requests on stdin. The shim
  * starts each attempt with fork + exec (the shim is small, so its fork is cheap, and it goes on while
- * the child opens its files and execs): one process per attempt, `/bin/sh -c <command>` in its own
- * session and process group, stdout/stderr to files, at the shim's niceness plus N with `--nice N`;
- * waits for it, writes its exit status to the attempt's status file, and reports to the service on
- * stdout. When the service goes away (stdin closes, e.g. kill -9), the shim keeps supervising the
- * attempts it started, writing their statuses, and exits after the last one; a restarted service
- * re-adopts them through their status files and pids.
+ * the child sets the attempt up and execs): one process per attempt, `/bin/sh -c <command>` (or
+ * `/bin/sh <command file>` for a command too long for an argument) in its own session and process
+ * group, stdout/stderr to files, at the shim's niceness plus N with `--nice N`; waits for it, writes
+ * its exit status to the attempt's status file, and reports to the service on stdout. When the
+ * service goes away (stdin closes, e.g. kill -9), the shim keeps supervising the attempts it started,
+ * writing their statuses, and exits after the last one; a restarted service re-adopts them through
+ * their status files and pids.
+ *
+ * Isolation, set up in the child before exec (each step only when asked for):
+ *   - cgroups: `--cgroup DIR` (repeatable: one per cgroup v1 controller hierarchy, or the one cgroup v2
+ *     directory) names parents; the attempt gets DIR/<key> in each, with the memory, CPU (CFS quota)
+ *     and pids limits of its request written to whichever of the limit files the directory has, and
+ *     joins them. When the attempt ends, the OOM kills its memory cgroup counted are read (the status
+ *     then says `oom`), whatever is left in the cgroup is killed, and the cgroups are removed.
+ *   - a private mount namespace (`--hide PATH`, repeatable): each hidden directory is covered by an
+ *     empty tmpfs and each hidden file by /dev/null, so the attempt sees nothing of them; its working
+ *     directory, when it lies below a hidden directory, is bound back at its own path.
+ *   - the attempt's user: uid, gid and supplementary groups of the request (the working directory and
+ *     its temporary directory are created for that user; log files are opened before the switch).
+ *   - the environment is exactly the request's (the shim's own is never passed on).
  *
  * Request (all fields NUL-terminated; no field contains NUL):
- *   "L" key cwd stdout stderr status pidfile command nenv env_1 ... env_nenv
+ *   "L" key cwd tmpdir stdout stderr status pidfile command cmdfile uid gid groups mem cpu nenv
+ *       env_1 ... env_nenv
+ *   cmdfile: "" or a file holding the command (then `command` is ignored); uid/gid: "-1" = keep ours;
+ *   groups: comma-separated gids; mem: bytes (0 = no limit); cpu: CFS quota in µs per 100 ms period
+ *   (0 = no limit); tmpdir: "" or a directory to create for the attempt.
  * Before it reports a start, the shim writes "<pid> <starttime>\n" to the pidfile, so an attempt
  * started just before the service died can still be found and adopted.
  * Events (one line each; keys are [A-Za-z0-9._-]):
  *   "S <key> <pid> <starttime>"    started (starttime: field 22 of /proc/<pid>/stat)
- *   "F <key> <errno>"              could not start
- *   "E <key> exit <code>"          ended with an exit code
- *   "E <key> signal <n>"           killed by signal n
- * When the attempt ends, the shim appends "exit <code>\n" or "signal <n>\n" to the pidfile (one write)
- * and renames it to the status file, so the status file appears whole and its last line is the status
- * (where there is no pidfile, the status file is written with that line alone).
+ *   "F <key> <errno> <step>"       could not start (step: which part of the setup failed)
+ *   "E <key> exit <code>[ oom]"    ended with an exit code ("oom": its memory cgroup killed for memory)
+ *   "E <key> signal <n>[ oom]"     killed by signal n
+ * When the attempt ends, the shim appends "exit <code>[ oom]\n" or "signal <n>[ oom]\n" to the pidfile
+ * (one write) and renames it to the status file, so the status file appears whole and its last line
+ * is the status (where there is no pidfile, the status file is written with that line alone).
+ *
+ * `openbatch-shim --probe-ns DIR` checks that a private mount namespace can hide DIR (exit 0) — the
+ * service asks once at start.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-extern char **environ;
+#define MAX_LIST 16
+#define PERIOD_US 100000
 
 struct child {
   pid_t pid;
   char *key;
   char *status;
-  char *pidfile; /* NULL if it could not be written */
+  char *pidfile;         /* NULL if it could not be written */
   char *pending_pidfile; /* where the pid file goes once the exec is seen to succeed */
   int launch_fd;         /* read end of the exec-report pipe while starting, else -1 */
 };
 
+/* cgroups of ended attempts that still hold processes: killed again and removed on later passes */
+struct drain {
+  char *key;
+  int tries;
+};
+
 static struct child *children;
 static size_t nchildren, cap_children;
+static struct drain *drains;
+static size_t ndrains, cap_drains;
 static struct pollfd *polls;
 static pid_t *poll_pids;
 static size_t cap_polls;
 static int events_ok = 1; /* stdout still open */
 static int attempt_nice;     /* --nice N: added to the shim's niceness for the attempts */
 static int attempt_priority; /* the niceness attempts get */
+static const char *cgroup_dirs[MAX_LIST];
+static size_t ncgroups;
+static const char *hidden[MAX_LIST];
+static size_t nhidden;
+static long pids_max;
 
 static void die(const char *what) {
   perror(what);
@@ -102,11 +141,18 @@ static void emit(const char *line, size_t len) {
   evlen += len;
 }
 
-/* mkdir -p; the parent usually exists, so one mkdir is tried before walking the path */
-static int mkdirs(const char *path) {
-  if (mkdir(path, 0755) != 0 && errno != EEXIST) {
+static void emit_failure(const char *key, int e, const char *step) {
+  char line[512];
+  int n = snprintf(line, sizeof line, "F %s %d %s\n", key, e, step);
+  emit(line, (size_t)n);
+}
+
+/* mkdir -p with `mode` for every directory it creates; the parent usually exists, so one mkdir is
+ * tried before walking the path */
+static int mkdirs(const char *path, mode_t mode) {
+  if (mkdir(path, mode) != 0 && errno != EEXIST) {
     if (errno != ENOENT) return errno;
-    char buf[4096];
+    char buf[PATH_MAX];
     size_t n = strlen(path);
     if (n == 0 || n >= sizeof buf) return ENAMETOOLONG;
     memcpy(buf, path, n + 1);
@@ -114,7 +160,7 @@ static int mkdirs(const char *path) {
       if (buf[i] == '/' || buf[i] == '\0') {
         char c = buf[i];
         buf[i] = '\0';
-        if (mkdir(buf, 0755) != 0 && errno != EEXIST) return errno;
+        if (mkdir(buf, mode) != 0 && errno != EEXIST) return errno;
         buf[i] = c;
       }
     }
@@ -144,89 +190,266 @@ static void start_ticks(pid_t pid, char *out, size_t outlen) {
   out[i] = '\0';
 }
 
-static int name_matches(const char *entry, const char *name_eq) {
-  /* entry "NAME=..." against name_eq "NAME=..." */
-  const char *a = entry, *b = name_eq;
-  while (*a && *a == *b && *a != '=') a++, b++;
-  return *a == '=' && *b == '=';
+/* ------------------------------------------------------------------ cgroups */
+
+static int cg_path(char *out, size_t len, size_t dir, const char *key, const char *file) {
+  int n = file ? snprintf(out, len, "%s/%s/%s", cgroup_dirs[dir], key, file) : snprintf(out, len, "%s/%s", cgroup_dirs[dir], key);
+  return n > 0 && (size_t)n < len ? 0 : ENAMETOOLONG;
 }
 
-static char **base_env;
-static size_t nbase_env;
+/* Write `value` to a cgroup file. A limit file this controller does not have (ENOENT) counts as
+ * written when `optional`: the same request serves every v1 controller and v2. */
+static int cg_write(size_t dir, const char *key, const char *file, const char *value, int optional) {
+  char p[PATH_MAX];
+  if (cg_path(p, sizeof p, dir, key, file)) return ENAMETOOLONG;
+  int fd = open(p, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return errno == ENOENT && optional ? 0 : errno;
+  int e = write(fd, value, strlen(value)) < 0 ? errno : 0;
+  close(fd);
+  return e;
+}
 
-static void init_env(void) {
+/* In the child: create the attempt's cgroups, set their limits and move into them. */
+static int cg_join(const char *key, long long mem, long cpu_quota) {
+  char v[64];
+  for (size_t i = 0; i < ncgroups; i++) {
+    char p[PATH_MAX];
+    if (cg_path(p, sizeof p, i, key, NULL)) return ENAMETOOLONG;
+    if (mkdir(p, 0755) != 0 && errno != EEXIST) return errno;
+    int e;
+    if (mem > 0) {
+      snprintf(v, sizeof v, "%lld", mem);
+      /* v1: the limit, then the same limit for memory + swap (no swap); v2: memory.max, no swap */
+      if ((e = cg_write(i, key, "memory.limit_in_bytes", v, 1)) || (e = cg_write(i, key, "memory.memsw.limit_in_bytes", v, 1)) ||
+          (e = cg_write(i, key, "memory.max", v, 1)) || (e = cg_write(i, key, "memory.swap.max", "0", 1)))
+        return e;
+    }
+    if (cpu_quota > 0) {
+      snprintf(v, sizeof v, "%ld", cpu_quota);
+      if ((e = cg_write(i, key, "cpu.cfs_quota_us", v, 1))) return e;
+      snprintf(v, sizeof v, "%ld %d", cpu_quota, PERIOD_US);
+      if ((e = cg_write(i, key, "cpu.max", v, 1))) return e;
+    }
+    if (pids_max > 0) {
+      snprintf(v, sizeof v, "%ld", pids_max);
+      if ((e = cg_write(i, key, "pids.max", v, 1))) return e;
+    }
+    if ((e = cg_write(i, key, "cgroup.procs", "0", 0))) return e;
+  }
+  return 0;
+}
+
+/* OOM kills counted by the attempt's memory cgroup (v1 memory.oom_control, v2 memory.events). */
+static long cg_oom_kills(const char *key) {
+  static const char *files[] = {"memory.oom_control", "memory.events"};
+  for (size_t i = 0; i < ncgroups; i++) {
+    for (size_t f = 0; f < 2; f++) {
+      char p[PATH_MAX], buf[1024];
+      if (cg_path(p, sizeof p, i, key, files[f])) continue;
+      int fd = open(p, O_RDONLY | O_CLOEXEC);
+      if (fd < 0) continue;
+      ssize_t n = read(fd, buf, sizeof buf - 1);
+      close(fd);
+      if (n <= 0) continue;
+      buf[n] = '\0';
+      char *at = strstr(buf, "oom_kill ");
+      return at ? strtol(at + 9, NULL, 10) : 0;
+    }
+  }
+  return 0;
+}
+
+/* Kill whatever is left in the attempt's cgroups and remove them; 0 once they are gone. */
+static int cg_remove(const char *key) {
+  int busy = 0;
+  for (size_t i = 0; i < ncgroups; i++) {
+    char p[PATH_MAX];
+    if (cg_path(p, sizeof p, i, key, NULL)) continue;
+    if (rmdir(p) == 0 || errno == ENOENT) continue;
+    if (errno != EBUSY) continue; /* nothing more can be done here; the service cleans up */
+    busy = 1;
+    /* v2 (5.14+) kills the whole cgroup at once; v1 lists its processes */
+    if (cg_write(i, key, "cgroup.kill", "1", 0) == 0) continue;
+    char procs[PATH_MAX];
+    if (cg_path(procs, sizeof procs, i, key, "cgroup.procs")) continue;
+    FILE *f = fopen(procs, "re");
+    if (!f) continue;
+    long pid;
+    while (fscanf(f, "%ld", &pid) == 1) kill((pid_t)pid, SIGKILL);
+    fclose(f);
+  }
+  return busy;
+}
+
+static void drain_add(const char *key) {
+  if (ndrains == cap_drains) {
+    cap_drains = cap_drains ? cap_drains * 2 : 16;
+    drains = realloc(drains, cap_drains * sizeof *drains);
+    if (!drains) die("realloc");
+  }
+  drains[ndrains].key = xstrdup(key);
+  drains[ndrains].tries = 0;
+  ndrains++;
+}
+
+/* Called on every pass while cgroups still hold processes: up to about 30 s per attempt, then the
+ * cgroup is left to the service (a process stuck in the kernel cannot be removed by anyone). */
+static void drain_pass(void) {
+  for (size_t i = 0; i < ndrains;) {
+    if (!cg_remove(drains[i].key) || ++drains[i].tries > 600) {
+      free(drains[i].key);
+      drains[i] = drains[--ndrains];
+    } else {
+      i++;
+    }
+  }
+}
+
+/* ------------------------------------------------------------------ the attempt's child */
+
+/* Cover the hidden paths in a private mount namespace; bind the working directory (our cwd, already
+ * entered) back when it lies below one of them. */
+static int hide_paths(const char *cwd, const char **step) {
+  *step = "mount namespace";
+  if (unshare(CLONE_NEWNS) != 0) return errno;
+  /* nothing mounted here may reach the host's mount table */
+  if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) != 0) return errno;
+  for (size_t i = 0; i < nhidden; i++) {
+    struct stat st;
+    if (stat(hidden[i], &st) != 0) continue;
+    *step = "hiding";
+    if (!S_ISDIR(st.st_mode)) {
+      if (mount("/dev/null", hidden[i], NULL, MS_BIND, NULL) != 0) return errno;
+      continue;
+    }
+    if (mount("tmpfs", hidden[i], "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=64k,mode=0711") != 0) return errno;
+    size_t n = strlen(hidden[i]);
+    if (strncmp(cwd, hidden[i], n) != 0 || cwd[n] != '/') continue;
+    /* "." is still the working directory below the tmpfs: bind it at its path inside the tmpfs */
+    int e = mkdirs(cwd, 0711);
+    if (e) return e;
+    if (mount(".", cwd, NULL, MS_BIND, NULL) != 0) return errno;
+    if (chdir(cwd) != 0) return errno;
+  }
+  return 0;
+}
+
+static int parse_groups(const char *s, gid_t *out, size_t max) {
   size_t n = 0;
-  for (char **e = environ; *e; e++) n++;
-  base_env = xmalloc((n + 1) * sizeof(char *));
-  for (char **e = environ; *e; e++)
-    if (strncmp(*e, "OPENBATCH_", 10) != 0) base_env[nbase_env++] = *e;
-  base_env[nbase_env] = NULL;
+  while (*s && n < max) {
+    char *end;
+    long g = strtol(s, &end, 10);
+    if (end == s) break;
+    out[n++] = (gid_t)g;
+    s = *end == ',' ? end + 1 : end;
+  }
+  return (int)n;
+}
+
+/* Everything between fork and exec; returns only on failure (errno value, *step says what failed). */
+static int child_setup(char **f, char **envp, const char **step) {
+  const char *key = f[0], *cwd = f[1], *tmpdir = f[2], *out = f[3], *err = f[4], *cmd = f[7], *cmdfile = f[8];
+  long uid = strtol(f[9], NULL, 10), gid = strtol(f[10], NULL, 10);
+  long long mem = strtoll(f[12], NULL, 10);
+  long cpu = strtol(f[13], NULL, 10);
+  int fd, e;
+  *step = "session";
+  if (setsid() < 0) return errno;
+  if (attempt_nice > 0) setpriority(PRIO_PROCESS, 0, attempt_priority);
+  if (ncgroups > 0) {
+    *step = "cgroup";
+    if ((e = cg_join(key, mem, cpu))) return e;
+  }
+  *step = "log files";
+  if ((fd = open("/dev/null", O_RDONLY)) < 0 || dup2(fd, 0) < 0) return errno;
+  if (fd != 0) close(fd);
+  if ((fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600)) < 0 || dup2(fd, 1) < 0) return errno;
+  if (fd != 1) close(fd);
+  if ((fd = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0600)) < 0 || dup2(fd, 2) < 0) return errno;
+  if (fd != 2) close(fd);
+  char *argv[] = {"/bin/sh", "-c", (char *)cmd, NULL};
+  char fdpath[32];
+  if (cmdfile[0]) {
+    /* a command too long for an argument: the shell reads it from an open file (readable through
+     * /proc/self/fd whoever the attempt runs as, and through no other path) */
+    *step = "command file";
+    if ((fd = open(cmdfile, O_RDONLY)) < 0 || dup2(fd, 3) < 0) return errno;
+    if (fd != 3) close(fd);
+    snprintf(fdpath, sizeof fdpath, "/proc/self/fd/3");
+    argv[1] = fdpath;
+    argv[2] = NULL;
+  }
+  *step = "working directory";
+  /* parents are traversable by anyone (0711) but not listable; the attempt's own directory is its
+   * user's alone */
+  char parent[PATH_MAX];
+  size_t cl = strlen(cwd);
+  if (cl >= sizeof parent) return ENAMETOOLONG;
+  memcpy(parent, cwd, cl + 1);
+  char *slash = strrchr(parent, '/');
+  if (slash && slash != parent) {
+    *slash = '\0';
+    if ((e = mkdirs(parent, 0711))) return e;
+  }
+  if (mkdir(cwd, 0700) != 0 && errno != EEXIST) return errno;
+  if (tmpdir[0] && mkdir(tmpdir, 0700) != 0 && errno != EEXIST) return errno;
+  if (uid >= 0) {
+    if (chown(cwd, (uid_t)uid, (gid_t)gid) != 0) return errno;
+    if (tmpdir[0] && chown(tmpdir, (uid_t)uid, (gid_t)gid) != 0) return errno;
+  }
+  if (chdir(cwd) != 0) return errno;
+  if (nhidden > 0 && (e = hide_paths(cwd, step))) return e;
+  if (uid >= 0) {
+    *step = "user";
+    gid_t groups[64];
+    int ng = parse_groups(f[11], groups, 64);
+    if (setgroups((size_t)ng, groups) != 0 || setgid((gid_t)gid) != 0 || setuid((uid_t)uid) != 0) return errno;
+  }
+  umask(022);
+  signal(SIGPIPE, SIG_DFL); /* ignored here; the attempt gets the default back */
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, NULL);
+  *step = "exec";
+  execve("/bin/sh", argv, envp);
+  return errno;
 }
 
 static void launch(char **f, size_t nf) {
-  /* f: key cwd stdout stderr status pidfile command nenv env... */
-  const char *key = f[0], *cwd = f[1], *out = f[2], *err = f[3], *status = f[4], *pidfile = f[5], *cmd = f[6];
-  size_t nenv = nf - 8;
-  char line[512];
-  int e = mkdirs(cwd);
-  if (e != 0) {
-    int n = snprintf(line, sizeof line, "F %s %d\n", key, e);
-    emit(line, (size_t)n);
-    return;
-  }
-  char **envp = xmalloc((nbase_env + nenv + 1) * sizeof(char *));
-  size_t k = 0;
-  for (size_t i = 0; i < nbase_env; i++) {
-    int overridden = 0;
-    for (size_t j = 0; j < nenv && !overridden; j++) overridden = name_matches(base_env[i], f[8 + j]);
-    if (!overridden) envp[k++] = base_env[i];
-  }
-  for (size_t j = 0; j < nenv; j++) envp[k++] = f[8 + j];
-  envp[k] = NULL;
-
-  char *argv[] = {"/bin/sh", "-c", (char *)cmd, NULL};
-  /* fork, not vfork: the shim goes on with the next launch while this child opens its files and
+  /* f: key cwd tmpdir stdout stderr status pidfile command cmdfile uid gid groups mem cpu nenv env... */
+  const char *key = f[0], *status = f[5], *pidfile = f[6];
+  size_t nenv = nf - 15;
+  char **envp = xmalloc((nenv + 1) * sizeof(char *));
+  for (size_t j = 0; j < nenv; j++) envp[j] = f[15 + j];
+  envp[nenv] = NULL;
+  /* fork, not vfork: the shim goes on with the next launch while this child sets the attempt up and
    * execs (on a slow file system that is the long part). A failure before exec is reported through a
-   * close-on-exec pipe: EOF means the exec succeeded, an errno value means it did not. */
+   * close-on-exec pipe: EOF means the exec succeeded, an errno value and the step mean it did not. */
   int rep[2];
   if (pipe2(rep, O_CLOEXEC) != 0) {
-    e = errno;
     free(envp);
-    int n = snprintf(line, sizeof line, "F %s %d\n", key, e);
-    emit(line, (size_t)n);
+    emit_failure(key, errno, "pipe");
     return;
   }
   pid_t pid = fork();
   if (pid == 0) {
-    sigset_t none;
-    sigemptyset(&none);
-    int fd;
     close(rep[0]);
-    if (setsid() < 0) goto fail;
-    if (attempt_nice > 0) setpriority(PRIO_PROCESS, 0, attempt_priority);
-    if ((fd = open("/dev/null", O_RDONLY)) < 0 || dup2(fd, 0) < 0) goto fail;
-    if (fd != 0) close(fd);
-    if ((fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600)) < 0 || dup2(fd, 1) < 0) goto fail;
-    if (fd != 1) close(fd);
-    if ((fd = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0600)) < 0 || dup2(fd, 2) < 0) goto fail;
-    if (fd != 2) close(fd);
-    if (chdir(cwd) != 0) goto fail;
-    signal(SIGPIPE, SIG_DFL); /* ignored here; the attempt gets the default back */
-    sigprocmask(SIG_SETMASK, &none, NULL);
-    execve("/bin/sh", argv, envp);
-  fail:
-    e = errno ? errno : EIO;
-    ssize_t w = write(rep[1], &e, sizeof e); /* nothing more can be done if this fails */
+    const char *step = "setup";
+    int e = child_setup(f, envp, &step);
+    char msg[64];
+    memset(msg, 0, sizeof msg);
+    memcpy(msg, &e, sizeof e);
+    snprintf(msg + sizeof e, sizeof msg - sizeof e, "%s", step);
+    ssize_t w = write(rep[1], msg, sizeof msg); /* nothing more can be done if this fails */
     (void)w;
     _exit(127);
   }
-  e = pid < 0 ? errno : 0;
+  int e = pid < 0 ? errno : 0;
   free(envp);
   close(rep[1]);
   if (e != 0) {
     close(rep[0]);
-    int n = snprintf(line, sizeof line, "F %s %d\n", key, e);
-    emit(line, (size_t)n);
+    emit_failure(key, e, "fork");
     return;
   }
   if (nchildren == cap_children) {
@@ -252,22 +475,25 @@ static void drop_child(size_t i) {
 }
 
 /* The exec of children[i] succeeded or failed (its report pipe has data or EOF). On success the pid
- * file is written and the start reported; on failure the child (which exits at once) is reaped and the
- * failure reported. Returns 0 if the child is gone (and children[i] now holds another one). */
+ * file is written and the start reported; on failure the child (which exits at once) is reaped, its
+ * cgroups removed and the failure reported. Returns 0 if the child is gone (and children[i] now
+ * holds another one). */
 static int finish_launch(size_t i) {
   struct child *c = &children[i];
-  int e = 0;
+  char msg[64];
   ssize_t n;
-  while ((n = read(c->launch_fd, &e, sizeof e)) < 0 && errno == EINTR) {
+  while ((n = read(c->launch_fd, msg, sizeof msg)) < 0 && errno == EINTR) {
   }
   close(c->launch_fd);
   c->launch_fd = -1;
-  char line[512];
-  if (n == (ssize_t)sizeof e) {
+  if (n == (ssize_t)sizeof msg) {
+    int e;
+    memcpy(&e, msg, sizeof e);
+    msg[sizeof msg - 1] = '\0';
     while (waitpid(c->pid, NULL, 0) < 0 && errno == EINTR) {
     }
-    int l = snprintf(line, sizeof line, "F %s %d\n", c->key, e);
-    emit(line, (size_t)l);
+    if (ncgroups > 0 && cg_remove(c->key)) drain_add(c->key);
+    emit_failure(c->key, e, msg + sizeof e);
     drop_child(i);
     return 0;
   }
@@ -284,6 +510,7 @@ static int finish_launch(size_t i) {
       c->pending_pidfile = NULL;
     }
   }
+  char line[512];
   int l = snprintf(line, sizeof line, "S %s %d %s\n", c->key, (int)c->pid, ticks);
   emit(line, (size_t)l);
   return 1;
@@ -302,8 +529,12 @@ static void reap(void) {
       /* ended before its exec report was read: read it now (start or failure comes first) */
       if (children[i].launch_fd >= 0 && !finish_launch(i)) break;
       char body[64], line[512];
-      int bl = si.si_code == CLD_EXITED ? snprintf(body, sizeof body, "exit %d\n", si.si_status)
-                                        : snprintf(body, sizeof body, "signal %d\n", si.si_status);
+      int ok = si.si_code == CLD_EXITED && si.si_status == 0;
+      /* a failed attempt whose memory cgroup killed for memory ran out of memory, whichever process
+       * was killed (the shell then exits 137): the cgroup counts it, the signal cannot tell */
+      const char *oom = !ok && ncgroups > 0 && cg_oom_kills(children[i].key) > 0 ? " oom" : "";
+      int bl = si.si_code == CLD_EXITED ? snprintf(body, sizeof body, "exit %d%s\n", si.si_status, oom)
+                                        : snprintf(body, sizeof body, "signal %d%s\n", si.si_status, oom);
       /* the pid file gets the status line and becomes the status file (no new file: on some file
        * systems creating files is the dearest part of an attempt); otherwise a fresh status file */
       int done = 0;
@@ -326,6 +557,8 @@ static void reap(void) {
       }
       int n = snprintf(line, sizeof line, "E %s %s", children[i].key, body);
       emit(line, (size_t)n);
+      /* what the attempt left running dies with it */
+      if (ncgroups > 0 && cg_remove(children[i].key)) drain_add(children[i].key);
       drop_child(i);
       break;
     }
@@ -335,16 +568,48 @@ static void reap(void) {
   }
 }
 
-int main(int argc, char **argv) {
-  if (argc == 3 && strcmp(argv[1], "--nice") == 0) {
-    attempt_nice = atoi(argv[2]);
-    errno = 0;
-    int own = getpriority(PRIO_PROCESS, 0);
-    attempt_priority = own + attempt_nice > 19 ? 19 : own + attempt_nice;
-  } else if (argc != 1) {
-    fprintf(stderr, "usage: %s [--nice N]\n", argv[0]);
-    return 2;
+/* --probe-ns DIR: can an attempt's mount namespace cover DIR? (run in a child, so nothing stays) */
+static int probe_ns(const char *dir) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    if (unshare(CLONE_NEWNS) != 0 || mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) != 0 ||
+        mount("tmpfs", dir, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=64k,mode=0711") != 0) {
+      fprintf(stderr, "%s\n", strerror(errno));
+      _exit(1);
+    }
+    _exit(0);
   }
+  int st;
+  if (pid < 0 || waitpid(pid, &st, 0) < 0) return 1;
+  return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
+}
+
+static void usage(const char *self) {
+  fprintf(stderr, "usage: %s [--nice N] [--cgroup DIR]... [--pids-max N] [--hide PATH]...\n       %s --probe-ns DIR\n", self, self);
+  exit(2);
+}
+
+int main(int argc, char **argv) {
+  if (argc == 3 && strcmp(argv[1], "--probe-ns") == 0) return probe_ns(argv[2]);
+  for (int i = 1; i < argc; i++) {
+    if (i + 1 >= argc) usage(argv[0]);
+    const char *opt = argv[i], *val = argv[++i];
+    if (strcmp(opt, "--nice") == 0) {
+      attempt_nice = atoi(val);
+      errno = 0;
+      int own = getpriority(PRIO_PROCESS, 0);
+      attempt_priority = own + attempt_nice > 19 ? 19 : own + attempt_nice;
+    } else if (strcmp(opt, "--cgroup") == 0 && ncgroups < MAX_LIST) {
+      cgroup_dirs[ncgroups++] = val;
+    } else if (strcmp(opt, "--pids-max") == 0) {
+      pids_max = atol(val);
+    } else if (strcmp(opt, "--hide") == 0 && nhidden < MAX_LIST) {
+      hidden[nhidden++] = val;
+    } else {
+      usage(argv[0]);
+    }
+  }
+  umask(022);
   signal(SIGPIPE, SIG_IGN);
   sigset_t chld;
   sigemptyset(&chld);
@@ -352,14 +617,13 @@ int main(int argc, char **argv) {
   if (sigprocmask(SIG_BLOCK, &chld, NULL) != 0) die("sigprocmask");
   int sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
   if (sfd < 0) die("signalfd");
-  init_env();
 
   size_t cap = 1 << 16, len = 0;
   char *buf = xmalloc(cap);
   int input_open = 1;
   for (;;) {
     flush_events();
-    if (!input_open && nchildren == 0) return 0;
+    if (!input_open && nchildren == 0 && ndrains == 0) return 0;
     /* the signalfd, the requests, and the exec reports of children still starting */
     size_t np = 2;
     for (size_t i = 0; i < nchildren; i++) np += children[i].launch_fd >= 0;
@@ -378,11 +642,12 @@ int main(int argc, char **argv) {
       poll_pids[np] = children[i].pid;
       p[np++] = (struct pollfd){.fd = children[i].launch_fd, .events = POLLIN};
     }
-    int r = poll(p, np, -1);
+    int r = poll(p, np, ndrains > 0 ? 50 : -1);
     if (r < 0) {
       if (errno == EINTR) continue;
       die("poll");
     }
+    if (ndrains > 0) drain_pass();
     for (size_t j = 2; j < np; j++) {
       if (!p[j].revents) continue;
       for (size_t i = 0; i < nchildren; i++) {
@@ -411,21 +676,21 @@ int main(int argc, char **argv) {
         continue;
       }
       len += (size_t)n;
-      /* parse every complete request */
+      /* parse every complete request: "L" and 15 fixed fields, the last of which counts the env */
       size_t pos = 0;
       for (;;) {
         char *f[4096];
         size_t nf = 0, q = pos;
         int complete = 0;
-        size_t need = 9; /* "L" + 8 fixed fields */
+        size_t need = 16;
         while (q < len) {
           char *end = memchr(buf + q, '\0', len - q);
           if (!end) break;
           if (nf < 4096) f[nf] = buf + q;
           nf++;
           q = (size_t)(end - buf) + 1;
-          if (nf == 9) need = 9 + (size_t)strtoul(f[8], NULL, 10);
-          if (nf >= 9 && nf == need) {
+          if (nf == 16) need = 16 + (size_t)strtoul(f[15], NULL, 10);
+          if (nf >= 16 && nf == need) {
             complete = 1;
             break;
           }

@@ -1,5 +1,6 @@
 // Composition root: config → store, executor, object store → scheduler, services → API server.
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
@@ -8,15 +9,20 @@ import { Pipeline } from './api/pipeline.ts';
 import { RateLimiter } from './api/ratelimit.ts';
 import { buildServer } from './api/server.ts';
 import type { Config } from './config/config.ts';
-import { createLocalExecutor } from './executors/local/factory.ts';
+import { attemptUsage, removeParents } from './executors/local/cgroups.ts';
+import { createLocalExecutor, pickLauncher, probeNamespace } from './executors/local/factory.ts';
+import { planIsolation, type IsolationPlan } from './executors/local/isolation.ts';
+import { RunAsError } from './executors/local/run-as.ts';
 import { systemClock, type Clock } from './lib/clock.ts';
+import { execArgBytes, MAX_ARG_STRLEN } from './lib/exec-limits.ts';
 import { createLogger, type Logger } from './lib/logger.ts';
 import { writeProblem } from './lib/write-probe.ts';
 import { lockDataDir } from './lib/data-dir-lock.ts';
 import { FsObjectStore } from './objectstore/fs/fs-store.ts';
+import { HostCapacity } from './scheduler/capacity.ts';
 import { EnvPools } from './scheduler/env-pools.ts';
 import { Scheduler } from './scheduler/scheduler.ts';
-import { loadAccounts, type Accounts } from './services/accounts.ts';
+import { DEFAULT_ACCOUNT_ID, loadAccounts, type Accounts } from './services/accounts.ts';
 import { loadCatalogue } from './domain/catalogue.ts';
 import { CatalogueService } from './services/catalogue.ts';
 import { EnvService } from './services/envs.ts';
@@ -33,6 +39,8 @@ export interface Running {
   accounts: Accounts;
   scheduler: Scheduler;
   logger: Logger;
+  /** How tasks are isolated here, and what could not be had (said once at start). */
+  isolation: { summary: string; warnings: string[] };
   close(): Promise<void>;
 }
 
@@ -101,6 +109,8 @@ const LISTEN_PROBLEMS: Record<string, string> = {
 export async function start(cfg: Config, opts: { clock?: Clock; logger?: Logger } = {}): Promise<Running> {
   const clock = opts.clock ?? systemClock;
   const logger = opts.logger ?? createLogger(cfg.logLevel);
+  // what the server writes (store, logs, objects) is its own: tasks run as other users
+  process.umask(0o077);
   prepareDataDir(cfg.dataDir);
   const p = dataPaths(cfg.dataDir);
   // the lock first: nothing in the data dir (the generated key pair included) is touched by a second server
@@ -110,33 +120,56 @@ export async function start(cfg: Config, opts: { clock?: Clock; logger?: Logger 
   }
   let accounts: ReturnType<typeof loadAccounts>;
   let store: SqliteStore;
+  let plan: IsolationPlan;
+  let executor: ReturnType<typeof createLocalExecutor>;
   try {
     accounts = loadAccounts(cfg);
+    const launcher = pickLauncher(cfg.launcher, (o, m) => logger.warn(o, m));
+    plan = planIsolation(
+      {
+        dataDir: cfg.dataDir, configFile: cfg.configFile, runAs: cfg.runAs, defaultAccount: DEFAULT_ACCOUNT_ID,
+        accounts: accounts.all.map((a) => ({ id: a.id, runAs: a.runAs })), enforceResources: cfg.enforceResources,
+      },
+      (dir) => probeNamespace(launcher, dir),
+      (msg) => logger.info(msg),
+    );
+    executor = createLocalExecutor(launcher, { stateDir: p.attempts, logger, nice: cfg.attemptNice, isolation: plan.isolation });
     store = openStore(p.db);
   } catch (e) {
     lock.release();
+    if (e instanceof RunAsError) throw new StartupError(e.message);
     throw e;
   }
-  const executor = createLocalExecutor(cfg.launcher, { stateDir: p.attempts, logger, nice: cfg.attemptNice });
+  for (const w of plan.warnings) logger.warn(w);
+  const cgroups = plan.isolation.cgroups;
   const objects = new FsObjectStore(p.objects);
   const logs = new LogLayout(cfg.dataDir);
   const shipper = new LogShipper(objects, p.local);
-  const scheduler = new Scheduler({
-    store, executor, clock, logger: logger.child({ component: 'scheduler' }), dataDir: cfg.dataDir, logs,
-    slots: cfg.localSlots, afterAttempt: (a) => shipper.ship(a),
-    pools: new EnvPools(store, clock, logger.child({ component: 'nodes' })),
-  });
   const catalogue = new CatalogueService(cfg.limits, cfg.catalogue === undefined ? undefined : loadCatalogue(cfg.catalogue));
   const capacityOf = (t: string) => catalogue.capacityOf(t);
+  // what a task's EnvVars may take: an exec's room less the longest inline command and what OpenBatch
+  // adds (its base variables, BATCH_*, the launcher's own arguments)
+  const envBytes = execArgBytes() - MAX_ARG_STRLEN - 16 * 1024;
+  const capacity = new HostCapacity({ cpus: os.availableParallelism(), memGiB: os.totalmem() / 2 ** 30 }, cfg.overcommit);
+  const scheduler = new Scheduler({
+    store, executor, clock, logger: logger.child({ component: 'scheduler' }), dataDir: cfg.dataDir, logs,
+    slots: cfg.localSlots, afterAttempt: (a) => shipper.ship(a), capacity,
+    resourcesOf: (t) => {
+      const c = capacityOf(t);
+      return c && { cpus: c.cpu, memGiB: c.memGiB };
+    },
+    pools: new EnvPools(store, clock, logger.child({ component: 'nodes' }), capacity),
+  });
   const envs = new EnvService({
-    store, scheduler, clock, limits: cfg.limits, localRoot: p.local, capacityOf, attachable: cfg.attachableInstances,
+    store, scheduler, clock, limits: cfg.limits, localRoot: p.local, capacityOf, attachable: cfg.attachableInstances, capacity,
   });
   const jobs = new JobService({
     store, scheduler, clock, limits: cfg.limits, logs, localRoot: p.local, dataDir: cfg.dataDir,
-    envUsable: (c, id) => envs.usable(c, id), knownInstanceType: (t) => capacityOf(t) !== undefined,
+    envUsable: (c, id) => envs.usable(c, id), knownInstanceType: (t) => capacityOf(t) !== undefined, capacityOf, capacity, envBytes,
   });
   const monitor = new MonitorService({
     store, scheduler, clock, logger, intervalSec: cfg.monitorInterval, capacityOf,
+    usageOf: cgroups ? (key) => attemptUsage(cgroups, key) : undefined,
   });
   const pipeline = new Pipeline({
     lookup: accounts.lookup,
@@ -145,7 +178,7 @@ export async function start(cfg: Config, opts: { clock?: Clock; logger?: Logger 
       catalogue,
       templates: new TemplateService({
         store, clock, limits: cfg.limits, localRoot: p.local, envExists: (c, id) => envs.usable(c, id),
-        knownInstanceType: (t) => capacityOf(t) !== undefined,
+        knownInstanceType: (t) => capacityOf(t) !== undefined, envBytes,
       }),
       monitor,
       envs,
@@ -184,6 +217,7 @@ export async function start(cfg: Config, opts: { clock?: Clock; logger?: Logger 
     accounts,
     scheduler,
     logger,
+    isolation: { summary: plan.summary, warnings: plan.warnings },
     close() {
       closing ??= (async () => {
         ready = false;
@@ -191,6 +225,7 @@ export async function start(cfg: Config, opts: { clock?: Clock; logger?: Logger 
         await server.close();
         await scheduler.close();
         await executor.close();
+        if (cgroups) removeParents(cgroups); // left alone where attempts still run (they outlive us)
         await store.close();
         lock.release();
         logger.flush?.();

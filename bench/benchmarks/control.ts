@@ -3,6 +3,7 @@
 // attempts end at once (no processes), labelled as such; (2) real processes of `true` at C = 64.
 import path from 'node:path';
 import { EnvPools } from '../../src/scheduler/env-pools.ts';
+import { HostCapacity } from '../../src/scheduler/capacity.ts';
 import { Scheduler } from '../../src/scheduler/scheduler.ts';
 import { systemClock } from '../../src/lib/clock.ts';
 import { silentLogger } from '../../src/lib/logger.ts';
@@ -38,6 +39,8 @@ async function storeAndScheduler(n: number): Promise<number> {
   const logs = new LogLayout(dir);
   const scheduler = new Scheduler({
     store, executor: new InstantExecutor(), clock: systemClock, logger: silentLogger, dataDir: dir, logs, slots: 256,
+    // the instant executor runs nothing: no host limit applies
+    capacity: new HostCapacity({ cpus: 1e6, memGiB: 1e6 }, 1), resourcesOf: () => ({ cpus: 1, memGiB: 1 }),
     pools: new EnvPools(store, systemClock, silentLogger),
   });
   const jobs = new JobService({ store, scheduler, clock: systemClock, limits: DEFAULT_LIMITS, logs, localRoot: path.join(dir, 'local'), dataDir: dir });

@@ -2,7 +2,7 @@
 // instance's exit to its SUCCEED being visible through DescribeTask (both seen by polling the API).
 import fs from 'node:fs';
 import path from 'node:path';
-import { benchServer, jobOf, stats, tempDir, type Benchmark } from '../lib.ts';
+import { benchServer, jobOf, sharedDir, stats, type Benchmark } from '../lib.ts';
 
 export const latency: Benchmark = {
   name: 'latency',
@@ -14,7 +14,7 @@ export const latency: Benchmark = {
     const toVisible: number[] = [];
     try {
       const c = srv.client();
-      const dir = tempDir('openbatch-lat-');
+      const dir = sharedDir('openbatch-lat-');
       for (let i = 0; i < reps; i++) {
         const stamp = path.join(dir, `exit-${i}`);
         const go = path.join(dir, `go-${i}`);

@@ -4,7 +4,7 @@
 // Kubernetes Indexed Jobs ≤ 100,000 parallelism.)
 import fs from 'node:fs';
 import path from 'node:path';
-import { benchServer, dirBytes, percentile, rssOf, sleep, tempDir, type Benchmark, type Figure } from '../lib.ts';
+import { benchServer, dirBytes, percentile, rssOf, sharedDir, sleep, tempDir, type Benchmark, type Figure } from '../lib.ts';
 
 export const scale: Benchmark = {
   name: 'scale',
@@ -16,7 +16,7 @@ export const scale: Benchmark = {
     const out: Figure[] = [];
     try {
       const c = srv.client();
-      const go = path.join(tempDir('openbatch-scale-'), 'go');
+      const go = path.join(sharedDir('openbatch-scale-'), 'go');
       // task B (N instances) waits for task A, which waits for the go-file: B stays queued meanwhile
       const req = {
         Placement: { Zone: 'ap-guangzhou-2' },

@@ -1,7 +1,8 @@
 // `openbatch` command line: `openbatch serve` starts the service.
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
-import { ConfigError, FLAG_HELP, loadConfig } from '../config/config.ts';
+import path from 'node:path';
+import { ConfigError, FLAG_HELP, loadConfig, SETTING_ENVS } from '../config/config.ts';
 import { CatalogueError } from '../domain/catalogue.ts';
 import { start, StartupError } from '../main.ts';
 
@@ -14,8 +15,7 @@ Options of serve:
 ${Object.entries(FLAG_HELP).map(([k, v]) => `  --${k.padEnd(16)} ${v}`).join('\n')}
   --help             show this help
 
-Environment: OPENBATCH_HOST, OPENBATCH_PORT, OPENBATCH_DATA_DIR, OPENBATCH_REGION, OPENBATCH_RATE_LIMITS,
-OPENBATCH_SLOTS, OPENBATCH_LAUNCHER, OPENBATCH_MAX_BODY_BYTES, OPENBATCH_MONITOR_INTERVAL, OPENBATCH_LOG_LEVEL, OPENBATCH_CONFIG (config file),
+Environment: ${SETTING_ENVS.join(', ')}, OPENBATCH_CONFIG (config file),
 OPENBATCH_SECRET_ID and OPENBATCH_SECRET_KEY (the default account's key pair).
 Precedence: flags > environment > config file > defaults.
 `;
@@ -52,6 +52,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     const file = configFile ? (JSON.parse(fs.readFileSync(configFile, 'utf8')) as Record<string, unknown>) : undefined;
     cfg = loadConfig({ env: process.env, flags, file });
+    if (configFile) cfg.configFile = path.resolve(configFile);
   } catch (e) {
     if (e instanceof ConfigError || e instanceof SyntaxError || (e as NodeJS.ErrnoException).code === 'ENOENT') {
       process.stderr.write(`openbatch serve: ${(e as Error).message}\n`);

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { RATE_LIMIT_MODES, type RateLimitMode } from '../api/ratelimit.ts';
 import { LAUNCHERS, type Launcher } from '../executors/local/factory.ts';
+import { ENFORCE_MODES, type EnforceMode } from '../executors/local/isolation.ts';
 
 export interface AccountConfig {
   /** Account identifier (the owner of resources), e.g. an AppId-like number. */
@@ -11,6 +12,8 @@ export interface AccountConfig {
   secretId: string;
   secretKey: string;
   name?: string;
+  /** The user this account's tasks run as (a server running as root); default: a dedicated user. */
+  runAs?: string;
 }
 
 export interface Config {
@@ -28,6 +31,14 @@ export interface Config {
   attemptNice: number;
   /** Seconds between resource samples of running instances (DescribeJobMonitorData); 0 = off. */
   monitorInterval: number;
+  /** The user the default account's tasks run as when the server is root (default: openbatch-task). */
+  runAs?: string;
+  /** Whether attempts get cgroups with their instance type's vCPUs and memory (where the host allows). */
+  enforceResources: EnforceMode;
+  /** The vCPUs and memory the host may promise to compute nodes and instances: its own times this. */
+  overcommit: number;
+  /** The config file the settings came from (hidden from tasks: it may hold account keys). */
+  configFile?: string;
   maxBodyBytes: number;
   maxSkewSeconds: number;
   logLevel: string;
@@ -76,6 +87,8 @@ export function defaultConfig(): Config {
     launcher: 'auto',
     attemptNice: 10,
     monitorInterval: 10,
+    enforceResources: 'on',
+    overcommit: 1,
     maxBodyBytes: 10 * 1024 * 1024,
     maxSkewSeconds: 300,
     logLevel: 'info',
@@ -90,7 +103,9 @@ export class ConfigError extends Error {}
 type Source = Record<string, unknown>;
 
 /** Names of settings as flags (kebab), env (OPENBATCH_ + upper snake) and file (camel). */
-const SETTINGS: { key: keyof Config; flag: string; env: string; kind: 'string' | 'int' | 'mode' | 'launcher' }[] = [
+type Kind = 'string' | 'int' | 'number' | 'mode' | 'launcher' | 'enforce';
+
+const SETTINGS: { key: keyof Config; flag: string; env: string; kind: Kind }[] = [
   { key: 'host', flag: 'host', env: 'OPENBATCH_HOST', kind: 'string' },
   { key: 'port', flag: 'port', env: 'OPENBATCH_PORT', kind: 'int' },
   { key: 'dataDir', flag: 'data-dir', env: 'OPENBATCH_DATA_DIR', kind: 'string' },
@@ -100,9 +115,15 @@ const SETTINGS: { key: keyof Config; flag: string; env: string; kind: 'string' |
   { key: 'launcher', flag: 'launcher', env: 'OPENBATCH_LAUNCHER', kind: 'launcher' },
   { key: 'attemptNice', flag: 'attempt-nice', env: 'OPENBATCH_ATTEMPT_NICE', kind: 'int' },
   { key: 'monitorInterval', flag: 'monitor-interval', env: 'OPENBATCH_MONITOR_INTERVAL', kind: 'int' },
+  { key: 'runAs', flag: 'run-as', env: 'OPENBATCH_RUN_AS', kind: 'string' },
+  { key: 'enforceResources', flag: 'enforce-resources', env: 'OPENBATCH_ENFORCE_RESOURCES', kind: 'enforce' },
+  { key: 'overcommit', flag: 'overcommit', env: 'OPENBATCH_OVERCOMMIT', kind: 'number' },
   { key: 'maxBodyBytes', flag: 'max-body-bytes', env: 'OPENBATCH_MAX_BODY_BYTES', kind: 'int' },
   { key: 'logLevel', flag: 'log-level', env: 'OPENBATCH_LOG_LEVEL', kind: 'string' },
 ];
+
+/** Every setting's environment variable (for --help). */
+export const SETTING_ENVS = SETTINGS.map((x) => x.env);
 
 export const FLAG_HELP: Record<string, string> = {
   host: 'address to listen on (default 127.0.0.1)',
@@ -115,11 +136,23 @@ export const FLAG_HELP: Record<string, string> = {
   'attempt-nice': 'added to the server\'s CPU niceness for the attempts it starts, 0-19 (default 10: the API and scheduler come first when attempts take every CPU)',
   'max-body-bytes': 'largest accepted request body (default 10485760)',
   'monitor-interval': 'seconds between CPU/memory samples of running instances (default 10; 0 = off)',
+  'run-as': 'user the default account\'s tasks run as when the server runs as root (default: openbatch-task, created if missing; other accounts: runAs in their config entry, else a dedicated openbatch-<hash> user)',
+  'enforce-resources': 'on (default): each attempt gets cgroups with its instance type\'s vCPUs, memory and a pids limit, where the host allows; off: no limits',
+  overcommit: 'the host may promise compute nodes and running instances its CPUs and memory times this (default 1)',
   'log-level': 'pino log level: fatal, error, warn, info (default), debug, trace',
   config: 'JSON config file (accounts, limits and any setting above in camelCase)',
 };
 
-function convert(kind: 'string' | 'int' | 'mode' | 'launcher', name: string, v: unknown): unknown {
+function convert(kind: Kind, name: string, v: unknown): unknown {
+  if (kind === 'enforce') {
+    if (!ENFORCE_MODES.includes(v as EnforceMode)) throw new ConfigError(`${name} must be one of ${ENFORCE_MODES.join(', ')}, got ${JSON.stringify(v)}`);
+    return v;
+  }
+  if (kind === 'number') {
+    const n = typeof v === 'number' ? v : Number(String(v));
+    if (!Number.isFinite(n) || n <= 0 || String(v).trim() === '') throw new ConfigError(`${name} must be a positive number, got ${JSON.stringify(v)}`);
+    return n;
+  }
   if (kind === 'launcher') {
     if (!LAUNCHERS.includes(v as Launcher)) throw new ConfigError(`${name} must be one of ${LAUNCHERS.join(', ')}, got ${JSON.stringify(v)}`);
     return v;
@@ -186,6 +219,10 @@ function parseAccounts(v: unknown): AccountConfig[] {
     }
     const acc: AccountConfig = { id: o.id as string, secretId: o.secretId as string, secretKey: o.secretKey as string };
     if (typeof o.name === 'string') acc.name = o.name;
+    if (o.runAs !== undefined) {
+      if (typeof o.runAs !== 'string' || o.runAs === '') throw new ConfigError(`accounts[${i}].runAs must be a user name`);
+      acc.runAs = o.runAs;
+    }
     if (seen.has(acc.secretId)) throw new ConfigError(`accounts[${i}].secretId is used twice`);
     seen.add(acc.secretId);
     return acc;

@@ -4,10 +4,15 @@
 export interface AttemptSpec {
   /** Unique, filesystem-safe key of the attempt, e.g. `job-abcd1234.A.0.1` (job, task, index, attempt). */
   key: string;
-  /** Shell command line; runs under `/bin/sh -c`. */
+  /** Shell command line; runs under `/bin/sh -c` (one too long for an argument: `/bin/sh <file>`). */
   command: string;
-  /** Complete extra environment for the attempt (BATCH_* variables and the task's EnvVars). */
+  /** The attempt's own variables (BATCH_* and the task's EnvVars). Its environment is built from
+   *  these and the executor's documented base — never inherited from the server. */
   env: Record<string, string>;
+  /** The account the attempt belongs to: attempts of different accounts cannot reach each other. */
+  account: string;
+  /** What the attempt's instance type promises; enforced where the executor can. */
+  resources?: { cpus: number; memoryBytes: number };
   /** Working directory of the attempt; the executor creates it if missing. */
   cwd: string;
   /** Files that receive stdout / stderr while the attempt runs (created/truncated by the executor). */
@@ -30,6 +35,8 @@ export interface ExitInfo {
   /** Exit code of the command, or null when it was killed by a signal. */
   exitCode: number | null;
   signal: string | null;
+  /** The attempt failed and its memory limit killed a process of it (counted by its memory cgroup). */
+  oom?: boolean;
 }
 
 export type AdoptResult =

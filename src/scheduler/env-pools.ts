@@ -7,6 +7,7 @@ import { newId } from '../domain/ids.ts';
 import type { Clock } from '../lib/clock.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { ActivityRecord, EnvBatch, EnvRecord, NodeRecord, Store } from '../store/types.ts';
+import type { HostCapacity } from './capacity.ts';
 
 export interface NodeRt {
   rec: NodeRecord;
@@ -27,6 +28,8 @@ export class EnvPools {
     private readonly store: Store,
     private readonly clock: Clock,
     private readonly logger: Logger,
+    /** Told what the nodes of every environment hold after each change. */
+    private readonly capacity?: HostCapacity,
   ) {}
 
   async load(): Promise<void> {
@@ -101,6 +104,17 @@ export class EnvPools {
     if (batch.nodes.length + batch.deleteNodes.length + batch.activities.length > 0 || batch.deleteEnvs) {
       await this.store.applyEnvBatch(batch);
     }
+    this.capacity?.setReserved(this.reserved());
+  }
+
+  /** vCPUs and memory (GiB) held by the compute nodes of every environment. */
+  reserved(): { cpus: number; memGiB: number } {
+    let cpus = 0, memGiB = 0;
+    for (const n of this.byInstance.values()) {
+      cpus += n.rec.cpu;
+      memGiB += n.rec.mem;
+    }
+    return { cpus, memGiB };
   }
 
   /** The attempt on a node ended: free the node, or finish deleting it. */

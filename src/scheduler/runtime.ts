@@ -6,6 +6,7 @@ import { transition, type State, isWaiting } from '../domain/states.ts';
 import type { RunSpec } from '../domain/task-spec.ts';
 import type { AttemptHandle } from '../executors/types.ts';
 import type { InstanceRecord, JobRecord, TaskRecord } from '../store/types.ts';
+import type { Resources } from './capacity.ts';
 import type { NodeRt } from './env-pools.ts';
 
 export interface AttemptRt {
@@ -18,6 +19,8 @@ export interface AttemptRt {
   kill: { reason: string; detail: string; final: boolean; requeue?: boolean } | null;
   /** The compute node of a named environment the attempt runs on (null: the anonymous local pool). */
   node: NodeRt | null;
+  /** What an attempt on the anonymous pool holds of the host while it runs (null: on a node). */
+  held: Resources | null;
   deadline: number;
   /** SIGKILL follows SIGTERM after this time (ms epoch), when a kill is under way. */
   hardKillAt: number | null;
@@ -55,6 +58,8 @@ export class TaskRt {
   readonly instanceType: string | undefined;
   /** The named compute environment the task runs on (EnvId), if any. */
   readonly envId: string | undefined;
+  /** vCPUs and memory of its instance type (anonymous environments; set by the scheduler). */
+  resources: Resources | null = null;
   constructor(
     readonly job: JobRt,
     public rec: TaskRecord,

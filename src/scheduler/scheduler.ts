@@ -17,6 +17,7 @@ import { runSpecOf } from '../domain/task-spec.ts';
 import type { AttemptHandle, Executor, ExitInfo } from '../executors/types.ts';
 import type { AttemptRecord, InstanceRecord, JobRecord, Store, TaskRecord, WriteBatch } from '../store/types.ts';
 import type { LogLayout } from '../services/log-layout.ts';
+import { gib, vcpus, type HostCapacity, type Resources } from './capacity.ts';
 import { DeadlineHeap } from './deadlines.ts';
 import type { EnvPools, NodeRt } from './env-pools.ts';
 import { instKey, JobRt, moveWaiting, setState, TaskRt, type AttemptRt, type Dirty } from './runtime.ts';
@@ -30,6 +31,10 @@ export interface SchedulerOptions {
   logs: LogLayout;
   /** Instances the local executor runs at once for tasks on anonymous compute environments. */
   slots: number;
+  /** What the host may promise; anonymous instances start when their instance type's resources fit. */
+  capacity: HostCapacity;
+  /** vCPUs and memory of an instance type (undefined: unknown to the catalogue). */
+  resourcesOf: (instanceType: string) => Resources | undefined;
   /** Nodes of named compute environments. */
   pools: EnvPools;
   /** Called after an attempt ended and before its end is recorded (ships logs to redirect targets). */
@@ -51,6 +56,8 @@ export interface FinishedAttempt {
 export class SchedulerError extends Error {}
 
 export interface RunningAttempt {
+  /** The attempt's key for the executor (attemptKey). */
+  key: string;
   jobId: string;
   taskName: string;
   index: number;
@@ -85,7 +92,9 @@ export class Scheduler {
    *  attempt). The other ready tasks keep theirs unless `reasonsAll` or the local slots fill or free. */
   private readonly reasonCheck = new Set<TaskRt>();
   private reasonsAll = true;
-  private lastSlotsFull: boolean | null = null;
+  private lastCapacity = '';
+  /** The last dispatch could not start every anonymous task that waits (no slot, or its resources). */
+  private anonBlocked = false;
   private flushPromise: Promise<boolean> | null = null;
   private runningCount = 0;
   /** Attempts on the anonymous local pool (the ones `slots` limits). */
@@ -201,7 +210,7 @@ export class Scheduler {
     for (const a of this.byKey.values()) {
       if (!a.handle || a.inst.state !== 'RUNNING') continue;
       out.push({
-        jobId: a.inst.jobId, taskName: a.inst.taskName, index: a.inst.index, attempt: a.inst.attempt,
+        key: a.key, jobId: a.inst.jobId, taskName: a.inst.taskName, index: a.inst.index, attempt: a.inst.attempt,
         pid: a.handle.pid, instanceType: a.node?.rec.instanceType ?? a.task.instanceType, cwd: this.workDirOf(a.inst),
       });
     }
@@ -339,6 +348,8 @@ export class Scheduler {
     const job = new JobRt(rec, ++this.seqCounter);
     for (const t of [...tasks].sort((a, b) => a.ord - b.ord)) {
       const rt = new TaskRt(job, t, runSpecOf(t.spec));
+      // COMPAT: a type the catalogue does not know (validation refuses them) counts as 1 vCPU, 1 GiB
+      if (rt.envId === undefined) rt.resources = (rt.instanceType && this.o.resourcesOf(rt.instanceType)) || { cpus: 1, memGiB: 1 };
       job.tasks.set(t.name, rt);
       job.order.push(rt);
     }
@@ -369,7 +380,7 @@ export class Scheduler {
     const handle = (inst.handle as AttemptHandle | null) ?? this.o.executor.recover?.(key) ?? null;
     const node = inst.nodeId ? this.o.pools.node(inst.nodeId) ?? null : null;
     const a: AttemptRt = {
-      key, task, inst, handle, kill: null, hardKillAt: null, launched: true, node,
+      key, task, inst, handle, kill: null, hardKillAt: null, launched: true, node, held: node ? null : task.resources,
       deadline: (inst.runningTime ?? inst.launchTime ?? now) + task.spec.timeoutSec * 1000,
     };
     if (node) node.busy = a;
@@ -377,6 +388,7 @@ export class Scheduler {
     this.byKey.set(key, a);
     this.runningCount += 1;
     if (!node) this.anonRunning += 1;
+    if (a.held) this.o.capacity.take(a.held);
     const result = handle ? this.o.executor.adopt(handle) : ({ kind: 'lost' } as const);
     if (result.kind === 'running') {
       this.deadlines.push(a.deadline, a);
@@ -520,11 +532,15 @@ export class Scheduler {
   private dispatch(now: number): AttemptRt[] {
     const launches: AttemptRt[] = [];
     let free = this.o.slots - this.anonRunning;
+    // Anonymous tasks start in priority order: once one does not fit (no slot, or its instance type's
+    // resources are not free), those after it wait too, so a large instance is never starved by a
+    // stream of small ones. A type this host can never hold does not block the others.
+    let blocked = free <= 0;
     for (let i = 0; i < this.ready.length; ) {
       const task = this.ready[i]!;
-      if (task.envId === undefined && free <= 0) {
-        // the local slots are full: only tasks of named environments can still start (O(1) per tick
-        // however many tasks wait, instead of a walk over all of them)
+      if (task.envId === undefined && blocked) {
+        // only tasks of named environments can still start (O(1) per tick however many tasks wait,
+        // instead of a walk over all of them)
         if (this.readyEnv === 0) break;
         i++;
         continue;
@@ -537,7 +553,11 @@ export class Scheduler {
           if (!node) break;
           launches.push(this.startAttempt(task, now, node));
         } else {
-          if (free <= 0) break;
+          const r = task.resources!;
+          if (free <= 0 || !this.o.capacity.fits(r)) {
+            blocked = this.o.capacity.everFits(r);
+            break;
+          }
           launches.push(this.startAttempt(task, now, null));
           free -= 1;
         }
@@ -549,6 +569,7 @@ export class Scheduler {
         this.rollJob(task.job, now);
       }
     }
+    this.anonBlocked = blocked;
     return launches;
   }
 
@@ -581,11 +602,12 @@ export class Scheduler {
     inst.nodeId = node ? node.rec.instanceId : (task.idleAnonNodes.pop() ?? newId('ins'));
     const key = attemptKey(inst);
     const a: AttemptRt = {
-      key, task, inst, handle: null, kill: null, hardKillAt: null, launched: false, node,
+      key, task, inst, handle: null, kill: null, hardKillAt: null, launched: false, node, held: node ? null : task.resources,
       deadline: now + task.spec.timeoutSec * 1000,
     };
     if (node) node.busy = a;
     else this.anonRunning += 1;
+    if (a.held) this.o.capacity.take(a.held);
     task.running.set(inst.index, a);
     this.reasonCheck.add(task);
     this.byKey.set(key, a);
@@ -626,11 +648,14 @@ export class Scheduler {
     env.BATCH_TASK_NAME = inst.taskName;
     env.BATCH_TASK_INSTANCE_NUM = String(task.rec.instanceNum);
     env.BATCH_TASK_INSTANCE_INDEX = String(inst.index);
+    const r = a.node ? { cpus: a.node.rec.cpu, memGiB: a.node.rec.mem } : a.held;
     this.o.executor
       .launch({
         key: a.key,
         command: task.spec.command,
         env,
+        account: task.job.rec.account,
+        resources: r ? { cpus: r.cpus, memoryBytes: r.memGiB * 2 ** 30 } : undefined,
         cwd: this.workDirOf(inst),
         stdoutPath: logs.stdout,
         stderrPath: logs.stderr,
@@ -712,6 +737,7 @@ export class Scheduler {
       this.anonRunning -= 1;
       if (inst.nodeId) task.idleAnonNodes.push(inst.nodeId);
     }
+    if (a.held) this.o.capacity.release(a.held);
     this.deadlines.remove(a);
     const finish = async () => {
       const logs = this.logPaths(inst);
@@ -765,7 +791,7 @@ export class Scheduler {
       inst.stateDetail = 'successful';
       att.reason = '';
     } else {
-      const { reason, detail } = a.kill ?? describeExit(exit);
+      const { reason, detail } = a.kill ?? describeExit(exit, a);
       att.reason = detail;
       const retriesUsed = inst.attempt - inst.retryBase - 1;
       const canRetry = !(a.kill?.final ?? false) && retriesUsed < task.spec.maxRetry && !task.job.rec.nextAction;
@@ -916,9 +942,12 @@ export class Scheduler {
 
   private updateWaitReasons(): void {
     const free = this.o.slots - this.anonRunning;
-    const all = this.reasonsAll || this.lastSlotsFull !== (free <= 0);
+    // the texts carry no live figures: only a change of what blocks anonymous tasks means a walk over
+    // every waiting task
+    const state = `${free <= 0}|${this.anonBlocked}`;
+    const all = this.reasonsAll || this.lastCapacity !== state;
     this.reasonsAll = false;
-    this.lastSlotsFull = free <= 0;
+    this.lastCapacity = state;
     const tasks: Iterable<TaskRt> = all ? this.ready : this.reasonCheck;
     for (const task of tasks) {
       if (!task.inReady) continue;
@@ -934,6 +963,14 @@ export class Scheduler {
       } else if (free <= 0) {
         reason = 'WaitingForCapacity';
         detail = `no free capacity: all ${this.o.slots} local slots are busy`;
+      } else if (this.anonBlocked || !this.o.capacity.everFits(task.resources!)) {
+        const r = task.resources!;
+        const c = this.o.capacity;
+        const type = task.instanceType ?? 'its instance type';
+        reason = 'WaitingForCapacity';
+        if (!c.everFits(r)) detail = `${type} needs ${vcpus(r.cpus)} and ${gib(r.memGiB)}: more than this host can promise (${c.describeTotal()}); it runs once --overcommit allows it`;
+        else if (!c.fits(r)) detail = `no free capacity: ${type} needs ${vcpus(r.cpus)} and ${gib(r.memGiB)}, and this host's ${c.describeTotal()} are held by compute nodes and running instances`;
+        else detail = 'no free capacity: instances submitted earlier or with a higher priority wait for the host\'s vCPUs and memory first';
       } else {
         continue;
       }
@@ -1040,7 +1077,13 @@ export function attemptKey(i: { jobId: string; taskName: string; index: number; 
   return `${i.jobId}.${i.taskName}.${i.index}.${i.attempt}`;
 }
 
-function describeExit(exit: ExitInfo): { reason: string; detail: string } {
+function describeExit(exit: ExitInfo, a: AttemptRt): { reason: string; detail: string } {
+  if (exit.oom) {
+    const type = a.node?.rec.instanceType ?? a.task.instanceType;
+    const mem = a.node?.rec.mem ?? a.held?.memGiB;
+    const limit = mem === undefined ? 'its memory limit' : `the ${gib(mem)} of memory of its instance type${type ? ` ${type}` : ''}`;
+    return { reason: 'OutOfMemory', detail: `the attempt needed more than ${limit} and was killed for memory (${exit.signal ? `signal ${exit.signal}` : `exit code ${exit.exitCode}`})` };
+  }
   if (exit.signal) return { reason: `Killed by signal ${exit.signal}`, detail: `the application was killed by signal ${exit.signal}` };
   if (exit.exitCode === null) return { reason: 'Lost', detail: 'the attempt ended without an exit status' };
   return { reason: `Exit code ${exit.exitCode}`, detail: `the application exited with code ${exit.exitCode}` };

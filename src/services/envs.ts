@@ -13,6 +13,7 @@ import type { Limits } from '../config/config.ts';
 import { checkEnvId, checkNodeId, newId } from '../domain/ids.ts';
 import type { Clock } from '../lib/clock.ts';
 import { isoSeconds } from '../lib/clock.ts';
+import type { HostCapacity } from '../scheduler/capacity.ts';
 import { activity } from '../scheduler/env-pools.ts';
 import type { Scheduler } from '../scheduler/scheduler.ts';
 import type { ActivityRecord, EnvRecord, NodeOrigin, NodeRecord, Store } from '../store/types.ts';
@@ -40,6 +41,8 @@ export interface EnvServiceDeps {
   /** vCPUs and memory (GiB) of an instance type; undefined for a type the catalogue does not know. */
   capacityOf: (instanceType: string) => { cpu: number; memGiB: number } | undefined;
   attachable: AttachableInstance[];
+  /** What the host may still promise to new compute nodes (absent: no limit, e.g. unit tests). */
+  capacity?: HostCapacity;
 }
 
 const MAX_NODES = 2000;
@@ -51,7 +54,25 @@ export const ENV_FILTERS = ['zone', 'env-id', 'env-name', 'resource-type', 'tag-
 const CREATE_INFO_FILTERS = ['zone', 'env-id', 'env-name'];
 
 export class EnvService {
+  /** Changes that add compute nodes run one at a time: each sees what the previous one reserved. */
+  private adding: Promise<unknown> = Promise.resolve();
+
   constructor(private readonly d: EnvServiceDeps) {}
+
+  private serially<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.adding.then(fn, fn);
+    this.adding = run.catch(() => undefined);
+    return run;
+  }
+
+  /** LimitExceeded.CpuQuota unless the host can still promise what `nodes` need. */
+  private checkCapacity(nodes: NodeRecord[], action: string): void {
+    if (!this.d.capacity || nodes.length === 0) return;
+    const need = { cpus: nodes.reduce((n, x) => n + x.cpu, 0), memGiB: nodes.reduce((n, x) => n + x.mem, 0) };
+    const types = [...new Set(nodes.map((n) => n.instanceType))].join(', ');
+    const why = this.d.capacity.refuseNodes(need, `${action}: the ${nodes.length} new compute node${nodes.length > 1 ? 's' : ''} (${types})`);
+    if (why) throw new ApiError('LimitExceeded.CpuQuota', `${why}.`);
+  }
 
   private ctx(c: Caller): ValidationContext {
     return { region: c.region, limits: this.d.limits, localRoot: this.d.localRoot, knownInstanceType: (t) => this.d.capacityOf(t) !== undefined };
@@ -91,7 +112,11 @@ export class EnvService {
 
   // ------------------------------------------------------------------ create
 
-  async create(c: Caller, req: Obj): Promise<Obj> {
+  create(c: Caller, req: Obj): Promise<Obj> {
+    return this.serially(() => this.createNow(c, req));
+  }
+
+  private async createNow(c: Caller, req: Obj): Promise<Obj> {
     const ce = req.ComputeEnv as Obj;
     const placement = req.Placement as Obj;
     checkZone(placement.Zone, c.region);
@@ -160,10 +185,11 @@ export class EnvService {
       createTime: now,
       tags: ce.Tags ?? [],
     };
+    const nodes = Array.from({ length: env.desired }, () => this.newNode(env.id, this.typeOf(env), 'BATCH_CREATED', now));
+    this.checkCapacity(nodes, 'CreateComputeEnv');
     if (!(await this.d.store.insertEnv(env, this.d.limits.maxComputeEnvs))) {
       throw new ApiError('LimitExceeded.ComputeEnvQuota', `This account already has ${this.d.limits.maxComputeEnvs} compute environments in ${c.region}, the most allowed.`);
     }
-    const nodes = Array.from({ length: env.desired }, () => this.newNode(env.id, this.typeOf(env), 'BATCH_CREATED', now));
     const cause = `CreateComputeEnv: the capacity is ${env.desired}`;
     await this.d.store.applyEnvBatch({ nodes, activities: nodes.map((n) => activity(env.id, n, 'CREATE_COMPUTE_NODE', cause, now)) });
     await this.d.scheduler.envChanged(env.id);
@@ -299,7 +325,11 @@ export class EnvService {
     }
   }
 
-  async modify(c: Caller, req: Obj): Promise<Obj> {
+  modify(c: Caller, req: Obj): Promise<Obj> {
+    return this.serially(() => this.modifyNow(c, req));
+  }
+
+  private async modifyNow(c: Caller, req: Obj): Promise<Obj> {
     const env = await this.mustEnv(c, req.EnvId);
     this.notDeleting(env);
     if (req.EnvName !== undefined) {
@@ -350,6 +380,7 @@ export class EnvService {
         }
       }
     }
+    this.checkCapacity(nodes.filter((n) => n.state === 'CREATING'), 'ModifyComputeEnv');
     await this.d.store.applyEnvBatch({ envs: [updated], nodes, activities });
     await this.d.scheduler.envChanged(env.id);
     return {};
@@ -376,7 +407,11 @@ export class EnvService {
     return {};
   }
 
-  async attach(c: Caller, req: Obj): Promise<Obj> {
+  attach(c: Caller, req: Obj): Promise<Obj> {
+    return this.serially(() => this.attachNow(c, req));
+  }
+
+  private async attachNow(c: Caller, req: Obj): Promise<Obj> {
     const env = await this.mustEnv(c, req.EnvId);
     this.notDeleting(env);
     const list = req.Instances as { InstanceId: string }[];
@@ -399,6 +434,8 @@ export class EnvService {
       }
       nodes.push(this.newNode(env.id, declared.InstanceType, 'USER_ATTACHED', now, id));
     }
+    // COMPAT: attached instances run on this host too, so they count against its capacity
+    this.checkCapacity(nodes, 'AttachInstances');
     await this.d.store.applyEnvBatch({ nodes, activities: nodes.map((n) => activity(env.id, n, 'CREATE_COMPUTE_NODE', 'AttachInstances', now)) });
     await this.d.scheduler.envChanged(env.id);
     return {};

@@ -8,6 +8,7 @@ import { checkJobId } from '../domain/ids.ts';
 import { newId } from '../domain/ids.ts';
 import { isState, isFinished, zeroCounts, type State, STATES } from '../domain/states.ts';
 import type { Clock } from '../lib/clock.ts';
+import { gib, vcpus, type HostCapacity } from '../scheduler/capacity.ts';
 import type { Scheduler } from '../scheduler/scheduler.ts';
 import type { JobRecord, Store, TaskRecord } from '../store/types.ts';
 import { checkFilters, checkPage } from './filters.ts';
@@ -36,6 +37,12 @@ export interface JobServiceDeps {
   envUsable?: (c: Caller, envId: string) => Promise<boolean>;
   /** Whether the instance catalogue knows an instance type. */
   knownInstanceType?: (t: string) => boolean;
+  /** vCPUs and memory (GiB) of an instance type, and what this host can ever promise: an instance
+   *  on an anonymous environment larger than the host is refused at submission. */
+  capacityOf?: (t: string) => { cpu: number; memGiB: number } | undefined;
+  capacity?: HostCapacity;
+  /** See ValidationContext.envBytes. */
+  envBytes?: number;
 }
 
 export const JOB_FILTERS = ['job-id', 'job-name', 'job-state', 'zone', 'tag-key', 'tag-value'];
@@ -47,7 +54,7 @@ export class JobService {
   constructor(private readonly d: JobServiceDeps) {}
 
   private ctx(c: Caller): ValidationContext {
-    return { region: c.region, limits: this.d.limits, localRoot: this.d.localRoot, knownInstanceType: this.d.knownInstanceType };
+    return { region: c.region, limits: this.d.limits, localRoot: this.d.localRoot, knownInstanceType: this.d.knownInstanceType, envBytes: this.d.envBytes };
   }
 
   async submitJob(c: Caller, req: Obj): Promise<{ JobId: string }> {
@@ -62,6 +69,7 @@ export class JobService {
       if (typeof t.EnvId === 'string' && this.d.envUsable) usable.set(t.EnvId, await this.d.envUsable(c, t.EnvId));
     }
     const { job, tasks } = checkJob(req.Job as Obj, this.ctx(c), { envExists: (id) => usable.get(id) ?? false });
+    tasks.forEach((t, i) => this.checkFitsHost(t, `Job.Tasks.${i}`));
     const now = this.d.clock.now();
     const id = newId('job');
     const rec: JobRecord = {
@@ -106,6 +114,19 @@ export class JobService {
     const { jobId, created } = await this.d.store.insertJob(rec, taskRecs);
     if (created) this.d.scheduler.submitted(jobId);
     return { JobId: jobId };
+  }
+
+  /** An instance of an anonymous environment must fit in what this host can promise at all. */
+  private checkFitsHost(t: Obj, param: string): void {
+    const cap = this.d.capacity;
+    if (!cap || !this.d.capacityOf || t.ComputeEnv === undefined) return;
+    const ed = (t.ComputeEnv as Obj).EnvData as Obj | undefined;
+    const type = (ed?.InstanceType as string | undefined) ?? (ed?.InstanceTypes as string[] | undefined)?.[0];
+    const r = type === undefined ? undefined : this.d.capacityOf(type);
+    if (!r || cap.everFits({ cpus: r.cpu, memGiB: r.memGiB })) return;
+    // COMPAT: LimitExceeded.CpuQuota (the quota code of compute environments) for an instance type
+    // larger than this host can ever promise, instead of an instance that would wait forever
+    throw new ApiError('LimitExceeded.CpuQuota', `${param}.ComputeEnv.EnvData: ${type} needs ${vcpus(r.cpu)} and ${gib(r.memGiB)}; this host can promise at most ${cap.describeTotal()}. Choose a smaller instance type, or raise --overcommit.`);
   }
 
   private async mustJob(c: Caller, jobId: string): Promise<{ job: JobRecord; tasks: TaskRecord[] }> {

@@ -1,7 +1,8 @@
 // DescribeJobMonitorData: real resource samples of running task instances. A sampler reads, every
-// `intervalSec`, the CPU time and resident memory of each running attempt's process group from /proc
-// and the fullness of the filesystem of its working directory, and stores them. Percentages are of the
-// task's instance type (vCPUs, memory) when the catalogue knows it, else of this host.
+// `intervalSec`, the CPU time and memory of each running attempt — from its cgroups where it has them
+// (every process of the attempt, as its limits count them), else of its process group from /proc —
+// and the fullness of the filesystem of its working directory, and stores them. Percentages are of
+// the task's instance type (vCPUs, memory) when the catalogue knows it, else of this host.
 import fs from 'node:fs';
 import { ApiError } from '../api/errors.ts';
 import { checkJobId } from '../domain/ids.ts';
@@ -29,6 +30,8 @@ export interface MonitorDeps {
   intervalSec: number;
   /** vCPUs and memory (GiB) of an instance type, when known. */
   capacityOf: (instanceType: string) => { cpu: number; memGiB: number } | undefined;
+  /** The counters of an attempt's cgroups (by attempt key), where attempts have them. */
+  usageOf?: (key: string) => { cpuSeconds: number | undefined; memoryBytes: number } | undefined;
 }
 
 export class MonitorService {
@@ -57,8 +60,10 @@ export class MonitorService {
     const out: SampleRecord[] = [];
     const seen = new Set<string>();
     for (const r of runs) {
-      const u = usage.get(r.pid);
-      if (!u) continue;
+      const g = usage.get(r.pid);
+      const cg = this.d.usageOf?.(r.key);
+      if (!g && !cg) continue;
+      const u = { cpuSeconds: cg?.cpuSeconds ?? g?.cpuSeconds ?? 0, rssBytes: cg?.memoryBytes ?? g?.rssBytes ?? 0, ageSeconds: g?.ageSeconds };
       const key = `${r.jobId}/${r.taskName}/${r.index}/${r.attempt}`;
       seen.add(key);
       const cap = (r.instanceType && this.d.capacityOf(r.instanceType)) || { cpu: HOST_CPUS, memGiB: HOST_MEMORY_BYTES / 2 ** 30 };

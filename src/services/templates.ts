@@ -26,13 +26,15 @@ export interface TemplateServiceDeps {
   /** Whether a named compute environment exists for the caller (EnvId tasks). */
   envExists: (c: Caller, envId: string) => Promise<boolean> | boolean;
   knownInstanceType?: (t: string) => boolean;
+  /** See ValidationContext.envBytes. */
+  envBytes?: number;
 }
 
 export class TemplateService {
   constructor(private readonly d: TemplateServiceDeps) {}
 
   private ctx(c: Caller): ValidationContext {
-    return { region: c.region, limits: this.d.limits, localRoot: this.d.localRoot, knownInstanceType: this.d.knownInstanceType };
+    return { region: c.region, limits: this.d.limits, localRoot: this.d.localRoot, knownInstanceType: this.d.knownInstanceType, envBytes: this.d.envBytes };
   }
 
   private async checkInfo(c: Caller, info: Obj): Promise<Obj> {

@@ -9,6 +9,7 @@ import { validateFileNameTemplate, resolveLocalPath } from '../domain/log-paths.
 import { zonesOf, REGION_ZONES } from '../domain/regions.ts';
 import { TASK_EXECUTION_DEPEND_ON } from '../domain/states.ts';
 import { DEFAULT_TIMEOUT_SEC } from '../domain/task-spec.ts';
+import { MAX_ARG_STRLEN } from '../lib/exec-limits.ts';
 import { parseCosUrl } from '../objectstore/cos-url.ts';
 
 type Obj = Record<string, any>;
@@ -20,6 +21,9 @@ export interface ValidationContext {
   localRoot: string;
   /** Whether the instance catalogue knows an instance type (unchecked when absent). */
   knownInstanceType?: (t: string) => boolean;
+  /** The most a task's EnvVars may take in a process's environment (bytes: each `Name=Value` with
+   *  its NUL, plus a pointer each); unchecked when absent. */
+  envBytes?: number;
 }
 
 const fail = (code: ErrorCode, msg: string): never => {
@@ -268,6 +272,8 @@ export function checkTask(t: Obj, ctx: ValidationContext, param: string, opts: {
   }
   if (app.Command === undefined) fail('MissingParameter', `The parameter ${param}.Application.Command is required.`);
   if ((app.Command as string).trim() === '') fail('InvalidParameterValue', `${param}.Application.Command must not be empty.`);
+  // COMPAT: a command of any length up to the request limit runs (a long one through a file)
+  if ((app.Command as string).includes('\0')) fail('InvalidParameterValue', `${param}.Application.Command contains a NUL character, which no shell command can hold.`);
   if (app.PackagePath !== undefined) checkRemotePath(app.PackagePath, `${param}.Application.PackagePath`);
   // where it runs
   if ((t.ComputeEnv === undefined) === (t.EnvId === undefined)) {
@@ -309,11 +315,22 @@ export function checkTask(t: Obj, ctx: ValidationContext, param: string, opts: {
   }
   // environment
   const names = new Set<string>();
+  let envBytes = 0;
   (t.EnvVars as Obj[] | undefined)?.forEach((v, i) => {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(v.Name)) fail('InvalidParameterValue', `${param}.EnvVars.${i}.Name "${v.Name}" is not a valid environment variable name.`);
     if (names.has(v.Name)) fail('InvalidParameterValue', `${param}.EnvVars.${i}.Name "${v.Name}" appears twice.`);
     names.add(v.Name);
+    if ((v.Value as string).includes('\0')) fail('InvalidParameterValue', `${param}.EnvVars.${i}.Value contains a NUL character, which no environment variable can hold.`);
+    // COMPAT: what a process cannot be given is refused here, not found out at launch (E2BIG)
+    const bytes = Buffer.byteLength(`${v.Name}=${v.Value}`) + 1;
+    if (bytes > MAX_ARG_STRLEN) {
+      fail('InvalidParameterValue.LimitExceeded', `${param}.EnvVars.${i} (${v.Name}) takes ${bytes - 1} bytes as "Name=Value"; a process's environment variable can be at most ${MAX_ARG_STRLEN - 1} bytes.`);
+    }
+    envBytes += bytes + 8;
   });
+  if (ctx.envBytes !== undefined && envBytes > ctx.envBytes) {
+    fail('InvalidParameterValue.LimitExceeded', `${param}.EnvVars take ${envBytes} bytes of a process's environment; at most ${ctx.envBytes} fit on this host (with the command and the variables OpenBatch sets).`);
+  }
   checkAuthentications(t.Authentications, `${param}.Authentications`);
   oneOf(t.FailedAction, ['TERMINATE', 'INTERRUPT', 'FAST_INTERRUPT'], `${param}.FailedAction`);
   if (t.MaxRetryCount !== undefined && t.MaxRetryCount > 5) {

@@ -4,11 +4,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { errorOf, simpleJob, startServer, tempDir, waitFor, waitJobDone, type BatchClient, type TestServer } from '../helpers/server.ts';
+import { errorOf, sharedDir, simpleJob, startServer, tempDir, waitFor, waitJobDone, type BatchClient, type TestServer } from '../helpers/server.ts';
 
 let srv: TestServer;
 let c: BatchClient;
-const scratch = tempDir('openbatch-envs-');
+const scratch = sharedDir('openbatch-envs-');
 const ATTACHABLE = ['ins-attach01', 'ins-attach02'];
 
 beforeAll(async () => {

@@ -4,11 +4,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { errorOf, simpleJob, startServer, tempDir, waitFor, waitJobDone, type BatchClient, type TestServer } from '../helpers/server.ts';
+import { errorOf, sharedDir, simpleJob, startServer, tempDir, waitFor, waitJobDone, type BatchClient, type TestServer } from '../helpers/server.ts';
 
 let srv: TestServer;
 let c: BatchClient;
-const scratch = tempDir('openbatch-scratch-');
+const scratch = sharedDir('openbatch-scratch-');
 
 beforeAll(async () => {
   srv = await startServer({ slots: 4 });
@@ -153,6 +153,7 @@ describe('running instances', () => {
   it('never runs more than MaxConcurrentNum instances of a task at once, and says why the rest wait', async () => {
     const dir = path.join(scratch, 'conc');
     fs.mkdirSync(dir);
+    fs.chmodSync(dir, 0o1777); // tasks run as another user: they need its permission to write here
     const cmd = `echo start >> ${dir}/log; sleep 0.5; echo end >> ${dir}/log`;
     const { JobId } = await c.SubmitJob!(simpleJob(cmd, { TaskInstanceNum: 6, MaxConcurrentNum: 2 }));
     const waiting = await waitFor(async () => {
@@ -178,6 +179,7 @@ describe('waiting for capacity', () => {
       const c1 = one.client();
       const dir = path.join(scratch, 'capacity');
       fs.mkdirSync(dir);
+      fs.chmodSync(dir, 0o1777);
       const first = await c1.SubmitJob!(simpleJob('sleep 1'));
       const queued: string[] = [];
       for (let k = 0; k < 4; k++) queued.push((await c1.SubmitJob!(simpleJob(`echo ${k} >> ${dir}/order`))).JobId);

@@ -2,7 +2,7 @@
 import path from 'node:path';
 import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { errorOf, simpleJob, startServer, tempDir, waitFor, waitJobDone, type BatchClient, type TestServer } from '../helpers/server.ts';
+import { errorOf, sharedDir, simpleJob, startServer, tempDir, waitFor, waitJobDone, type BatchClient, type TestServer } from '../helpers/server.ts';
 
 let srv: TestServer;
 let c: BatchClient;
@@ -16,7 +16,7 @@ afterAll(async () => {
 
 describe('DescribeJobMonitorData', () => {
   it('returns CPU, memory and disk samples of a running instance, clamped to its lifetime', async () => {
-    const go = path.join(tempDir('openbatch-mon-'), 'go');
+    const go = path.join(sharedDir('openbatch-mon-'), 'go');
     // busy until told to stop: real CPU use
     const { JobId } = await c.SubmitJob!(simpleJob(`while [ ! -f ${go} ]; do :; done`, { TaskName: 'burn' }));
     const q = { JobId, TaskName: 'burn', TaskInstanceIndex: 0 };

@@ -5,14 +5,14 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { errorOf, makeClient, simpleJob, startServer, tempDir, waitFor, waitJobDone } from '../helpers/server.ts';
+import { errorOf, makeClient, sharedDir, simpleJob, startServer, tempDir, waitFor, waitJobDone } from '../helpers/server.ts';
 
 const lines = (f: string) => (fs.existsSync(f) ? fs.readFileSync(f, 'utf8').split('\n').filter(Boolean) : []);
 
 describe('restarts', () => {
   it('keeps every job through kill -9; running attempts finish once and are collected after restart', async () => {
     const dataDir = tempDir();
-    const marks = tempDir('openbatch-marks-');
+    const marks = sharedDir('openbatch-marks-');
     let srv = await startServer({ dataDir, slots: 3 });
     let c = srv.client();
     // 6 instances, 3 slots: 3 run while the server dies, 3 wait
@@ -46,7 +46,7 @@ describe('restarts', () => {
     const dataDir = tempDir();
     let srv = await startServer({ dataDir });
     let c = srv.client();
-    const go = path.join(tempDir('openbatch-go-'), 'go');
+    const go = path.join(sharedDir('openbatch-go-'), 'go');
     const { JobId } = await c.SubmitJob!(simpleJob(`while [ ! -f ${go} ]; do sleep 0.05; done; echo survived`, { TaskInstanceNum: 2 }));
     await waitFor(async () => (await c.DescribeJob!({ JobId })).TaskInstanceMetrics.RunningCount === 2, 'running');
     await srv.kill9();
@@ -65,7 +65,7 @@ describe('restarts', () => {
 
   it('re-runs a lost attempt when retries remain, else fails it with ServiceRestarted', async () => {
     const dataDir = tempDir();
-    const marks = tempDir('openbatch-marks-');
+    const marks = sharedDir('openbatch-marks-');
     let srv = await startServer({ dataDir });
     let c = srv.client();
     const retry = await c.SubmitJob!(simpleJob(`echo x >> ${marks}/retry; sleep 30`, { MaxRetryCount: 1, Timeout: 4, TaskName: 'R' }));

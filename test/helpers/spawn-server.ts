@@ -57,6 +57,9 @@ export interface StartOptions {
   nodeArgs?: string[];
   rateLimits?: 'intl' | 'mainland' | 'off';
   slots?: number;
+  /** --overcommit: the tests emulate a host larger than the 2-core machines they run on (default: 8,
+   *  or enough for `slots` instances of one vCPU, whichever is more). */
+  overcommit?: number;
 }
 
 /** Every server process started here (tests kill the leftovers when a file ends). */
@@ -66,11 +69,19 @@ export function tempDir(prefix = 'openbatch-test-'): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 }
 
+/** A directory tasks may write to, whatever user they run as (as an operator would make an output
+ *  directory for them: docs/security.md). */
+export function sharedDir(prefix = 'openbatch-shared-'): string {
+  const d = tempDir(prefix);
+  fs.chmodSync(d, 0o1777);
+  return d;
+}
+
 export async function startServer(o: StartOptions = {}): Promise<TestServer> {
   const dataDir = o.dataDir ?? tempDir();
   const args = [
     ...(o.nodeArgs ?? []), path.join(ROOT, 'bin/openbatch.mjs'), 'serve', '--port', '0', '--data-dir', dataDir,
-    '--rate-limits', o.rateLimits ?? 'off', '--slots', String(o.slots ?? 4), '--log-level', 'warn', ...(o.args ?? []),
+    '--rate-limits', o.rateLimits ?? 'off', '--slots', String(o.slots ?? 4), '--overcommit', String(o.overcommit ?? Math.max(8, Math.ceil((o.slots ?? 4) / os.availableParallelism()))), '--log-level', 'warn', ...(o.args ?? []),
   ];
   const env: Record<string, string> = { ...(process.env as Record<string, string>), OPENBATCH_SECRET_ID: SECRET_ID, OPENBATCH_SECRET_KEY: SECRET_KEY, ...o.env };
   const proc = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });

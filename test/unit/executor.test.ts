@@ -39,7 +39,7 @@ function setup(stateDir?: string, more: Partial<LocalExecutorOptions> = {}) {
     waiters.get(key)?.(e);
   });
   const spec = (key: string, command: string, env: Record<string, string> = {}): AttemptSpec => ({
-    key, command, env, cwd: path.join(root, 'work', key),
+    key, command, env, account: 'acc', cwd: path.join(root, 'work', key),
     stdoutPath: path.join(root, `${key}.out`), stderrPath: path.join(root, `${key}.err`),
   });
   const exitOf = (key: string) => new Promise<ExitInfo>((r) => {

@@ -9,6 +9,7 @@ import { LocalExecutor } from '../../src/executors/local/executor.ts';
 import { systemClock } from '../../src/lib/clock.ts';
 import { silentLogger } from '../../src/lib/logger.ts';
 import { EnvPools } from '../../src/scheduler/env-pools.ts';
+import { HostCapacity } from '../../src/scheduler/capacity.ts';
 import { Scheduler } from '../../src/scheduler/scheduler.ts';
 import { JobService } from '../../src/services/jobs.ts';
 import { LogLayout } from '../../src/services/log-layout.ts';
@@ -20,7 +21,8 @@ function setup() {
   const executor = new LocalExecutor({ stateDir: path.join(dir, 'attempts') });
   const logs = new LogLayout(dir);
   const pools = new EnvPools(store, systemClock, silentLogger);
-  const scheduler = new Scheduler({ store, executor, clock: systemClock, logger: silentLogger, dataDir: dir, logs, slots: 2, pools });
+  const scheduler = new Scheduler({ store, executor, clock: systemClock, logger: silentLogger, dataDir: dir, logs, slots: 2, pools,
+    capacity: new HostCapacity({ cpus: 2, memGiB: 4 }, 1), resourcesOf: () => ({ cpus: 1, memGiB: 1 }) });
   const jobs = new JobService({ store, scheduler, clock: systemClock, limits: DEFAULT_LIMITS, logs, localRoot: path.join(dir, 'local'), dataDir: dir });
   return { store, scheduler, jobs, executor };
 }

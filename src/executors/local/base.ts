@@ -1,9 +1,27 @@
 // What both local executors share: the attempt state dir, exactly-once exit reporting, kills of the
-// whole process group, adoption after a restart, and forgetting status files once recorded.
+// whole attempt (process group and cgroup), adoption after a restart, forgetting status files once
+// recorded, and what an attempt gets: its built environment, its user, its command (inline or, when
+// too long for an argument, through a file).
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import type { AdoptResult, AttemptHandle, AttemptSpec, Executor, ExitInfo } from '../types.ts';
+import { MAX_ARG_STRLEN } from '../../lib/exec-limits.ts';
 import { Adopter } from './adoption.ts';
+import { attemptPids, removeAttemptCgroups, type CgroupLayout } from './cgroups.ts';
+import type { RunUser } from './run-as.ts';
+
+/** How attempts are kept apart from the server and from each other (see isolation.ts). */
+export interface LocalIsolation {
+  /** The user of each account's attempts; null: every attempt runs as the server's own user. */
+  users: Map<string, RunUser> | null;
+  /** Hidden from every attempt by its private mount namespace (empty: no namespace). */
+  hide: string[];
+  /** Where attempt cgroups go; null: resources are not enforced. */
+  cgroups: CgroupLayout | null;
+  /** pids.max of each attempt's cgroup. */
+  pidsMax: number;
+}
 
 export interface LocalExecutorOptions {
   /** Where status files of attempts live (survives restarts: inside the data dir). */
@@ -16,23 +34,30 @@ export interface LocalExecutorOptions {
    * the service's API and scheduler come first when the attempts take every CPU.
    */
   nice?: number;
+  isolation?: LocalIsolation;
 }
+
+/** The documented base of every attempt's environment; the attempt's own variables come on top. */
+export const BASE_PATH = '/usr/local/bin:/usr/bin:/bin';
+export const BASE_LANG = 'C.UTF-8';
+/** The attempt's temporary directory, inside its working directory. */
+export const TMP_SUBDIR = '.tmp';
 
 export abstract class LocalExecutorBase implements Executor {
   readonly name = 'local';
   private listener: (key: string, exit: ExitInfo) => void = () => {};
   private readonly ended = new Set<string>();
-  /** Attempts handed over by adopt(): forget() also removes their pid file. */
+  /** Attempts handed over by adopt(): forget() also removes their pid file and cgroups. */
   private readonly adopted = new Set<string>();
   protected readonly adopter: Adopter;
-  /** Environment of every attempt before its own variables: ours, minus OPENBATCH_* (settings, secrets). */
-  protected readonly baseEnv: Record<string, string>;
+  protected readonly isolation: LocalIsolation;
+  /** Attempts launched with a command file (removed by forget). */
+  private readonly longCommands = new Set<string>();
+  private readonly ownHome = os.userInfo().homedir;
 
   constructor(protected readonly o: LocalExecutorOptions) {
     fs.mkdirSync(o.stateDir, { recursive: true, mode: 0o700 });
-    const env: Record<string, string> = {};
-    for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('OPENBATCH_')) env[k] = v;
-    this.baseEnv = env;
+    this.isolation = o.isolation ?? { users: null, hide: [], cgroups: null, pidsMax: 0 };
     this.adopter = new Adopter(o.stateDir, (k, e) => this.fire(k, e), o.sweepMs ?? 2000, (obj, msg) => this.warn(obj, msg));
   }
 
@@ -49,6 +74,38 @@ export abstract class LocalExecutorBase implements Executor {
   /** Where the shim records the pid and start time of an attempt before it reports the start. */
   pidPath(key: string): string {
     return path.join(this.o.stateDir, `${key}.pid`);
+  }
+
+  /** The user an account's attempts run as (undefined: the server's own user). */
+  protected userOf(spec: AttemptSpec): RunUser | undefined {
+    const users = this.isolation.users;
+    if (!users) return undefined;
+    const u = users.get(spec.account);
+    if (!u) throw new Error(`account ${spec.account} has no user to run its tasks as`);
+    return u;
+  }
+
+  /** The attempt's environment: the documented base, then its own variables (which may replace
+   *  PATH, LANG or TMPDIR). Nothing of the server's environment. */
+  protected attemptEnv(spec: AttemptSpec, user: RunUser | undefined): Record<string, string> {
+    return {
+      PATH: BASE_PATH, HOME: user?.home ?? this.ownHome, LANG: BASE_LANG, TMPDIR: path.join(spec.cwd, TMP_SUBDIR),
+      ...spec.env,
+    };
+  }
+
+  /** A command too long to be one argument of a process goes to `<key>.cmd` in the state dir (which
+   *  only the server can list); the attempt reads it through a file descriptor. '' when it fits. */
+  protected commandFile(spec: AttemptSpec): string {
+    if (Buffer.byteLength(spec.command) < MAX_ARG_STRLEN) return '';
+    const file = this.commandPath(spec.key);
+    fs.writeFileSync(file, spec.command, { mode: 0o644 });
+    this.longCommands.add(spec.key);
+    return file;
+  }
+
+  private commandPath(key: string): string {
+    return path.join(this.o.stateDir, `${key}.cmd`);
   }
 
   /** The handle of an attempt whose start the service never recorded (it died right after the
@@ -68,12 +125,19 @@ export abstract class LocalExecutorBase implements Executor {
     return undefined;
   }
 
+  /** Signal the attempt's process group and every process of its cgroup (a process that left the
+   *  group with setsid still belongs to the attempt). */
   kill(handle: AttemptHandle, signal: NodeJS.Signals): void {
-    try {
-      process.kill(-handle.pid, signal);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ESRCH') this.warn({ err: e, key: handle.key }, 'kill failed');
-    }
+    const send = (pid: number) => {
+      try {
+        process.kill(pid, signal);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ESRCH') this.warn({ err: e, key: handle.key }, 'kill failed');
+      }
+    };
+    send(-handle.pid);
+    const cg = this.isolation.cgroups;
+    if (cg) for (const pid of attemptPids(cg, handle.key)) send(pid);
   }
 
   adopt(handle: AttemptHandle): AdoptResult {
@@ -87,7 +151,14 @@ export abstract class LocalExecutorBase implements Executor {
     // been started by an earlier version that kept both. Unlinked in place: one short metadata call,
     // dearer when handed to the thread pool on a busy machine.
     unlinkQuietly(handle.statusPath);
-    if (this.adopted.delete(handle.key)) unlinkQuietly(this.pidPath(handle.key));
+    if (this.adopted.delete(handle.key)) {
+      unlinkQuietly(this.pidPath(handle.key));
+      unlinkQuietly(this.commandPath(handle.key));
+      // its supervisor may have died before it could clean up
+      if (this.isolation.cgroups) removeAttemptCgroups(this.isolation.cgroups, handle.key);
+    } else if (this.longCommands.delete(handle.key)) {
+      unlinkQuietly(this.commandPath(handle.key));
+    }
     this.ended.delete(handle.key);
   }
 

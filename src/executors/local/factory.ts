@@ -1,13 +1,14 @@
 // Picks how the local executor starts attempts: the C shim (built once with the system C compiler and
-// cached) or, when that is not possible, the portable /bin/sh supervisor.
-import { execFileSync } from 'node:child_process';
+// cached) or, when that is not possible, the portable /bin/sh supervisor; and asks the chosen one
+// whether it can give attempts a private mount namespace here.
+import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { LocalExecutorBase, LocalExecutorOptions } from './base.ts';
-import { LocalExecutor } from './executor.ts';
+import { findTools, LocalExecutor } from './executor.ts';
 import { ShimExecutor } from './shim-executor.ts';
 import { SHIM_NAME } from './status.ts';
 
@@ -50,13 +51,38 @@ export function buildShim(): string | Error {
   return last;
 }
 
-export function createLocalExecutor(launcher: Launcher, o: LocalExecutorOptions): LocalExecutorBase {
-  if (launcher === 'shell') return new LocalExecutor(o);
+export type PickedLauncher = { kind: 'shim'; path: string } | { kind: 'shell' };
+
+/** The launcher to use: the shim when it builds (or `shim` insists), else the sh supervisor. */
+export function pickLauncher(launcher: Launcher, warn: (obj: object, msg: string) => void): PickedLauncher {
+  if (launcher === 'shell') return { kind: 'shell' };
   const shim = buildShim();
   if (shim instanceof Error) {
     if (launcher === 'shim') throw shim;
-    o.logger?.warn({ err: shim.message }, 'falling back to the /bin/sh supervisor for attempts (slower to start)');
+    warn({ err: shim.message }, 'falling back to the /bin/sh supervisor for attempts (slower to start)');
+    return { kind: 'shell' };
+  }
+  return { kind: 'shim', path: shim };
+}
+
+/** Can this launcher cover `dir` in an attempt's mount namespace? undefined: yes; else why not. */
+export function probeNamespace(l: PickedLauncher, dir: string): string | undefined {
+  if (l.kind === 'shim') {
+    const r = spawnSync(l.path, ['--probe-ns', dir], { encoding: 'utf8', timeout: 10_000 });
+    return r.status === 0 ? undefined : r.stderr.trim() || `exit ${r.status}`;
+  }
+  const t = findTools();
+  if (!t.unshare || !t.mount) return 'unshare or mount (util-linux) is missing';
+  const r = spawnSync(t.unshare, ['--mount', '--propagation', 'slave', t.mount, '-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', dir], { encoding: 'utf8', timeout: 10_000 });
+  return r.status === 0 ? undefined : r.stderr.trim() || `exit ${r.status}`;
+}
+
+export function createLocalExecutor(l: PickedLauncher, o: LocalExecutorOptions): LocalExecutorBase {
+  if (l.kind === 'shell') {
+    if (o.isolation?.users && !findTools().setpriv) {
+      throw new Error('the /bin/sh launcher needs setpriv (util-linux) to run tasks as their users: install util-linux, or a C compiler for the attempt shim');
+    }
     return new LocalExecutor(o);
   }
-  return new ShimExecutor(o, shim);
+  return new ShimExecutor(o, l.path);
 }

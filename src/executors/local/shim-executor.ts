@@ -2,12 +2,17 @@
 // starts the attempts with fork + exec — one process per attempt (`/bin/sh -c <command>` in its own
 // session and process group), never a fork of the large Node process — waits for them and writes their
 // exit statuses. It lives in its own session: when the service stops or dies it keeps supervising the
-// attempts it started and exits after the last one; the next service process re-adopts them.
+// attempts it started and exits after the last one; the next service process re-adopts them. The shim
+// also sets each attempt up: its cgroups, its private mount namespace, its user (see the C source).
 import { spawn, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
+import path from 'node:path';
 import type { AttemptHandle, AttemptSpec, ExitInfo } from '../types.ts';
-import { LocalExecutorBase, type LocalExecutorOptions } from './base.ts';
-import { signalName } from './status.ts';
+import { LocalExecutorBase, TMP_SUBDIR, type LocalExecutorOptions } from './base.ts';
+import { parseStatus } from './status.ts';
+
+/** CFS period of attempt cgroups (the shim writes the quota per this period). */
+const CFS_PERIOD_US = 100_000;
 
 interface Pending {
   spec: AttemptSpec;
@@ -27,11 +32,23 @@ export class ShimExecutor extends LocalExecutorBase {
     super(o);
   }
 
-  private ensureShim(): ChildProcess {
-    if (this.shim) return this.shim;
+  /** The shim's arguments: what is the same for every attempt. */
+  private shimArgs(): string[] {
+    const args: string[] = [];
     // the shim keeps our priority; each attempt lowers its own before exec
     const nice = this.o.nice ?? 0;
-    const child = spawn(this.shimPath, nice > 0 ? ['--nice', String(nice)] : [], { detached: true, stdio: ['pipe', 'pipe', 'inherit'], env: this.baseEnv });
+    if (nice > 0) args.push('--nice', String(nice));
+    const iso = this.isolation;
+    for (const dir of iso.cgroups?.parents ?? []) args.push('--cgroup', dir);
+    if (iso.cgroups && iso.pidsMax > 0) args.push('--pids-max', String(iso.pidsMax));
+    for (const p of iso.hide) args.push('--hide', p);
+    return args;
+  }
+
+  private ensureShim(): ChildProcess {
+    if (this.shim) return this.shim;
+    // its own environment is nobody's business: attempts get exactly the one each request carries
+    const child = spawn(this.shimPath, this.shimArgs(), { detached: true, stdio: ['pipe', 'pipe', 'inherit'], env: { PATH: '/usr/bin:/bin' } });
     child.unref();
     child.stdout!.setEncoding('utf8');
     child.stdout!.on('data', (d: string) => this.onData(d));
@@ -43,12 +60,20 @@ export class ShimExecutor extends LocalExecutorBase {
   }
 
   async launch(spec: AttemptSpec): Promise<AttemptHandle> {
-    const fields = [spec.key, spec.cwd, spec.stdoutPath, spec.stderrPath, this.statusPath(spec.key), this.pidPath(spec.key), spec.command];
-    const env = Object.entries(spec.env).map(([k, v]) => `${k}=${v}`);
+    if (this.pending.has(spec.key) || this.live.has(spec.key)) throw new Error(`attempt ${spec.key} is already running`);
+    const user = this.userOf(spec);
+    const env = Object.entries(this.attemptEnv(spec, user)).map(([k, v]) => `${k}=${v}`);
+    const limits = this.isolation.cgroups ? spec.resources : undefined;
+    const cmdfile = this.commandFile(spec);
+    const fields = [
+      spec.key, spec.cwd, path.join(spec.cwd, TMP_SUBDIR), spec.stdoutPath, spec.stderrPath, this.statusPath(spec.key), this.pidPath(spec.key),
+      cmdfile ? '' : spec.command, cmdfile,
+      String(user?.uid ?? -1), String(user?.gid ?? -1), (user?.groups ?? []).join(','),
+      String(limits ? Math.floor(limits.memoryBytes) : 0), String(limits ? Math.max(1000, Math.round(limits.cpus * CFS_PERIOD_US)) : 0),
+    ];
     for (const f of [...fields, ...env]) {
       if (f.includes('\0')) throw new Error(`attempt ${spec.key}: NUL characters cannot be passed to a process`);
     }
-    if (this.pending.has(spec.key) || this.live.has(spec.key)) throw new Error(`attempt ${spec.key} is already running`);
     const record = `L\0${fields.join('\0')}\0${env.length}\0${env.map((e) => `${e}\0`).join('')}`;
     const shim = this.ensureShim();
     return new Promise<AttemptHandle>((resolve, reject) => {
@@ -68,7 +93,7 @@ export class ShimExecutor extends LocalExecutorBase {
     const lines = text.split('\n');
     this.partial = lines.pop()!;
     for (const line of lines) {
-      const [kind, key, a, b] = line.split(' ');
+      const [kind, key, a, b, c] = line.split(' ');
       if (key === undefined) continue;
       if (kind === 'S') {
         const p = this.pending.get(key);
@@ -83,10 +108,11 @@ export class ShimExecutor extends LocalExecutorBase {
         this.pending.delete(key);
         const errno = Number(a);
         const name = Object.entries(os.constants.errno).find(([, v]) => v === errno)?.[0] ?? `errno ${errno}`;
-        p.reject(new Error(`could not start the attempt (${name}; working directory ${p.spec.cwd})`));
+        const step = line.split(' ').slice(3).join(' ') || 'setup'; // "F <key> <errno> <step, maybe two words>"
+        p.reject(new Error(`could not start the attempt: its ${step} failed (${name}; working directory ${p.spec.cwd})`));
       } else if (kind === 'E') {
         this.live.delete(key);
-        const exit: ExitInfo = a === 'signal' ? { exitCode: null, signal: signalName(Number(b)) } : { exitCode: Number(b), signal: null };
+        const exit: ExitInfo = parseStatus(a, Number(b), c === 'oom');
         // the start and the end may arrive in one read: report the end only after launch() has resolved
         setImmediate(() => this.fire(key, exit));
       }

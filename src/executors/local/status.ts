@@ -14,8 +14,8 @@ export function signalName(n: number): string {
 /**
  * Read a status file: its last line is `exit <code>` / `signal <n>` (the shim: the attempt's pid file,
  * `<pid> <starttime>`, with that line appended and renamed), or a bare number (the shell supervisor,
- * where death by signal n shows as 128+n). Undefined while absent or incomplete (a complete status
- * ends with a newline).
+ * where death by signal n shows as 128+n), followed by ` oom` when the attempt failed and its memory
+ * cgroup killed for memory. Undefined while absent or incomplete (a complete status ends with a newline).
  */
 export function readStatus(file: string): ExitInfo | undefined {
   let text: string;
@@ -24,10 +24,16 @@ export function readStatus(file: string): ExitInfo | undefined {
   } catch {
     return undefined;
   }
-  const m = /(?:^|\n)(?:(exit|signal) )?(\d+)\n$/.exec(text);
+  const m = /(?:^|\n)(?:(exit|signal) )?(\d+)( oom)?\n$/.exec(text);
   if (!m) return undefined;
-  const n = Number(m[2]);
-  return m[1] === 'signal' ? { exitCode: null, signal: signalName(n) } : { exitCode: n, signal: null };
+  return parseStatus(m[1], Number(m[2]), m[3] !== undefined);
+}
+
+/** The exit of a status line's parts ("signal" or "exit"/nothing, the number, the oom mark). */
+export function parseStatus(kind: string | undefined, n: number, oom: boolean): ExitInfo {
+  const exit: ExitInfo = kind === 'signal' ? { exitCode: null, signal: signalName(n) } : { exitCode: n, signal: null };
+  if (oom) exit.oom = true;
+  return exit;
 }
 
 /** The attempt shim's executable is `<SHIM_NAME>-<hash of its source>` (its comm starts with SHIM_NAME). */
