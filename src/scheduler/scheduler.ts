@@ -380,13 +380,17 @@ export class Scheduler {
     this.runningCount += 1;
     if (!node) this.anonRunning += 1;
     const result = handle ? this.o.executor.adopt(handle) : ({ kind: 'lost' } as const);
+    // TerminateJob was stopping the job's attempts when the service stopped: that goes on
+    const stop = task.job.rec.nextAction === 'TERMINATING' ? { reason: TERMINATED, detail: BY_TERMINATE_JOB, final: true } : null;
     if (result.kind === 'running') {
       this.deadlines.push(a.deadline, a);
       this.armDeadlines();
+      if (stop) this.stopAttempt(a, stop.reason, stop.detail, stop.final);
     } else if (result.kind === 'exited') {
+      a.kill = stop;
       queueMicrotask(() => this.onExit(key, result.exit));
     } else {
-      a.kill = {
+      a.kill = stop ?? {
         reason: 'ServiceRestarted',
         detail: 'the service restarted while this attempt was starting or running, and no trace of its outcome was found',
         final: false,
