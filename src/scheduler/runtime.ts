@@ -48,6 +48,7 @@ export class TaskRt {
   readonly waitingRows: InstanceRecord[] = [];
   /** Indexes of rows at or beyond the cursor (finished without running, e.g. terminated early). */
   readonly ahead = new Set<number>();
+  /** Attempts that show STARTING/RUNNING: from their start until their end is recorded. */
   readonly running = new Map<number, AttemptRt>();
   logDirReady = false;
   inReady = false;

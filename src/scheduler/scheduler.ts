@@ -69,6 +69,8 @@ export interface RunningAttempt {
 }
 
 const FLUSH_RETRY_MS = 1000;
+const TERMINATED = 'Terminated';
+const BY_TERMINATE_JOB = 'terminated by TerminateJob';
 
 export class Scheduler {
   private readonly o: SchedulerOptions;
@@ -239,8 +241,8 @@ export class Scheduler {
     const job = await this.ensureLoaded(jobId);
     if (!job) return;
     const now = this.o.clock.now();
-    const reason = 'Terminated';
-    const detail = 'terminated by TerminateJob';
+    const reason = TERMINATED;
+    const detail = BY_TERMINATE_JOB;
     if (job.order.some((t) => t.running.size > 0)) {
       job.rec.nextAction = 'TERMINATING';
       this.dirty.jobs.add(job);
@@ -265,7 +267,7 @@ export class Scheduler {
     const task = job?.tasks.get(taskName);
     if (!job || !task) return;
     const now = this.o.clock.now();
-    const reason = 'Terminated';
+    const reason = TERMINATED;
     const detail = 'terminated by TerminateTaskInstance';
     const running = task.running.get(index);
     if (running) {
@@ -390,13 +392,17 @@ export class Scheduler {
     if (!node) this.anonRunning += 1;
     if (a.held) this.o.capacity.take(a.held);
     const result = handle ? this.o.executor.adopt(handle) : ({ kind: 'lost' } as const);
+    // TerminateJob was stopping the job's attempts when the service stopped: that goes on
+    const stop = task.job.rec.nextAction === 'TERMINATING' ? { reason: TERMINATED, detail: BY_TERMINATE_JOB, final: true } : null;
     if (result.kind === 'running') {
       this.deadlines.push(a.deadline, a);
       this.armDeadlines();
+      if (stop) this.stopAttempt(a, stop.reason, stop.detail, stop.final);
     } else if (result.kind === 'exited') {
+      a.kill = stop;
       queueMicrotask(() => this.onExit(key, result.exit));
     } else {
-      a.kill = {
+      a.kill = stop ?? {
         reason: 'ServiceRestarted',
         detail: 'the service restarted while this attempt was starting or running, and no trace of its outcome was found',
         final: false,
@@ -724,7 +730,6 @@ export class Scheduler {
     if (!a) return;
     this.byKey.delete(key);
     const { task, inst } = a;
-    task.running.delete(inst.index);
     this.reasonCheck.add(task);
     this.runningCount -= 1;
     if (a.node) {
@@ -758,6 +763,10 @@ export class Scheduler {
 
   private recordExit(a: AttemptRt, exit: ExitInfo): void {
     const { task, inst } = a;
+    // until now the instance showed STARTING/RUNNING: it was one of the task's running attempts (for
+    // TerminateJob, TerminateTaskInstance, MaxConcurrentNum and NextAction), though its slot was free
+    task.running.delete(inst.index);
+    this.reasonCheck.add(task);
     const now = Math.max(this.o.clock.now(), inst.runningTime ?? 0, inst.launchTime ?? 0);
     if (inst.state === 'STARTING') {
       setState(task, inst, 'RUNNING', this.dirty);
@@ -842,9 +851,13 @@ export class Scheduler {
   }
 
   private stopAttempt(a: AttemptRt, reason: string, detail: string, final: boolean, requeue = false): void {
-    if (a.kill) return;
+    // COMPAT: a final stop (TerminateJob, TerminateTaskInstance) replaces one that is not (Timeout, a
+    // terminated node, a lost attempt): an instance that still shows STARTING/RUNNING says Terminated,
+    // also when its attempt was already being killed or has exited with its end not recorded yet.
+    if (a.kill && (a.kill.final || !final)) return;
     a.kill = { reason, detail, final, requeue };
-    if (a.handle) {
+    // signal it unless it has not started (launch does then), has exited, or is being stopped already
+    if (a.handle && this.byKey.get(a.key) === a && a.hardKillAt === null) {
       this.o.executor.kill(a.handle, 'SIGTERM');
       a.hardKillAt = this.o.clock.now() + (this.o.killGraceMs ?? 5000);
       this.deadlines.remove(a);
