@@ -5,6 +5,7 @@ import path from 'node:path';
 import { ConfigError, FLAG_HELP, loadConfig, SETTING_ENVS } from '../config/config.ts';
 import { CatalogueError } from '../domain/catalogue.ts';
 import { start, StartupError } from '../main.ts';
+import { launchedByNpm, watchParent } from './parent-watch.ts';
 
 const USAGE = `Usage: openbatch <command> [options]
 
@@ -85,10 +86,10 @@ export async function main(argv: string[]): Promise<number> {
   process.stdout.write(`OpenBatch listening on ${running.url} (region ${cfg.defaultRegion}, data dir ${cfg.dataDir})\n${keys}`);
   await new Promise<void>((resolve) => {
     let stopping = false;
-    const stop = (sig: string) => {
+    const stop = (why: { signal: string } | { reason: string }) => {
       if (stopping) return;
       stopping = true;
-      running.logger.info({ signal: sig }, 'stopping; running attempts keep running and are re-adopted on restart');
+      running.logger.info(why, 'stopping; running attempts keep running and are re-adopted on restart');
       const force = setTimeout(() => process.exit(1), 10_000);
       force.unref();
       void running.close().then(resolve, (e: unknown) => {
@@ -96,8 +97,10 @@ export async function main(argv: string[]): Promise<number> {
         resolve();
       });
     };
-    process.on('SIGTERM', () => stop('SIGTERM'));
-    process.on('SIGINT', () => stop('SIGINT'));
+    process.on('SIGTERM', () => stop({ signal: 'SIGTERM' }));
+    process.on('SIGINT', () => stop({ signal: 'SIGINT' }));
+    // a signal sent to npm (npx, npm start) may end npm and its `sh -c` without reaching us
+    if (launchedByNpm()) watchParent(() => stop({ reason: 'the npm process that started the server exited' }));
   });
   return 0;
 }
