@@ -11,7 +11,7 @@ import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { makeClient, ROOT, SECRET_ID, SECRET_KEY, simpleJob, startServer, tempDir, waitFor, waitJobDone } from '../helpers/server.ts';
+import { makeClient, ROOT, SECRET_ID, SECRET_KEY, sharedDir, simpleJob, startServer, tempDir, waitFor, waitJobDone } from '../helpers/server.ts';
 
 /** Every process this file starts itself, with a string its command line holds (its data dir), so
  *  that afterAll kills only these, by PID, and never a process that reused the PID. */
@@ -65,7 +65,7 @@ describe('signals sent to the npx / npm process', () => {
       expect(alive(serverPid)).toBe(true);
 
       const c = makeClient(port);
-      const go = path.join(tempDir('openbatch-go-'), 'go');
+      const go = path.join(sharedDir('openbatch-go-'), 'go');
       goFiles.push(go);
       const { JobId } = await c.SubmitJob!(simpleJob(waitFile(go)));
       await waitFor(async () => (await c.DescribeJob!({ JobId })).TaskInstanceMetrics.RunningCount === 1, 'the attempt to run');

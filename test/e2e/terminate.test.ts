@@ -15,11 +15,11 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { simpleJob, startServer, tempDir, waitFor, waitJobDone, type BatchClient, type TestServer } from '../helpers/server.ts';
+import { sharedDir, simpleJob, startServer, tempDir, waitFor, waitJobDone, type BatchClient, type TestServer } from '../helpers/server.ts';
 
 let srv: TestServer;
 let c: BatchClient;
-const scratch = tempDir('openbatch-terminate-');
+const scratch = sharedDir('openbatch-terminate-');
 // a few log shipments are held at once (each holds a thread of the pool)
 const ENV = { UV_THREADPOOL_SIZE: '16' };
 
