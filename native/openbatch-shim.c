@@ -13,27 +13,30 @@
  *
  * Isolation, set up in the child before exec (each step only when asked for):
  *   - cgroups: `--cgroup DIR` (repeatable: one per cgroup v1 controller hierarchy, or the one cgroup v2
- *     directory) names parents; the attempt gets DIR/<key> in each, with the memory, CPU (CFS quota)
- *     and pids limits of its request written to whichever of the limit files the directory has, and
- *     joins them. When the attempt ends, the OOM kills its memory cgroup counted are read (the status
- *     then says `oom`), whatever is left in the cgroup is killed, and the cgroups are removed.
- *   - a private mount namespace (`--hide PATH`, repeatable): each hidden directory is covered by an
- *     empty tmpfs and each hidden file by /dev/null, so the attempt sees nothing of them; its working
- *     directory, when it lies below a hidden directory, is bound back at its own path.
+ *     directory) names parents; the attempt gets a slot (DIR/s<shim pid>-<n> in each, reused by one
+ *     attempt after another: see "cgroups" below), with the memory, CPU (CFS quota) and pids limits of
+ *     its request written to whichever of the limit files the directory has, and joins them. When
+ *     the attempt ends, the OOM kills its memory cgroup counted meanwhile are read (the status then
+ *     says `oom`) and whatever is left in the slot is killed.
+ *   - a private mount namespace (`--hide PATH`, repeatable, a directory first): each hidden directory
+ *     is covered by an empty tmpfs and each hidden file by an empty file only root may read, so the
+ *     attempt sees nothing of them; its working directory, when it lies below a hidden directory, is
+ *     bound back at its own path.
  *   - the attempt's user: uid, gid and supplementary groups of the request (the working directory and
  *     its temporary directory are created for that user; log files are opened before the switch).
  *   - the environment is exactly the request's (the shim's own is never passed on).
  *
  * Request (all fields NUL-terminated; no field contains NUL):
- *   "L" key cwd tmpdir stdout stderr status pidfile command cmdfile uid gid groups mem cpu nenv
+ *   "L" key cwd stdout stderr status pidfile command cmdfile uid gid groups mem cpu nenv
  *       env_1 ... env_nenv
  *   cmdfile: "" or a file holding the command (then `command` is ignored); uid/gid: "-1" = keep ours;
  *   groups: comma-separated gids; mem: bytes (0 = no limit); cpu: CFS quota in µs per 100 ms period
- *   (0 = no limit); tmpdir: "" or a directory to create for the attempt.
+ *   (0 = no limit).
  * Before it reports a start, the shim writes "<pid> <starttime>\n" to the pidfile, so an attempt
  * started just before the service died can still be found and adopted.
  * Events (one line each; keys are [A-Za-z0-9._-]):
- *   "S <key> <pid> <starttime>"    started (starttime: field 22 of /proc/<pid>/stat)
+ *   "S <key> <pid> <starttime> <slot>"  started (starttime: field 22 of /proc/<pid>/stat; slot: its
+ *                                  cgroups' name, "-" for none)
  *   "F <key> <errno> <step>"       could not start (step: which part of the setup failed)
  *   "E <key> exit <code>[ oom]"    ended with an exit code ("oom": its memory cgroup killed for memory)
  *   "E <key> signal <n>[ oom]"     killed by signal n
@@ -72,18 +75,11 @@ struct child {
   char *pidfile;         /* NULL if it could not be written */
   char *pending_pidfile; /* where the pid file goes once the exec is seen to succeed */
   int launch_fd;         /* read end of the exec-report pipe while starting, else -1 */
-};
-
-/* cgroups of ended attempts that still hold processes: killed again and removed on later passes */
-struct drain {
-  char *key;
-  int tries;
+  ssize_t slot;          /* its cgroup slot, or -1 */
 };
 
 static struct child *children;
 static size_t nchildren, cap_children;
-static struct drain *drains;
-static size_t ndrains, cap_drains;
 static struct pollfd *polls;
 static pid_t *poll_pids;
 static size_t cap_polls;
@@ -192,16 +188,38 @@ static void start_ticks(pid_t pid, char *out, size_t outlen) {
 
 /* ------------------------------------------------------------------ cgroups */
 
-static int cg_path(char *out, size_t len, size_t dir, const char *key, const char *file) {
-  int n = file ? snprintf(out, len, "%s/%s/%s", cgroup_dirs[dir], key, file) : snprintf(out, len, "%s/%s", cgroup_dirs[dir], key);
+/* Attempts run in slots: a slot is one cgroup per hierarchy (`s<shim pid>-<n>`), used by one attempt
+ * after another. Creating and removing a cgroup per attempt costs more than the attempt on a busy
+ * machine, and a removed memory cgroup lingers in the kernel while the page cache it charged (the
+ * attempt's logs) is alive: thousands of those slow every memory cgroup down. A slot whose attempt
+ * left processes is drained (they are killed) before it is used again; one that still holds much
+ * memory that cannot be reclaimed (files in a tmpfs, which would count against the next attempt's
+ * limit) is retired. The slots are removed when the shim exits. */
+enum slot_state { SLOT_FREE, SLOT_BUSY, SLOT_DRAINING, SLOT_RETIRING, SLOT_DEAD };
+
+struct slot {
+  char name[48];
+  enum slot_state state;
+  long oom_seen; /* its memory cgroup's OOM kills when its last attempt ended */
+  int tries;     /* drain passes so far */
+};
+
+#define RETIRE_BYTES (64LL << 20)
+
+static struct slot *slots;
+static size_t nslots, cap_slots;
+static size_t ndraining;
+
+static int cg_path(char *out, size_t len, size_t dir, const char *slot, const char *file) {
+  int n = file ? snprintf(out, len, "%s/%s/%s", cgroup_dirs[dir], slot, file) : snprintf(out, len, "%s/%s", cgroup_dirs[dir], slot);
   return n > 0 && (size_t)n < len ? 0 : ENAMETOOLONG;
 }
 
 /* Write `value` to a cgroup file. A limit file this controller does not have (ENOENT) counts as
  * written when `optional`: the same request serves every v1 controller and v2. */
-static int cg_write(size_t dir, const char *key, const char *file, const char *value, int optional) {
+static int cg_write(size_t dir, const char *slot, const char *file, const char *value, int optional) {
   char p[PATH_MAX];
-  if (cg_path(p, sizeof p, dir, key, file)) return ENAMETOOLONG;
+  if (cg_path(p, sizeof p, dir, slot, file)) return ENAMETOOLONG;
   int fd = open(p, O_WRONLY | O_CLOEXEC);
   if (fd < 0) return errno == ENOENT && optional ? 0 : errno;
   int e = write(fd, value, strlen(value)) < 0 ? errno : 0;
@@ -209,99 +227,148 @@ static int cg_write(size_t dir, const char *key, const char *file, const char *v
   return e;
 }
 
-/* In the child: create the attempt's cgroups, set their limits and move into them. */
-static int cg_join(const char *key, long long mem, long cpu_quota) {
-  char v[64];
+/* The first number after `key ` in a cgroup file (or the file's first number when key is NULL); -1
+ * when the file is not there. */
+static long long cg_read(size_t dir, const char *slot, const char *file, const char *key) {
+  char p[PATH_MAX], buf[2048];
+  if (cg_path(p, sizeof p, dir, slot, file)) return -1;
+  int fd = open(p, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n < 0) return -1;
+  buf[n] = '\0';
+  if (!key) return n == 0 ? -1 : strtoll(buf, NULL, 10);
+  for (char *at = buf; (at = strstr(at, key)) != NULL; at++) {
+    size_t k = strlen(key);
+    if ((at == buf || at[-1] == '\n') && at[k] == ' ') return strtoll(at + k + 1, NULL, 10);
+  }
+  return 0;
+}
+
+/* A free slot, or a new one; -1 (errno set) when no cgroup can be made. */
+static ssize_t slot_take(void) {
+  for (size_t s = 0; s < nslots; s++) {
+    if (slots[s].state == SLOT_FREE) {
+      slots[s].state = SLOT_BUSY;
+      return (ssize_t)s;
+    }
+  }
+  if (nslots == cap_slots) {
+    cap_slots = cap_slots ? cap_slots * 2 : 32;
+    slots = realloc(slots, cap_slots * sizeof *slots);
+    if (!slots) die("realloc");
+  }
+  struct slot *sl = &slots[nslots];
+  snprintf(sl->name, sizeof sl->name, "s%d-%zu", (int)getpid(), nslots);
   for (size_t i = 0; i < ncgroups; i++) {
     char p[PATH_MAX];
-    if (cg_path(p, sizeof p, i, key, NULL)) return ENAMETOOLONG;
-    if (mkdir(p, 0755) != 0 && errno != EEXIST) return errno;
+    if (cg_path(p, sizeof p, i, sl->name, NULL)) return -1;
+    if (mkdir(p, 0755) != 0 && errno != EEXIST) return -1;
+    char v[32];
+    snprintf(v, sizeof v, "%ld", pids_max);
+    if (pids_max > 0 && (errno = cg_write(i, sl->name, "pids.max", v, 1))) return -1;
+  }
+  sl->state = SLOT_BUSY;
+  sl->oom_seen = 0;
+  sl->tries = 0;
+  return (ssize_t)nslots++;
+}
+
+/* In the child: the slot's limits for this attempt, then into it. */
+static int cg_join(const char *slot, long long mem, long cpu_quota) {
+  char v[64];
+  for (size_t i = 0; i < ncgroups; i++) {
     int e;
     if (mem > 0) {
       snprintf(v, sizeof v, "%lld", mem);
-      /* v1: the limit, then the same limit for memory + swap (no swap); v2: memory.max, no swap */
-      if ((e = cg_write(i, key, "memory.limit_in_bytes", v, 1)) || (e = cg_write(i, key, "memory.memsw.limit_in_bytes", v, 1)) ||
-          (e = cg_write(i, key, "memory.max", v, 1)) || (e = cg_write(i, key, "memory.swap.max", "0", 1)))
+      /* v1: memory + swap may never be below memory: raise it first when the limit goes up */
+      if ((e = cg_write(i, slot, "memory.limit_in_bytes", v, 1)) == EINVAL) {
+        if ((e = cg_write(i, slot, "memory.memsw.limit_in_bytes", v, 1)) || (e = cg_write(i, slot, "memory.limit_in_bytes", v, 1))) return e;
+      } else if (e || (e = cg_write(i, slot, "memory.memsw.limit_in_bytes", v, 1))) {
         return e;
+      }
+      if ((e = cg_write(i, slot, "memory.max", v, 1)) || (e = cg_write(i, slot, "memory.swap.max", "0", 1))) return e;
     }
     if (cpu_quota > 0) {
       snprintf(v, sizeof v, "%ld", cpu_quota);
-      if ((e = cg_write(i, key, "cpu.cfs_quota_us", v, 1))) return e;
+      if ((e = cg_write(i, slot, "cpu.cfs_quota_us", v, 1))) return e;
       snprintf(v, sizeof v, "%ld %d", cpu_quota, PERIOD_US);
-      if ((e = cg_write(i, key, "cpu.max", v, 1))) return e;
+      if ((e = cg_write(i, slot, "cpu.max", v, 1))) return e;
     }
-    if (pids_max > 0) {
-      snprintf(v, sizeof v, "%ld", pids_max);
-      if ((e = cg_write(i, key, "pids.max", v, 1))) return e;
-    }
-    if ((e = cg_write(i, key, "cgroup.procs", "0", 0))) return e;
+    /* v1 counts CPU time per cgroup from zero for each attempt */
+    if ((e = cg_write(i, slot, "cpuacct.usage", "0", 1))) return e;
+    if ((e = cg_write(i, slot, "cgroup.procs", "0", 0))) return e;
   }
   return 0;
 }
 
-/* OOM kills counted by the attempt's memory cgroup (v1 memory.oom_control, v2 memory.events). */
-static long cg_oom_kills(const char *key) {
-  static const char *files[] = {"memory.oom_control", "memory.events"};
+/* OOM kills counted by the slot's memory cgroup so far (v1 memory.oom_control, v2 memory.events). */
+static long cg_oom_kills(const char *slot) {
   for (size_t i = 0; i < ncgroups; i++) {
-    for (size_t f = 0; f < 2; f++) {
-      char p[PATH_MAX], buf[1024];
-      if (cg_path(p, sizeof p, i, key, files[f])) continue;
-      int fd = open(p, O_RDONLY | O_CLOEXEC);
-      if (fd < 0) continue;
-      ssize_t n = read(fd, buf, sizeof buf - 1);
-      close(fd);
-      if (n <= 0) continue;
-      buf[n] = '\0';
-      char *at = strstr(buf, "oom_kill ");
-      return at ? strtol(at + 9, NULL, 10) : 0;
-    }
+    long long n = cg_read(i, slot, "memory.oom_control", "oom_kill");
+    if (n < 0) n = cg_read(i, slot, "memory.events", "oom_kill");
+    if (n >= 0) return (long)n;
   }
   return 0;
 }
 
-/* Kill whatever is left in the attempt's cgroups and remove them; 0 once they are gone. */
-static int cg_remove(const char *key) {
-  int busy = 0;
+/* Kill what is in the slot's cgroups; 1 when none of them held a process. */
+static int slot_clear(const struct slot *sl) {
+  int empty = 1;
   for (size_t i = 0; i < ncgroups; i++) {
-    char p[PATH_MAX];
-    if (cg_path(p, sizeof p, i, key, NULL)) continue;
-    if (rmdir(p) == 0 || errno == ENOENT) continue;
-    if (errno != EBUSY) continue; /* nothing more can be done here; the service cleans up */
-    busy = 1;
-    /* v2 (5.14+) kills the whole cgroup at once; v1 lists its processes */
-    if (cg_write(i, key, "cgroup.kill", "1", 0) == 0) continue;
     char procs[PATH_MAX];
-    if (cg_path(procs, sizeof procs, i, key, "cgroup.procs")) continue;
+    if (cg_path(procs, sizeof procs, i, sl->name, "cgroup.procs")) continue;
     FILE *f = fopen(procs, "re");
     if (!f) continue;
     long pid;
-    while (fscanf(f, "%ld", &pid) == 1) kill((pid_t)pid, SIGKILL);
+    while (fscanf(f, "%ld", &pid) == 1) {
+      empty = 0;
+      kill((pid_t)pid, SIGKILL);
+    }
     fclose(f);
   }
-  return busy;
+  return empty;
 }
 
-static void drain_add(const char *key) {
-  if (ndrains == cap_drains) {
-    cap_drains = cap_drains ? cap_drains * 2 : 16;
-    drains = realloc(drains, cap_drains * sizeof *drains);
-    if (!drains) die("realloc");
+static void slot_remove(struct slot *sl) {
+  for (size_t i = 0; i < ncgroups; i++) {
+    char p[PATH_MAX];
+    if (cg_path(p, sizeof p, i, sl->name, NULL) == 0) rmdir(p);
   }
-  drains[ndrains].key = xstrdup(key);
-  drains[ndrains].tries = 0;
-  ndrains++;
+  sl->state = SLOT_DEAD;
 }
 
-/* Called on every pass while cgroups still hold processes: up to about 30 s per attempt, then the
- * cgroup is left to the service (a process stuck in the kernel cannot be removed by anyone). */
+/* The slot's attempt ended: free it, or drain it first (what the attempt left running dies with it). */
+static void slot_release(size_t s) {
+  struct slot *sl = &slots[s];
+  /* memory nothing can reclaim once the attempt is gone: files it left in a tmpfs (page cache of
+   * files on disk is reclaimed when the next attempt needs the room) */
+  long long shmem = -1;
+  for (size_t i = 0; i < ncgroups && shmem < 0; i++) shmem = cg_read(i, sl->name, "memory.stat", "shmem");
+  int retire = shmem > RETIRE_BYTES;
+  if (slot_clear(sl)) {
+    if (retire) slot_remove(sl);
+    else sl->state = SLOT_FREE;
+    return;
+  }
+  sl->state = retire ? SLOT_RETIRING : SLOT_DRAINING;
+  sl->tries = 0;
+  ndraining++;
+}
+
+/* Called on every pass while slots drain: up to about 30 s per slot, then it is given up (a process
+ * stuck in the kernel cannot be removed by anyone). */
 static void drain_pass(void) {
-  for (size_t i = 0; i < ndrains;) {
-    if (!cg_remove(drains[i].key) || ++drains[i].tries > 600) {
-      free(drains[i].key);
-      drains[i] = drains[--ndrains];
-    } else {
-      i++;
-    }
+  for (size_t s = 0; s < nslots; s++) {
+    struct slot *sl = &slots[s];
+    if (sl->state != SLOT_DRAINING && sl->state != SLOT_RETIRING) continue;
+    int empty = slot_clear(sl);
+    if (!empty && ++sl->tries <= 600) continue;
+    ndraining--;
+    if (empty && sl->state == SLOT_DRAINING) sl->state = SLOT_FREE;
+    else if (empty) slot_remove(sl);
+    else sl->state = SLOT_DEAD;
   }
 }
 
@@ -314,15 +381,24 @@ static int hide_paths(const char *cwd, const char **step) {
   if (unshare(CLONE_NEWNS) != 0) return errno;
   /* nothing mounted here may reach the host's mount table */
   if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) != 0) return errno;
+  /* a hidden file is covered by an empty file nobody but root may read, kept in the first tmpfs */
+  char voidfile[PATH_MAX] = "";
   for (size_t i = 0; i < nhidden; i++) {
     struct stat st;
     if (stat(hidden[i], &st) != 0) continue;
     *step = "hiding";
     if (!S_ISDIR(st.st_mode)) {
-      if (mount("/dev/null", hidden[i], NULL, MS_BIND, NULL) != 0) return errno;
+      if (!voidfile[0]) return ENOENT; /* the service names a directory first */
+      if (mount(voidfile, hidden[i], NULL, MS_BIND, NULL) != 0) return errno;
       continue;
     }
     if (mount("tmpfs", hidden[i], "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=64k,mode=0711") != 0) return errno;
+    if (!voidfile[0]) {
+      snprintf(voidfile, sizeof voidfile, "%s/.hidden", hidden[i]);
+      int fd = open(voidfile, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0);
+      if (fd < 0) return errno;
+      close(fd);
+    }
     size_t n = strlen(hidden[i]);
     if (strncmp(cwd, hidden[i], n) != 0 || cwd[n] != '/') continue;
     /* "." is still the working directory below the tmpfs: bind it at its path inside the tmpfs */
@@ -347,18 +423,18 @@ static int parse_groups(const char *s, gid_t *out, size_t max) {
 }
 
 /* Everything between fork and exec; returns only on failure (errno value, *step says what failed). */
-static int child_setup(char **f, char **envp, const char **step) {
-  const char *key = f[0], *cwd = f[1], *tmpdir = f[2], *out = f[3], *err = f[4], *cmd = f[7], *cmdfile = f[8];
-  long uid = strtol(f[9], NULL, 10), gid = strtol(f[10], NULL, 10);
-  long long mem = strtoll(f[12], NULL, 10);
-  long cpu = strtol(f[13], NULL, 10);
+static int child_setup(char **f, char **envp, const char *slot, const char **step) {
+  const char *cwd = f[1], *out = f[2], *err = f[3], *cmd = f[6], *cmdfile = f[7];
+  long uid = strtol(f[8], NULL, 10), gid = strtol(f[9], NULL, 10);
+  long long mem = strtoll(f[11], NULL, 10);
+  long cpu = strtol(f[12], NULL, 10);
   int fd, e;
   *step = "session";
   if (setsid() < 0) return errno;
   if (attempt_nice > 0) setpriority(PRIO_PROCESS, 0, attempt_priority);
-  if (ncgroups > 0) {
+  if (slot) {
     *step = "cgroup";
-    if ((e = cg_join(key, mem, cpu))) return e;
+    if ((e = cg_join(slot, mem, cpu))) return e;
   }
   *step = "log files";
   if ((fd = open("/dev/null", O_RDONLY)) < 0 || dup2(fd, 0) < 0) return errno;
@@ -392,17 +468,13 @@ static int child_setup(char **f, char **envp, const char **step) {
     if ((e = mkdirs(parent, 0711))) return e;
   }
   if (mkdir(cwd, 0700) != 0 && errno != EEXIST) return errno;
-  if (tmpdir[0] && mkdir(tmpdir, 0700) != 0 && errno != EEXIST) return errno;
-  if (uid >= 0) {
-    if (chown(cwd, (uid_t)uid, (gid_t)gid) != 0) return errno;
-    if (tmpdir[0] && chown(tmpdir, (uid_t)uid, (gid_t)gid) != 0) return errno;
-  }
+  if (uid >= 0 && chown(cwd, (uid_t)uid, (gid_t)gid) != 0) return errno;
   if (chdir(cwd) != 0) return errno;
   if (nhidden > 0 && (e = hide_paths(cwd, step))) return e;
   if (uid >= 0) {
     *step = "user";
     gid_t groups[64];
-    int ng = parse_groups(f[11], groups, 64);
+    int ng = parse_groups(f[10], groups, 64);
     if (setgroups((size_t)ng, groups) != 0 || setgid((gid_t)gid) != 0 || setuid((uid_t)uid) != 0) return errno;
   }
   umask(022);
@@ -416,26 +488,33 @@ static int child_setup(char **f, char **envp, const char **step) {
 }
 
 static void launch(char **f, size_t nf) {
-  /* f: key cwd tmpdir stdout stderr status pidfile command cmdfile uid gid groups mem cpu nenv env... */
-  const char *key = f[0], *status = f[5], *pidfile = f[6];
-  size_t nenv = nf - 15;
+  /* f: key cwd stdout stderr status pidfile command cmdfile uid gid groups mem cpu nenv env... */
+  const char *key = f[0], *status = f[4], *pidfile = f[5];
+  size_t nenv = nf - 14;
+  ssize_t slot = -1;
+  if (ncgroups > 0 && (slot = slot_take()) < 0) {
+    emit_failure(key, errno ? errno : EIO, "cgroup");
+    return;
+  }
   char **envp = xmalloc((nenv + 1) * sizeof(char *));
-  for (size_t j = 0; j < nenv; j++) envp[j] = f[15 + j];
+  for (size_t j = 0; j < nenv; j++) envp[j] = f[14 + j];
   envp[nenv] = NULL;
   /* fork, not vfork: the shim goes on with the next launch while this child sets the attempt up and
    * execs (on a slow file system that is the long part). A failure before exec is reported through a
    * close-on-exec pipe: EOF means the exec succeeded, an errno value and the step mean it did not. */
   int rep[2];
   if (pipe2(rep, O_CLOEXEC) != 0) {
+    int e = errno;
     free(envp);
-    emit_failure(key, errno, "pipe");
+    if (slot >= 0) slot_release((size_t)slot);
+    emit_failure(key, e, "pipe");
     return;
   }
   pid_t pid = fork();
   if (pid == 0) {
     close(rep[0]);
     const char *step = "setup";
-    int e = child_setup(f, envp, &step);
+    int e = child_setup(f, envp, slot >= 0 ? slots[slot].name : NULL, &step);
     char msg[64];
     memset(msg, 0, sizeof msg);
     memcpy(msg, &e, sizeof e);
@@ -449,6 +528,7 @@ static void launch(char **f, size_t nf) {
   close(rep[1]);
   if (e != 0) {
     close(rep[0]);
+    if (slot >= 0) slot_release((size_t)slot);
     emit_failure(key, e, "fork");
     return;
   }
@@ -463,6 +543,7 @@ static void launch(char **f, size_t nf) {
   children[nchildren].pidfile = NULL;
   children[nchildren].pending_pidfile = xstrdup(pidfile);
   children[nchildren].launch_fd = rep[0];
+  children[nchildren].slot = slot;
   nchildren++;
 }
 
@@ -492,7 +573,7 @@ static int finish_launch(size_t i) {
     msg[sizeof msg - 1] = '\0';
     while (waitpid(c->pid, NULL, 0) < 0 && errno == EINTR) {
     }
-    if (ncgroups > 0 && cg_remove(c->key)) drain_add(c->key);
+    if (c->slot >= 0) slot_release((size_t)c->slot);
     emit_failure(c->key, e, msg + sizeof e);
     drop_child(i);
     return 0;
@@ -511,7 +592,7 @@ static int finish_launch(size_t i) {
     }
   }
   char line[512];
-  int l = snprintf(line, sizeof line, "S %s %d %s\n", c->key, (int)c->pid, ticks);
+  int l = snprintf(line, sizeof line, "S %s %d %s %s\n", c->key, (int)c->pid, ticks, c->slot >= 0 ? slots[c->slot].name : "-");
   emit(line, (size_t)l);
   return 1;
 }
@@ -532,7 +613,13 @@ static void reap(void) {
       int ok = si.si_code == CLD_EXITED && si.si_status == 0;
       /* a failed attempt whose memory cgroup killed for memory ran out of memory, whichever process
        * was killed (the shell then exits 137): the cgroup counts it, the signal cannot tell */
-      const char *oom = !ok && ncgroups > 0 && cg_oom_kills(children[i].key) > 0 ? " oom" : "";
+      const char *oom = "";
+      ssize_t s = children[i].slot;
+      if (s >= 0) {
+        long kills = cg_oom_kills(slots[s].name);
+        if (!ok && kills > slots[s].oom_seen) oom = " oom";
+        slots[s].oom_seen = kills;
+      }
       int bl = si.si_code == CLD_EXITED ? snprintf(body, sizeof body, "exit %d%s\n", si.si_status, oom)
                                         : snprintf(body, sizeof body, "signal %d%s\n", si.si_status, oom);
       /* the pid file gets the status line and becomes the status file (no new file: on some file
@@ -558,7 +645,7 @@ static void reap(void) {
       int n = snprintf(line, sizeof line, "E %s %s", children[i].key, body);
       emit(line, (size_t)n);
       /* what the attempt left running dies with it */
-      if (ncgroups > 0 && cg_remove(children[i].key)) drain_add(children[i].key);
+      if (s >= 0) slot_release((size_t)s);
       drop_child(i);
       break;
     }
@@ -623,7 +710,11 @@ int main(int argc, char **argv) {
   int input_open = 1;
   for (;;) {
     flush_events();
-    if (!input_open && nchildren == 0 && ndrains == 0) return 0;
+    if (!input_open && nchildren == 0 && ndraining == 0) {
+      for (size_t s = 0; s < nslots; s++)
+        if (slots[s].state == SLOT_FREE) slot_remove(&slots[s]);
+      return 0;
+    }
     /* the signalfd, the requests, and the exec reports of children still starting */
     size_t np = 2;
     for (size_t i = 0; i < nchildren; i++) np += children[i].launch_fd >= 0;
@@ -642,12 +733,12 @@ int main(int argc, char **argv) {
       poll_pids[np] = children[i].pid;
       p[np++] = (struct pollfd){.fd = children[i].launch_fd, .events = POLLIN};
     }
-    int r = poll(p, np, ndrains > 0 ? 50 : -1);
+    int r = poll(p, np, ndraining > 0 ? 50 : -1);
     if (r < 0) {
       if (errno == EINTR) continue;
       die("poll");
     }
-    if (ndrains > 0) drain_pass();
+    if (ndraining > 0) drain_pass();
     for (size_t j = 2; j < np; j++) {
       if (!p[j].revents) continue;
       for (size_t i = 0; i < nchildren; i++) {
@@ -676,21 +767,21 @@ int main(int argc, char **argv) {
         continue;
       }
       len += (size_t)n;
-      /* parse every complete request: "L" and 15 fixed fields, the last of which counts the env */
+      /* parse every complete request: "L" and 14 fixed fields, the last of which counts the env */
       size_t pos = 0;
       for (;;) {
         char *f[4096];
         size_t nf = 0, q = pos;
         int complete = 0;
-        size_t need = 16;
+        size_t need = 15;
         while (q < len) {
           char *end = memchr(buf + q, '\0', len - q);
           if (!end) break;
           if (nf < 4096) f[nf] = buf + q;
           nf++;
           q = (size_t)(end - buf) + 1;
-          if (nf == 16) need = 16 + (size_t)strtoul(f[15], NULL, 10);
-          if (nf >= 16 && nf == need) {
+          if (nf == 15) need = 15 + (size_t)strtoul(f[14], NULL, 10);
+          if (nf >= 15 && nf == need) {
             complete = 1;
             break;
           }

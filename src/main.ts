@@ -169,7 +169,7 @@ export async function start(cfg: Config, opts: { clock?: Clock; logger?: Logger 
   });
   const monitor = new MonitorService({
     store, scheduler, clock, logger, intervalSec: cfg.monitorInterval, capacityOf,
-    usageOf: cgroups ? (key) => attemptUsage(cgroups, key) : undefined,
+    usageOf: cgroups ? (name) => attemptUsage(cgroups, name) : undefined,
   });
   const pipeline = new Pipeline({
     lookup: accounts.lookup,

@@ -83,7 +83,9 @@ export async function main(argv: string[]): Promise<number> {
     ? `Generated the default account's API key pair (kept in ${cfg.dataDir}/credentials.json; shown only this once):\n` +
       `  SecretId:  ${acc.defaultAccount.secretId}\n  SecretKey: ${acc.defaultAccount.secretKey}\n`
     : `Default account SecretId: ${acc.defaultAccount.secretId}\n`;
-  process.stdout.write(`OpenBatch listening on ${running.url} (region ${cfg.defaultRegion}, data dir ${cfg.dataDir})\n${keys}`);
+  const iso = running.isolation;
+  const notes = `${iso.summary}\n${iso.warnings.map((w) => `Warning: ${w}\n`).join('')}`;
+  process.stdout.write(`OpenBatch listening on ${running.url} (region ${cfg.defaultRegion}, data dir ${cfg.dataDir})\n${keys}${notes}`);
   await new Promise<void>((resolve) => {
     let stopping = false;
     const stop = (why: { signal: string } | { reason: string }) => {

@@ -29,6 +29,8 @@ export interface AttemptHandle {
   startTicks: string;
   /** Where the supervisor writes the exit status once the command has ended. */
   statusPath: string;
+  /** The name of the attempt's cgroups below the executor's cgroup parents, when it has some. */
+  cgroup?: string;
 }
 
 export interface ExitInfo {

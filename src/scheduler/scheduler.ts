@@ -58,6 +58,8 @@ export class SchedulerError extends Error {}
 export interface RunningAttempt {
   /** The attempt's key for the executor (attemptKey). */
   key: string;
+  /** Its cgroups' name (AttemptHandle.cgroup), when it has some. */
+  cgroup: string | undefined;
   jobId: string;
   taskName: string;
   index: number;
@@ -212,7 +214,7 @@ export class Scheduler {
     for (const a of this.byKey.values()) {
       if (!a.handle || a.inst.state !== 'RUNNING') continue;
       out.push({
-        key: a.key, jobId: a.inst.jobId, taskName: a.inst.taskName, index: a.inst.index, attempt: a.inst.attempt,
+        key: a.key, cgroup: a.handle.cgroup, jobId: a.inst.jobId, taskName: a.inst.taskName, index: a.inst.index, attempt: a.inst.attempt,
         pid: a.handle.pid, instanceType: a.node?.rec.instanceType ?? a.task.instanceType, cwd: this.workDirOf(a.inst),
       });
     }

@@ -30,8 +30,8 @@ export interface MonitorDeps {
   intervalSec: number;
   /** vCPUs and memory (GiB) of an instance type, when known. */
   capacityOf: (instanceType: string) => { cpu: number; memGiB: number } | undefined;
-  /** The counters of an attempt's cgroups (by attempt key), where attempts have them. */
-  usageOf?: (key: string) => { cpuSeconds: number | undefined; memoryBytes: number } | undefined;
+  /** The counters of an attempt's cgroups (by their name), where attempts have them. */
+  usageOf?: (cgroup: string) => { cpuSeconds: number | undefined; memoryBytes: number } | undefined;
 }
 
 export class MonitorService {
@@ -61,7 +61,7 @@ export class MonitorService {
     const seen = new Set<string>();
     for (const r of runs) {
       const g = usage.get(r.pid);
-      const cg = this.d.usageOf?.(r.key);
+      const cg = r.cgroup === undefined ? undefined : this.d.usageOf?.(r.cgroup);
       if (!g && !cg) continue;
       const u = { cpuSeconds: cg?.cpuSeconds ?? g?.cpuSeconds ?? 0, rssBytes: cg?.memoryBytes ?? g?.rssBytes ?? 0, ageSeconds: g?.ageSeconds };
       const key = `${r.jobId}/${r.taskName}/${r.index}/${r.attempt}`;

@@ -1,10 +1,11 @@
 // Test-side wrapper of spawn-server.ts: servers a test file started are killed when the file ends,
 // even if a test failed half-way.
 import { afterAll } from 'vitest';
-import { started } from './spawn-server.ts';
+import { removeCgroupParents, started } from './spawn-server.ts';
 
 export * from './spawn-server.ts';
 
 afterAll(() => {
   for (const p of started) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+  removeCgroupParents();
 });

@@ -7,6 +7,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { cgroupParents } from '../../src/executors/local/cgroups.ts';
+import { tagOf } from '../../src/executors/local/isolation.ts';
 
 const require = createRequire(import.meta.url);
 // The official Node SDK (batch service only: loading every product takes longer).
@@ -64,6 +66,22 @@ export interface StartOptions {
 
 /** Every server process started here (tests kill the leftovers when a file ends). */
 export const started = new Set<ChildProcess>();
+/** Their data dirs: each has a parent cgroup per hierarchy while its server runs (when root). */
+const dataDirs = new Set<string>();
+
+/** Remove the (empty) attempt cgroup parents of the servers started here, once they have stopped:
+ *  a server removes them when it stops, not when it is killed. */
+export function removeCgroupParents(): void {
+  for (const d of dataDirs) {
+    for (const p of cgroupParents(tagOf(d))) {
+      try {
+        fs.rmdirSync(p);
+      } catch {
+        // gone already, or a shim still drains a slot in it
+      }
+    }
+  }
+}
 
 export function tempDir(prefix = 'openbatch-test-'): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
@@ -86,6 +104,7 @@ export async function startServer(o: StartOptions = {}): Promise<TestServer> {
   const env: Record<string, string> = { ...(process.env as Record<string, string>), OPENBATCH_SECRET_ID: SECRET_ID, OPENBATCH_SECRET_KEY: SECRET_KEY, ...o.env };
   const proc = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   started.add(proc);
+  dataDirs.add(path.resolve(dataDir));
   let out = '';
   proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));

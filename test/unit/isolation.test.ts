@@ -78,15 +78,17 @@ describe.each(VARIANTS)('attempt isolation: %s', (_name, make) => {
     for (const k of ['PWD', 'OLDPWD', 'SHLVL', '_']) delete vars[k];
     expect(vars).toEqual({
       PATH: '/usr/local/bin:/usr/bin:/bin', HOME: os.userInfo().homedir, LANG: 'C.UTF-8',
-      TMPDIR: path.join(root, 'work', 'job-x', 'A', 'env', '.tmp'), BATCH_JOB_ID: 'job-x', MINE: 'a b',
+      TMPDIR: path.join(root, 'work', 'job-x', 'A', 'env'), BATCH_JOB_ID: 'job-x', MINE: 'a b',
     });
     expect(fs.statSync(vars.TMPDIR!).isDirectory()).toBe(true);
   });
 
   it('runs a command longer than one argument may be, through a file', async () => {
-    const { run, state } = setup();
+    const { run, state } = setup({ users: ROOT && nobody ? new Map([['acc', nobody]]) : null });
     const filler = `: ${'x'.repeat(300 * 1024)}\n`;
-    const { exit, out } = await run('long', `${filler}echo "$(( 6 * 7 ))" ok`);
+    // the server's umask (077) must not keep the attempt's user from reading it
+    const umask = process.umask(0o077);
+    const { exit, out } = await run('long', `${filler}echo "$(( 6 * 7 ))" ok`).finally(() => process.umask(umask));
     expect(exit).toEqual({ exitCode: 0, signal: null });
     expect(out).toBe('42 ok\n');
     // the file is the server's (mode 0644 in the state dir, which only the server can list)
@@ -96,9 +98,9 @@ describe.each(VARIANTS)('attempt isolation: %s', (_name, make) => {
   it.skipIf(!!NOT_ROOT || !nobody)('runs the attempt as its account\'s user, in a working directory of its own', async () => {
     const u = nobody as RunUser;
     const { run, root } = setup({ users: new Map([['acc', u]]) });
-    const { exit, out } = await run('who', 'id -u; id -g; touch mine && stat -c %u mine; stat -c "%u %a" . .tmp; stat -c %a ..');
+    const { exit, out } = await run('who', 'id -u; id -g; touch mine && stat -c %u mine; stat -c "%u %a" .; stat -c %a ..');
     expect(exit.exitCode).toBe(0);
-    expect(out.split('\n')).toEqual([String(u.uid), String(u.gid), String(u.uid), `${u.uid} 700`, `${u.uid} 700`, '711', '']);
+    expect(out.split('\n')).toEqual([String(u.uid), String(u.gid), String(u.uid), `${u.uid} 700`, '711', '']);
     // the server's files next to it stay out of reach
     fs.writeFileSync(path.join(root, 'secret'), 'x', { mode: 0o600 });
     const peek = await run('peek', `cat ${path.join(root, 'secret')} || echo denied; ls ${path.join(root, 'work', 'job-x', 'A')} || echo denied`);
@@ -134,17 +136,31 @@ describe.each(VARIANTS)('attempt isolation: %s', (_name, make) => {
   it.skipIf(!!NOT_ROOT || !!NO_CGROUPS)('gives the attempt cgroups with its memory, CPU and pids limits, and removes them after', async () => {
     const { run, ex } = setup({ cgroups, pidsMax: 321 });
     const cg = cgroups!;
-    const show = [
-      `cat ${path.join(cg.memory, 'lim', cg.version === 1 ? 'memory.limit_in_bytes' : 'memory.max')}`,
-      cg.version === 1 ? `cat ${path.join(cg.cpu, 'lim', 'cpu.cfs_quota_us')}` : `cut -d' ' -f1 ${path.join(cg.cpu, 'lim', 'cpu.max')}`,
-      `cat ${path.join(cg.pids, 'lim', 'pids.max')}`,
-      `grep -c $$ ${path.join(cg.pids, 'lim', 'cgroup.procs')}`,
+    // the attempt finds its cgroups' name in /proc/self/cgroup (a v1 line per hierarchy, or v2's)
+    const mine = cg.version === 1 ? "$(basename \"$(grep ':memory:' /proc/self/cgroup | cut -d: -f3)\")" : '$(basename "$(grep "^0::" /proc/self/cgroup | cut -d: -f3)")';
+    const show = (mem: string, cpu: string) => [
+      `n=${mine}; echo $n`,
+      `cat ${cg.memory}/$n/${cg.version === 1 ? 'memory.limit_in_bytes' : 'memory.max'}`,
+      cg.version === 1 ? `cat ${cg.cpu}/$n/cpu.cfs_quota_us` : `cut -d' ' -f1 ${cg.cpu}/$n/cpu.max`,
+      `cat ${cg.pids}/$n/pids.max`,
+      `grep -c "^$$\$" ${cg.pids}/$n/cgroup.procs`,
+      `echo ${mem} ${cpu}`,
     ].join('; ');
-    const { exit, out } = await run('lim', show, { resources: { cpus: 1.5, memoryBytes: 256 * 2 ** 20 } });
-    expect(exit).toEqual({ exitCode: 0, signal: null });
-    expect(out.split('\n')).toEqual([String(256 * 2 ** 20), '150000', '321', '1', '']);
-    await until(() => cg.parents.every((p) => !fs.existsSync(path.join(p, 'lim'))));
-    void ex;
+    const first = await run('lim', show('x', 'y'), { resources: { cpus: 1.5, memoryBytes: 256 * 2 ** 20 } });
+    expect(first.exit).toEqual({ exitCode: 0, signal: null });
+    const [name, ...rest] = first.out.split('\n');
+    expect(rest).toEqual([String(256 * 2 ** 20), '150000', '321', '1', 'x y', '']);
+    // the next attempt gets its own limits (higher memory: the v1 memory + swap limit goes first)
+    const second = await run('lim2', show('x', 'y'), { resources: { cpus: 2, memoryBytes: 2 * 2 ** 30 } });
+    const [name2, ...rest2] = second.out.split('\n');
+    expect(rest2).toEqual([String(2 * 2 ** 30), '200000', '321', '1', 'x y', '']);
+    if (ex instanceof ShimExecutor) {
+      // the shim runs one attempt after another in the same slot, and removes its slots when it exits
+      expect(name2).toBe(name);
+      await ex.close();
+      expect(cg.parents.every((p) => fs.existsSync(p))).toBe(true); // the server's to remove
+    }
+    await until(() => cg.parents.every((p) => !fs.existsSync(path.join(p, name!)) && !fs.existsSync(path.join(p, name2!))));
   });
 
   it.skipIf(!!NOT_ROOT || !!NO_CGROUPS)('says OOM when the memory limit killed a process of a failed attempt, not otherwise', async () => {

@@ -40,8 +40,6 @@ export interface LocalExecutorOptions {
 /** The documented base of every attempt's environment; the attempt's own variables come on top. */
 export const BASE_PATH = '/usr/local/bin:/usr/bin:/bin';
 export const BASE_LANG = 'C.UTF-8';
-/** The attempt's temporary directory, inside its working directory. */
-export const TMP_SUBDIR = '.tmp';
 
 export abstract class LocalExecutorBase implements Executor {
   readonly name = 'local';
@@ -86,10 +84,12 @@ export abstract class LocalExecutorBase implements Executor {
   }
 
   /** The attempt's environment: the documented base, then its own variables (which may replace
-   *  PATH, LANG or TMPDIR). Nothing of the server's environment. */
+   *  PATH, LANG or TMPDIR). Nothing of the server's environment. TMPDIR is the working directory
+   *  itself: private to the attempt, removed with the job, and no further file to create per attempt
+   *  (creating files is the dearest part of a short attempt on some file systems). */
   protected attemptEnv(spec: AttemptSpec, user: RunUser | undefined): Record<string, string> {
     return {
-      PATH: BASE_PATH, HOME: user?.home ?? this.ownHome, LANG: BASE_LANG, TMPDIR: path.join(spec.cwd, TMP_SUBDIR),
+      PATH: BASE_PATH, HOME: user?.home ?? this.ownHome, LANG: BASE_LANG, TMPDIR: spec.cwd,
       ...spec.env,
     };
   }
@@ -99,7 +99,8 @@ export abstract class LocalExecutorBase implements Executor {
   protected commandFile(spec: AttemptSpec): string {
     if (Buffer.byteLength(spec.command) < MAX_ARG_STRLEN) return '';
     const file = this.commandPath(spec.key);
-    fs.writeFileSync(file, spec.command, { mode: 0o644 });
+    fs.writeFileSync(file, spec.command);
+    fs.chmodSync(file, 0o644); // whatever the server's umask: the attempt's user reads it
     this.longCommands.add(spec.key);
     return file;
   }
@@ -137,7 +138,7 @@ export abstract class LocalExecutorBase implements Executor {
     };
     send(-handle.pid);
     const cg = this.isolation.cgroups;
-    if (cg) for (const pid of attemptPids(cg, handle.key)) send(pid);
+    if (cg && handle.cgroup) for (const pid of attemptPids(cg, handle.cgroup)) send(pid);
   }
 
   adopt(handle: AttemptHandle): AdoptResult {
@@ -155,7 +156,7 @@ export abstract class LocalExecutorBase implements Executor {
       unlinkQuietly(this.pidPath(handle.key));
       unlinkQuietly(this.commandPath(handle.key));
       // its supervisor may have died before it could clean up
-      if (this.isolation.cgroups) removeAttemptCgroups(this.isolation.cgroups, handle.key);
+      if (this.isolation.cgroups && handle.cgroup) removeAttemptCgroups(this.isolation.cgroups, handle.cgroup);
     } else if (this.longCommands.delete(handle.key)) {
       unlinkQuietly(this.commandPath(handle.key));
     }

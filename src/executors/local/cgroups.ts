@@ -67,6 +67,14 @@ function unescapeMount(s: string): string {
  * (missing controller, no permission) — the caller says so once and runs attempts without limits.
  */
 export function setupCgroups(tag: string): CgroupLayout | { unavailable: string } {
+  const l = locate(tag);
+  if ('unavailable' in l) return l;
+  const problem = l.version === 1 ? prepare(l.parents) : delegateV2(path.dirname(l.memory), path.basename(l.memory));
+  return problem ? { unavailable: problem } : l;
+}
+
+/** Where this data dir's attempt cgroups go (nothing is created), or why there is no place. */
+function locate(tag: string): CgroupLayout | { unavailable: string } {
   if (process.platform !== 'linux') return { unavailable: 'cgroups exist on Linux only' };
   let found;
   try {
@@ -80,22 +88,23 @@ export function setupCgroups(tag: string): CgroupLayout | { unavailable: string 
     const acct = found.v1.find((h) => h.controllers.includes('cpuacct'));
     const dirs = new Map<Hierarchy, string>();
     for (const h of [...v1, ...(acct ? [acct] : [])] as Hierarchy[]) dirs.set(h, path.join(h.own, name));
-    const problem = prepare([...dirs.values()]);
-    if (problem) return { unavailable: problem };
     return {
       version: 1, parents: [...new Set(dirs.values())],
       memory: dirs.get(v1[0]!)!, cpu: dirs.get(v1[1]!)!, pids: dirs.get(v1[2]!)!, cpuacct: acct ? dirs.get(acct) : undefined,
     };
   }
-  const v2 = found.v2;
-  if (!v2) {
+  if (!found.v2) {
     const missing = REQUIRED.filter((_c, i) => !v1[i]);
     return { unavailable: `no cgroup hierarchy has the ${missing.join(', ')} controller${missing.length > 1 ? 's' : ''}` };
   }
-  const problem = delegateV2(v2.own, name);
-  if (problem) return { unavailable: problem };
-  const dir = path.join(v2.own, name);
+  const dir = path.join(found.v2.own, name);
   return { version: 2, parents: [dir], memory: dir, cpu: dir, pids: dir };
+}
+
+/** The parents of this data dir's attempt cgroups, as setupCgroups makes them (none made here). */
+export function cgroupParents(tag: string): string[] {
+  const l = locate(tag);
+  return 'unavailable' in l ? [] : l.parents;
 }
 
 /** Create the v1 parents and check that a child with limits can be made in each. */
@@ -104,6 +113,8 @@ function prepare(dirs: string[]): string | undefined {
     const probe = path.join(d, `probe-${process.pid}`);
     try {
       fs.mkdirSync(d, { recursive: true });
+      // readable as cgroups are on any host: an attempt may read its own counters and limits
+      fs.chmodSync(d, 0o755);
       fs.mkdirSync(probe);
       for (const [f, v] of [['memory.limit_in_bytes', '1073741824'], ['cpu.cfs_quota_us', '100000'], ['pids.max', '64']] as const) {
         if (fs.existsSync(path.join(probe, f))) fs.writeFileSync(path.join(probe, f), v);
@@ -150,6 +161,7 @@ function delegateV2(own: string, name: string): string | undefined {
     }
     const dir = path.join(own, name);
     fs.mkdirSync(dir, { recursive: true });
+    fs.chmodSync(dir, 0o755);
     fs.writeFileSync(path.join(dir, 'cgroup.subtree_control'), need);
     return undefined;
   } catch (e) {
@@ -171,10 +183,10 @@ function ancestors(pid: number): number[] {
   return out;
 }
 
-/** The process ids in an attempt's cgroup (empty when it has none or no cgroup). */
-export function attemptPids(layout: CgroupLayout, key: string): number[] {
+/** The process ids in an attempt's cgroup (`name`: its handle's cgroup; empty when it has none). */
+export function attemptPids(layout: CgroupLayout, name: string): number[] {
   try {
-    return fs.readFileSync(path.join(layout.pids, key, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number);
+    return fs.readFileSync(path.join(layout.pids, name, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number);
   } catch {
     return [];
   }
@@ -187,9 +199,12 @@ export interface CgroupUsage {
   memoryBytes: number;
 }
 
-/** The counters of an attempt's cgroups, or undefined when it has none (any more). */
-export function attemptUsage(layout: CgroupLayout, key: string): CgroupUsage | undefined {
-  const read = (dir: string, file: string) => fs.readFileSync(path.join(dir, key, file), 'utf8');
+/** The counters of an attempt's cgroups (`name`: its handle's cgroup), or undefined when it has none.
+ *  Memory leaves out inactive file cache (what an earlier attempt of the same slot left included).
+ *  CPU time counts from the attempt's start in v1 (the shim resets cpuacct.usage); in v2 a slot's
+ *  cpu.stat counts every attempt it ran, so it is not given (the caller reads /proc instead). */
+export function attemptUsage(layout: CgroupLayout, name: string): CgroupUsage | undefined {
+  const read = (dir: string, file: string) => fs.readFileSync(path.join(dir, name, file), 'utf8');
   try {
     const stat = read(layout.memory, 'memory.stat');
     let memoryBytes: number, cpuSeconds: number | undefined;
@@ -200,8 +215,7 @@ export function attemptUsage(layout: CgroupLayout, key: string): CgroupUsage | u
     } else {
       const inactive = Number(/^inactive_file (\d+)$/m.exec(stat)?.[1] ?? 0);
       memoryBytes = Math.max(0, Number(read(layout.memory, 'memory.current')) - inactive);
-      const usec = /^usage_usec (\d+)$/m.exec(read(layout.cpu, 'cpu.stat'))?.[1];
-      cpuSeconds = usec === undefined ? undefined : Number(usec) / 1e6;
+      cpuSeconds = undefined;
     }
     return { cpuSeconds, memoryBytes };
   } catch {
@@ -209,9 +223,10 @@ export function attemptUsage(layout: CgroupLayout, key: string): CgroupUsage | u
   }
 }
 
-/** Kill what is left in an attempt's cgroups and remove them (best effort; the shim normally does). */
-export function removeAttemptCgroups(layout: CgroupLayout, key: string): void {
-  for (const pid of attemptPids(layout, key)) {
+/** Kill what is left in an attempt's cgroups and remove them (best effort: its supervisor normally
+ *  does; this is for attempts whose supervisor died). */
+export function removeAttemptCgroups(layout: CgroupLayout, name: string): void {
+  for (const pid of attemptPids(layout, name)) {
     try {
       process.kill(pid, 'SIGKILL');
     } catch {
@@ -220,7 +235,7 @@ export function removeAttemptCgroups(layout: CgroupLayout, key: string): void {
   }
   for (const parent of layout.parents) {
     try {
-      fs.rmdirSync(path.join(parent, key));
+      fs.rmdirSync(path.join(parent, name));
     } catch {
       // gone, or a process is still exiting: the next start's sweep or the shim removes it
     }

@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { AttemptHandle, AttemptSpec } from '../types.ts';
-import { LocalExecutorBase, TMP_SUBDIR } from './base.ts';
+import { LocalExecutorBase } from './base.ts';
 import { readStatus, startTicksOf } from './status.ts';
 
 export type { LocalExecutorOptions } from './base.ts';
@@ -57,16 +57,20 @@ exit "$ob_rc"`;
 const JOIN = 'n=$1; shift; while [ "$n" -gt 0 ]; do echo $$ > "$1/cgroup.procs" || exit 125; shift; n=$((n - 1)); done; exec "$@"';
 
 /** In the attempt's new mount namespace: covers the hidden paths (directories with an empty tmpfs,
- *  files with /dev/null) and binds the working directory back when it lies below one of them (the
- *  shell's cwd still refers to it). $1 = mount, $2 = cwd, $3 = how many hidden paths follow. */
+ *  files with an empty file only root may read, kept in the first tmpfs) and binds the working
+ *  directory back when it lies below one of them (the shell's cwd still refers to it). $1 = mount,
+ *  $2 = cwd, $3 = how many hidden paths follow (a directory first). */
 const HIDE = `mnt=$1 cwd=$2 n=$3; shift 3; cd "$cwd" || exit 125
+void=
 while [ "$n" -gt 0 ]; do
   h=$1; shift; n=$((n - 1))
   if [ -d "$h" ]; then
     "$mnt" -t tmpfs -o size=64k,mode=0711,nosuid,nodev,noexec tmpfs "$h" || exit 125
+    [ -n "$void" ] || { void=$h/.hidden; : > "$void" && /bin/chmod 000 "$void" || exit 125; }
     case "$cwd" in "$h"/*) /bin/mkdir -p "$cwd" && "$mnt" --no-canonicalize --bind /proc/self/cwd "$cwd" && cd "$cwd" || exit 125;; esac
   elif [ -e "$h" ]; then
-    "$mnt" --bind /dev/null "$h" || exit 125
+    [ -n "$void" ] || exit 125
+    "$mnt" --bind "$void" "$h" || exit 125
   fi
 done
 exec "$@"`;
@@ -111,7 +115,9 @@ export class LocalExecutor extends LocalExecutorBase {
       });
       // the status file has what the exit code cannot tell (an OOM kill)
       child.once('exit', (code, signal) => this.fire(spec.key, readStatus(statusPath) ?? { exitCode: code, signal }));
-      return { executor: this.name, key: spec.key, pid, startTicks: startTicksOf(pid, true) ?? '', statusPath };
+      const handle: AttemptHandle = { executor: this.name, key: spec.key, pid, startTicks: startTicksOf(pid, true) ?? '', statusPath };
+      if (cgroups.length > 0) handle.cgroup = spec.key; // a cgroup per attempt, removed by its supervisor
+      return handle;
     } finally {
       fs.closeSync(out);
       fs.closeSync(err);
@@ -167,8 +173,6 @@ export class LocalExecutor extends LocalExecutorBase {
     // our umask (077) took the others' bits: give the new parents theirs
     if (made) for (let d = path.dirname(spec.cwd); d.length >= made.length; d = path.dirname(d)) fs.chmodSync(d, 0o711);
     fs.chmodSync(spec.cwd, 0o700);
-    const tmp = path.join(spec.cwd, TMP_SUBDIR);
-    fs.mkdirSync(tmp, { recursive: true, mode: 0o700 });
-    if (user) for (const d of [spec.cwd, tmp]) fs.chownSync(d, user.uid, user.gid);
+    if (user) fs.chownSync(spec.cwd, user.uid, user.gid);
   }
 }

@@ -6,9 +6,8 @@
 // also sets each attempt up: its cgroups, its private mount namespace, its user (see the C source).
 import { spawn, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
-import path from 'node:path';
 import type { AttemptHandle, AttemptSpec, ExitInfo } from '../types.ts';
-import { LocalExecutorBase, TMP_SUBDIR, type LocalExecutorOptions } from './base.ts';
+import { LocalExecutorBase, type LocalExecutorOptions } from './base.ts';
 import { parseStatus } from './status.ts';
 
 /** CFS period of attempt cgroups (the shim writes the quota per this period). */
@@ -66,7 +65,7 @@ export class ShimExecutor extends LocalExecutorBase {
     const limits = this.isolation.cgroups ? spec.resources : undefined;
     const cmdfile = this.commandFile(spec);
     const fields = [
-      spec.key, spec.cwd, path.join(spec.cwd, TMP_SUBDIR), spec.stdoutPath, spec.stderrPath, this.statusPath(spec.key), this.pidPath(spec.key),
+      spec.key, spec.cwd, spec.stdoutPath, spec.stderrPath, this.statusPath(spec.key), this.pidPath(spec.key),
       cmdfile ? '' : spec.command, cmdfile,
       String(user?.uid ?? -1), String(user?.gid ?? -1), (user?.groups ?? []).join(','),
       String(limits ? Math.floor(limits.memoryBytes) : 0), String(limits ? Math.max(1000, Math.round(limits.cpus * CFS_PERIOD_US)) : 0),
@@ -100,6 +99,7 @@ export class ShimExecutor extends LocalExecutorBase {
         if (!p) continue;
         this.pending.delete(key);
         const handle: AttemptHandle = { executor: this.name, key, pid: Number(a), startTicks: b ?? '', statusPath: this.statusPath(key) };
+        if (c !== undefined && c !== '-') handle.cgroup = c; // its slot (see the shim)
         this.live.set(key, handle);
         p.resolve(handle);
       } else if (kind === 'F') {
@@ -134,9 +134,17 @@ export class ShimExecutor extends LocalExecutorBase {
     const shim = this.shim;
     this.shim = null;
     if (shim) {
-      // the shim keeps supervising what runs and exits after the last attempt
+      // the shim keeps supervising what runs and exits after the last attempt; with none running it
+      // exits at once, its cgroup slots removed: wait for that (briefly) so the caller may tidy up
+      const exited = this.live.size === 0 && shim.exitCode === null && shim.signalCode === null
+        ? new Promise<void>((r) => {
+            shim.once('exit', () => r());
+            setTimeout(r, 2000).unref();
+          })
+        : Promise.resolve();
       shim.stdin!.end();
       shim.stdout!.destroy();
+      await exited;
     }
     await super.close();
   }
