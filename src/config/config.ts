@@ -131,7 +131,7 @@ export const FLAG_HELP: Record<string, string> = {
   'data-dir': 'directory for the SQLite store, logs, objects and keys (default ./.openbatch)',
   region: 'region assumed when a request names none (default ap-guangzhou)',
   'rate-limits': 'per-action rate limits: intl (default), mainland or off',
-  slots: 'task instances the local executor runs at once (default: number of CPUs, at least 2)',
+  slots: 'instances of anonymous compute environments run at once, at most (default: number of CPUs, at least 2); their instance types must also fit the host (--overcommit)',
   launcher: 'how attempts are started: auto (default: the C shim if it can be built, else sh), shim or shell',
   'attempt-nice': 'added to the server\'s CPU niceness for the attempts it starts, 0-19 (default 10: the API and scheduler come first when attempts take every CPU)',
   'max-body-bytes': 'largest accepted request body (default 10485760)',
