@@ -7,11 +7,10 @@
 // exits) keeps running.
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { makeClient, ROOT, SECRET_ID, SECRET_KEY, sharedDir, simpleJob, startServer, tempDir, waitFor, waitJobDone } from '../helpers/server.ts';
+import { healthz, makeClient, ROOT, SECRET_ID, SECRET_KEY, sharedDir, simpleJob, startServer, tempDir, waitFor, waitJobDone } from '../helpers/server.ts';
 
 /** Every process this file starts itself, with a string its command line holds (its data dir), so
  *  that afterAll kills only these, by PID, and never a process that reused the PID. */
@@ -206,14 +205,5 @@ function accepts(port: number): Promise<boolean> {
       resolve(true);
     });
     s.on('error', () => resolve(false));
-  });
-}
-
-function healthz(port: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    http.get({ host: '127.0.0.1', port, path: '/healthz' }, (res) => {
-      res.resume();
-      resolve(res.statusCode!);
-    }).on('error', reject);
   });
 }

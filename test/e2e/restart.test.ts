@@ -2,10 +2,9 @@
 // and are re-adopted (or collected, if they ended meanwhile); lost attempts are re-run or failed with
 // a reason. Also: /healthz, graceful stop, generated credentials, more accounts and their isolation.
 import fs from 'node:fs';
-import http from 'node:http';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { errorOf, makeClient, sharedDir, simpleJob, startServer, tempDir, waitFor, waitJobDone } from '../helpers/server.ts';
+import { errorOf, healthz, makeClient, sharedDir, simpleJob, startServer, tempDir, waitFor, waitJobDone } from '../helpers/server.ts';
 
 const lines = (f: string) => (fs.existsSync(f) ? fs.readFileSync(f, 'utf8').split('\n').filter(Boolean) : []);
 
@@ -220,15 +219,6 @@ describe('accounts', () => {
     await srv.stop();
   });
 });
-
-function healthz(port: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    http.get({ host: '127.0.0.1', port, path: '/healthz' }, (res) => {
-      res.resume();
-      resolve(res.statusCode!);
-    }).on('error', reject);
-  });
-}
 
 function cmdline(pid: number): string[] {
   try {

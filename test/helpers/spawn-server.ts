@@ -3,6 +3,7 @@
 // Used by the end-to-end tests (through server.ts) and by the benchmarks.
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
@@ -153,6 +154,16 @@ export function makeClient(port: number, c: ClientOptions = {}): BatchClient {
   };
   if (c.region !== null) cfg.region = c.region ?? 'ap-guangzhou';
   return new batch.v20170312.Client(cfg) as unknown as BatchClient;
+}
+
+/** GET /healthz of a server: its HTTP status. */
+export function healthz(port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    http.get({ host: '127.0.0.1', port, path: '/healthz' }, (res) => {
+      res.resume();
+      resolve(res.statusCode!);
+    }).on('error', reject);
+  });
 }
 
 /** Poll until `fn` returns a truthy value (returns it) or the time runs out. */

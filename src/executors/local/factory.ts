@@ -16,21 +16,22 @@ export const LAUNCHERS = ['auto', 'shim', 'shell'] as const;
 export type Launcher = (typeof LAUNCHERS)[number];
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-const SOURCE = path.join(ROOT, 'native', 'openbatch-shim.c');
+/** The shim's sources: compiled together, and hashed together to name the build. */
+const SOURCES = ['openbatch-shim.c', 'shim-slots.c', 'shim-child.c', 'shim.h'].map((f) => path.join(ROOT, 'native', f));
 
 /** Path of the compiled shim (compiling it if needed), or an Error saying why it cannot be had. */
 export function buildShim(): string | Error {
-  let src: Buffer;
+  const hash = createHash('sha256');
   try {
-    src = fs.readFileSync(SOURCE);
+    for (const f of SOURCES) hash.update(fs.readFileSync(f));
   } catch (e) {
     return new Error(`shim source missing: ${(e as Error).message}`);
   }
-  const hash = createHash('sha256').update(src).digest('hex').slice(0, 16);
+  const name = `${SHIM_NAME}-${hash.digest('hex').slice(0, 16)}`;
   const dirs = [path.join(ROOT, 'node_modules', '.cache', 'openbatch'), path.join(os.tmpdir(), `openbatch-shim-${process.getuid?.() ?? 'u'}`)];
   let last: Error = new Error('no writable cache directory');
   for (const dir of dirs) {
-    const target = path.join(dir, `${SHIM_NAME}-${hash}`);
+    const target = path.join(dir, name);
     try {
       fs.accessSync(target, fs.constants.X_OK);
       return target;
@@ -40,7 +41,8 @@ export function buildShim(): string | Error {
     try {
       fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
       const tmp = `${target}.${process.pid}.tmp`;
-      execFileSync(process.env.CC || 'cc', ['-O2', '-Wall', '-o', tmp, SOURCE], { stdio: 'pipe', timeout: 120_000 });
+      const cfiles = SOURCES.filter((f) => f.endsWith('.c'));
+      execFileSync(process.env.CC || 'cc', ['-O2', '-Wall', '-o', tmp, ...cfiles], { stdio: 'pipe', timeout: 120_000 });
       fs.renameSync(tmp, target); // atomic: concurrent builders race harmlessly
       return target;
     } catch (e) {
