@@ -12,8 +12,8 @@
  * their status files and pids.
  *
  * Isolation, set up in the child before exec (shim-child.c; each step only when asked for):
- *   - cgroups: `--cgroup DIR` (repeatable: one per cgroup v1 controller hierarchy, or the one cgroup v2
- *     directory) names parents; the attempt gets a slot (DIR/s<shim pid>-<n> in each, reused by one
+ *   - cgroups: `--cgroup KINDS:DIR` (repeatable: one per cgroup v1 hierarchy, KINDS its controllers
+ *     among memory, cpu, pids, cpuacct; or `v2:DIR`, the one cgroup v2 directory) names parents; the attempt gets a slot (DIR/s<shim pid>-<n> in each, reused by one
  *     attempt after another: see shim-slots.c), with the memory, CPU (CFS quota) and pids limits of
  *     its request written to whichever of the limit files the directory has, and joins them. When
  *     the attempt ends, the OOM kills its memory cgroup counted meanwhile are read (the status then
@@ -73,6 +73,7 @@ static int events_ok = 1; /* stdout still open */
 int attempt_nice;     /* --nice N: added to the shim's niceness for the attempts */
 int attempt_priority; /* the niceness attempts get */
 const char *cgroup_dirs[MAX_LIST];
+int cgroup_kinds[MAX_LIST];
 size_t ncgroups;
 const char *hidden[MAX_LIST];
 size_t nhidden;
@@ -315,7 +316,7 @@ static void reap(void) {
 
 
 static void usage(const char *self) {
-  fprintf(stderr, "usage: %s [--nice N] [--cgroup DIR]... [--pids-max N] [--hide PATH]...\n       %s --probe-ns DIR\n", self, self);
+  fprintf(stderr, "usage: %s [--nice N] [--cgroup KINDS:DIR]... [--pids-max N] [--hide PATH]...\n       %s --probe-ns DIR\n", self, self);
   exit(2);
 }
 
@@ -330,7 +331,19 @@ int main(int argc, char **argv) {
       int own = getpriority(PRIO_PROCESS, 0);
       attempt_priority = own + attempt_nice > 19 ? 19 : own + attempt_nice;
     } else if (strcmp(opt, "--cgroup") == 0 && ncgroups < MAX_LIST) {
-      cgroup_dirs[ncgroups++] = val;
+      /* KINDS:DIR, KINDS a comma-separated list of memory, cpu, pids, cpuacct, or v2 */
+      const char *colon = strchr(val, ':');
+      if (!colon) usage(argv[0]);
+      int kinds = 0;
+      for (const char *k = val; k < colon;) {
+        size_t n = strcspn(k, ",:");
+        kinds |= strncmp(k, "memory", n) == 0 && n == 6 ? CG_MEMORY : strncmp(k, "cpu", n) == 0 && n == 3 ? CG_CPU
+               : strncmp(k, "pids", n) == 0 && n == 4 ? CG_PIDS : strncmp(k, "cpuacct", n) == 0 && n == 7 ? CG_CPUACCT
+               : strncmp(k, "v2", n) == 0 && n == 2 ? CG_V2 : 0;
+        k += n + (k[n] == ',');
+      }
+      cgroup_kinds[ncgroups] = kinds;
+      cgroup_dirs[ncgroups++] = colon + 1;
     } else if (strcmp(opt, "--pids-max") == 0) {
       pids_max = atol(val);
     } else if (strcmp(opt, "--hide") == 0 && nhidden < MAX_LIST) {

@@ -31,8 +31,7 @@ static int cg_path(char *out, size_t len, size_t dir, const char *slot, const ch
   return n > 0 && (size_t)n < len ? 0 : ENAMETOOLONG;
 }
 
-/* Write `value` to a cgroup file. A limit file this controller does not have (ENOENT) counts as
- * written when `optional`: the same request serves every v1 controller and v2. */
+/* Write `value` to a cgroup file; a file that may be missing (ENOENT) counts as written when `optional`. */
 static int cg_write(size_t dir, const char *slot, const char *file, const char *value, int optional) {
   char p[PATH_MAX];
   if (cg_path(p, sizeof p, dir, slot, file)) return ENAMETOOLONG;
@@ -83,7 +82,7 @@ ssize_t slot_take(void) {
     if (mkdir(p, 0755) != 0 && errno != EEXIST) return -1;
     char v[32];
     snprintf(v, sizeof v, "%ld", pids_max);
-    if (pids_max > 0 && (errno = cg_write(i, sl->name, "pids.max", v, 1))) return -1;
+    if (pids_max > 0 && (cgroup_kinds[i] & (CG_PIDS | CG_V2)) && (errno = cg_write(i, sl->name, "pids.max", v, 0))) return -1;
   }
   sl->state = SLOT_BUSY;
   sl->oom_seen = 0;
@@ -91,29 +90,42 @@ ssize_t slot_take(void) {
   return (ssize_t)nslots++;
 }
 
+/* The parent that holds a controller (v1), or the v2 one; -1 when there is none. */
+static ssize_t dir_of(int kind) {
+  for (size_t i = 0; i < ncgroups; i++)
+    if (cgroup_kinds[i] & (kind | CG_V2)) return (ssize_t)i;
+  return -1;
+}
+
 /* In the child: the slot's limits for this attempt, then into it. */
 int cg_join(const char *slot, long long mem, long cpu_quota) {
   char v[64];
   for (size_t i = 0; i < ncgroups; i++) {
-    int e;
-    if (mem > 0) {
+    int k = cgroup_kinds[i], e;
+    if (mem > 0 && (k & CG_MEMORY)) {
       snprintf(v, sizeof v, "%lld", mem);
-      /* v1: memory + swap may never be below memory: raise it first when the limit goes up */
-      if ((e = cg_write(i, slot, "memory.limit_in_bytes", v, 1)) == EINVAL) {
-        if ((e = cg_write(i, slot, "memory.memsw.limit_in_bytes", v, 1)) || (e = cg_write(i, slot, "memory.limit_in_bytes", v, 1))) return e;
+      /* memory + swap may never be below memory: raised first when the limit goes up (no file
+       * without swap accounting) */
+      if ((e = cg_write(i, slot, "memory.limit_in_bytes", v, 0)) == EINVAL) {
+        if ((e = cg_write(i, slot, "memory.memsw.limit_in_bytes", v, 1)) || (e = cg_write(i, slot, "memory.limit_in_bytes", v, 0))) return e;
       } else if (e || (e = cg_write(i, slot, "memory.memsw.limit_in_bytes", v, 1))) {
         return e;
       }
-      if ((e = cg_write(i, slot, "memory.max", v, 1)) || (e = cg_write(i, slot, "memory.swap.max", "0", 1))) return e;
     }
-    if (cpu_quota > 0) {
+    if (mem > 0 && (k & CG_V2)) {
+      snprintf(v, sizeof v, "%lld", mem);
+      if ((e = cg_write(i, slot, "memory.max", v, 0)) || (e = cg_write(i, slot, "memory.swap.max", "0", 1))) return e;
+    }
+    if (cpu_quota > 0 && (k & CG_CPU)) {
       snprintf(v, sizeof v, "%ld", cpu_quota);
-      if ((e = cg_write(i, slot, "cpu.cfs_quota_us", v, 1))) return e;
-      snprintf(v, sizeof v, "%ld %d", cpu_quota, PERIOD_US);
-      if ((e = cg_write(i, slot, "cpu.max", v, 1))) return e;
+      if ((e = cg_write(i, slot, "cpu.cfs_quota_us", v, 0))) return e;
     }
-    /* v1 counts CPU time per cgroup from zero for each attempt */
-    if ((e = cg_write(i, slot, "cpuacct.usage", "0", 1))) return e;
+    if (cpu_quota > 0 && (k & CG_V2)) {
+      snprintf(v, sizeof v, "%ld %d", cpu_quota, PERIOD_US);
+      if ((e = cg_write(i, slot, "cpu.max", v, 0))) return e;
+    }
+    /* cpuacct counts CPU time per cgroup: from zero for each attempt */
+    if ((k & CG_CPUACCT) && (e = cg_write(i, slot, "cpuacct.usage", "0", 0))) return e;
     if ((e = cg_write(i, slot, "cgroup.procs", "0", 0))) return e;
   }
   return 0;
@@ -121,29 +133,26 @@ int cg_join(const char *slot, long long mem, long cpu_quota) {
 
 /* OOM kills counted by the slot's memory cgroup so far (v1 memory.oom_control, v2 memory.events). */
 static long cg_oom_kills(const char *slot) {
-  for (size_t i = 0; i < ncgroups; i++) {
-    long long n = cg_read(i, slot, "memory.oom_control", "oom_kill");
-    if (n < 0) n = cg_read(i, slot, "memory.events", "oom_kill");
-    if (n >= 0) return (long)n;
-  }
-  return 0;
+  ssize_t i = dir_of(CG_MEMORY);
+  if (i < 0) return 0;
+  long long n = cg_read((size_t)i, slot, cgroup_kinds[i] & CG_V2 ? "memory.events" : "memory.oom_control", "oom_kill");
+  return n < 0 ? 0 : (long)n;
 }
 
 /* Kill what is in the slot's cgroups; 1 when none of them held a process. */
 static int slot_clear(const struct slot *sl) {
+  /* an attempt's processes are in each of its cgroups: the first one lists them all */
+  char procs[PATH_MAX];
+  if (ncgroups == 0 || cg_path(procs, sizeof procs, 0, sl->name, "cgroup.procs")) return 1;
+  FILE *f = fopen(procs, "re");
+  if (!f) return 1;
   int empty = 1;
-  for (size_t i = 0; i < ncgroups; i++) {
-    char procs[PATH_MAX];
-    if (cg_path(procs, sizeof procs, i, sl->name, "cgroup.procs")) continue;
-    FILE *f = fopen(procs, "re");
-    if (!f) continue;
-    long pid;
-    while (fscanf(f, "%ld", &pid) == 1) {
-      empty = 0;
-      kill((pid_t)pid, SIGKILL);
-    }
-    fclose(f);
+  long pid;
+  while (fscanf(f, "%ld", &pid) == 1) {
+    empty = 0;
+    kill((pid_t)pid, SIGKILL);
   }
+  fclose(f);
   return empty;
 }
 
@@ -160,9 +169,8 @@ void slot_release(size_t s) {
   struct slot *sl = &slots[s];
   /* memory nothing can reclaim once the attempt is gone: files it left in a tmpfs (page cache of
    * files on disk is reclaimed when the next attempt needs the room) */
-  long long shmem = -1;
-  for (size_t i = 0; i < ncgroups && shmem < 0; i++) shmem = cg_read(i, sl->name, "memory.stat", "shmem");
-  int retire = shmem > RETIRE_BYTES;
+  ssize_t m = dir_of(CG_MEMORY);
+  int retire = m >= 0 && cg_read((size_t)m, sl->name, "memory.stat", "shmem") > RETIRE_BYTES;
   if (slot_clear(sl)) {
     if (retire) slot_remove(sl);
     else sl->state = SLOT_FREE;

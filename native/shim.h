@@ -19,8 +19,16 @@
 /* CFS period of attempt cgroups, µs (the quota is given per this period) */
 #define PERIOD_US 100000
 
+/* what a --cgroup parent holds: cgroup v1 controllers, or cgroup v2 (all of them) */
+#define CG_MEMORY 1
+#define CG_CPU 2
+#define CG_PIDS 4
+#define CG_CPUACCT 8
+#define CG_V2 16
+
 /* set from the command line, the same for every attempt */
 extern const char *cgroup_dirs[MAX_LIST];
+extern int cgroup_kinds[MAX_LIST];
 extern size_t ncgroups;
 extern const char *hidden[MAX_LIST];
 extern size_t nhidden;

@@ -38,7 +38,11 @@ export class ShimExecutor extends LocalExecutorBase {
     const nice = this.o.nice ?? 0;
     if (nice > 0) args.push('--nice', String(nice));
     const iso = this.isolation;
-    for (const dir of iso.cgroups?.parents ?? []) args.push('--cgroup', dir);
+    const cg = iso.cgroups;
+    for (const dir of cg?.parents ?? []) {
+      const kinds = cg!.version === 2 ? ['v2'] : (['memory', 'cpu', 'pids', 'cpuacct'] as const).filter((k) => cg![k] === dir);
+      args.push('--cgroup', `${kinds.join(',')}:${dir}`);
+    }
     if (iso.cgroups && iso.pidsMax > 0) args.push('--pids-max', String(iso.pidsMax));
     for (const p of iso.hide) args.push('--hide', p);
     return args;
