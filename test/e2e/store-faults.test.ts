@@ -2,13 +2,18 @@
 // never InternalError), nothing is corrupted, and the service recovers by itself when space returns.
 // A read-only data dir: the kernel refuses to remount a file system read-only while the database is
 // open for writing, so the test does what a failing disk does: ext4 (errors=remount-ro, on a loop
-// device) is told to report an error and turns read-only under the running server.
-// Needs root (tmpfs and loop mounts), as CI runs.
+// device) is told to report an error and turns read-only under the running server. That disk lives in
+// a mount namespace of its own (the server runs in it): every mount namespace made while a file system
+// is mounted keeps it mounted, and the attempts of the other test files' servers (each in a mount
+// namespace of its own) would keep the disk mounted after the operator's umount.
+// Needs root (tmpfs and loop mounts, mount namespaces), as CI runs.
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import Database from 'better-sqlite3';
+import { createRequire } from 'node:module';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const require = createRequire(import.meta.url);
 import { errorOf, simpleJob, startServer, tempDir, waitFor, waitJobDone, type BatchClient, type TestServer } from '../helpers/server.ts';
 
 const mnt = tempDir('openbatch-tmpfs-');
@@ -125,17 +130,23 @@ describe('a data dir whose file system turns read-only', () => {
     fs.mkdirSync(mnt2);
     execFileSync('truncate', ['-s', '64M', img]);
     execFileSync('mkfs.ext4', ['-q', '-F', img]);
-    const mountDisk = () => execFileSync('mount', ['-o', 'loop,errors=remount-ro', img, mnt2]);
+    // the disk's own mount namespace, kept by a file
+    const nsFile = path.join(dir, 'mnt.ns');
+    fs.writeFileSync(nsFile, '');
+    execFileSync('unshare', [`--mount=${nsFile}`, '--propagation', 'private', 'true']);
+    const inNs = ['nsenter', `--mount=${nsFile}`, '--'];
+    const run = (cmd: string, ...args: string[]) => execFileSync(inNs[0]!, [...inNs.slice(1), cmd, ...args], { encoding: 'utf8' });
+    const mountDisk = () => run('mount', '-o', 'loop,errors=remount-ro', img, mnt2);
     mountDisk();
     const dataDir = path.join(mnt2, 'data');
     try {
-      let s = await startServer({ dataDir });
+      let s = await startServer({ dataDir, wrap: inNs });
       let cl = s.client();
       const before = await cl.SubmitJob!(simpleJob('echo before'));
       expect((await waitJobDone(cl, before.JobId)).JobState).toBe('SUCCEED');
       execFileSync('sync');
       // the disk reports an error: the kernel turns the file system read-only under the server
-      const dev = path.basename(execFileSync('findmnt', ['-no', 'SOURCE', mnt2], { encoding: 'utf8' }).trim());
+      const dev = path.basename(run('findmnt', '-no', 'SOURCE', mnt2).trim());
       fs.writeFileSync(`/sys/fs/ext4/${dev}/trigger_fs_error`, 'openbatch store-faults test');
       const e = await errorOf(cl.SubmitJob!(simpleJob('echo during')));
       expect(e.code).toBe('FailedOperation');
@@ -145,22 +156,23 @@ describe('a data dir whose file system turns read-only', () => {
       expect(Buffer.from(logs.TaskInstanceLogSet[0].StdoutLog.replace(/^data:[^,]*,/, ''), 'base64').toString()).toBe('before\n');
       // SIGTERM still stops it, and a new start on the read-only disk is refused with the reason
       expect(await s.stop()).toBe(0);
-      await expect(startServer({ dataDir })).rejects.toThrow(/data directory .* is on a read-only file system/);
+      await expect(startServer({ dataDir, wrap: inNs })).rejects.toThrow(/data directory .* is on a read-only file system/);
       // the operator repairs the disk and mounts it again: everything acknowledged is there
-      execFileSync('umount', [mnt2]);
+      run('umount', mnt2);
       expect([0, 1]).toContain(spawnSync('e2fsck', ['-fy', img]).status); // 1: errors corrected
       mountDisk();
-      const db = new Database(path.join(dataDir, 'openbatch.db'));
-      expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
-      db.close();
-      s = await startServer({ dataDir });
+      // (SQLite resolves the links of a path, /proc/<pid>/root too: it checks from inside)
+      const check = `const D = require(${JSON.stringify(require.resolve('better-sqlite3'))}); const db = new D(${JSON.stringify(path.join(dataDir, 'openbatch.db'))}); process.stdout.write(db.pragma('integrity_check', { simple: true })); db.close();`;
+      expect(run(process.execPath, '-e', check)).toBe('ok');
+      s = await startServer({ dataDir, wrap: inNs });
       cl = s.client();
       expect((await cl.DescribeJob!({ JobId: before.JobId })).JobState).toBe('SUCCEED');
       const after = await cl.SubmitJob!(simpleJob('echo after'));
       expect((await waitJobDone(cl, after.JobId)).JobState).toBe('SUCCEED');
       await s.stop();
     } finally {
-      spawnSync('umount', ['-l', mnt2]);
+      spawnSync(inNs[0]!, [...inNs.slice(1), 'umount', '-l', mnt2]);
+      spawnSync('umount', [nsFile]);
     }
   }, 120_000);
 });

@@ -58,6 +58,9 @@ export interface StartOptions {
   env?: Record<string, string>;
   /** Options for the server's node (e.g. `--cpu-prof`, which NODE_OPTIONS refuses). */
   nodeArgs?: string[];
+  /** A command the server runs under (e.g. `nsenter --mount=FILE --`), its pid then the wrapper's
+   *  until it execs the server. */
+  wrap?: string[];
   rateLimits?: 'intl' | 'mainland' | 'off';
   slots?: number;
   /** --overcommit: the tests emulate a host larger than the 2-core machines they run on (default: 8,
@@ -103,7 +106,7 @@ export async function startServer(o: StartOptions = {}): Promise<TestServer> {
     '--rate-limits', o.rateLimits ?? 'off', '--slots', String(o.slots ?? 4), '--overcommit', String(o.overcommit ?? Math.max(8, Math.ceil((o.slots ?? 4) / os.availableParallelism()))), '--log-level', 'warn', ...(o.args ?? []),
   ];
   const env: Record<string, string> = { ...(process.env as Record<string, string>), OPENBATCH_SECRET_ID: SECRET_ID, OPENBATCH_SECRET_KEY: SECRET_KEY, ...o.env };
-  const proc = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = o.wrap ? spawn(o.wrap[0]!, [...o.wrap.slice(1), process.execPath, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] }) : spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   started.add(proc);
   dataDirs.add(path.resolve(dataDir));
   let out = '';
