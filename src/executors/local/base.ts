@@ -97,7 +97,8 @@ export abstract class LocalExecutorBase implements Executor {
   /** A command too long to be one argument of a process goes to `<key>.cmd` in the state dir (which
    *  only the server can list); the attempt reads it through a file descriptor. '' when it fits. */
   protected commandFile(spec: AttemptSpec): string {
-    if (Buffer.byteLength(spec.command) < MAX_ARG_STRLEN) return '';
+    // (a UTF-16 unit is at most 3 UTF-8 bytes: most commands are decided without counting bytes)
+    if (spec.command.length * 3 < MAX_ARG_STRLEN || Buffer.byteLength(spec.command) < MAX_ARG_STRLEN) return '';
     const file = this.commandPath(spec.key);
     fs.writeFileSync(file, spec.command);
     fs.chmodSync(file, 0o644); // whatever the server's umask: the attempt's user reads it
