@@ -9,7 +9,7 @@ import { Pipeline } from './api/pipeline.ts';
 import { RateLimiter } from './api/ratelimit.ts';
 import { buildServer } from './api/server.ts';
 import type { Config } from './config/config.ts';
-import { attemptUsage, removeParents } from './executors/local/cgroups.ts';
+import { removeParents } from './executors/local/cgroups.ts';
 import { createLocalExecutor, pickLauncher, probeNamespace } from './executors/local/factory.ts';
 import { planIsolation, type IsolationPlan } from './executors/local/isolation.ts';
 import { RunAsError } from './executors/local/run-as.ts';
@@ -29,7 +29,7 @@ import { EnvService } from './services/envs.ts';
 import { JobService } from './services/jobs.ts';
 import { MonitorService } from './services/monitor.ts';
 import { TemplateService } from './services/templates.ts';
-import { LogLayout } from './services/log-layout.ts';
+import { LocalLayout } from './executors/local/layout.ts';
 import { LogShipper } from './services/log-shipper.ts';
 import { SqliteStore } from './store/sqlite/sqlite-store.ts';
 
@@ -133,7 +133,9 @@ export async function start(cfg: Config, opts: { clock?: Clock; logger?: Logger 
       (dir) => probeNamespace(launcher, dir),
       (msg) => logger.info(msg),
     );
-    executor = createLocalExecutor(launcher, { stateDir: p.attempts, logger, nice: cfg.attemptNice, isolation: plan.isolation });
+    executor = createLocalExecutor(launcher, {
+      stateDir: p.attempts, logger, nice: cfg.attemptNice, isolation: plan.isolation, layout: new LocalLayout(cfg.dataDir), slots: cfg.localSlots,
+    });
     store = openStore(p.db);
   } catch (e) {
     lock.release();
@@ -143,7 +145,6 @@ export async function start(cfg: Config, opts: { clock?: Clock; logger?: Logger 
   for (const w of plan.warnings) logger.warn(w);
   const cgroups = plan.isolation.cgroups;
   const objects = new FsObjectStore(p.objects);
-  const logs = new LogLayout(cfg.dataDir);
   const shipper = new LogShipper(objects, p.local);
   const catalogue = new CatalogueService(cfg.limits, cfg.catalogue === undefined ? undefined : loadCatalogue(cfg.catalogue));
   const capacityOf = (t: string) => catalogue.capacityOf(t);
@@ -152,8 +153,8 @@ export async function start(cfg: Config, opts: { clock?: Clock; logger?: Logger 
   const envBytes = execArgBytes() - MAX_ARG_STRLEN - 16 * 1024;
   const capacity = new HostCapacity({ cpus: os.availableParallelism(), memGiB: os.totalmem() / 2 ** 30 }, cfg.overcommit);
   const scheduler = new Scheduler({
-    store, executor, clock, logger: logger.child({ component: 'scheduler' }), dataDir: cfg.dataDir, logs,
-    slots: cfg.localSlots, afterAttempt: (a) => shipper.ship(a), capacity,
+    store, executor, clock, logger: logger.child({ component: 'scheduler' }),
+    afterAttempt: (a) => shipper.ship(a), capacity,
     resourcesOf: (t) => {
       const c = capacityOf(t);
       return c && { cpus: c.cpu, memGiB: c.memGiB };
@@ -164,12 +165,12 @@ export async function start(cfg: Config, opts: { clock?: Clock; logger?: Logger 
     store, scheduler, clock, limits: cfg.limits, localRoot: p.local, capacityOf, attachable: cfg.attachableInstances, capacity,
   });
   const jobs = new JobService({
-    store, scheduler, clock, limits: cfg.limits, logs, localRoot: p.local, dataDir: cfg.dataDir,
+    store, scheduler, clock, limits: cfg.limits, logs: executor.logs, localRoot: p.local,
     envUsable: (c, id) => envs.usable(c, id), knownInstanceType: (t) => capacityOf(t) !== undefined, capacityOf, capacity, envBytes,
   });
   const monitor = new MonitorService({
     store, scheduler, clock, logger, intervalSec: cfg.monitorInterval, capacityOf,
-    usageOf: cgroups ? (name) => attemptUsage(cgroups, name) : undefined,
+    executor,
   });
   const pipeline = new Pipeline({
     lookup: accounts.lookup,

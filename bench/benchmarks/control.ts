@@ -7,43 +7,47 @@ import { HostCapacity } from '../../src/scheduler/capacity.ts';
 import { Scheduler } from '../../src/scheduler/scheduler.ts';
 import { systemClock } from '../../src/lib/clock.ts';
 import { silentLogger } from '../../src/lib/logger.ts';
-import { LogLayout } from '../../src/services/log-layout.ts';
+import { LocalLayout, LocalLogs } from '../../src/executors/local/layout.ts';
 import { JobService } from '../../src/services/jobs.ts';
 import { DEFAULT_LIMITS } from '../../src/config/config.ts';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
-import type { AttemptHandle, AttemptSpec, Executor, ExitInfo } from '../../src/executors/types.ts';
+import type { Capacity, Executor, Handle, LaunchGroup, LaunchResult, Observation } from '../../src/executors/types.ts';
 import { benchServer, jobOf, sleep, stats, tempDir, waitJob, type Benchmark, type Figure } from '../lib.ts';
 
 /** Ends every attempt right away: measures everything but process creation. */
 class InstantExecutor implements Executor {
   readonly name = 'instant';
-  private listener: (key: string, exit: ExitInfo) => void = () => {};
-  private pid = 0;
-  async launch(spec: AttemptSpec): Promise<AttemptHandle> {
-    setImmediate(() => this.listener(spec.key, { exitCode: 0, signal: null }));
-    return { executor: this.name, key: spec.key, pid: ++this.pid, startTicks: '', statusPath: '' };
+  private listener: (events: Observation[]) => void = () => {};
+  constructor(readonly logs: LocalLogs) {}
+  capacity(): Capacity {
+    return { kind: 'slots', slots: 256 };
   }
-  onExit(l: (key: string, exit: ExitInfo) => void): void {
+  async launch(g: LaunchGroup, started: (r: LaunchResult) => void): Promise<void> {
+    for (const i of g.instances) started({ key: i.key, ok: true, handle: { executor: this.name } as Handle });
+    setImmediate(() => this.listener(g.instances.map((i) => ({ key: i.key, state: 'exited', exit: { exitCode: 0, signal: null } }))));
+  }
+  onEvents(l: (events: Observation[]) => void): void {
     this.listener = l;
   }
-  kill(): void {}
-  adopt() {
-    return { kind: 'lost' as const };
+  async observe(attempts: readonly { key: string }[]): Promise<Observation[]> {
+    return attempts.map((a) => ({ key: a.key, state: 'lost', reason: 'the instant executor keeps nothing' }));
   }
+  stop(): void {}
+  release(): void {}
   async close(): Promise<void> {}
 }
 
 async function storeAndScheduler(n: number): Promise<number> {
   const dir = tempDir('openbatch-ctl-');
   const store = new SqliteStore(path.join(dir, 'openbatch.db'));
-  const logs = new LogLayout(dir);
+  const executor = new InstantExecutor(new LocalLogs(new LocalLayout(dir)));
   const scheduler = new Scheduler({
-    store, executor: new InstantExecutor(), clock: systemClock, logger: silentLogger, dataDir: dir, logs, slots: 256,
+    store, executor, clock: systemClock, logger: silentLogger,
     // the instant executor runs nothing: no host limit applies
     capacity: new HostCapacity({ cpus: 1e6, memGiB: 1e6 }, 1), resourcesOf: () => ({ cpus: 1, memGiB: 1 }),
     pools: new EnvPools(store, systemClock, silentLogger),
   });
-  const jobs = new JobService({ store, scheduler, clock: systemClock, limits: DEFAULT_LIMITS, logs, localRoot: path.join(dir, 'local'), dataDir: dir });
+  const jobs = new JobService({ store, scheduler, clock: systemClock, limits: DEFAULT_LIMITS, logs: executor.logs, localRoot: path.join(dir, 'local') });
   await scheduler.start();
   const caller = { account: 'a', region: 'ap-guangzhou' };
   const t0 = performance.now();

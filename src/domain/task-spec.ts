@@ -57,3 +57,15 @@ function redirectOf(o: Obj | undefined, op: string, ep: string, of: string, ef: 
     stderrFile: (o[ef] as string | undefined) || DEFAULT_STDERR_FILE,
   };
 }
+
+/** An attempt that has ended, with the files that hold its logs (for shipping them to RedirectInfo
+ *  and RedirectLocalInfo targets before its end is recorded). */
+export interface FinishedAttempt {
+  jobId: string;
+  taskName: string;
+  index: number;
+  attempt: number;
+  spec: RunSpec;
+  stdoutFile: string;
+  stderrFile: string;
+}

@@ -1,64 +1,137 @@
-// Executor contract: a backend that runs attempts (one execution of one task instance).
-// Handles are plain JSON so they can be persisted and re-adopted after the service restarts.
+// The executor contract: what the scheduler asks of any engine that runs attempts (local processes,
+// Slurm job arrays, Kubernetes Jobs). Engine-neutral: a handle is opaque JSON owned by the backend
+// and persisted by the store; a launch is a group of instances of one task (one `sbatch --array`);
+// observation is asynchronous and batched (pushed ends, plus observe() for re-adoption after a
+// restart); stopping and its SIGTERM → SIGKILL grace are the executor's; so are where an attempt's
+// working directory and logs live (AttemptLogs) and what capacity it offers.
 
-export interface AttemptSpec {
-  /** Unique, filesystem-safe key of the attempt, e.g. `job-abcd1234.A.0.1` (job, task, index, attempt). */
-  key: string;
-  /** Shell command line; runs under `/bin/sh -c` (one too long for an argument: `/bin/sh <file>`). */
-  command: string;
-  /** The attempt's own variables (BATCH_* and the task's EnvVars). Its environment is built from
-   *  these and the executor's documented base — never inherited from the server. */
-  env: Record<string, string>;
-  /** The account the attempt belongs to: attempts of different accounts cannot reach each other. */
+export type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+/** A backend's identification of one launched attempt: JSON it can read back after a restart. It
+ *  always names its executor. */
+export type Handle = { readonly executor: string } & { readonly [k: string]: Json };
+
+/** One execution of one task instance. */
+export interface AttemptId {
+  jobId: string;
+  taskName: string;
+  index: number;
+  attempt: number;
+}
+
+/** vCPUs and memory an attempt may use; enforced where the executor can. */
+export interface Resources {
+  cpus: number;
+  memoryBytes: number;
+}
+
+/** Instances of one task to start now, as one unit (a job array on a batch system). */
+export interface LaunchGroup {
+  jobId: string;
+  taskName: string;
+  /** The account the attempts belong to: attempts of different accounts cannot reach each other. */
   account: string;
-  /** What the attempt's instance type promises; enforced where the executor can. */
-  resources?: { cpus: number; memoryBytes: number };
-  /** Working directory of the attempt; the executor creates it if missing. */
-  cwd: string;
-  /** Files that receive stdout / stderr while the attempt runs (created/truncated by the executor). */
-  stdoutPath: string;
-  stderrPath: string;
+  /** Shell command line; runs under `/bin/sh -c`. */
+  command: string;
+  /** The variables every instance gets (BATCH_* and the task's EnvVars). The executor adds
+   *  BATCH_TASK_INSTANCE_INDEX per instance. The environment is built from these and the executor's
+   *  documented base — never inherited from the server. */
+  env: Record<string, string>;
+  /** What the task's instance type promises (each instance may override it). */
+  resources?: Resources;
+  /** The task's limits, for engines that enforce them themselves (the scheduler also stops attempts
+   *  that outlive Timeout, through stop()). 0: none. */
+  limits: { timeoutSec: number; maxConcurrent: number };
+  instances: LaunchInstance[];
 }
 
-/** JSON-serialisable identification of a launched attempt; persisted in the store. */
-export interface AttemptHandle {
-  executor: string;
+export interface LaunchInstance {
+  /** The scheduler's name of the attempt (unique, filesystem-safe); every observation carries it. */
   key: string;
-  pid: number;
-  /** Process start time as the OS reports it (e.g. /proc/<pid>/stat field 22), to detect PID reuse. */
-  startTicks: string;
-  /** Where the supervisor writes the exit status once the command has ended. */
-  statusPath: string;
-  /** The name of the attempt's cgroups below the executor's cgroup parents, when it has some. */
-  cgroup?: string;
+  index: number;
+  attempt: number;
+  /** Resources of the compute node it runs on, when that differs from the group's. */
+  resources?: Resources;
 }
+
+/** How the start of one instance of a group went. */
+export type LaunchResult = { key: string; ok: true; handle: Handle } | { key: string; ok: false; error: string };
 
 export interface ExitInfo {
-  /** Exit code of the command, or null when it was killed by a signal. */
+  /** Exit code of the command, or null when it was killed by a signal (or has no status). */
   exitCode: number | null;
   signal: string | null;
-  /** The attempt failed and its memory limit killed a process of it (counted by its memory cgroup). */
+  /** The attempt failed and its memory limit killed a process of it. */
   oom?: boolean;
 }
 
-export type AdoptResult =
-  | { kind: 'running' }          // still running; onExit will fire for it later
-  | { kind: 'exited'; exit: ExitInfo } // ended while we were not watching; here is how
-  | { kind: 'lost' };            // no trace of it: neither running nor a recorded status
+/** What the executor knows of an attempt. `handle` is set when observe() found the attempt by its
+ *  key (its launch was never recorded). */
+export type Observation =
+  | { key: string; state: 'running'; handle?: Handle }
+  | { key: string; state: 'exited'; exit: ExitInfo; handle?: Handle }
+  | { key: string; state: 'lost'; reason: string };
+
+/** Why an attempt is stopped (a batch system may word its cancellation accordingly). */
+export type StopReason = 'terminate' | 'timeout' | 'node-gone';
+
+/** What the executor offers: a fixed number of local slots, or a queue that takes everything (the
+ *  engine queues what it cannot run yet). */
+export type Capacity = { kind: 'slots'; slots: number } | { kind: 'queue'; name: string };
+
+/** Resource counters of a running attempt (for DescribeJobMonitorData). */
+export interface Usage {
+  /** CPU seconds used since the attempt started. */
+  cpuSeconds: number;
+  /** Memory in use now. */
+  memoryBytes: number;
+  /** Seconds since the attempt started, when known. */
+  ageSeconds?: number;
+  /** How full the file system of its working directory is (0-100), when known. */
+  diskPercent?: number;
+}
+
+export type Stream = 'stdout' | 'stderr';
+
+/** Where attempts' stdout/stderr live, and how the services read and delete them. */
+export interface AttemptLogs {
+  /** The last `maxBytes` of a stream (of a running attempt: what it wrote so far); undefined when the
+   *  attempt has no such log (never started, or deleted). */
+  tail(id: AttemptId, stream: Stream, maxBytes: number): Promise<Buffer | undefined>;
+  /** Bytes [start, end) of a stream (end exclusive, clamped to its size). */
+  read(id: AttemptId, stream: Stream, start: number, end?: number): Promise<Buffer | undefined>;
+  /** A file this server can read that holds the stream once the attempt has ended (for shipping
+   *  logs to RedirectInfo targets): created empty when the attempt wrote nothing. */
+  settledFile(id: AttemptId, stream: Stream): Promise<string>;
+  /** Remove everything the job's attempts left (logs, working directories). */
+  removeJob(jobId: string): Promise<void>;
+}
 
 export interface Executor {
   readonly name: string;
-  /** Start an attempt. Resolves once the process exists (the attempt is RUNNING). */
-  launch(spec: AttemptSpec): Promise<AttemptHandle>;
-  /** Register the single exit listener (called once per attempt that ends, launched or adopted;
-   *  for a launched attempt, never before its launch() promise has resolved). */
-  onExit(listener: (key: string, exit: ExitInfo) => void): void;
-  /** Signal the attempt's whole process group. Safe to call on an attempt that already ended. */
-  kill(handle: AttemptHandle, signal: NodeJS.Signals): void;
-  /** After a restart: take back an attempt launched by an earlier service process. */
-  adopt(handle: AttemptHandle): AdoptResult;
-  /** After a restart: the handle of an attempt whose start was never recorded, if it did start. */
-  recover?(key: string): AttemptHandle | undefined;
+  capacity(): Capacity;
+  /** Start the group's instances: `started` is told of each as soon as it has started (it is RUNNING)
+   *  or failed to start, in any order; the promise resolves after the last. */
+  launch(group: LaunchGroup, started: (r: LaunchResult) => void): Promise<void>;
+  /** The single listener of attempt ends (launched or observed ones), called with batches. The end of
+   *  a launched attempt is never reported before `started` was told of it. */
+  onEvents(listener: (events: Observation[]) => void): void;
+  /** After a restart: how each attempt launched by an earlier service process is doing. `handle` null:
+   *  its launch was never recorded; the executor looks for it by key. Running ones are watched from
+   *  now on (their ends come through onEvents). */
+  observe(attempts: readonly { key: string; handle: Handle | null }[]): Promise<Observation[]>;
+  /** Stop an attempt: ask it to end, and force it after graceMs (0: at once). Its end comes through
+   *  onEvents as usual. Safe to call on an attempt that already ended. */
+  stop(key: string, handle: Handle, why: StopReason, graceMs: number): void;
+  /** The attempt's end is recorded: drop what the executor kept for it (status files). */
+  release(key: string, handle: Handle): void;
+  /** Resource counters of running attempts (optional capability). */
+  usage?(attempts: readonly { key: string; handle: Handle }[]): Promise<Map<string, Usage>>;
+  readonly logs: AttemptLogs;
   /** Stop watching (service shutdown); running attempts keep running. */
   close(): Promise<void>;
+}
+
+/** The key of an attempt: `<jobId>.<taskName>.<index>.<attempt>` (task names are [A-Za-z0-9_-]). */
+export function attemptKey(i: AttemptId): string {
+  return `${i.jobId}.${i.taskName}.${i.index}.${i.attempt}`;
 }

@@ -1,9 +1,23 @@
-// Injected time source. Domain code never reads the wall clock directly.
-export interface Clock {
-  now(): number; // epoch milliseconds
+// Injected time source and timers. Domain and scheduler code never read the wall clock or arm a
+// real timer directly, so tests can drive them with a manual clock (test/support/manual-clock.ts).
+export interface Timer {
+  cancel(): void;
 }
 
-export const systemClock: Clock = { now: () => Date.now() };
+export interface Clock {
+  now(): number; // epoch milliseconds
+  /** Call `fn` once, `ms` from now. The timer never keeps the process alive. */
+  setTimer(ms: number, fn: () => void): Timer;
+}
+
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  setTimer(ms, fn) {
+    const t = setTimeout(fn, Math.max(0, Math.min(ms, 2_147_000_000)));
+    t.unref();
+    return { cancel: () => clearTimeout(t) };
+  },
+};
 
 const isoCache = new Map<number, string>();
 

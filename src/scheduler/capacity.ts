@@ -3,6 +3,8 @@
 // instance on an anonymous environment holds its type's while it runs. Their sum never exceeds the
 // host's: CreateComputeEnv / ModifyComputeEnv / AttachInstances that would exceed it are refused
 // (LimitExceeded.CpuQuota, saying what is free), and anonymous instances start only when theirs fit.
+import { gib, vcpus } from '../domain/units.ts';
+import type { Capacity } from '../executors/types.ts';
 export interface Resources {
   cpus: number;
   memGiB: number;
@@ -68,11 +70,28 @@ export class HostCapacity {
 
 const EPS = 1e-9;
 
-export function vcpus(n: number): string {
-  const v = Math.round(n * 100) / 100;
-  return `${v} vCPU${v === 1 ? '' : 's'}`;
-}
+/** What the executor offers anonymous tasks: a number of slots (local processes), or a queue that
+ *  takes every instance (a batch system queues what it cannot run yet). */
+export class AnonSlots {
+  /** Attempts of anonymous tasks that are starting or running. */
+  running = 0;
+  /** The last dispatch could not start every anonymous task that waits (no slot, or its resources). */
+  blocked = false;
 
-export function gib(n: number): string {
-  return `${Math.round(n * 10) / 10} GiB`;
+  constructor(readonly capacity: Capacity) {}
+
+  get total(): number {
+    return this.capacity.kind === 'slots' ? this.capacity.slots : Infinity;
+  }
+
+  free(): number {
+    return this.total - this.running;
+  }
+
+  /** Why an anonymous instance cannot start now when every slot is taken. */
+  describeFull(): string {
+    return this.capacity.kind === 'slots'
+      ? `no free capacity: all ${this.capacity.slots} local slots are busy`
+      : `no free capacity in queue ${this.capacity.name}`;
+  }
 }

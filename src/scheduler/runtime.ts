@@ -4,7 +4,8 @@
 // moveImplicit() so that counts, the transition table and dirty tracking stay together.
 import { transition, type State, isWaiting } from '../domain/states.ts';
 import type { RunSpec } from '../domain/task-spec.ts';
-import type { AttemptHandle } from '../executors/types.ts';
+import type { StopCause } from '../domain/outcome.ts';
+import type { Handle } from '../executors/types.ts';
 import type { InstanceRecord, JobRecord, TaskRecord } from '../store/types.ts';
 import type { Resources } from './capacity.ts';
 import type { NodeRt } from './env-pools.ts';
@@ -13,17 +14,18 @@ export interface AttemptRt {
   key: string;
   task: TaskRt;
   inst: InstanceRecord;
-  handle: AttemptHandle | null;
+  handle: Handle | null;
   /** Set when we asked the attempt to stop: why (shown as StateReason), whether to skip retries, and
    *  whether the instance goes back to waiting without using a retry (its node was taken away). */
-  kill: { reason: string; detail: string; final: boolean; requeue?: boolean } | null;
+  stop: StopCause | null;
+  /** The executor was asked to stop it (it escalates to a forced stop by itself). */
+  stopSent: boolean;
   /** The compute node of a named environment the attempt runs on (null: the anonymous local pool). */
   node: NodeRt | null;
   /** What an attempt on the anonymous pool holds of the host while it runs (null: on a node). */
   held: Resources | null;
+  /** When its Timeout is up (ms epoch). */
   deadline: number;
-  /** SIGKILL follows SIGTERM after this time (ms epoch), when a kill is under way. */
-  hardKillAt: number | null;
   launched: boolean;
 }
 
@@ -50,7 +52,6 @@ export class TaskRt {
   readonly ahead = new Set<number>();
   /** Attempts that show STARTING/RUNNING: from their start until their end is recorded. */
   readonly running = new Map<number, AttemptRt>();
-  logDirReady = false;
   inReady = false;
   /** Nodes of the task's anonymous compute environment that are idle now (instance ids). They are
    *  created when the task needs one more node and released when the task finishes. */

@@ -1,14 +1,13 @@
 // Job use-cases behind the job and task actions: submit, describe, logs, terminate, retry, delete.
 // Reads go to the store; every state change after submission goes through the scheduler.
-import fs from 'node:fs';
-import path from 'node:path';
 import { ApiError } from '../api/errors.ts';
 import type { Limits } from '../config/config.ts';
 import { checkJobId } from '../domain/ids.ts';
 import { newId } from '../domain/ids.ts';
 import { isState, isFinished, zeroCounts, type State, STATES } from '../domain/states.ts';
 import type { Clock } from '../lib/clock.ts';
-import { gib, vcpus, type HostCapacity } from '../scheduler/capacity.ts';
+import { gib, vcpus } from '../domain/units.ts';
+import type { HostCapacity } from '../scheduler/capacity.ts';
 import type { Scheduler } from '../scheduler/scheduler.ts';
 import type { JobRecord, Store, TaskRecord } from '../store/types.ts';
 import { checkFilters, checkPage } from './filters.ts';
@@ -16,7 +15,7 @@ import { checkClientToken, checkJob, checkTaskName, checkZone, type ValidationCo
 import {
   describeJobView, instanceView, isoOrEmpty, jobView, maskSecrets, metricsView, redirectView,
 } from './views.ts';
-import type { LogLayout } from './log-layout.ts';
+import type { AttemptLogs } from '../executors/types.ts';
 
 type Obj = Record<string, any>;
 
@@ -30,9 +29,9 @@ export interface JobServiceDeps {
   scheduler: Scheduler;
   clock: Clock;
   limits: Limits;
-  logs: LogLayout;
+  /** Where attempts' logs live (the executor's). */
+  logs: AttemptLogs;
   localRoot: string;
-  dataDir: string;
   /** Whether the caller has this named compute environment (and it is not being deleted). */
   envUsable?: (c: Caller, envId: string) => Promise<boolean>;
   /** Whether the instance catalogue knows an instance type. */
@@ -251,9 +250,9 @@ export class JobService {
       const rv = redirectView(task, index);
       let out: string | null = null, err: string | null = null;
       if (inst && inst.attempt > 0) {
-        const files = this.d.logs.attemptFiles(job.id, task.name, index, inst.attempt);
-        out = await tail(files.stdout);
-        err = await tail(files.stderr);
+        const id = { jobId: job.id, taskName: task.name, index, attempt: inst.attempt };
+        out = dataUri(await this.d.logs.tail(id, 'stdout', LOG_TAIL_BYTES));
+        err = dataUri(await this.d.logs.tail(id, 'stderr', LOG_TAIL_BYTES));
       }
       set.push({
         TaskInstanceIndex: index,
@@ -318,28 +317,14 @@ export class JobService {
       throw new ApiError('ResourceInUse.Job', `Job ${job.id} is still being processed; try again in a moment.`);
     }
     await this.d.store.deleteJob(job.id);
-    // files of the job (logs, working directories) go too; objects sent to RedirectInfo targets stay
-    for (const dir of [this.d.logs.jobDir(job.id), path.join(this.d.dataDir, 'work', job.id)]) {
-      fs.rm(dir, { recursive: true, force: true }, () => {});
-    }
+    // what the job's attempts left (logs, working directories) goes too, in the background;
+    // objects sent to RedirectInfo targets stay
+    void this.d.logs.removeJob(job.id).catch(() => {});
     return {};
   }
 }
 
-/** Last 2048 bytes of a log file as a Base64 data URI (the shape of the published example), or null. */
-async function tail(file: string): Promise<string | null> {
-  let fh: fs.promises.FileHandle | undefined;
-  try {
-    fh = await fs.promises.open(file, 'r');
-    const { size } = await fh.stat();
-    const len = Math.min(size, LOG_TAIL_BYTES);
-    const buf = Buffer.alloc(len);
-    await fh.read(buf, 0, len, size - len);
-    return LOG_PREFIX + buf.toString('base64');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw e;
-  } finally {
-    await fh?.close();
-  }
+/** A log tail as a Base64 data URI (the shape of the published example), or null when there is none. */
+function dataUri(b: Buffer | undefined): string | null {
+  return b === undefined ? null : LOG_PREFIX + b.toString('base64');
 }

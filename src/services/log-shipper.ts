@@ -9,7 +9,7 @@ import { resolveLocalFile } from './node-files.ts';
 import type { RedirectSpec } from '../domain/task-spec.ts';
 import { joinKey, parseCosUrl } from '../objectstore/cos-url.ts';
 import type { ObjectStore } from '../objectstore/types.ts';
-import type { FinishedAttempt } from '../scheduler/scheduler.ts';
+import type { FinishedAttempt } from '../domain/task-spec.ts';
 
 export class LogShipper {
   constructor(

@@ -1,14 +1,14 @@
-// DescribeJobMonitorData: real resource samples of running task instances. A sampler reads, every
-// `intervalSec`, the CPU time and memory of each running attempt — from its cgroups where it has them
-// (every process of the attempt, as its limits count them), else of its process group from /proc —
-// and the fullness of the filesystem of its working directory, and stores them. Percentages are of
-// the task's instance type (vCPUs, memory) when the catalogue knows it, else of this host.
-import fs from 'node:fs';
+// DescribeJobMonitorData: real resource samples of running task instances. A sampler asks the
+// executor, every `intervalSec`, for the CPU time and memory of each running attempt and the fullness
+// of the file system of its working directory (the executor's usage capability; without it the
+// metrics answer UnsupportedOperation), and stores them. Percentages are of the task's instance type
+// (vCPUs, memory) when the catalogue knows it, else of this host.
 import { ApiError } from '../api/errors.ts';
 import { checkJobId } from '../domain/ids.ts';
 import type { Clock } from '../lib/clock.ts';
 import type { Logger } from '../lib/logger.ts';
-import { groupUsage, HOST_CPUS, HOST_MEMORY_BYTES } from '../lib/proc-stats.ts';
+import { HOST_CPUS, HOST_MEMORY_BYTES } from '../lib/proc-stats.ts';
+import type { Executor } from '../executors/types.ts';
 import type { Scheduler } from '../scheduler/scheduler.ts';
 import type { SampleRecord, Store } from '../store/types.ts';
 import type { Caller } from './jobs.ts';
@@ -30,8 +30,8 @@ export interface MonitorDeps {
   intervalSec: number;
   /** vCPUs and memory (GiB) of an instance type, when known. */
   capacityOf: (instanceType: string) => { cpu: number; memGiB: number } | undefined;
-  /** The counters of an attempt's cgroups (by their name), where attempts have them. */
-  usageOf?: (cgroup: string) => { cpuSeconds: number | undefined; memoryBytes: number } | undefined;
+  /** Reads running attempts' counters (its optional usage capability). */
+  executor: Pick<Executor, 'usage'>;
 }
 
 export class MonitorService {
@@ -54,16 +54,17 @@ export class MonitorService {
   /** Take one sample of every running attempt. */
   async sample(): Promise<number> {
     const runs = this.d.scheduler.runningAttempts();
-    const usage = groupUsage(new Set(runs.map((r) => r.pid)));
+    const usageOf = this.d.executor.usage?.bind(this.d.executor);
+    if (!usageOf || runs.length === 0) return 0;
+    const usage = await usageOf(runs);
     const now = this.d.clock.now();
     const ts = Math.floor(now / 1000);
     const out: SampleRecord[] = [];
     const seen = new Set<string>();
     for (const r of runs) {
-      const g = usage.get(r.pid);
-      const cg = r.cgroup === undefined ? undefined : this.d.usageOf?.(r.cgroup);
-      if (!g && !cg) continue;
-      const u = { cpuSeconds: cg?.cpuSeconds ?? g?.cpuSeconds ?? 0, rssBytes: cg?.memoryBytes ?? g?.rssBytes ?? 0, ageSeconds: g?.ageSeconds };
+      const got = usage.get(r.key);
+      if (!got) continue;
+      const u = { cpuSeconds: got.cpuSeconds, rssBytes: got.memoryBytes, ageSeconds: got.ageSeconds };
       const key = `${r.jobId}/${r.taskName}/${r.index}/${r.attempt}`;
       seen.add(key);
       const cap = (r.instanceType && this.d.capacityOf(r.instanceType)) || { cpu: HOST_CPUS, memGiB: HOST_MEMORY_BYTES / 2 ** 30 };
@@ -76,7 +77,7 @@ export class MonitorService {
       const mem = (u.rssBytes / (cap.memGiB * 2 ** 30)) * 100;
       out.push({
         jobId: r.jobId, taskName: r.taskName, index: r.index, attempt: r.attempt, ts,
-        cpu: round2(Math.min(cpu, 100)), mem: round2(mem), disk: round2(diskUsage(r.cwd)),
+        cpu: round2(Math.min(cpu, 100)), mem: round2(mem), disk: round2(got.diskPercent ?? 0),
       });
     }
     for (const k of this.prev.keys()) if (!seen.has(k)) this.prev.delete(k);
@@ -92,6 +93,9 @@ export class MonitorService {
     }
     if (!(MEASURED_METRICS as readonly string[]).includes(req.MetricName)) {
       throw new ApiError('UnsupportedOperation', `MetricName ${req.MetricName} is not measured by OpenBatch: local task instances have no network or disk device of their own (measured: ${MEASURED_METRICS.join(', ')}).`);
+    }
+    if (!this.d.executor.usage) {
+      throw new ApiError('UnsupportedOperation', 'the executor of this OpenBatch does not measure the resource use of attempts: there is no monitor data.');
     }
     if (req.Dimensions !== undefined) {
       throw new ApiError('InvalidParameterValue', 'Dimensions apply only to TargetDiskUsage.');
@@ -140,15 +144,6 @@ export class MonitorService {
 
 function round2(n: number): number {
   return Math.round(n * 100) / 100;
-}
-
-function diskUsage(dir: string): number {
-  try {
-    const s = fs.statfsSync(dir);
-    return s.blocks > 0 ? ((s.blocks - s.bfree) / s.blocks) * 100 : 0;
-  } catch {
-    return 0;
-  }
 }
 
 function parseIso(v: string, param: string): number {

@@ -10,7 +10,9 @@ import { LocalExecutor } from '../../src/executors/local/executor.ts';
 import { buildShim } from '../../src/executors/local/factory.ts';
 import { ShimExecutor } from '../../src/executors/local/shim-executor.ts';
 import { startTicksOf } from '../../src/executors/local/status.ts';
-import type { AttemptSpec, ExitInfo } from '../../src/executors/types.ts';
+import type { ExitInfo } from '../../src/executors/types.ts';
+import type { AttemptSpec } from '../../src/executors/local/attempt.ts';
+import { onExits } from '../support/exits.ts';
 
 const dirs: string[] = [];
 const executors: LocalExecutorBase[] = [];
@@ -34,7 +36,7 @@ function setup(stateDir?: string, more: Partial<LocalExecutorOptions> = {}) {
   executors.push(ex);
   const exits = new Map<string, ExitInfo[]>();
   const waiters = new Map<string, (e: ExitInfo) => void>();
-  ex.onExit((key, e) => {
+  onExits(ex, (key, e) => {
     exits.set(key, [...(exits.get(key) ?? []), e]);
     waiters.get(key)?.(e);
   });
@@ -70,8 +72,8 @@ async function until(cond: () => boolean, ms = 5000): Promise<void> {
 {
   it('runs a command under /bin/sh -c and reports its exit code once', async () => {
     const { ex, spec, exitOf, exits, root } = setup();
-    const h0 = await ex.launch(spec('ok', 'echo out; echo err >&2'));
-    const h3 = await ex.launch(spec('three', 'exit 3'));
+    const h0 = await ex.launchAttempt(spec('ok', 'echo out; echo err >&2'));
+    const h3 = await ex.launchAttempt(spec('three', 'exit 3'));
     expect(await exitOf('ok')).toEqual({ exitCode: 0, signal: null });
     expect(await exitOf('three')).toEqual({ exitCode: 3, signal: null });
     expect(fs.readFileSync(path.join(root, 'ok.out'), 'utf8')).toBe('out\n');
@@ -94,7 +96,7 @@ async function until(cond: () => boolean, ms = 5000): Promise<void> {
     const { ex, spec, exitOf, root } = setup();
     delete process.env.OPENBATCH_SECRET_KEY;
     const cmd = `printf '%s|%s|%s\\n' "$BATCH_TASK_INSTANCE_INDEX" "\${OPENBATCH_SECRET_KEY-unset}" "$(pwd)"; echo 'quotes "and" $(not run) ; | &'`;
-    await ex.launch(spec('env', cmd, { BATCH_TASK_INSTANCE_INDEX: '7' }));
+    await ex.launchAttempt(spec('env', cmd, { BATCH_TASK_INSTANCE_INDEX: '7' }));
     expect((await exitOf('env')).exitCode).toBe(0);
     const [line, lit] = fs.readFileSync(path.join(root, 'env.out'), 'utf8').split('\n');
     expect(line).toBe(`7|unset|${path.join(root, 'work', 'env')}`);
@@ -106,7 +108,7 @@ async function until(cond: () => boolean, ms = 5000): Promise<void> {
     for (const nice of [0, 7]) {
       const { ex, spec, exitOf, root } = setup(undefined, { nice });
       // field 19 of /proc/<pid>/stat is the niceness: the command's shell and what it starts
-      await ex.launch(spec('n', `cut -d' ' -f19 /proc/$$/stat; nice`));
+      await ex.launchAttempt(spec('n', `cut -d' ' -f19 /proc/$$/stat; nice`));
       expect((await exitOf('n')).exitCode).toBe(0);
       const want = String(Math.min(19, own + nice));
       expect(fs.readFileSync(path.join(root, 'n.out'), 'utf8').split('\n')).toEqual([want, want, '']);
@@ -117,21 +119,21 @@ async function until(cond: () => boolean, ms = 5000): Promise<void> {
     const { ex, spec, exitOf, root } = setup();
     void statusStyle;
     const pidFile = path.join(root, 'gc.pid');
-    const h = await ex.launch(spec('tree', `sleep 100 & echo $! > ${pidFile}; wait`));
+    const h = await ex.launchAttempt(spec('tree', `sleep 100 & echo $! > ${pidFile}; wait`));
     await until(() => fs.existsSync(pidFile) && fs.readFileSync(pidFile, 'utf8').endsWith('\n'));
     const grandchild = Number(fs.readFileSync(pidFile, 'utf8'));
     expect(alive(grandchild)).toBe(true);
-    ex.kill(h, 'SIGKILL');
+    ex.signal(h, 'SIGKILL');
     expect(await exitOf('tree')).toEqual({ exitCode: null, signal: 'SIGKILL' });
     await until(() => !alive(grandchild));
-    ex.kill(h, 'SIGKILL'); // already gone: harmless
+    ex.signal(h, 'SIGKILL'); // already gone: harmless
   });
 
   it('lets the command see SIGTERM while the supervisor still records the status', async () => {
     const { ex, spec, exitOf } = setup();
-    const h = await ex.launch(spec('term', 'sleep 100'));
+    const h = await ex.launchAttempt(spec('term', 'sleep 100'));
     await new Promise((r) => setTimeout(r, 100));
-    ex.kill(h, 'SIGTERM');
+    ex.signal(h, 'SIGTERM');
     if (statusStyle === 'signal') {
       expect(await exitOf('term')).toEqual({ exitCode: null, signal: 'SIGTERM' });
       expect(fs.readFileSync(h.statusPath, 'utf8')).toBe(`${h.pid} ${h.startTicks}\nsignal 15\n`);
@@ -145,8 +147,8 @@ async function until(cond: () => boolean, ms = 5000): Promise<void> {
     const a = setup();
     const stateDir = path.join(a.root, 'state');
     const go = path.join(a.root, 'go');
-    const running = await a.ex.launch(a.spec('long', `while [ ! -f ${go} ]; do sleep 0.05; done; exit 4`));
-    const quick = await a.ex.launch(a.spec('quick', 'exit 5'));
+    const running = await a.ex.launchAttempt(a.spec('long', `while [ ! -f ${go} ]; do sleep 0.05; done; exit 4`));
+    const quick = await a.ex.launchAttempt(a.spec('quick', 'exit 5'));
     await a.exitOf('quick');
     await a.ex.close(); // the service goes away; attempts keep running
 
@@ -171,7 +173,7 @@ async function until(cond: () => boolean, ms = 5000): Promise<void> {
     const a = setup();
     if (!(a.ex instanceof ShimExecutor)) return; // the shell supervisor has no pid file
     const go = path.join(a.root, 'go-recover');
-    const h = await a.ex.launch(a.spec('unrecorded', `while [ ! -f ${go} ]; do sleep 0.05; done; exit 6`));
+    const h = await a.ex.launchAttempt(a.spec('unrecorded', `while [ ! -f ${go} ]; do sleep 0.05; done; exit 6`));
     await a.ex.close();
     const b = setup(path.join(a.root, 'state'));
     const got = b.ex.recover('unrecorded');
@@ -192,7 +194,7 @@ async function until(cond: () => boolean, ms = 5000): Promise<void> {
 
   it('reports an adopted attempt killed without a status as killed', async () => {
     const a = setup();
-    const h = await a.ex.launch(a.spec('victim', 'sleep 100'));
+    const h = await a.ex.launchAttempt(a.spec('victim', 'sleep 100'));
     await a.ex.close();
     const b = setup(path.join(a.root, 'state'));
     expect(b.ex.adopt(h)).toEqual({ kind: 'running' });
@@ -224,13 +226,13 @@ async function until(cond: () => boolean, ms = 5000): Promise<void> {
     let next = 0;
     let finished = 0;
     await new Promise<void>((resolve, reject) => {
-      ex.onExit((key, e) => {
+      onExits(ex, (key, e) => {
         exits.set(key, [...(exits.get(key) ?? []), e]);
         finished++;
         if (finished === N) resolve();
-        else if (next < N) ex.launch(spec(`t${next++}`, 'true')).catch(reject);
+        else if (next < N) ex.launchAttempt(spec(`t${next++}`, 'true')).catch(reject);
       });
-      for (let i = 0; i < 8; i++) ex.launch(spec(`t${next++}`, 'true')).catch(reject);
+      for (let i = 0; i < 8; i++) ex.launchAttempt(spec(`t${next++}`, 'true')).catch(reject);
     });
     expect(exits.size).toBe(N);
     for (const [, list] of exits) expect(list).toEqual([{ exitCode: 0, signal: null }]);
@@ -240,14 +242,14 @@ async function until(cond: () => boolean, ms = 5000): Promise<void> {
     const { ex, spec, root } = setup();
     fs.writeFileSync(path.join(root, 'file'), '');
     const s = { ...spec('bad', 'true'), cwd: path.join(root, 'file', 'sub') };
-    await expect(ex.launch(s)).rejects.toThrow(/ENOTDIR/);
+    await expect(ex.launchAttempt(s)).rejects.toThrow(/ENOTDIR/);
   });
 
   it('rejects a launch whose output file cannot be opened, and still runs the next one', async () => {
     const { ex, spec, exitOf, root } = setup();
     const s = { ...spec('noout', 'true'), stdoutPath: path.join(root, 'missing', 'x.out') };
-    await expect(ex.launch(s)).rejects.toThrow(/ENOENT/);
-    await ex.launch(spec('next', 'exit 4'));
+    await expect(ex.launchAttempt(s)).rejects.toThrow(/ENOENT/);
+    await ex.launchAttempt(spec('next', 'exit 4'));
     expect(await exitOf('next')).toEqual({ exitCode: 4, signal: null });
   });
 }

@@ -12,7 +12,9 @@ import { LocalExecutor } from '../../src/executors/local/executor.ts';
 import { buildShim, probeNamespace } from '../../src/executors/local/factory.ts';
 import { lookupUser, type RunUser } from '../../src/executors/local/run-as.ts';
 import { ShimExecutor } from '../../src/executors/local/shim-executor.ts';
-import type { AttemptSpec, ExitInfo } from '../../src/executors/types.ts';
+import type { ExitInfo } from '../../src/executors/types.ts';
+import type { AttemptSpec } from '../../src/executors/local/attempt.ts';
+import { onExits } from '../support/exits.ts';
 
 const shimPath = buildShim();
 if (shimPath instanceof Error) throw shimPath; // this machine has a C compiler: the shim must build
@@ -50,7 +52,7 @@ describe.each(VARIANTS)('attempt isolation: %s', (_name, make) => {
     executors.push(ex);
     const exits = new Map<string, (e: ExitInfo) => void>();
     const seen = new Map<string, ExitInfo>();
-    ex.onExit((key, e) => {
+    onExits(ex, (key, e) => {
       seen.set(key, e);
       exits.get(key)?.(e);
     });
@@ -60,7 +62,7 @@ describe.each(VARIANTS)('attempt isolation: %s', (_name, make) => {
     });
     const run = async (key: string, command: string, more: Partial<AttemptSpec> = {}) => {
       const done = new Promise<ExitInfo>((r) => (seen.has(key) ? r(seen.get(key)!) : exits.set(key, r)));
-      await ex.launch(spec(key, command, more));
+      await ex.launchAttempt(spec(key, command, more));
       const exit = await done;
       return { exit, out: fs.readFileSync(path.join(state, `${key}.out`), 'utf8'), err: fs.readFileSync(path.join(state, `${key}.err`), 'utf8') };
     };
@@ -118,9 +120,9 @@ describe.each(VARIANTS)('attempt isolation: %s', (_name, make) => {
     fs.mkdirSync(path.join(root, 'work', 'job-x', 'A', 'other'), { recursive: true });
     fs.writeFileSync(path.join(root, 'work', 'job-x', 'A', 'other', 'data'), 'theirs', { mode: 0o644 });
     const exits = new Map<string, ExitInfo>();
-    ex2.onExit((k, e) => exits.set(k, e));
+    onExits(ex2, (k, e) => exits.set(k, e));
     const cwd = path.join(root, 'work', 'job-x', 'A', 'hid');
-    await ex2.launch({
+    await ex2.launchAttempt({
       key: 'hid', account: 'acc', env: {}, cwd, stdoutPath: path.join(root, 'hid.out'), stderrPath: path.join(root, 'hid.err'),
       command: `cat ${root}/secret || echo no-secret; cat ${root}/work/job-x/A/other/data || echo no-other; echo mine > f; cat f; pwd`,
     });

@@ -12,18 +12,16 @@ import { EnvPools } from '../../src/scheduler/env-pools.ts';
 import { HostCapacity } from '../../src/scheduler/capacity.ts';
 import { Scheduler } from '../../src/scheduler/scheduler.ts';
 import { JobService } from '../../src/services/jobs.ts';
-import { LogLayout } from '../../src/services/log-layout.ts';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 
 function setup() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'openbatch-svc-'));
   const store = new SqliteStore(path.join(dir, 'db'));
-  const executor = new LocalExecutor({ stateDir: path.join(dir, 'attempts') });
-  const logs = new LogLayout(dir);
+  const executor = new LocalExecutor({ stateDir: path.join(dir, 'attempts'), slots: 2 });
   const pools = new EnvPools(store, systemClock, silentLogger);
-  const scheduler = new Scheduler({ store, executor, clock: systemClock, logger: silentLogger, dataDir: dir, logs, slots: 2, pools,
+  const scheduler = new Scheduler({ store, executor, clock: systemClock, logger: silentLogger, pools,
     capacity: new HostCapacity({ cpus: 2, memGiB: 4 }, 1), resourcesOf: () => ({ cpus: 1, memGiB: 1 }) });
-  const jobs = new JobService({ store, scheduler, clock: systemClock, limits: DEFAULT_LIMITS, logs, localRoot: path.join(dir, 'local'), dataDir: dir });
+  const jobs = new JobService({ store, scheduler, clock: systemClock, limits: DEFAULT_LIMITS, logs: executor.logs, localRoot: path.join(dir, 'local') });
   return { store, scheduler, jobs, executor };
 }
 

@@ -2,7 +2,8 @@
 // process, or by a shim that died. They end when their status file appears (one fs.watch on the state
 // dir, plus a slow sweep in case an event is missed) or, without a status, when their process is gone.
 import fs from 'node:fs';
-import type { AdoptResult, AttemptHandle, ExitInfo } from '../types.ts';
+import type { ExitInfo } from '../types.ts';
+import type { AdoptResult, LocalHandle as AttemptHandle } from './attempt.ts';
 import { readStatus, startTicksOf, stillSupervised } from './status.ts';
 
 export class Adopter {

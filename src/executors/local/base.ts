@@ -1,14 +1,21 @@
-// What both local executors share: the attempt state dir, exactly-once exit reporting, kills of the
-// whole attempt (process group and cgroup), adoption after a restart, forgetting status files once
-// recorded, and what an attempt gets: its built environment, its user, its command (inline or, when
-// too long for an argument, through a file).
+// What both local launchers share, and the executor contract on top of them: a group launch becomes
+// one attempt per instance (LocalLayout says where its files go), ends are reported exactly once and
+// in batches, stops escalate SIGTERM → SIGKILL over the whole attempt (process group and cgroup),
+// observe() re-adopts after a restart, release() forgets status files once recorded, usage() reads
+// cgroups or /proc; and what an attempt gets: its built environment, its user, its command (inline
+// or, when too long for an argument, through a file).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { AdoptResult, AttemptHandle, AttemptSpec, Executor, ExitInfo } from '../types.ts';
+import type {
+  Capacity, Executor, ExitInfo, Handle, LaunchGroup, LaunchResult, Observation, StopReason, Usage,
+} from '../types.ts';
 import { MAX_ARG_STRLEN } from '../../lib/exec-limits.ts';
+import { groupUsage } from '../../lib/proc-stats.ts';
 import { Adopter } from './adoption.ts';
-import { attemptPids, removeAttemptCgroups, type CgroupLayout } from './cgroups.ts';
+import type { AdoptResult, AttemptSpec, LocalHandle as AttemptHandle } from './attempt.ts';
+import { attemptPids, attemptUsage, removeAttemptCgroups, type CgroupLayout } from './cgroups.ts';
+import { LocalLayout, LocalLogs } from './layout.ts';
 import type { RunUser } from './run-as.ts';
 
 /** How attempts are kept apart from the server and from each other (see isolation.ts). */
@@ -35,6 +42,10 @@ export interface LocalExecutorOptions {
    */
   nice?: number;
   isolation?: LocalIsolation;
+  /** Where attempts' logs and working directories go (default: the parent of stateDir, i.e. the data dir). */
+  layout?: LocalLayout;
+  /** Attempts run at once (the capacity the executor declares; default: the host's CPUs). */
+  slots?: number;
 }
 
 /** The documented base of every attempt's environment; the attempt's own variables come on top. */
@@ -43,8 +54,17 @@ export const BASE_LANG = 'C.UTF-8';
 
 export abstract class LocalExecutorBase implements Executor {
   readonly name = 'local';
-  private listener: (key: string, exit: ExitInfo) => void = () => {};
+  readonly logs: LocalLogs;
+  private listener: (events: Observation[]) => void = () => {};
   private readonly ended = new Set<string>();
+  /** Keys of groups whose launch() has not resolved yet: their ends wait (the contract). */
+  private readonly launching = new Set<string>();
+  private readonly held = new Map<string, Observation>();
+  private queued: Observation[] = [];
+  /** SIGKILLs that follow a stop's SIGTERM. */
+  private readonly stopTimers = new Map<string, NodeJS.Timeout>();
+  /** Tasks whose log directory exists (bounded: a miss only costs a mkdir). */
+  private readonly logDirs = new Set<string>();
   /** Attempts handed over by adopt(): forget() also removes their pid file and cgroups. */
   private readonly adopted = new Set<string>();
   protected readonly adopter: Adopter;
@@ -57,12 +77,112 @@ export abstract class LocalExecutorBase implements Executor {
     fs.mkdirSync(o.stateDir, { recursive: true, mode: 0o700 });
     this.isolation = o.isolation ?? { users: null, hide: [], cgroups: null, pidsMax: 0 };
     this.adopter = new Adopter(o.stateDir, (k, e) => this.fire(k, e), o.sweepMs ?? 2000, (obj, msg) => this.warn(obj, msg));
+    this.logs = new LocalLogs(o.layout ?? new LocalLayout(path.dirname(path.resolve(o.stateDir))));
   }
 
-  abstract launch(spec: AttemptSpec): Promise<AttemptHandle>;
+  /** Start one attempt. Resolves once its process exists. */
+  abstract launchAttempt(spec: AttemptSpec): Promise<AttemptHandle>;
 
-  onExit(listener: (key: string, exit: ExitInfo) => void): void {
+  capacity(): Capacity {
+    return { kind: 'slots', slots: this.o.slots ?? os.availableParallelism() };
+  }
+
+  async launch(g: LaunchGroup, started: (r: LaunchResult) => void): Promise<void> {
+    const layout = this.logs.layout;
+    const dirKey = `${g.jobId}/${g.taskName}`;
+    if (!this.logDirs.has(dirKey)) {
+      fs.mkdirSync(layout.logDir(g.jobId, g.taskName), { recursive: true });
+      if (this.logDirs.size >= 10_000) this.logDirs.clear();
+      this.logDirs.add(dirKey);
+    }
+    for (const i of g.instances) this.launching.add(i.key);
+    await Promise.all(g.instances.map(async (i) => {
+      const id = { jobId: g.jobId, taskName: g.taskName, index: i.index, attempt: i.attempt };
+      let r: LaunchResult;
+      try {
+        const handle = await this.launchAttempt({
+          key: i.key, command: g.command, env: { ...g.env, BATCH_TASK_INSTANCE_INDEX: String(i.index) }, account: g.account,
+          resources: i.resources ?? g.resources, cwd: layout.workDir(id),
+          stdoutPath: layout.logFile(id, 'stdout'), stderrPath: layout.logFile(id, 'stderr'),
+        });
+        r = { key: i.key, ok: true, handle: handle as unknown as Handle };
+      } catch (e) {
+        r = { key: i.key, ok: false, error: e instanceof Error ? e.message : String(e) };
+      }
+      try {
+        started(r);
+      } finally {
+        // what ended meanwhile is reported now that the caller has its handle
+        this.launching.delete(i.key);
+        const ev = this.held.get(i.key);
+        if (ev) {
+          this.held.delete(i.key);
+          this.enqueue(ev);
+        }
+      }
+    }));
+  }
+
+  onEvents(listener: (events: Observation[]) => void): void {
     this.listener = listener;
+  }
+
+  async observe(attempts: readonly { key: string; handle: Handle | null }[]): Promise<Observation[]> {
+    return attempts.map(({ key, handle }) => {
+      const found = handle ? undefined : this.recover(key);
+      const h = (handle as unknown as AttemptHandle | null) ?? found;
+      if (!h) return { key, state: 'lost', reason: 'no trace of the attempt was found: it never started' };
+      const r = this.adopt(h);
+      const extra = found ? { handle: found as unknown as Handle } : {};
+      if (r.kind === 'running') return { key, state: 'running', ...extra };
+      if (r.kind === 'exited') return { key, state: 'exited', exit: r.exit, ...extra };
+      return { key, state: 'lost', reason: 'neither its process nor a recorded exit status was found' };
+    });
+  }
+
+  stop(key: string, handle: Handle, _why: StopReason, graceMs: number): void {
+    const h = handle as unknown as AttemptHandle;
+    if (this.ended.has(key)) return;
+    if (graceMs <= 0) {
+      this.signal(h, 'SIGKILL');
+      return;
+    }
+    if (this.stopTimers.has(key)) return; // being stopped already
+    this.signal(h, 'SIGTERM');
+    const t = setTimeout(() => {
+      this.stopTimers.delete(key);
+      if (!this.ended.has(key)) this.signal(h, 'SIGKILL');
+    }, graceMs);
+    t.unref();
+    this.stopTimers.set(key, t);
+  }
+
+  release(_key: string, handle: Handle): void {
+    this.forget(handle as unknown as AttemptHandle);
+  }
+
+  async usage(attempts: readonly { key: string; handle: Handle }[]): Promise<Map<string, Usage>> {
+    const hs = attempts.map((a) => ({ key: a.key, h: a.handle as unknown as AttemptHandle }));
+    const groups = groupUsage(new Set(hs.map((x) => x.h.pid)));
+    const cg = this.isolation.cgroups;
+    let disk: number | undefined;
+    try {
+      const s = fs.statfsSync(this.logs.layout.workRoot);
+      disk = s.blocks > 0 ? ((s.blocks - s.bfree) / s.blocks) * 100 : 0;
+    } catch {
+      disk = undefined; // no attempt has made its working directory yet
+    }
+    const out = new Map<string, Usage>();
+    for (const { key, h } of hs) {
+      const g = groups.get(h.pid);
+      const c = cg && h.cgroup ? attemptUsage(cg, h.cgroup) : undefined;
+      if (!g && !c) continue;
+      out.set(key, {
+        cpuSeconds: c?.cpuSeconds ?? g?.cpuSeconds ?? 0, memoryBytes: c?.memoryBytes ?? g?.rssBytes ?? 0,
+        ageSeconds: g?.ageSeconds, diskPercent: disk,
+      });
+    }
+    return out;
   }
 
   statusPath(key: string): string {
@@ -129,7 +249,7 @@ export abstract class LocalExecutorBase implements Executor {
 
   /** Signal the attempt's process group and every process of its cgroup (a process that left the
    *  group with setsid still belongs to the attempt). */
-  kill(handle: AttemptHandle, signal: NodeJS.Signals): void {
+  signal(handle: AttemptHandle, signal: NodeJS.Signals): void {
     const send = (pid: number) => {
       try {
         process.kill(pid, signal);
@@ -142,6 +262,7 @@ export abstract class LocalExecutorBase implements Executor {
     if (cg && handle.cgroup) for (const pid of attemptPids(cg, handle.cgroup)) send(pid);
   }
 
+  /** Take back one attempt launched by an earlier service process (observe() for many). */
   adopt(handle: AttemptHandle): AdoptResult {
     this.adopted.add(handle.key);
     return this.adopter.adopt(handle);
@@ -166,16 +287,36 @@ export abstract class LocalExecutorBase implements Executor {
 
   async close(): Promise<void> {
     this.adopter.close();
+    for (const t of this.stopTimers.values()) clearTimeout(t);
+    this.stopTimers.clear();
   }
 
+  /** An attempt ended: reported once, with the others that end in the same turn. */
   protected fire(key: string, exit: ExitInfo): void {
     if (this.ended.has(key)) return;
     this.ended.add(key);
-    try {
-      this.listener(key, exit);
-    } catch (e) {
-      this.warn({ err: e, key }, 'exit listener failed');
+    const t = this.stopTimers.get(key);
+    if (t) {
+      clearTimeout(t);
+      this.stopTimers.delete(key);
     }
+    const ev: Observation = { key, state: 'exited', exit };
+    if (this.launching.has(key)) this.held.set(key, ev);
+    else this.enqueue(ev);
+  }
+
+  private enqueue(ev: Observation): void {
+    this.queued.push(ev);
+    if (this.queued.length > 1) return;
+    setImmediate(() => {
+      const batch = this.queued;
+      this.queued = [];
+      try {
+        this.listener(batch);
+      } catch (e) {
+        this.warn({ err: e }, 'exit listener failed');
+      }
+    });
   }
 
   protected warn(obj: object, msg: string): void {

@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { AttemptHandle, AttemptSpec } from '../types.ts';
+import type { LocalHandle as AttemptHandle, AttemptSpec } from './attempt.ts';
 import { LocalExecutorBase } from './base.ts';
 import { readStatus, startTicksOf } from './status.ts';
 
@@ -84,7 +84,7 @@ export function findTools(): { unshare?: string; mount?: string; setpriv?: strin
 export class LocalExecutor extends LocalExecutorBase {
   private readonly tools = findTools();
 
-  async launch(spec: AttemptSpec): Promise<AttemptHandle> {
+  async launchAttempt(spec: AttemptSpec): Promise<AttemptHandle> {
     const user = this.userOf(spec);
     const cgroups = this.prepareCgroups(spec);
     this.prepareWorkDir(spec, user);

@@ -6,7 +6,8 @@
 // also sets each attempt up: its cgroups, its private mount namespace, its user (see the C source).
 import { spawn, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
-import type { AttemptHandle, AttemptSpec, ExitInfo } from '../types.ts';
+import type { ExitInfo } from '../types.ts';
+import type { LocalHandle as AttemptHandle, AttemptSpec } from './attempt.ts';
 import { LocalExecutorBase, type LocalExecutorOptions } from './base.ts';
 import { parseStatus } from './status.ts';
 
@@ -62,7 +63,7 @@ export class ShimExecutor extends LocalExecutorBase {
     return child;
   }
 
-  async launch(spec: AttemptSpec): Promise<AttemptHandle> {
+  async launchAttempt(spec: AttemptSpec): Promise<AttemptHandle> {
     if (this.pending.has(spec.key) || this.live.has(spec.key)) throw new Error(`attempt ${spec.key} is already running`);
     const user = this.userOf(spec);
     const env = Object.entries(this.attemptEnv(spec, user)).map(([k, v]) => `${k}=${v}`);
@@ -118,7 +119,7 @@ export class ShimExecutor extends LocalExecutorBase {
         this.live.delete(key);
         const exit: ExitInfo = parseStatus(a, Number(b), c === 'oom');
         // the start and the end may arrive in one read: report the end only after launch() has resolved
-        setImmediate(() => this.fire(key, exit));
+        this.fire(key, exit); // held by launch() until its group has resolved
       }
     }
   }

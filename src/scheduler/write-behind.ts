@@ -1,0 +1,99 @@
+// Write-behind persistence of the scheduler: what changed since the last write (jobs, tasks,
+// instances, attempts) and the handles whose end is recorded once it is written. flush() writes it
+// all in one store batch; when the store fails nothing is lost — the changes are kept, merged with
+// newer ones, and written again after a pause (the clock's timer), when the store recovers.
+import type { Clock } from '../lib/clock.ts';
+import type { Logger } from '../lib/logger.ts';
+import type { Handle } from '../executors/types.ts';
+import type { AttemptRecord, Store, WriteBatch } from '../store/types.ts';
+import type { Dirty } from './runtime.ts';
+
+export const FLUSH_RETRY_MS = 1000;
+
+export class SchedulerError extends Error {}
+
+export interface WriteHooks {
+  /** The batch is written: these attempts' ends are recorded (their handles may be released). */
+  written(released: { key: string; handle: Handle }[]): void;
+  /** A write failed: try again (a tick) now. */
+  retry(): void;
+}
+
+export class WriteBehind {
+  readonly dirty: Dirty = { jobs: new Set(), tasks: new Set(), instances: new Map() };
+  attempts = new Map<string, AttemptRecord>();
+  private toRelease: { key: string; handle: Handle }[] = [];
+  private flushPromise: Promise<boolean> | null = null;
+  private failures = 0;
+
+  constructor(
+    private readonly store: Store,
+    private readonly clock: Clock,
+    private readonly log: Logger,
+    private readonly hooks: WriteHooks,
+  ) {}
+
+  isClean(): boolean {
+    const d = this.dirty;
+    return d.jobs.size === 0 && d.tasks.size === 0 && d.instances.size === 0 && this.attempts.size === 0;
+  }
+
+  /** Release the attempt's handle once the batch that records its end is written. */
+  releaseAfterWrite(key: string, handle: Handle): void {
+    this.toRelease.push({ key, handle });
+  }
+
+  /** Write every pending change in one batch. Returns false (and keeps the changes) if the store failed. */
+  async flush(): Promise<boolean> {
+    while (this.flushPromise) await this.flushPromise;
+    if (this.isClean()) return true;
+    const d = this.dirty;
+    const batch: WriteBatch = {
+      jobs: [...d.jobs].map((j) => ({ ...j.rec })),
+      tasks: [...d.tasks].map((t) => ({ ...t.rec, counts: { ...t.rec.counts }, wait: { ...t.rec.wait } })),
+      instances: [...d.instances.values()].map((i) => ({ ...i })),
+      attempts: [...this.attempts.values()].map((a) => ({ ...a })),
+    };
+    const released = this.toRelease;
+    const jobs = new Set(d.jobs);
+    const tasks = new Set(d.tasks);
+    const instances = new Map(d.instances);
+    const attempts = this.attempts;
+    d.jobs.clear();
+    d.tasks.clear();
+    d.instances.clear();
+    this.attempts = new Map();
+    this.toRelease = [];
+    const p = this.store.applyBatch(batch).then(
+      () => {
+        this.failures = 0;
+        this.hooks.written(released);
+        return true;
+      },
+      (err: unknown) => {
+        // keep everything for the next try: nothing is lost, the store catches up when it recovers
+        this.failures += 1;
+        this.log.error({ err, failures: this.failures }, 'store write failed; will retry');
+        for (const j of jobs) d.jobs.add(j);
+        for (const t of tasks) d.tasks.add(t);
+        for (const [k, v] of instances) if (!d.instances.has(k)) d.instances.set(k, v);
+        for (const [k, v] of attempts) if (!this.attempts.has(k)) this.attempts.set(k, v);
+        this.toRelease.push(...released);
+        this.clock.setTimer(FLUSH_RETRY_MS, () => this.hooks.retry());
+        return false;
+      },
+    );
+    this.flushPromise = p;
+    try {
+      return await p;
+    } finally {
+      this.flushPromise = null;
+    }
+  }
+
+  /** For commands: make their changes durable before the API answers. */
+  async flushSoon(): Promise<void> {
+    const ok = await this.flush();
+    if (!ok) throw new SchedulerError('the store is not writable right now; the change will be written when it recovers');
+  }
+}
