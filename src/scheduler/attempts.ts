@@ -235,7 +235,8 @@ export class Attempts {
     this.deadlines.remove(a);
     const finish = async () => {
       const after = core.o.afterAttempt;
-      if (after && a.launched) {
+      // the hook ships logs to the task's redirect targets: without any there is nothing to ask for
+      if (after && a.launched && (task.spec.redirect || task.spec.redirectLocal)) {
         try {
           const logs = core.o.executor.logs;
           await after({

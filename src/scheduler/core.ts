@@ -25,7 +25,8 @@ export interface SchedulerOptions {
   resourcesOf: (instanceType: string) => Resources | undefined;
   /** Nodes of named compute environments. */
   pools: EnvPools;
-  /** Called after an attempt ended and before its end is recorded (ships logs to redirect targets). */
+  /** Called after an attempt of a task with RedirectInfo or RedirectLocalInfo ended, before its end is
+   *  recorded (ships its logs there). */
   afterAttempt?: (a: FinishedAttempt) => Promise<void>;
   /** Grace between asking an attempt to stop and forcing it. */
   killGraceMs?: number;
