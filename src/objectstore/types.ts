@@ -3,6 +3,21 @@
 // (s3/, Tencent COS speaks S3) implement the same contract. Keys are S3 object keys: no leading `/`,
 // `/`-separated, compared as plain strings; "directories" exist only as key prefixes.
 
+/** Where a bucket is: what a `cos://` URL says about it (built by `bucketRef()` in cos-url.ts).
+ *  Directory-backed stores address a bucket by `bucket` alone and ignore `region` and `host`. */
+export interface BucketRef {
+  /** The bucket name: `<name>-<appid>` of a COS endpoint host, or the whole host of `cos://<bucket>/…`. */
+  readonly bucket: string;
+  /** The COS region the URL's host names (`ap-guangzhou` for `….cos.ap-guangzhou.myqcloud.com`, and
+   *  for the legacy `….cosgz.myqcloud.com`). Undefined when the host names none (the short form
+   *  `cos://<bucket>/…`, `cos.accelerate`, an unknown legacy `cos<xx>` label): the backend's
+   *  configured region applies. */
+  readonly region?: string;
+  /** The endpoint host exactly as written (`b-1250000000.cosgz.myqcloud.com`); undefined for the short
+   *  form, whose host is only the bucket name. */
+  readonly host?: string;
+}
+
 /** Raised by a store for object-level failures that are not the caller's parameter mistakes. */
 export class ObjectStoreError extends Error {
   /** `NoSuchKey`: the object does not exist. `KeyConflict`: the backend cannot hold both `a` and

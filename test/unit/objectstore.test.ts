@@ -1,10 +1,11 @@
-// cos:// parsing (every accepted and rejected form) and the embedded FsObjectStore on a real temp dir.
+// cos:// parsing (every accepted and rejected form), the BucketRef a store is handed for it, and the
+// embedded FsObjectStore on a real temp dir.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ApiError } from '../../src/api/errors.ts';
-import { joinKey, parseCosUrl } from '../../src/objectstore/cos-url.ts';
+import { bucketRef, joinKey, parseCosUrl } from '../../src/objectstore/cos-url.ts';
 import { FsObjectStore } from '../../src/objectstore/fs/fs-store.ts';
 import { ObjectStoreError } from '../../src/objectstore/types.ts';
 
@@ -140,6 +141,31 @@ describe('joinKey', () => {
   });
   it('rejects a key that becomes too long', () => {
     expect(codeOf(() => joinKey(`${'p/'.repeat(420)}`, 'x'.repeat(20)))).toBe('InvalidParameterValue.RemoteStoragePath');
+  });
+});
+
+describe('bucketRef', () => {
+  it.each([
+    ['cos://dondonbatch-1251783334.cosgz.myqcloud.com/hello2/logs/', { bucket: 'dondonbatch-1251783334', region: 'ap-guangzhou', host: 'dondonbatch-1251783334.cosgz.myqcloud.com' }],
+    ['cos://b-1250000000.cossh.myqcloud.com/x', { bucket: 'b-1250000000', region: 'ap-shanghai', host: 'b-1250000000.cossh.myqcloud.com' }],
+    ['cos://b-1250000000.costj.myqcloud.com/x', { bucket: 'b-1250000000', region: 'ap-beijing-1', host: 'b-1250000000.costj.myqcloud.com' }],
+    ['cos://b-1250000000.cosbj.myqcloud.com/x', { bucket: 'b-1250000000', region: 'ap-beijing', host: 'b-1250000000.cosbj.myqcloud.com' }],
+    ['cos://b-1250000000.coscd.myqcloud.com/x', { bucket: 'b-1250000000', region: 'ap-chengdu', host: 'b-1250000000.coscd.myqcloud.com' }],
+    ['cos://b-1250000000.cossgp.myqcloud.com/x', { bucket: 'b-1250000000', region: 'ap-singapore', host: 'b-1250000000.cossgp.myqcloud.com' }],
+    ['cos://b-1250000000.coshk.myqcloud.com/x', { bucket: 'b-1250000000', region: 'ap-hongkong', host: 'b-1250000000.coshk.myqcloud.com' }],
+    ['cos://b-1250000000.cosca.myqcloud.com/x', { bucket: 'b-1250000000', region: 'na-toronto', host: 'b-1250000000.cosca.myqcloud.com' }],
+    ['cos://b-1250000000.cosger.myqcloud.com/x', { bucket: 'b-1250000000', region: 'eu-frankfurt', host: 'b-1250000000.cosger.myqcloud.com' }],
+    ['cos://b-1250000000.cos.ap-guangzhou.myqcloud.com/path/', { bucket: 'b-1250000000', region: 'ap-guangzhou', host: 'b-1250000000.cos.ap-guangzhou.myqcloud.com' }],
+    ['cos://b-1250000000.cos.ap-beijing-1.myqcloud.com/p', { bucket: 'b-1250000000', region: 'ap-beijing-1', host: 'b-1250000000.cos.ap-beijing-1.myqcloud.com' }],
+    ['cos://b-1250000000.cos.ap-beijing.tencentcos.cn/p/', { bucket: 'b-1250000000', region: 'ap-beijing', host: 'b-1250000000.cos.ap-beijing.tencentcos.cn' }],
+    // COMPAT: accepted, but they name no region: the host is kept for the backend
+    ['cos://b-1250000000.cos.accelerate.myqcloud.com/p', { bucket: 'b-1250000000', host: 'b-1250000000.cos.accelerate.myqcloud.com' }],
+    ['cos://b-1250000000.cosxyz.myqcloud.com/p', { bucket: 'b-1250000000', host: 'b-1250000000.cosxyz.myqcloud.com' }],
+    // the short form: the bucket alone
+    ['cos://my-bucket-1250000000/out/', { bucket: 'my-bucket-1250000000' }],
+    ['cos://b/', { bucket: 'b' }],
+  ])('%s', (url, ref) => {
+    expect(bucketRef(parseCosUrl(url))).toStrictEqual(ref);
   });
 });
 
