@@ -2,12 +2,13 @@
 // RedirectLocalInfo (files on the compute node's filesystem) once the attempt has ended.
 // The plain object/file name always holds the latest attempt; before it is replaced, the previous
 // attempt's object is kept as `<name>.<attempt>` so earlier attempts' logs are never overwritten.
+// Objects go to the BucketRef of the `cos://` path (bucket, region, endpoint host).
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { resolveFileName } from '../domain/log-paths.ts';
 import { resolveLocalFile } from './node-files.ts';
 import type { RedirectSpec } from '../domain/task-spec.ts';
-import { joinKey, parseCosUrl } from '../objectstore/cos-url.ts';
+import { bucketRef, joinKey, parseCosUrl } from '../objectstore/cos-url.ts';
 import type { ObjectStore } from '../objectstore/types.ts';
 import type { FinishedAttempt } from '../scheduler/scheduler.ts';
 
@@ -34,12 +35,13 @@ export class LogShipper {
   private async toObject(url: RedirectSpec['stdoutPath'], tmpl: string, vars: { jobId: string; taskName: string; index: number }, src: string, attempt: number): Promise<void> {
     if (!url) return;
     const loc = parseCosUrl(url, 'RedirectInfo');
+    const bucket = bucketRef(loc);
     const name = resolveFileName(tmpl, vars, 'RedirectInfo file name', 'InvalidParameterValue.RemoteStoragePath');
     const key = joinKey(loc.prefix, name);
-    if (attempt > 1 && (await this.objects.head(loc.bucket, key))) {
-      await this.objects.rename(loc.bucket, key, `${key}.${attempt - 1}`);
+    if (attempt > 1 && (await this.objects.head(bucket, key))) {
+      await this.objects.rename(bucket, key, `${key}.${attempt - 1}`);
     }
-    await this.objects.putFile(loc.bucket, key, await existingOrEmpty(src));
+    await this.objects.putFile(bucket, key, await existingOrEmpty(src));
   }
 
   private async toLocal(dir: string, tmpl: string, vars: { jobId: string; taskName: string; index: number }, src: string, attempt: number): Promise<void> {
