@@ -1,13 +1,28 @@
 // The embedded FsObjectStore on a real temp dir: the ObjectStore contract, then what only a
 // directory-backed store has: where objects land on disk, KeyConflict, pruned directories, symlinks
-// planted inside the root, buckets addressed by name alone.
+// planted inside the root, buckets addressed by name alone, and errno codes turned into
+// ObjectStoreErrors (an immutable directory for AccessDenied, a full tmpfs for Unavailable).
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FsObjectStore } from '../../src/objectstore/fs/fs-store.ts';
 import { listKeys } from '../../src/objectstore/list.ts';
+import { ObjectStoreError } from '../../src/objectstore/types.ts';
 import { codeOf as asyncCodeOf, objectStoreContract, REFUSED } from '../contract/objectstore.contract.ts';
+
+const isRoot = process.getuid?.() === 0;
+
+/** Sets or clears the immutable attribute (refuses writes even to root), where the file system has it. */
+function chattr(flag: '+i' | '-i', target: string): boolean {
+  try {
+    execFileSync('chattr', [flag, target], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 objectStoreContract('fs', async () => {
   const tmp = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'ob-objstore-c-')));
@@ -15,6 +30,15 @@ objectStoreContract('fs', async () => {
   return {
     store,
     cleanup: async () => fs.rmSync(tmp, { recursive: true, force: true }),
+    denied: isRoot
+      ? async () => {
+          // root ignores file modes; an immutable bucket directory refuses even root
+          const dir = path.join(store.root, 'locked');
+          fs.mkdirSync(dir);
+          if (!chattr('+i', dir)) throw new Error('chattr +i failed');
+          return { loc: { bucket: 'locked' }, undo: async () => void chattr('-i', dir) };
+        }
+      : undefined,
   };
 });
 
@@ -100,6 +124,55 @@ describe('FsObjectStore', () => {
     for (const bad of ['fs1.', 'fs1.!!', 's3token', `fs1.${Buffer.from([0xff]).toString('base64url')}`]) {
       await expect(store.listPage(b, '', { continuationToken: bad })).rejects.toThrow(RangeError);
     }
+  });
+
+  describe('errors of the file system', () => {
+    it.skipIf(!isRoot)('an immutable directory refuses writes with AccessDenied, not retryable', async () => {
+      await store.putFile(b, 'logs/old', src);
+      const dir = path.join(root, 'b', 'logs');
+      expect(chattr('+i', dir)).toBe(true);
+      try {
+        const ops = [() => store.putFile(b, 'logs/new', src), () => store.rename(b, 'logs/old', 'moved'), () => store.delete(b, 'logs/old'), () => store.putFile(b, 'logs/sub/new', src)];
+        for (const op of ops) {
+          const e = await op().then(() => undefined, (x: unknown) => x);
+          expect(e).toBeInstanceOf(ObjectStoreError);
+          expect(e).toMatchObject({ code: 'AccessDenied', retryable: false });
+          expect((e as Error).message).toMatch(/b\/logs|EPERM/);
+        }
+        expect(await store.head(b, 'logs/old')).toEqual({ size: 13 }); // reads still work
+        expect(await listKeys(store, b, '')).toEqual(['logs/old']);
+      } finally {
+        chattr('-i', dir);
+      }
+    });
+
+    it('a source file that cannot be read is the caller\'s error, not the store\'s', async () => {
+      const e = await store.putFile(b, 'x', path.join(tmp, 'missing-source')).then(() => undefined, (x: unknown) => x);
+      expect(e).not.toBeInstanceOf(ObjectStoreError);
+      expect(e).toMatchObject({ code: 'ENOENT' });
+    });
+
+    it.skipIf(!isRoot)('a full disk is Unavailable and retryable; the same call succeeds once space returns', async () => {
+      const mnt = path.join(tmp, 'small');
+      fs.mkdirSync(mnt);
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', mnt]);
+      try {
+        const small = new FsObjectStore(path.join(mnt, 'objects'));
+        const big = path.join(tmp, 'big');
+        fs.writeFileSync(big, Buffer.alloc(2 * 1024 * 1024, 1));
+        const e = await small.putFile(b, 'big', big).then(() => undefined, (x: unknown) => x);
+        expect(e).toBeInstanceOf(ObjectStoreError);
+        expect(e).toMatchObject({ code: 'Unavailable', retryable: true });
+        expect((e as Error).message).toMatch(/ENOSPC/);
+        expect(fs.readdirSync(path.join(mnt, 'objects', '.tmp'))).toEqual([]); // the partial copy is gone
+        expect(await small.head(b, 'big')).toBeUndefined();
+        fs.truncateSync(big, 1000);
+        await small.putFile(b, 'big', big);
+        expect(await small.head(b, 'big')).toEqual({ size: 1000 });
+      } finally {
+        execFileSync('umount', ['-l', mnt]);
+      }
+    });
   });
 
   describe('symlinks planted inside the root', () => {

@@ -14,6 +14,7 @@ import { bucketNameProblem, keyProblem } from '../cos-url.ts';
 import { checkListOptions, compareKeys } from '../list.ts';
 import { ObjectStoreError, type BucketRef, type ListPage, type ListPageOptions, type ObjectEntry, type ObjectStore, type RequestOptions } from '../types.ts';
 import { errCode, isInside, mkdirsWithin } from '../../lib/dirs-within.ts';
+import { fsStoreError } from './fs-errors.ts';
 
 const TMP_DIR = '.tmp';
 /** Continuation tokens are the last key of the page, base64url-encoded behind this tag. */
@@ -34,10 +35,12 @@ export class FsObjectStore implements ObjectStore {
     this.root = fs.realpathSync(path.resolve(root));
   }
 
+  /** A failure to read `sourcePath` (the caller's file) is not the store's: it is thrown as is. */
   async putFile(loc: BucketRef, key: string, sourcePath: string, _opts?: RequestOptions): Promise<void> {
     const bucket = loc.bucket;
     const { segs } = this.check(bucket, key);
-    return this.put(bucket, key, segs, sourcePath);
+    await fsp.access(sourcePath, fs.constants.R_OK);
+    return this.mapped(bucket, key, () => this.put(bucket, key, segs, sourcePath));
   }
 
   private async put(bucket: string, key: string, segs: string[], sourcePath: string): Promise<void> {
@@ -65,7 +68,7 @@ export class FsObjectStore implements ObjectStore {
     if (!Number.isSafeInteger(start) || start < 0 || (end !== undefined && (!Number.isSafeInteger(end) || end < start))) {
       throw new RangeError(`invalid byte range [${start}, ${end ?? ''}) for ${bucket}/${key}`);
     }
-    return this.read(bucket, key, start, end);
+    return this.mapped(bucket, key, () => this.read(bucket, key, start, end));
   }
 
   private async read(bucket: string, key: string, start: number, end: number | undefined): Promise<Buffer> {
@@ -90,7 +93,7 @@ export class FsObjectStore implements ObjectStore {
   }
 
   async head(loc: BucketRef, key: string, _opts?: RequestOptions): Promise<{ size: number } | undefined> {
-    return this.stat(loc.bucket, key);
+    return this.mapped(loc.bucket, key, () => this.stat(loc.bucket, key));
   }
 
   private async stat(bucket: string, key: string): Promise<{ size: number } | undefined> {
@@ -106,7 +109,7 @@ export class FsObjectStore implements ObjectStore {
 
   /** Atomic here (one rename(2)); the interface promises less (see ObjectStore.rename). */
   async rename(loc: BucketRef, fromKey: string, toKey: string, _opts?: RequestOptions): Promise<void> {
-    return this.move(loc.bucket, fromKey, toKey);
+    return this.mapped(loc.bucket, fromKey, () => this.move(loc.bucket, fromKey, toKey));
   }
 
   private async move(bucket: string, fromKey: string, toKey: string): Promise<void> {
@@ -135,7 +138,7 @@ export class FsObjectStore implements ObjectStore {
   }
 
   async delete(loc: BucketRef, key: string, _opts?: RequestOptions): Promise<void> {
-    return this.remove(loc.bucket, key);
+    return this.mapped(loc.bucket, key, () => this.remove(loc.bucket, key));
   }
 
   private async remove(bucket: string, key: string): Promise<void> {
@@ -157,12 +160,14 @@ export class FsObjectStore implements ObjectStore {
   async listPage(loc: BucketRef, prefix: string, opts?: ListPageOptions): Promise<ListPage> {
     const { maxKeys, startAfter, continuationToken } = checkListOptions(opts);
     const after = continuationToken === undefined ? startAfter : decodeToken(continuationToken);
-    const keys: ObjectEntry[] = [];
-    for await (const entry of this.walkPrefix(loc.bucket, prefix, after)) {
-      if (keys.length === maxKeys) return { keys, nextToken: encodeToken(keys[keys.length - 1]!.key) };
-      keys.push(entry);
-    }
-    return { keys };
+    return this.mapped(loc.bucket, prefix, async () => {
+      const keys: ObjectEntry[] = [];
+      for await (const entry of this.walkPrefix(loc.bucket, prefix, after)) {
+        if (keys.length === maxKeys) return { keys, nextToken: encodeToken(keys[keys.length - 1]!.key) };
+        keys.push(entry);
+      }
+      return { keys };
+    });
   }
 
   /** The objects under `prefix` after `after`, in listing order (UTF-8 bytes), read lazily: a page
@@ -228,6 +233,15 @@ export class FsObjectStore implements ObjectStore {
       } catch (e) {
         if (errCode(e) !== 'ENOENT' && errCode(e) !== 'ENOTDIR' && errCode(e) !== 'ELOOP') throw e; // gone, or dangling
       }
+    }
+  }
+
+  /** Runs `fn`, turning the file system's own failures into ObjectStoreErrors (fs-errors.ts). */
+  private async mapped<T>(bucket: string, key: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (e) {
+      throw fsStoreError(e, bucket, key);
     }
   }
 
