@@ -1,10 +1,9 @@
 // FsObjectStore: the embedded object store inside the data dir — object `<bucket>/<key>` is the file
-// `<root>/<bucket>/<key>`. Writes go to `<root>/.tmp/` first and are renamed into place, so readers
-// never see a partial object (`.tmp` can never be a bucket: bucket names have no dots).
-// Every bucket and key is validated again here, and every path is checked, after resolving symlinks,
-// to stay inside `<root>/<bucket>/`; a symlink leading outside is refused, never followed.
-// A bucket is addressed by its name alone: a BucketRef's region and host, and per-request
-// credentials, are ignored (no endpoints, no access control of its own). Renames are atomic.
+// `<root>/<bucket>/<key>`, written to `<root>/.tmp/` and renamed into place, so it is never seen
+// partial (`.tmp` is no bucket name). Buckets and keys are validated again, and every path is checked
+// after resolving symlinks to stay inside `<root>/<bucket>/` (a symlink leading out is refused).
+// COMPAT: a bucket is its name alone (region, host, credentials ignored), exists from its first
+// object, and reads as empty while missing (never NoSuchBucket). Renames are atomic.
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
