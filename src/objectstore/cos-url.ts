@@ -1,8 +1,10 @@
 // `cos://` paths (RedirectInfo, InputMapping, OutputMapping; batch-api.md §c): parsing into
-// bucket + key prefix, and the bucket/key rules every ObjectStore re-checks (defence in depth).
-// Nothing here is ever normalised away: `..`, `.`, `a//b`, backslashes, control characters and
-// percent-encoded traversal are rejected with InvalidParameterValue.RemoteStoragePath.
+// bucket + key prefix, the BucketRef (bucket, region, endpoint host) a store is handed, and the
+// bucket/key rules every ObjectStore re-checks (defence in depth). Nothing here is ever normalised
+// away: `..`, `.`, `a//b`, backslashes, control characters and percent-encoded traversal are
+// rejected with InvalidParameterValue.RemoteStoragePath.
 import { ApiError } from '../api/errors.ts';
+import type { BucketRef } from './types.ts';
 
 export interface CosLocation {
   /** Bucket name: the whole host (`cos://b/…`) or the first DNS label of a COS endpoint host. */
@@ -128,6 +130,34 @@ export function parseCosUrl(url: string, param = 'path'): CosLocation {
   const kp = keyProblem(prefix, { allowEmpty: true, allowTrailingSlash: true });
   if (kp) throw pathError(param, url, `has a path that ${kp}`);
   return { bucket, prefix, host };
+}
+
+/** The COS regions of the legacy `cos<xx>` endpoint labels (`cosgz.myqcloud.com`), as Tencent's
+ *  own tools (coscmd, the PHP SDK) map their short region names. */
+const LEGACY_REGIONS: Readonly<Record<string, string>> = {
+  gz: 'ap-guangzhou',
+  sh: 'ap-shanghai',
+  tj: 'ap-beijing-1',
+  bj: 'ap-beijing',
+  cd: 'ap-chengdu',
+  sgp: 'ap-singapore',
+  hk: 'ap-hongkong',
+  ca: 'na-toronto',
+  ger: 'eu-frankfurt',
+};
+
+/** The location a store is handed for a parsed `cos://` path: the bucket, plus the region and the
+ *  endpoint host when the URL's host says them (see BucketRef).
+ *  COMPAT: a legacy `cos<xx>` label missing from LEGACY_REGIONS, and `cos.accelerate` (the global
+ *  acceleration endpoint), are accepted as before but name no region; the host is kept. */
+export function bucketRef(loc: CosLocation): BucketRef {
+  if (loc.host === loc.bucket) return { bucket: loc.bucket };
+  const labels = loc.host.split('.');
+  const service = labels[1] ?? '';
+  let region: string | undefined;
+  if (service === 'cos') region = labels[2] === 'accelerate' ? undefined : labels[2];
+  else region = LEGACY_REGIONS[service.slice('cos'.length)];
+  return region === undefined ? { bucket: loc.bucket, host: loc.host } : { bucket: loc.bucket, region, host: loc.host };
 }
 
 function bucketOfHost(host: string): string | undefined {

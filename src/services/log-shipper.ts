@@ -2,13 +2,14 @@
 // RedirectLocalInfo (files on the compute node's filesystem) once the attempt has ended.
 // The plain object/file name always holds the latest attempt; before it is replaced, the previous
 // attempt's object is kept as `<name>.<attempt>` so earlier attempts' logs are never overwritten.
+// Objects go to the BucketRef of the `cos://` path (bucket, region, endpoint host).
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { resolveFileName } from '../domain/log-paths.ts';
 import { resolveLocalFile } from './node-files.ts';
 import type { RedirectSpec } from '../domain/task-spec.ts';
-import { joinKey, parseCosUrl } from '../objectstore/cos-url.ts';
-import type { ObjectStore } from '../objectstore/types.ts';
+import { bucketRef, joinKey, parseCosUrl } from '../objectstore/cos-url.ts';
+import { isNoSuchKey, type BucketRef, type ObjectStore } from '../objectstore/types.ts';
 import type { FinishedAttempt } from '../domain/task-spec.ts';
 
 export class LogShipper {
@@ -34,12 +35,35 @@ export class LogShipper {
   private async toObject(url: RedirectSpec['stdoutPath'], tmpl: string, vars: { jobId: string; taskName: string; index: number }, src: string, attempt: number): Promise<void> {
     if (!url) return;
     const loc = parseCosUrl(url, 'RedirectInfo');
+    const bucket = bucketRef(loc);
     const name = resolveFileName(tmpl, vars, 'RedirectInfo file name', 'InvalidParameterValue.RemoteStoragePath');
     const key = joinKey(loc.prefix, name);
-    if (attempt > 1 && (await this.objects.head(loc.bucket, key))) {
-      await this.objects.rename(loc.bucket, key, `${key}.${attempt - 1}`);
+    if (attempt > 1) await this.keepPrevious(bucket, key, `${key}.${attempt - 1}`);
+    await this.objects.putFile(bucket, key, await existingOrEmpty(src));
+  }
+
+  /**
+   * Moves the previous attempt's object `key` aside to `kept` before the put replaces `key`.
+   * Design: rename is not atomic on S3 (CopyObject, then DeleteObject). Until the put lands, readers
+   * may see `key` and `kept` both holding the previous attempt: harmless, both are its log. If the
+   * rename fails after the copy (the delete failed, or the call was cut off), `kept` is complete and
+   * `key` still holds the same bytes, which the put is about to replace anyway: so that counts as
+   * done. A `key` gone between the head and the rename leaves nothing to keep. A crash between the
+   * copy and the delete leaves both objects and this attempt's logs unshipped, as a crash before the
+   * rename would; a later attempt then keeps the plain name's (older) log again, under the number of
+   * the attempt before it. The fs store's rename is atomic, so there only the last two cases occur.
+   */
+  private async keepPrevious(bucket: BucketRef, key: string, kept: string): Promise<void> {
+    if (!(await this.objects.head(bucket, key))) return;
+    const keptBefore = await this.objects.head(bucket, kept);
+    try {
+      await this.objects.rename(bucket, key, kept);
+    } catch (e) {
+      if (isNoSuchKey(e)) return;
+      // only a `kept` that the failed rename itself wrote proves the copy landed
+      if (keptBefore === undefined && (await this.objects.head(bucket, kept).catch(() => undefined))) return;
+      throw e;
     }
-    await this.objects.putFile(loc.bucket, key, await existingOrEmpty(src));
   }
 
   private async toLocal(dir: string, tmpl: string, vars: { jobId: string; taskName: string; index: number }, src: string, attempt: number): Promise<void> {

@@ -1,18 +1,23 @@
 // FsObjectStore: the embedded object store inside the data dir — object `<bucket>/<key>` is the file
-// `<root>/<bucket>/<key>`. Writes go to `<root>/.tmp/` first and are renamed into place, so readers
-// never see a partial object (`.tmp` can never be a bucket: bucket names have no dots).
-// Every bucket and key is validated again here, and every path is checked, after resolving symlinks,
-// to stay inside `<root>/<bucket>/`; a symlink leading outside is refused, never followed.
+// `<root>/<bucket>/<key>`, written to `<root>/.tmp/` and renamed into place, so it is never seen
+// partial (`.tmp` is no bucket name). Buckets and keys are validated again, and every path is checked
+// after resolving symlinks to stay inside `<root>/<bucket>/` (a symlink leading out is refused).
+// COMPAT: a bucket is its name alone (region, host, credentials ignored), exists from its first
+// object, and reads as empty while missing (never NoSuchBucket). Renames are atomic.
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { ApiError } from '../../api/errors.ts';
 import { bucketNameProblem, keyProblem } from '../cos-url.ts';
-import { ObjectStoreError, type ObjectStore } from '../types.ts';
+import { checkListOptions, compareKeys } from '../list.ts';
+import { ObjectStoreError, type BucketRef, type ListPage, type ListPageOptions, type ObjectEntry, type ObjectStore, type RequestOptions } from '../types.ts';
 import { errCode, isInside, mkdirsWithin } from '../../lib/dirs-within.ts';
+import { fsStoreError } from './fs-errors.ts';
 
 const TMP_DIR = '.tmp';
+/** Continuation tokens are the last key of the page, base64url-encoded behind this tag. */
+const TOKEN_TAG = 'fs1.';
 
 function refuse(bucket: string, key: string, problem: string): ApiError {
   return new ApiError('InvalidParameterValue.RemoteStoragePath',
@@ -29,8 +34,15 @@ export class FsObjectStore implements ObjectStore {
     this.root = fs.realpathSync(path.resolve(root));
   }
 
-  async putFile(bucket: string, key: string, sourcePath: string): Promise<void> {
+  /** A failure to read `sourcePath` (the caller's file) is not the store's: it is thrown as is. */
+  async putFile(loc: BucketRef, key: string, sourcePath: string, _opts?: RequestOptions): Promise<void> {
+    const bucket = loc.bucket;
     const { segs } = this.check(bucket, key);
+    await fsp.access(sourcePath, fs.constants.R_OK);
+    return this.mapped(bucket, key, () => this.put(bucket, key, segs, sourcePath));
+  }
+
+  private async put(bucket: string, key: string, segs: string[], sourcePath: string): Promise<void> {
     const tmpDir = await this.tmpDir();
     const tmp = path.join(tmpDir, `${Date.now()}-${randomBytes(6).toString('hex')}`);
     try {
@@ -50,10 +62,15 @@ export class FsObjectStore implements ObjectStore {
     }
   }
 
-  async getRange(bucket: string, key: string, start: number, end?: number): Promise<Buffer> {
+  async getRange(loc: BucketRef, key: string, start: number, end?: number, _opts?: RequestOptions): Promise<Buffer> {
+    const bucket = loc.bucket;
     if (!Number.isSafeInteger(start) || start < 0 || (end !== undefined && (!Number.isSafeInteger(end) || end < start))) {
       throw new RangeError(`invalid byte range [${start}, ${end ?? ''}) for ${bucket}/${key}`);
     }
+    return this.mapped(bucket, key, () => this.read(bucket, key, start, end));
+  }
+
+  private async read(bucket: string, key: string, start: number, end: number | undefined): Promise<Buffer> {
     const file = await this.existingFile(bucket, key);
     if (file === undefined) throw new ObjectStoreError('NoSuchKey', `no object ${bucket}/${key}`);
     const fh = await fsp.open(file, 'r');
@@ -74,7 +91,11 @@ export class FsObjectStore implements ObjectStore {
     }
   }
 
-  async head(bucket: string, key: string): Promise<{ size: number } | undefined> {
+  async head(loc: BucketRef, key: string, _opts?: RequestOptions): Promise<{ size: number } | undefined> {
+    return this.mapped(loc.bucket, key, () => this.stat(loc.bucket, key));
+  }
+
+  private async stat(bucket: string, key: string): Promise<{ size: number } | undefined> {
     const file = await this.existingFile(bucket, key);
     if (file === undefined) return undefined;
     try {
@@ -85,7 +106,12 @@ export class FsObjectStore implements ObjectStore {
     }
   }
 
-  async rename(bucket: string, fromKey: string, toKey: string): Promise<void> {
+  /** Atomic here (one rename(2)); the interface promises less (see ObjectStore.rename). */
+  async rename(loc: BucketRef, fromKey: string, toKey: string, _opts?: RequestOptions): Promise<void> {
+    return this.mapped(loc.bucket, fromKey, () => this.move(loc.bucket, fromKey, toKey));
+  }
+
+  private async move(bucket: string, fromKey: string, toKey: string): Promise<void> {
     const from = this.check(bucket, fromKey);
     const to = this.check(bucket, toKey);
     if (fromKey === toKey) {
@@ -110,7 +136,11 @@ export class FsObjectStore implements ObjectStore {
     await this.pruneEmptyDirs(bucket, fromParent ?? '');
   }
 
-  async delete(bucket: string, key: string): Promise<void> {
+  async delete(loc: BucketRef, key: string, _opts?: RequestOptions): Promise<void> {
+    return this.mapped(loc.bucket, key, () => this.remove(loc.bucket, key));
+  }
+
+  private async remove(bucket: string, key: string): Promise<void> {
     const { segs } = this.check(bucket, key);
     const parent = await this.existingParent(bucket, key, segs);
     if (parent === undefined) return;
@@ -126,7 +156,22 @@ export class FsObjectStore implements ObjectStore {
     await this.pruneEmptyDirs(bucket, parent);
   }
 
-  async list(bucket: string, prefix: string): Promise<string[]> {
+  async listPage(loc: BucketRef, prefix: string, opts?: ListPageOptions): Promise<ListPage> {
+    const { maxKeys, startAfter, continuationToken } = checkListOptions(opts);
+    const after = continuationToken === undefined ? startAfter : decodeToken(continuationToken);
+    return this.mapped(loc.bucket, prefix, async () => {
+      const keys: ObjectEntry[] = [];
+      for await (const entry of this.walkPrefix(loc.bucket, prefix, after)) {
+        if (keys.length === maxKeys) return { keys, nextToken: encodeToken(keys[keys.length - 1]!.key) };
+        keys.push(entry);
+      }
+      return { keys };
+    });
+  }
+
+  /** The objects under `prefix` after `after`, in listing order (UTF-8 bytes), read lazily: a page
+   *  reads only the directories it needs. */
+  private async *walkPrefix(bucket: string, prefix: string, after: string | undefined): AsyncGenerator<ObjectEntry> {
     const bp = bucketNameProblem(bucket);
     if (bp) throw refuse(bucket, prefix, `names an invalid ${bp}`);
     // A prefix is a plain string (`logs/std` is fine); only its directory part is walked, and that
@@ -136,48 +181,67 @@ export class FsObjectStore implements ObjectStore {
     const kp = dirKey === '' ? (cut === 0 ? "starts with '/'" : undefined) : keyProblem(dirKey);
     if (kp) throw refuse(bucket, prefix, `has a prefix whose directory part ${kp}`);
     const bucketDir = await this.realBucketDir(bucket);
-    if (bucketDir === undefined) return [];
+    if (bucketDir === undefined) return;
     let start = bucketDir;
     if (dirKey !== '') {
       try {
         start = await fsp.realpath(path.join(bucketDir, ...dirKey.split('/')));
       } catch (e) {
-        if (errCode(e) === 'ENOENT' || errCode(e) === 'ENOTDIR') return [];
+        if (errCode(e) === 'ENOENT' || errCode(e) === 'ENOTDIR') return;
         throw e;
       }
       if (!isInside(start, bucketDir)) throw refuse(bucket, prefix, 'leads outside its bucket through a symbolic link');
-      if (!(await fsp.stat(start)).isDirectory()) return [];
+      if (!(await fsp.stat(start)).isDirectory()) return;
     }
-    const out: string[] = [];
-    const walk = async (dir: string, keyPrefix: string): Promise<void> => {
-      let entries: fs.Dirent[];
+    yield* this.walkDir(bucketDir, start, dirKey === '' ? '' : `${dirKey}/`, prefix, after);
+  }
+
+  private async *walkDir(bucketDir: string, dir: string, keyPrefix: string, prefix: string, after: string | undefined): AsyncGenerator<ObjectEntry> {
+    let entries: fs.Dirent[];
+    try {
+      entries = await fsp.readdir(dir, { withFileTypes: true });
+    } catch (e) {
+      if (errCode(e) === 'ENOENT' || errCode(e) === 'ENOTDIR') return; // deleted meanwhile
+      throw e;
+    }
+    // A directory `d` holds the keys `d/…`, so it sorts as `d/` among its siblings: then walking the
+    // entries in that order yields keys in listing order (no name holds a '/').
+    const sorted = entries
+      .map((ent) => ({ ent, sortKey: Buffer.from(ent.isDirectory() ? `${ent.name}/` : ent.name, 'utf8') }))
+      .sort((a, b) => Buffer.compare(a.sortKey, b.sortKey));
+    for (const { ent } of sorted) {
+      const key = keyPrefix + ent.name;
+      const file = path.join(dir, ent.name);
+      if (ent.isDirectory()) {
+        const sub = `${key}/`;
+        if (!(sub.startsWith(prefix) || prefix.startsWith(sub))) continue;
+        if (after !== undefined && !after.startsWith(sub) && compareKeys(after, sub) > 0) continue; // all of it precedes `after`
+        yield* this.walkDir(bucketDir, file, sub, prefix, after);
+        continue;
+      }
+      if (!key.startsWith(prefix) || (after !== undefined && compareKeys(key, after) <= 0)) continue;
       try {
-        entries = await fsp.readdir(dir, { withFileTypes: true });
-      } catch (e) {
-        if (errCode(e) === 'ENOENT' || errCode(e) === 'ENOTDIR') return; // deleted meanwhile
-        throw e;
-      }
-      for (const ent of entries) {
-        const key = keyPrefix + ent.name;
-        if (ent.isDirectory()) {
-          if (`${key}/`.startsWith(prefix) || prefix.startsWith(`${key}/`)) await walk(path.join(dir, ent.name), `${key}/`);
-          continue;
-        }
-        if (!key.startsWith(prefix)) continue;
-        if (ent.isFile()) out.push(key);
-        else if (ent.isSymbolicLink()) {
+        if (ent.isFile()) {
+          yield { key, size: (await fsp.lstat(file)).size };
+        } else if (ent.isSymbolicLink()) {
           // Tolerated only when it resolves to a regular file inside the bucket; never descended into.
-          try {
-            const real = await fsp.realpath(path.join(dir, ent.name));
-            if (isInside(real, bucketDir) && (await fsp.stat(real)).isFile()) out.push(key);
-          } catch {
-            /* dangling: not an object */
-          }
+          const real = await fsp.realpath(file);
+          const st = await fsp.stat(real);
+          if (isInside(real, bucketDir) && st.isFile()) yield { key, size: st.size };
         }
+      } catch (e) {
+        if (errCode(e) !== 'ENOENT' && errCode(e) !== 'ENOTDIR' && errCode(e) !== 'ELOOP') throw e; // gone, or dangling
       }
-    };
-    await walk(start, dirKey === '' ? '' : `${dirKey}/`);
-    return out.sort((a, b) => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8')));
+    }
+  }
+
+  /** Runs `fn`, turning the file system's own failures into ObjectStoreErrors (fs-errors.ts). */
+  private async mapped<T>(bucket: string, key: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (e) {
+      throw fsStoreError(e, bucket, key);
+    }
   }
 
   // ---- path safety -------------------------------------------------------------------------
@@ -284,4 +348,14 @@ export class FsObjectStore implements ObjectStore {
       cur = path.dirname(cur);
     }
   }
+}
+
+function encodeToken(lastKey: string): string {
+  return TOKEN_TAG + Buffer.from(lastKey, 'utf8').toString('base64url');
+}
+
+function decodeToken(token: string): string {
+  const key = token.startsWith(TOKEN_TAG) ? Buffer.from(token.slice(TOKEN_TAG.length), 'base64url').toString('utf8') : undefined;
+  if (key === undefined || key === '' || encodeToken(key) !== token) throw new RangeError(`malformed continuation token ${JSON.stringify(token)}`);
+  return key;
 }
