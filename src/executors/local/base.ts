@@ -91,7 +91,14 @@ export abstract class LocalExecutorBase implements Executor {
     const layout = this.logs.layout;
     const dirKey = `${g.jobId}/${g.taskName}`;
     if (!this.logDirs.has(dirKey)) {
-      fs.mkdirSync(layout.logDir(g.jobId, g.taskName), { recursive: true });
+      try {
+        fs.mkdirSync(layout.logDir(g.jobId, g.taskName), { recursive: true });
+      } catch (e) {
+        // no instance can start without its logs: each is told so (launch() itself does not fail)
+        const error = `could not create the log directory of the task: ${e instanceof Error ? e.message : String(e)}`;
+        for (const i of g.instances) started({ key: i.key, ok: false, error });
+        return;
+      }
       if (this.logDirs.size >= 10_000) this.logDirs.clear();
       this.logDirs.add(dirKey);
     }
