@@ -72,6 +72,8 @@ export abstract class LocalExecutorBase implements Executor {
   /** Attempts launched with a command file (removed by forget). */
   private readonly longCommands = new Set<string>();
   private readonly ownHome = os.userInfo().homedir;
+  /** close() was called: nothing more is reported (the next service process observes what ends). */
+  private shutDown = false;
 
   constructor(protected readonly o: LocalExecutorOptions) {
     fs.mkdirSync(o.stateDir, { recursive: true, mode: 0o700 });
@@ -293,6 +295,7 @@ export abstract class LocalExecutorBase implements Executor {
   }
 
   async close(): Promise<void> {
+    this.shutDown = true;
     this.adopter.close();
     for (const t of this.stopTimers.values()) clearTimeout(t);
     this.stopTimers.clear();
@@ -300,7 +303,7 @@ export abstract class LocalExecutorBase implements Executor {
 
   /** An attempt ended: reported once, with the others that end in the same turn. */
   protected fire(key: string, exit: ExitInfo): void {
-    if (this.ended.has(key)) return;
+    if (this.ended.has(key) || this.shutDown) return;
     this.ended.add(key);
     const t = this.stopTimers.get(key);
     if (t) {
@@ -318,6 +321,7 @@ export abstract class LocalExecutorBase implements Executor {
     setImmediate(() => {
       const batch = this.queued;
       this.queued = [];
+      if (this.shutDown) return;
       try {
         this.listener(batch);
       } catch (e) {
