@@ -142,6 +142,8 @@ export abstract class LocalExecutorBase implements Executor {
       const h = (handle as unknown as AttemptHandle | null) ?? found;
       if (!h) return { key, state: 'lost', reason: 'no trace of the attempt was found: it never started' };
       const r = this.adopt(h);
+      // ended already: a stop() must not signal its pid, which may belong to another process by now
+      if (r.kind !== 'running') this.ended.add(key);
       const extra = found ? { handle: found as unknown as Handle } : {};
       if (r.kind === 'running') return { key, state: 'running', ...extra };
       if (r.kind === 'exited') return { key, state: 'exited', exit: r.exit, ...extra };
