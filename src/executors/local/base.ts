@@ -72,6 +72,8 @@ export abstract class LocalExecutorBase implements Executor {
   /** Attempts launched with a command file (removed by forget). */
   private readonly longCommands = new Set<string>();
   private readonly ownHome = os.userInfo().homedir;
+  /** close() was called: nothing more is reported (the next service process observes what ends). */
+  private shutDown = false;
 
   constructor(protected readonly o: LocalExecutorOptions) {
     fs.mkdirSync(o.stateDir, { recursive: true, mode: 0o700 });
@@ -91,7 +93,14 @@ export abstract class LocalExecutorBase implements Executor {
     const layout = this.logs.layout;
     const dirKey = `${g.jobId}/${g.taskName}`;
     if (!this.logDirs.has(dirKey)) {
-      fs.mkdirSync(layout.logDir(g.jobId, g.taskName), { recursive: true });
+      try {
+        fs.mkdirSync(layout.logDir(g.jobId, g.taskName), { recursive: true });
+      } catch (e) {
+        // no instance can start without its logs: each is told so (launch() itself does not fail)
+        const error = `could not create the log directory of the task: ${e instanceof Error ? e.message : String(e)}`;
+        for (const i of g.instances) started({ key: i.key, ok: false, error });
+        return;
+      }
       if (this.logDirs.size >= 10_000) this.logDirs.clear();
       this.logDirs.add(dirKey);
     }
@@ -133,6 +142,8 @@ export abstract class LocalExecutorBase implements Executor {
       const h = (handle as unknown as AttemptHandle | null) ?? found;
       if (!h) return { key, state: 'lost', reason: 'no trace of the attempt was found: it never started' };
       const r = this.adopt(h);
+      // ended already: a stop() must not signal its pid, which may belong to another process by now
+      if (r.kind !== 'running') this.ended.add(key);
       const extra = found ? { handle: found as unknown as Handle } : {};
       if (r.kind === 'running') return { key, state: 'running', ...extra };
       if (r.kind === 'exited') return { key, state: 'exited', exit: r.exit, ...extra };
@@ -286,6 +297,7 @@ export abstract class LocalExecutorBase implements Executor {
   }
 
   async close(): Promise<void> {
+    this.shutDown = true;
     this.adopter.close();
     for (const t of this.stopTimers.values()) clearTimeout(t);
     this.stopTimers.clear();
@@ -293,7 +305,7 @@ export abstract class LocalExecutorBase implements Executor {
 
   /** An attempt ended: reported once, with the others that end in the same turn. */
   protected fire(key: string, exit: ExitInfo): void {
-    if (this.ended.has(key)) return;
+    if (this.ended.has(key) || this.shutDown) return;
     this.ended.add(key);
     const t = this.stopTimers.get(key);
     if (t) {
@@ -311,6 +323,7 @@ export abstract class LocalExecutorBase implements Executor {
     setImmediate(() => {
       const batch = this.queued;
       this.queued = [];
+      if (this.shutDown) return;
       try {
         this.listener(batch);
       } catch (e) {
