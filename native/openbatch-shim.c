@@ -38,11 +38,22 @@
  *   "S <key> <pid> <starttime> <slot>"  started (starttime: field 22 of /proc/<pid>/stat; slot: its
  *                                  cgroups' name, "-" for none)
  *   "F <key> <errno> <step>"       could not start (step: which part of the setup failed)
- *   "E <key> exit <code>[ oom]"    ended with an exit code ("oom": its memory cgroup killed for memory)
- *   "E <key> signal <n>[ oom]"     killed by signal n
- * When the attempt ends, the shim appends "exit <code>[ oom]\n" or "signal <n>[ oom]\n" to the pidfile
- * (one write) and renames it to the status file, so the status file appears whole and its last line
- * is the status (where there is no pidfile, the status file is written with that line alone).
+ *   "E <key> exit <code>[ oom] cpu=<s>[ mem=<bytes>]"
+ *                                  ended with an exit code ("oom": its memory cgroup killed for memory)
+ *   "E <key> signal <n>[ oom] cpu=<s>[ mem=<bytes>]"
+ *                                  killed by signal n
+ *   What follows the status is what the attempt used over its whole life, as `name=value` words (a
+ *   reader skips names it does not know; older shims sent none): cpu= its CPU seconds (decimal), mem=
+ *   its peak memory in bytes. With a cgroup slot they are the slot's counters (cpuacct.usage, or v2
+ *   cpu.stat usage_usec less what earlier attempts of the slot used; v1 memory.max_usage_in_bytes,
+ *   reset when the attempt joins), so they count the attempt's whole tree; otherwise (and for memory
+ *   in cgroup v2, whose peak cannot be reset for each attempt of a slot) the rusage of the attempt's
+ *   process and the descendants it waited for (ru_utime + ru_stime; ru_maxrss, the largest of them).
+ * When the attempt ends, the shim appends "usage cpu=<s>[ mem=<bytes>]\n" and then "exit <code>[ oom]\n"
+ * or "signal <n>[ oom]\n" to the pidfile (one write) and renames it to the status file, so the status
+ * file appears whole and its last line is the status (where there is no pidfile, the status file is
+ * written with those lines alone). The usage line comes before the status line, so a reader that
+ * knows only "the last line is the status" still reads it.
  *
  * `openbatch-shim --probe-ns DIR` checks that a private mount namespace can hide DIR (exit 0) — the
  * service asks once at start.
@@ -52,6 +63,7 @@
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 
 struct child {
@@ -261,28 +273,42 @@ static int finish_launch(size_t i) {
 }
 
 /* The exit is seen with WNOWAIT and the child reaped only after its status file is written: until then
- * its pid stays taken (a zombie), so a service watching the pid never sees it gone without a status. */
+ * its pid stays taken (a zombie), so a service watching the pid never sees it gone without a status.
+ * The waitid system call (not glibc's wrapper) also gives the zombie's rusage, its own and that of
+ * the children it reaped: the attempt's CPU time and peak memory when no cgroup counts them. */
 static void reap(void) {
   for (;;) {
     siginfo_t si;
+    struct rusage ru;
     memset(&si, 0, sizeof si);
-    if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) != 0 || si.si_pid == 0) return;
+    memset(&ru, 0, sizeof ru);
+    if (syscall(SYS_waitid, P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT, &ru) != 0 || si.si_pid == 0) return;
     pid_t pid = si.si_pid;
     for (size_t i = 0; i < nchildren; i++) {
       if (children[i].pid != pid) continue;
       /* ended before its exec report was read: read it now (start or failure comes first) */
       if (children[i].launch_fd >= 0 && !finish_launch(i)) break;
-      char body[64], line[512];
+      char body[160], line[512];
       int ok = si.si_code == CLD_EXITED && si.si_status == 0;
       /* a failed attempt whose memory cgroup killed for memory ran out of memory, whichever process
        * was killed (the shell then exits 137): the cgroup counts it, the signal cannot tell */
       const char *oom = "";
       ssize_t s = children[i].slot;
       if (s >= 0 && slot_oom((size_t)s) && !ok) oom = " oom";
-      int bl = si.si_code == CLD_EXITED ? snprintf(body, sizeof body, "exit %d%s\n", si.si_status, oom)
-                                        : snprintf(body, sizeof body, "signal %d%s\n", si.si_status, oom);
-      /* the pid file gets the status line and becomes the status file (no new file: on some file
-       * systems creating files is the dearest part of an attempt); otherwise a fresh status file */
+      /* what it used: its slot's counters (its whole tree) where they exist, else its rusage; read
+       * before the slot is released (and maybe reused) */
+      long long cpu_us = (long long)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000 + ru.ru_utime.tv_usec + ru.ru_stime.tv_usec;
+      long long mem = (long long)ru.ru_maxrss * 1024;
+      if (s >= 0) slot_usage((size_t)s, &cpu_us, &mem);
+      char use[80];
+      int ul = snprintf(use, sizeof use, "cpu=%lld.%06lld", cpu_us / 1000000, cpu_us % 1000000);
+      if (mem > 0) snprintf(use + ul, sizeof use - (size_t)ul, " mem=%lld", mem);
+      char status[48];
+      if (si.si_code == CLD_EXITED) snprintf(status, sizeof status, "exit %d%s", si.si_status, oom);
+      else snprintf(status, sizeof status, "signal %d%s", si.si_status, oom);
+      int bl = snprintf(body, sizeof body, "usage %s\n%s\n", use, status);
+      /* the pid file gets the usage and status lines and becomes the status file (no new file: on
+       * some file systems creating files is the dearest part of an attempt); otherwise a fresh one */
       int done = 0;
       if (children[i].pidfile) {
         int fd = open(children[i].pidfile, O_WRONLY | O_APPEND | O_CLOEXEC);
@@ -301,7 +327,7 @@ static void reap(void) {
         }
         if (children[i].pidfile) unlink(children[i].pidfile);
       }
-      int n = snprintf(line, sizeof line, "E %s %s", children[i].key, body);
+      int n = snprintf(line, sizeof line, "E %s %s %s\n", children[i].key, status, use);
       emit(line, (size_t)n);
       /* what the attempt left running dies with it */
       if (s >= 0) slot_release((size_t)s);

@@ -6,7 +6,8 @@
  * thousands of those slow every memory cgroup down. A slot whose attempt left processes is drained
  * (they are killed) before it is used again; one that still holds much memory that cannot be
  * reclaimed (files in a tmpfs, which would count against the next attempt's limit) is retired. The
- * slots are removed when the shim exits.
+ * slots are removed when the shim exits. What an attempt used is read from its slot when it ends
+ * (slot_usage): counters are reset, or their value at the attempt's start kept, for each attempt.
  */
 #include "shim.h" /* first: it defines _GNU_SOURCE */
 #include <signal.h>
@@ -17,6 +18,7 @@ struct slot {
   char name[48];
   enum slot_state state;
   long oom_seen; /* its memory cgroup's OOM kills when its last attempt ended */
+  long long cpu_base_us; /* v2: its cpu.stat usage_usec when its last attempt ended */
   int tries;     /* drain passes so far */
 };
 
@@ -86,6 +88,7 @@ ssize_t slot_take(void) {
   }
   sl->state = SLOT_BUSY;
   sl->oom_seen = 0;
+  sl->cpu_base_us = 0;
   sl->tries = 0;
   return (ssize_t)nslots++;
 }
@@ -126,6 +129,8 @@ int cg_join(const char *slot, long long mem, long cpu_quota) {
     }
     /* cpuacct counts CPU time per cgroup: from zero for each attempt */
     if ((k & CG_CPUACCT) && (e = cg_write(i, slot, "cpuacct.usage", "0", 0))) return e;
+    /* and the peak memory from what the slot holds now (best effort: it is only reported) */
+    if (k & CG_MEMORY) cg_write(i, slot, "memory.max_usage_in_bytes", "0", 1);
     if ((e = cg_write(i, slot, "cgroup.procs", "0", 0))) return e;
   }
   return 0;
@@ -206,6 +211,29 @@ int slot_oom(size_t s) {
   int more = kills > slots[s].oom_seen;
   slots[s].oom_seen = kills;
   return more;
+}
+
+/* What the slot's attempt, which just ended, used over its life: CPU µs and peak memory bytes, each
+ * left as it is where the slot has no counter for it (v1 without cpuacct; memory in v2, whose
+ * memory.peak spans every attempt of the slot). Called once per attempt, before slot_release. */
+void slot_usage(size_t s, long long *cpu_us, long long *mem) {
+  struct slot *sl = &slots[s];
+  ssize_t a = dir_of(CG_CPUACCT);
+  if (a >= 0 && (cgroup_kinds[a] & CG_V2)) {
+    long long total = cg_read((size_t)a, sl->name, "cpu.stat", "usage_usec");
+    if (total >= sl->cpu_base_us) {
+      *cpu_us = total - sl->cpu_base_us;
+      sl->cpu_base_us = total;
+    }
+  } else if (a >= 0) {
+    long long ns = cg_read((size_t)a, sl->name, "cpuacct.usage", NULL);
+    if (ns >= 0) *cpu_us = ns / 1000;
+  }
+  ssize_t m = dir_of(CG_MEMORY);
+  if (m >= 0 && !(cgroup_kinds[m] & CG_V2)) {
+    long long peak = cg_read((size_t)m, sl->name, "memory.max_usage_in_bytes", NULL);
+    if (peak > 0) *mem = peak;
+  }
 }
 
 size_t slots_draining(void) {

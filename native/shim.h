@@ -41,6 +41,7 @@ void die(const char *what);
 ssize_t slot_take(void);
 const char *slot_name(size_t s);
 int slot_oom(size_t s);
+void slot_usage(size_t s, long long *cpu_us, long long *mem);
 void slot_release(size_t s);
 size_t slots_draining(void);
 void drain_pass(void);

@@ -160,6 +160,10 @@ export async function start(cfg: Config, opts: { clock?: Clock; logger?: Logger 
       return c && { cpus: c.cpu, memGiB: c.memGiB };
     },
     pools: new EnvPools(store, clock, logger.child({ component: 'nodes' }), capacity),
+    // the monitor samples each attempt soon after its start and as it ends (it exists before the
+    // scheduler starts, which is when the first of these can come)
+    onStarted: (as) => monitor.attemptsStarted(as),
+    onEnded: (a, exit, at) => monitor.attemptEnded(a, exit, at),
   });
   const envs = new EnvService({
     store, scheduler, clock, limits: cfg.limits, localRoot: p.local, capacityOf, attachable: cfg.attachableInstances, capacity,
@@ -193,8 +197,9 @@ export async function start(cfg: Config, opts: { clock?: Clock; logger?: Logger 
   });
   let ready = false;
   const server: FastifyInstance = buildServer({ pipeline, maxBodyBytes: cfg.maxBodyBytes, logger, health: () => ready });
-  await scheduler.start();
+  // the monitor first: attempts re-adopted by scheduler.start() that ended meanwhile get their end sample
   monitor.start();
+  await scheduler.start();
   try {
     await server.listen({ host: cfg.host, port: cfg.port });
   } catch (e) {

@@ -62,6 +62,19 @@ export interface ExitInfo {
   signal: string | null;
   /** The attempt failed and its memory limit killed a process of it. */
   oom?: boolean;
+  /** What the attempt used over its whole life, measured as it ended (an ended attempt cannot be
+   *  read any more); absent where the executor cannot tell. */
+  usage?: EndUsage;
+}
+
+/** Resource use of an attempt over its whole life (for DescribeJobMonitorData's last sample). */
+export interface EndUsage {
+  /** CPU seconds it used. */
+  cpuSeconds: number;
+  /** Its peak memory, when known. */
+  maxMemoryBytes?: number;
+  /** How full the file system of its working directory was as it ended (0-100), when known. */
+  diskPercent?: number;
 }
 
 /** What the executor knows of an attempt. `handle` is set when observe() found the attempt by its

@@ -1,7 +1,8 @@
 // Attempts: the only part of the scheduler that talks to the executor. Starts attempts (made durable
 // as STARTING, attempt n, before the executor is asked), launches them as one group per task, applies
 // their ends (decideAfterExit), stops them (terminations, lost nodes, Timeout — one timer for every
-// deadline), and re-adopts what ran before a restart through the executor's batched observe().
+// deadline), and re-adopts what ran before a restart through the executor's batched observe(). Tells
+// the onStarted/onEnded hooks (the monitor) of starts and ends.
 import { decideAfterExit, type StopCause } from '../domain/outcome.ts';
 import { newId } from '../domain/ids.ts';
 import type { State } from '../domain/states.ts';
@@ -29,6 +30,8 @@ export interface RunningAttempt {
   attempt: number;
   /** The instance type of the task's compute environment, when it names one. */
   instanceType: string | undefined;
+  /** When it started running (ms), when known. */
+  startTime?: number;
 }
 
 export class Attempts {
@@ -145,6 +148,8 @@ export class Attempts {
 
   /** Tasks with attempts that started since the last roll-up (one roll-up and one tick for all). */
   private readonly startedTasks = new Set<TaskRt>();
+  /** The attempts among them, for the onStarted hook (only kept when there is one). */
+  private startedBatch: AttemptRt[] = [];
 
   private started(a: AttemptRt, r: LaunchResult): void {
     const core = this.core;
@@ -171,6 +176,7 @@ export class Attempts {
     else this.deadlines.push(a.deadline, a);
     if (this.startedTasks.size === 0) setImmediate(() => this.rollStarted());
     this.startedTasks.add(task);
+    if (core.o.onStarted) this.startedBatch.push(a);
   }
 
   private rollStarted(): void {
@@ -178,6 +184,15 @@ export class Attempts {
     const now = core.now();
     for (const task of this.startedTasks) rollBoth(core, task, now);
     this.startedTasks.clear();
+    if (this.startedBatch.length > 0) {
+      const batch = this.startedBatch.filter((a) => this.byKey.get(a.key) === a).map((a) => this.runningOf(a));
+      this.startedBatch = [];
+      try {
+        if (batch.length > 0) core.o.onStarted?.(batch);
+      } catch (e) {
+        core.log.warn({ err: e }, 'onStarted hook failed');
+      }
+    }
     this.armDeadlines();
     core.scheduleTick();
   }
@@ -219,6 +234,13 @@ export class Attempts {
     const core = this.core;
     this.byKey.delete(key);
     const { task, inst } = a;
+    if (a.launched && a.handle && core.o.onEnded) {
+      try {
+        core.o.onEnded(this.runningOf(a), exit, core.now());
+      } catch (e) {
+        core.log.warn({ err: e }, 'onEnded hook failed');
+      }
+    }
     core.ready.recheck(task);
     this.count -= 1;
     if (a.node) {
@@ -433,11 +455,16 @@ export class Attempts {
     const out: RunningAttempt[] = [];
     for (const a of this.byKey.values()) {
       if (!a.handle || a.inst.state !== 'RUNNING') continue;
-      out.push({
-        key: a.key, handle: a.handle, jobId: a.inst.jobId, taskName: a.inst.taskName, index: a.inst.index, attempt: a.inst.attempt,
-        instanceType: a.node?.rec.instanceType ?? a.task.instanceType,
-      });
+      out.push(this.runningOf(a));
     }
     return out;
+  }
+
+  private runningOf(a: AttemptRt): RunningAttempt {
+    const i = a.inst;
+    return {
+      key: a.key, handle: a.handle!, jobId: i.jobId, taskName: i.taskName, index: i.index, attempt: i.attempt,
+      instanceType: a.node?.rec.instanceType ?? a.task.instanceType, startTime: i.runningTime ?? i.launchTime ?? undefined,
+    };
   }
 }

@@ -5,8 +5,9 @@ import { checkDag, upstreamOf } from '../domain/dag.ts';
 import { runSpecOf, type FinishedAttempt } from '../domain/task-spec.ts';
 import type { Clock } from '../lib/clock.ts';
 import type { Logger } from '../lib/logger.ts';
-import type { Executor } from '../executors/types.ts';
+import type { Executor, ExitInfo } from '../executors/types.ts';
 import type { InstanceRecord, JobRecord, Store, TaskRecord } from '../store/types.ts';
+import type { RunningAttempt } from './attempts.ts';
 import { AnonSlots, type HostCapacity, type Resources } from './capacity.ts';
 import type { EnvPools } from './env-pools.ts';
 import { ReadyQueue } from './ready-queue.ts';
@@ -30,6 +31,12 @@ export interface SchedulerOptions {
   afterAttempt?: (a: FinishedAttempt) => Promise<void>;
   /** Grace between asking an attempt to stop and forcing it. */
   killGraceMs?: number;
+  /** Told of attempts that have started (RUNNING), once per batch of starts (the monitor samples them
+   *  soon after, so even a short attempt has a data point). */
+  onStarted?: (attempts: RunningAttempt[]) => void;
+  /** Told of the end of an attempt that ran, with how it ended (and what it used, when the executor
+   *  measured it) and when its end was seen (ms). */
+  onEnded?: (attempt: RunningAttempt, exit: ExitInfo, endTime: number) => void;
 }
 
 export class Core {

@@ -1,15 +1,16 @@
-// DescribeJobMonitorData: real resource samples of running task instances. A sampler asks the
-// executor, every `intervalSec`, for the CPU time and memory of each running attempt and the fullness
-// of the file system of its working directory (the executor's usage capability; without it the
-// metrics answer UnsupportedOperation), and stores them. Percentages are of the task's instance type
-// (vCPUs, memory) when the catalogue knows it, else of this host.
+// DescribeJobMonitorData: real resource samples of task instances. A sampler asks the executor, every
+// `intervalSec`, for the CPU time and memory of each running attempt and the fullness of the file
+// system of its working directory (the executor's usage capability; without it the metrics answer
+// UnsupportedOperation), and stores them; an attempt also gets a sample soon after it starts (the
+// scheduler's onStarted) and one as it ends, from what the executor measured then (onEnded), so even
+// a short one has data. Percentages are of the task's instance type when known, else of this host.
 import { ApiError } from '../api/errors.ts';
 import { checkJobId } from '../domain/ids.ts';
-import type { Clock } from '../lib/clock.ts';
+import type { Clock, Timer } from '../lib/clock.ts';
 import type { Logger } from '../lib/logger.ts';
 import { HOST_CPUS, HOST_MEMORY_BYTES } from '../lib/proc-stats.ts';
-import type { Executor } from '../executors/types.ts';
-import type { Scheduler } from '../scheduler/scheduler.ts';
+import type { Executor, ExitInfo } from '../executors/types.ts';
+import type { RunningAttempt, Scheduler } from '../scheduler/scheduler.ts';
 import type { SampleRecord, Store } from '../store/types.ts';
 import type { Caller } from './jobs.ts';
 import { checkTaskName } from './validate.ts';
@@ -20,10 +21,17 @@ export const MEASURED_METRICS = ['CpuUsage', 'MemUsage', 'MaxDiskUsage'] as cons
 const ALL_METRICS = ['CpuUsage', 'MemUsage', 'LanOuttraffic', 'LanIntraffic', 'MaxDiskUsage', 'TargetDiskUsage'];
 const ISO_Z = /^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)Z$/;
 const MAX_GAP_NULLS = 10;
+/** A started attempt is sampled between START_MIN_MS and START_DELAY_MS after its start: the starts
+ *  of that window share one reading of the executor's counters (a scan of /proc), however many. */
+const START_DELAY_MS = 750;
+const START_MIN_MS = 500;
+/** An end this close to the previous sample measures CPU over the attempt's whole life instead (a
+ *  span of a few clock ticks says little). */
+const MIN_END_SPAN_MS = 500;
 
 export interface MonitorDeps {
   store: Store;
-  scheduler: Scheduler;
+  scheduler: Pick<Scheduler, 'runningAttempts'>;
   clock: Clock;
   logger: Logger;
   /** Seconds between samples; 0 turns sampling off. */
@@ -34,26 +42,116 @@ export interface MonitorDeps {
   executor: Pick<Executor, 'usage'>;
 }
 
+/** The last sample of a running attempt: where the next one measures CPU from. */
+interface Prev {
+  cpuSeconds: number;
+  at: number;
+  memoryBytes: number;
+  disk: number | undefined;
+}
+
 export class MonitorService {
   private timer: NodeJS.Timeout | null = null;
-  private readonly prev = new Map<string, { cpuSeconds: number; at: number }>();
+  private on = false;
+  /** By attempt key. */
+  private readonly prev = new Map<string, Prev>();
+  /** Started attempts waiting for their first sample, in the order they started. */
+  private readonly awaiting = new Map<string, { r: RunningAttempt; at: number }>();
+  private startTimer: Timer | null = null;
+  /** The last fullness of the attempts' file system seen (for ends that do not say it). */
+  private lastDisk: number | undefined;
+  /** End samples of this turn, stored together. */
+  private ends: SampleRecord[] = [];
 
   constructor(private readonly d: MonitorDeps) {}
 
   start(): void {
-    if (this.d.intervalSec <= 0 || this.timer) return;
+    if (this.d.intervalSec <= 0 || !this.d.executor.usage || this.on) return;
+    this.on = true;
     this.timer = setInterval(() => void this.sample().catch((e: unknown) => this.d.logger.warn({ err: e }, 'monitor sample failed')), this.d.intervalSec * 1000);
     this.timer.unref();
   }
 
   stop(): void {
+    this.on = false;
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+    this.startTimer?.cancel();
+    this.startTimer = null;
+    this.awaiting.clear();
   }
 
   /** Take one sample of every running attempt. */
   async sample(): Promise<number> {
     const runs = this.d.scheduler.runningAttempts();
+    for (const r of runs) this.awaiting.delete(r.key);
+    return this.take(runs, true);
+  }
+
+  /** The scheduler's onStarted: these attempts have started; each is sampled within about a second. */
+  attemptsStarted(list: readonly RunningAttempt[]): void {
+    if (!this.on || list.length === 0) return;
+    const now = this.d.clock.now();
+    for (const r of list) this.awaiting.set(r.key, { r, at: now });
+    if (!this.startTimer) this.startTimer = this.d.clock.setTimer(START_DELAY_MS, () => this.sampleStarted());
+  }
+
+  /** The scheduler's onEnded: store the attempt's last sample, from what the executor measured as it
+   *  ended — CPU since the previous sample, its memory peak (else the last sampled memory), the last
+   *  disk fullness. Without a measurement nothing is stored. */
+  attemptEnded(r: RunningAttempt, exit: ExitInfo, endTime: number): void {
+    this.awaiting.delete(r.key);
+    const p = this.prev.get(r.key);
+    this.prev.delete(r.key);
+    const u = exit.usage;
+    if (!this.on || !u) return;
+    let since = p?.at, cpuBefore = p?.cpuSeconds ?? 0;
+    if ((since === undefined || endTime - since < MIN_END_SPAN_MS) && r.startTime !== undefined) {
+      since = r.startTime;
+      cpuBefore = 0;
+    }
+    if (since === undefined) return; // no span to measure CPU over
+    const cap = this.capOf(r);
+    const wall = (endTime - since) / 1000;
+    const cpu = wall > 0 ? Math.max(0, ((u.cpuSeconds - cpuBefore) / wall / cap.cpu) * 100) : 0;
+    const memoryBytes = u.maxMemoryBytes ?? p?.memoryBytes ?? 0;
+    const disk = u.diskPercent ?? p?.disk ?? this.lastDisk ?? 0;
+    this.ends.push({
+      jobId: r.jobId, taskName: r.taskName, index: r.index, attempt: r.attempt, ts: Math.floor(endTime / 1000),
+      cpu: round2(Math.min(cpu, 100)), mem: round2((memoryBytes / (cap.memGiB * 2 ** 30)) * 100), disk: round2(disk),
+    });
+    if (this.ends.length === 1) {
+      setImmediate(() => {
+        const out = this.ends;
+        this.ends = [];
+        this.d.store.insertSamples(out).catch((e: unknown) => this.d.logger.warn({ err: e }, 'storing end samples failed'));
+      });
+    }
+  }
+
+  /** The start-sample timer: sample the attempts that started at least START_MIN_MS ago, and wait for
+   *  the others. */
+  private sampleStarted(): void {
+    this.startTimer = null;
+    if (!this.on) return;
+    const now = this.d.clock.now();
+    const runs: RunningAttempt[] = [];
+    for (const [key, w] of this.awaiting) {
+      if (now - w.at < START_MIN_MS) break; // the rest started later
+      runs.push(w.r);
+      this.awaiting.delete(key);
+    }
+    const next = this.awaiting.values().next();
+    if (!next.done) this.startTimer = this.d.clock.setTimer(Math.max(0, next.value.at + START_DELAY_MS - now), () => this.sampleStarted());
+    if (runs.length > 0) void this.take(runs, false).catch((e: unknown) => this.d.logger.warn({ err: e }, 'monitor sample failed'));
+  }
+
+  private capOf(r: RunningAttempt): { cpu: number; memGiB: number } {
+    return (r.instanceType && this.d.capacityOf(r.instanceType)) || { cpu: HOST_CPUS, memGiB: HOST_MEMORY_BYTES / 2 ** 30 };
+  }
+
+  /** Sample these running attempts; `all`: they are every running attempt (forget the others). */
+  private async take(runs: readonly RunningAttempt[], all: boolean): Promise<number> {
     const usageOf = this.d.executor.usage?.bind(this.d.executor);
     if (!usageOf || runs.length === 0) return 0;
     const usage = await usageOf(runs);
@@ -64,23 +162,22 @@ export class MonitorService {
     for (const r of runs) {
       const got = usage.get(r.key);
       if (!got) continue;
-      const u = { cpuSeconds: got.cpuSeconds, rssBytes: got.memoryBytes, ageSeconds: got.ageSeconds };
-      const key = `${r.jobId}/${r.taskName}/${r.index}/${r.attempt}`;
-      seen.add(key);
-      const cap = (r.instanceType && this.d.capacityOf(r.instanceType)) || { cpu: HOST_CPUS, memGiB: HOST_MEMORY_BYTES / 2 ** 30 };
-      const p = this.prev.get(key);
+      seen.add(r.key);
+      const cap = this.capOf(r);
+      const p = this.prev.get(r.key);
       // CPU: since the previous sample, or since the attempt started for the first one
-      const cpuSec = p ? u.cpuSeconds - p.cpuSeconds : u.cpuSeconds;
-      const wall = p ? (now - p.at) / 1000 : (u.ageSeconds ?? this.d.intervalSec);
-      this.prev.set(key, { cpuSeconds: u.cpuSeconds, at: now });
+      const cpuSec = p ? got.cpuSeconds - p.cpuSeconds : got.cpuSeconds;
+      const wall = p ? (now - p.at) / 1000 : (got.ageSeconds ?? this.d.intervalSec);
+      this.prev.set(r.key, { cpuSeconds: got.cpuSeconds, at: now, memoryBytes: got.memoryBytes, disk: got.diskPercent });
+      if (got.diskPercent !== undefined) this.lastDisk = got.diskPercent;
       const cpu = wall > 0 ? Math.max(0, (cpuSec / wall / cap.cpu) * 100) : 0;
-      const mem = (u.rssBytes / (cap.memGiB * 2 ** 30)) * 100;
+      const mem = (got.memoryBytes / (cap.memGiB * 2 ** 30)) * 100;
       out.push({
         jobId: r.jobId, taskName: r.taskName, index: r.index, attempt: r.attempt, ts,
         cpu: round2(Math.min(cpu, 100)), mem: round2(mem), disk: round2(got.diskPercent ?? 0),
       });
     }
-    for (const k of this.prev.keys()) if (!seen.has(k)) this.prev.delete(k);
+    if (all) for (const k of this.prev.keys()) if (!seen.has(k)) this.prev.delete(k);
     await this.d.store.insertSamples(out);
     return out.length;
   }

@@ -12,7 +12,7 @@ import { ShimExecutor } from '../../src/executors/local/shim-executor.ts';
 import { startTicksOf } from '../../src/executors/local/status.ts';
 import type { ExitInfo } from '../../src/executors/types.ts';
 import type { AttemptSpec } from '../../src/executors/local/attempt.ts';
-import { onExits } from '../support/exits.ts';
+import { endOf, onExits } from '../support/exits.ts';
 
 const dirs: string[] = [];
 const executors: LocalExecutorBase[] = [];
@@ -34,11 +34,14 @@ function setup(stateDir?: string, more: Partial<LocalExecutorOptions> = {}) {
   dirs.push(root);
   const ex = make({ stateDir: stateDir ?? path.join(root, 'state'), sweepMs: 100, ...more });
   executors.push(ex);
+  // how attempts ended; what they used is kept apart (it varies from run to run)
   const exits = new Map<string, ExitInfo[]>();
+  const usages = new Map<string, ExitInfo['usage']>();
   const waiters = new Map<string, (e: ExitInfo) => void>();
   onExits(ex, (key, e) => {
-    exits.set(key, [...(exits.get(key) ?? []), e]);
-    waiters.get(key)?.(e);
+    usages.set(key, e.usage);
+    exits.set(key, [...(exits.get(key) ?? []), endOf(e)]);
+    waiters.get(key)?.(endOf(e));
   });
   const spec = (key: string, command: string, env: Record<string, string> = {}): AttemptSpec => ({
     key, command, env, account: 'acc', cwd: path.join(root, 'work', key),
@@ -49,7 +52,7 @@ function setup(stateDir?: string, more: Partial<LocalExecutorOptions> = {}) {
     if (have) r(have);
     else waiters.set(key, r);
   });
-  return { root, ex, spec, exits, exitOf };
+  return { root, ex, spec, exits, usages, exitOf };
 }
 
 const alive = (pid: number) => {
@@ -82,8 +85,10 @@ async function until(cond: () => boolean, ms = 5000): Promise<void> {
     expect(h0.startTicks).toMatch(/^\d+$/);
     // the supervisor kept the status until the caller forgets it
     await until(() => fs.existsSync(h3.statusPath));
-    // the shim's pid file ("<pid> <start time>") became the status file, its status line appended
-    expect(fs.readFileSync(h3.statusPath, 'utf8')).toBe(statusStyle === 'signal' ? `${h3.pid} ${h3.startTicks}\nexit 3\n` : '3\n');
+    // the shim's pid file ("<pid> <start time>") became the status file, its usage and status lines appended
+    expect(fs.readFileSync(h3.statusPath, 'utf8')).toMatch(statusStyle === 'signal'
+      ? new RegExp(`^${h3.pid} ${h3.startTicks}\nusage cpu=\\d+\\.\\d{6} mem=\\d+\nexit 3\n$`)
+      : /^usage cpu=\d+\.\d{6}\n3\n$/);
     expect(fs.existsSync(ex.pidPath('three'))).toBe(false);
     ex.forget(h3);
     await until(() => !fs.existsSync(h3.statusPath));
@@ -136,10 +141,10 @@ async function until(cond: () => boolean, ms = 5000): Promise<void> {
     ex.signal(h, 'SIGTERM');
     if (statusStyle === 'signal') {
       expect(await exitOf('term')).toEqual({ exitCode: null, signal: 'SIGTERM' });
-      expect(fs.readFileSync(h.statusPath, 'utf8')).toBe(`${h.pid} ${h.startTicks}\nsignal 15\n`);
+      expect(fs.readFileSync(h.statusPath, 'utf8')).toMatch(new RegExp(`^${h.pid} ${h.startTicks}\nusage cpu=[0-9.]+ mem=\\d+\nsignal 15\n$`));
     } else {
       expect(await exitOf('term')).toEqual({ exitCode: 128 + 15, signal: null });
-      expect(fs.readFileSync(h.statusPath, 'utf8')).toBe('143\n');
+      expect(fs.readFileSync(h.statusPath, 'utf8')).toMatch(/^usage cpu=[0-9.]+\n143\n$/);
     }
   });
 
@@ -153,7 +158,10 @@ async function until(cond: () => boolean, ms = 5000): Promise<void> {
     await a.ex.close(); // the service goes away; attempts keep running
 
     const b = setup(stateDir);
-    expect(b.ex.adopt(quick)).toEqual({ kind: 'exited', exit: { exitCode: 5, signal: null } });
+    const adopted = b.ex.adopt(quick);
+    expect(adopted.kind === 'exited' && endOf(adopted.exit)).toEqual({ exitCode: 5, signal: null });
+    // what it used came with its status
+    expect(adopted.kind === 'exited' && adopted.exit.usage?.cpuSeconds).toBeGreaterThanOrEqual(0);
     expect(b.ex.adopt(running)).toEqual({ kind: 'running' });
     fs.writeFileSync(go, '');
     expect(await b.exitOf('long')).toEqual({ exitCode: 4, signal: null });
@@ -187,7 +195,8 @@ async function until(cond: () => boolean, ms = 5000): Promise<void> {
     expect(fs.existsSync(b.ex.pidPath('unrecorded'))).toBe(false);
     const again = setup(path.join(a.root, 'state'));
     expect(again.ex.recover('unrecorded')).toEqual(h);
-    expect(again.ex.adopt(h)).toEqual({ kind: 'exited', exit: { exitCode: 6, signal: null } });
+    const ended = again.ex.adopt(h);
+    expect(ended.kind === 'exited' && endOf(ended.exit)).toEqual({ exitCode: 6, signal: null });
     again.ex.forget(h);
     await until(() => !fs.existsSync(h.statusPath));
   });
@@ -220,6 +229,21 @@ async function until(cond: () => boolean, ms = 5000): Promise<void> {
     expect(a.exits.get('slow-status')).toHaveLength(1);
   });
 
+  it('measures what the attempt used over its life as it ends, and records it with the status', async () => {
+    const { ex, spec, exitOf, usages } = setup();
+    // about half a second of CPU in the attempt's shell, and a child holding ~40 MB for a moment
+    const h = await ex.launchAttempt(spec('used', 'i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done; head -c 40000000 /dev/zero | tail > /dev/null; exit 2'));
+    expect(await exitOf('used')).toEqual({ exitCode: 2, signal: null });
+    const u = usages.get('used')!;
+    expect(u.cpuSeconds).toBeGreaterThan(0.05);
+    if (statusStyle === 'signal') expect(u.maxMemoryBytes).toBeGreaterThan(30_000_000); // the shim has its rusage
+    // a service that adopts the ended attempt reads the same from its status file
+    await until(() => fs.existsSync(h.statusPath));
+    const again = setup(path.dirname(h.statusPath));
+    const r = again.ex.adopt(h);
+    expect(r.kind === 'exited' && r.exit.usage?.cpuSeconds).toBe(u.cpuSeconds);
+  });
+
   it('runs many short attempts, each reported exactly once', async () => {
     const { ex, spec, exits } = setup();
     const N = 200;
@@ -227,7 +251,7 @@ async function until(cond: () => boolean, ms = 5000): Promise<void> {
     let finished = 0;
     await new Promise<void>((resolve, reject) => {
       onExits(ex, (key, e) => {
-        exits.set(key, [...(exits.get(key) ?? []), e]);
+        exits.set(key, [...(exits.get(key) ?? []), endOf(e)]);
         finished++;
         if (finished === N) resolve();
         else if (next < N) ex.launchAttempt(spec(`t${next++}`, 'true')).catch(reject);

@@ -1,6 +1,6 @@
 // Isolation of local attempts against real processes, on both launchers: the attempt's built
 // environment, its user, its private mount namespace hiding a directory, its cgroups (memory limit
-// and OOM, CPU quota, pids limit, leftovers killed), and commands too long for an argument.
+// and OOM, CPU quota, pids limit, leftovers killed, what it used), and commands too long for an argument.
 // Parts that need root or cgroup controllers skip, saying why, where the machine lacks them.
 import fs from 'node:fs';
 import os from 'node:os';
@@ -14,7 +14,7 @@ import { lookupUser, type RunUser } from '../../src/executors/local/run-as.ts';
 import { ShimExecutor } from '../../src/executors/local/shim-executor.ts';
 import type { ExitInfo } from '../../src/executors/types.ts';
 import type { AttemptSpec } from '../../src/executors/local/attempt.ts';
-import { onExits } from '../support/exits.ts';
+import { endOf, onExits } from '../support/exits.ts';
 
 const shimPath = buildShim();
 if (shimPath instanceof Error) throw shimPath; // this machine has a C compiler: the shim must build
@@ -91,7 +91,7 @@ describe.each(VARIANTS)('attempt isolation: %s', (_name, make) => {
     // the server's umask (077) must not keep the attempt's user from reading it
     const umask = process.umask(0o077);
     const { exit, out } = await run('long', `${filler}echo "$(( 6 * 7 ))" ok`).finally(() => process.umask(umask));
-    expect(exit).toEqual({ exitCode: 0, signal: null });
+    expect(endOf(exit)).toEqual({ exitCode: 0, signal: null });
     expect(out).toBe('42 ok\n');
     // the file is the server's (mode 0644 in the state dir, which only the server can list)
     expect(fs.statSync(path.join(state, 'long.cmd')).mode & 0o777).toBe(0o644);
@@ -149,7 +149,7 @@ describe.each(VARIANTS)('attempt isolation: %s', (_name, make) => {
       `echo ${mem} ${cpu}`,
     ].join('; ');
     const first = await run('lim', show('x', 'y'), { resources: { cpus: 1.5, memoryBytes: 256 * 2 ** 20 } });
-    expect(first.exit).toEqual({ exitCode: 0, signal: null });
+    expect(endOf(first.exit)).toEqual({ exitCode: 0, signal: null });
     const [name, ...rest] = first.out.split('\n');
     expect(rest).toEqual([String(256 * 2 ** 20), '150000', '321', '1', 'x y', '']);
     // the next attempt gets its own limits (higher memory: the v1 memory + swap limit goes first)
@@ -173,7 +173,23 @@ describe.each(VARIANTS)('attempt isolation: %s', (_name, make) => {
     expect(big.exit.oom).toBe(true);
     expect(big.exit.exitCode === 137 || big.exit.exitCode === 141 || big.exit.signal === 'SIGKILL').toBe(true);
     const fine = await run('fine', 'head -c 1000000 /dev/zero | tail > /dev/null; exit 3', { resources: mem });
-    expect(fine.exit).toEqual({ exitCode: 3, signal: null });
+    expect(endOf(fine.exit)).toEqual({ exitCode: 3, signal: null });
+  });
+
+  it.skipIf(!!NOT_ROOT || !!NO_CGROUPS)('measures what each attempt used from its cgroups, its whole tree, from its own start', async () => {
+    const { run } = setup({ cgroups, pidsMax: 100 });
+    const res = { resources: { cpus: 2, memoryBytes: 2 ** 30 } };
+    // CPU and ~80 MB in processes the attempt's shell did not wait for (its cgroups count them all)
+    const big = await run('use-big', '(head -c 80000000 /dev/zero | tail > /dev/null; i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done) & wait', res);
+    expect(big.exit.exitCode).toBe(0);
+    const bu = big.exit.usage!;
+    expect(bu.cpuSeconds).toBeGreaterThan(0.05);
+    expect(bu.maxMemoryBytes).toBeGreaterThan(60_000_000);
+    // the next attempt (the shim: in the same cgroup slot) counts only what it used itself
+    const small = await run('use-small', 'true', res);
+    const su = small.exit.usage!;
+    expect(su.cpuSeconds).toBeLessThan(bu.cpuSeconds / 2);
+    if (cgroups!.version === 1) expect(su.maxMemoryBytes).toBeLessThan(bu.maxMemoryBytes! / 2);
   });
 
   it.skipIf(!!NOT_ROOT || !!NO_CGROUPS)('kills what the attempt left running when it ends', async () => {

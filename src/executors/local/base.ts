@@ -2,8 +2,8 @@
 // one attempt per instance (LocalLayout says where its files go), ends are reported exactly once and
 // in batches, stops escalate SIGTERM → SIGKILL over the whole attempt (process group and cgroup),
 // observe() re-adopts after a restart, release() forgets status files once recorded, usage() reads
-// cgroups or /proc; and what an attempt gets: its built environment, its user, its command (inline
-// or, when too long for an argument, through a file).
+// cgroups or /proc (an end carries what its supervisor measured, and how full the disk is); and what
+// an attempt gets: its built environment, its user, its command (inline or through a file).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -176,13 +176,7 @@ export abstract class LocalExecutorBase implements Executor {
     const hs = attempts.map((a) => ({ key: a.key, h: a.handle as unknown as AttemptHandle }));
     const groups = groupUsage(new Set(hs.map((x) => x.h.pid)));
     const cg = this.isolation.cgroups;
-    let disk: number | undefined;
-    try {
-      const s = fs.statfsSync(this.logs.layout.workRoot);
-      disk = s.blocks > 0 ? ((s.blocks - s.bfree) / s.blocks) * 100 : 0;
-    } catch {
-      disk = undefined; // no attempt has made its working directory yet
-    }
+    const disk = this.diskPercent(true);
     const out = new Map<string, Usage>();
     for (const { key, h } of hs) {
       const g = groups.get(h.pid);
@@ -194,6 +188,24 @@ export abstract class LocalExecutorBase implements Executor {
       });
     }
     return out;
+  }
+
+  private disk: { at: number; percent: number | undefined } = { at: -Infinity, percent: undefined };
+
+  /** How full the file system of the working directories is (0-100); undefined while no attempt has
+   *  made its working directory. Read at most once a second unless `fresh` (ends ask for it often). */
+  private diskPercent(fresh: boolean): number | undefined {
+    const now = Date.now();
+    if (!fresh && now - this.disk.at < 1000) return this.disk.percent;
+    let percent: number | undefined;
+    try {
+      const s = fs.statfsSync(this.logs.layout.workRoot);
+      percent = s.blocks > 0 ? ((s.blocks - s.bfree) / s.blocks) * 100 : 0;
+    } catch {
+      percent = undefined; // no attempt has made its working directory yet
+    }
+    this.disk = { at: now, percent };
+    return percent;
   }
 
   statusPath(key: string): string {
@@ -311,6 +323,11 @@ export abstract class LocalExecutorBase implements Executor {
     if (t) {
       clearTimeout(t);
       this.stopTimers.delete(key);
+    }
+    // what it used, measured by its supervisor as it ended, gets the state of its file system
+    if (exit.usage && exit.usage.diskPercent === undefined) {
+      const disk = this.diskPercent(false);
+      if (disk !== undefined) exit.usage.diskPercent = disk;
     }
     const ev: Observation = { key, state: 'exited', exit };
     if (this.launching.has(key)) this.held.set(key, ev);

@@ -3,7 +3,8 @@
 // attempt, waits for it and writes its exit status to `<stateDir>/<key>.status`, so the attempt
 // survives a restart or kill -9 of the service and is re-adopted. Used when the C shim
 // (shim-executor.ts) cannot be built; it costs a fork of the Node process per attempt, and its
-// isolation uses util-linux programs (unshare, mount, setpriv) instead of system calls.
+// isolation uses util-linux programs (unshare, mount, setpriv) instead of system calls. The supervisor
+// also records what the attempt used (its cgroups' counters, or its own children's CPU time).
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -21,11 +22,14 @@ export { startTicksOf } from './status.ts';
  * TERM/INT/HUP are trapped with a handler (handlers, unlike ignored signals, are reset in the child),
  * so when the process group is asked to stop the attempt gets the signal and the supervisor still
  * records how it ended. When the attempt failed and its memory cgroup killed for memory, the status
- * says ` oom`; what the attempt left in its cgroups is killed and the cgroups removed. The status is
- * one short line written with a single printf to a fresh file: a reader sees either nothing or the
- * whole line (it requires the trailing newline). sh reports death by signal n as 128+n; that is
- * recorded as is. Only absolute paths: the supervisor runs as root with the attempt's variables nowhere
- * in its own environment.
+ * says ` oom`; what the attempt left in its cgroups is killed and the cgroups removed. Before the
+ * status line comes `usage cpu=<s>[ mem=<bytes>]`, what the attempt used: its cgroups' counters (its
+ * whole tree: cpuacct.usage or cpu.stat usage_usec, memory.max_usage_in_bytes or memory.peak) read
+ * before they are removed, else the CPU time of the children this shell waited for (cutime + cstime,
+ * fields 16 and 17 of /proc/$$/stat, in clock ticks of 1/100 s) and no memory. Both lines are written
+ * with one printf to a fresh file: a reader sees either nothing or the whole status (it requires
+ * the trailing newline). sh reports death by signal n as 128+n; that is recorded as is. Only absolute
+ * paths: the supervisor runs as root with the attempt's variables nowhere in its own environment.
  */
 const SUPERVISOR = `trap 'ob_sig=1' TERM INT HUP
 IFS='
@@ -35,8 +39,13 @@ ob_status=$1 ob_cgs=$2
 shift 3
 "$@"
 ob_rc=$?
-ob_oom=
+ob_oom= ob_us= ob_mem=
 for d in $ob_cgs; do
+  [ -r "$d/cpuacct.usage" ] && read -r v < "$d/cpuacct.usage" && ob_us=$((v / 1000))
+  if [ -r "$d/cpu.stat" ]; then
+    while IFS=' ' read -r k v; do [ "$k" = usage_usec ] && ob_us=$v; done < "$d/cpu.stat"
+  fi
+  for f in memory.max_usage_in_bytes memory.peak; do [ -r "$d/$f" ] && read -r v < "$d/$f" && ob_mem=$v; done
   if [ "$ob_rc" != 0 ]; then
     for f in memory.oom_control memory.events; do
       [ -r "$d/$f" ] || continue
@@ -50,7 +59,17 @@ for d in $ob_cgs; do
     n=$((n + 1))
   done
 done
-printf '%s%s\\n' "$ob_rc" "$ob_oom" > "$ob_status"
+if [ -z "$ob_us" ] && read -r ob_st < /proc/$$/stat; then
+  IFS=' '
+  set -- \${ob_st##*') '}
+  ob_us=$(((\${14} + \${15}) * 10000))
+fi
+if [ -n "$ob_us" ]; then
+  ob_f=$((ob_us % 1000000 + 1000000))
+  printf 'usage cpu=%s.%s%s\\n%s%s\\n' "$((ob_us / 1000000))" "\${ob_f#1}" "\${ob_mem:+ mem=$ob_mem}" "$ob_rc" "$ob_oom"
+else
+  printf '%s%s\\n' "$ob_rc" "$ob_oom"
+fi > "$ob_status"
 exit "$ob_rc"`;
 
 /** Joins the attempt's cgroups (its pid stays through the execs that follow). */

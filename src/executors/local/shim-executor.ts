@@ -3,13 +3,14 @@
 // session and process group), never a fork of the large Node process — waits for them and writes their
 // exit statuses. It lives in its own session: when the service stops or dies it keeps supervising the
 // attempts it started and exits after the last one; the next service process re-adopts them. The shim
-// also sets each attempt up: its cgroups, its private mount namespace, its user (see the C source).
+// also sets each attempt up: its cgroups, its private mount namespace, its user (see the C source),
+// and measures what each used when it ends.
 import { spawn, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
 import type { ExitInfo } from '../types.ts';
 import type { LocalHandle as AttemptHandle, AttemptSpec } from './attempt.ts';
 import { LocalExecutorBase, type LocalExecutorOptions } from './base.ts';
-import { parseStatus } from './status.ts';
+import { parseStatus, parseUsage } from './status.ts';
 
 /** CFS period of attempt cgroups (the shim writes the quota per this period). */
 const CFS_PERIOD_US = 100_000;
@@ -97,7 +98,8 @@ export class ShimExecutor extends LocalExecutorBase {
     const lines = text.split('\n');
     this.partial = lines.pop()!;
     for (const line of lines) {
-      const [kind, key, a, b, c] = line.split(' ');
+      const words = line.split(' ');
+      const [kind, key, a, b, c] = words;
       if (key === undefined) continue;
       if (kind === 'S') {
         const p = this.pending.get(key);
@@ -113,11 +115,13 @@ export class ShimExecutor extends LocalExecutorBase {
         this.pending.delete(key);
         const errno = Number(a);
         const name = Object.entries(os.constants.errno).find(([, v]) => v === errno)?.[0] ?? `errno ${errno}`;
-        const step = line.split(' ').slice(3).join(' ') || 'setup'; // "F <key> <errno> <step, maybe two words>"
+        const step = words.slice(3).join(' ') || 'setup'; // "F <key> <errno> <step, maybe two words>"
         p.reject(new Error(`could not start the attempt: its ${step} failed (${name}; working directory ${p.spec.cwd})`));
       } else if (kind === 'E') {
+        // "E <key> exit|signal <n>[ oom][ cpu=<s>][ mem=<bytes>]" (what it used: see the shim)
         this.live.delete(key);
-        const exit: ExitInfo = parseStatus(a, Number(b), c === 'oom');
+        const rest = words.slice(4);
+        const exit: ExitInfo = parseStatus(a, Number(b), rest.includes('oom'), parseUsage(rest));
         // the start and the end may arrive in one read: report the end only after launch() has resolved
         this.fire(key, exit); // held by launch() until its group has resolved
       }

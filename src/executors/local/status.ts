@@ -1,6 +1,7 @@
-// Exit-status files and process identity, shared by both ways of running local attempts.
+// Exit-status files (with what the attempt used, when its supervisor measured it) and process
+// identity, shared by both ways of running local attempts.
 import fs from 'node:fs';
-import type { ExitInfo } from '../types.ts';
+import type { EndUsage, ExitInfo } from '../types.ts';
 
 const SIGNALS: Record<number, NodeJS.Signals> = {
   1: 'SIGHUP', 2: 'SIGINT', 3: 'SIGQUIT', 4: 'SIGILL', 6: 'SIGABRT', 7: 'SIGBUS', 8: 'SIGFPE', 9: 'SIGKILL',
@@ -15,7 +16,9 @@ export function signalName(n: number): string {
  * Read a status file: its last line is `exit <code>` / `signal <n>` (the shim: the attempt's pid file,
  * `<pid> <starttime>`, with that line appended and renamed), or a bare number (the shell supervisor,
  * where death by signal n shows as 128+n), followed by ` oom` when the attempt failed and its memory
- * cgroup killed for memory. Undefined while absent or incomplete (a complete status ends with a newline).
+ * cgroup killed for memory. The line before it may be `usage cpu=<s>[ mem=<bytes>]`: what the attempt
+ * used (older supervisors wrote none). Undefined while absent or incomplete (a complete status ends
+ * with a newline).
  */
 export function readStatus(file: string): ExitInfo | undefined {
   let text: string;
@@ -24,16 +27,42 @@ export function readStatus(file: string): ExitInfo | undefined {
   } catch {
     return undefined;
   }
-  const m = /(?:^|\n)(?:(exit|signal) )?(\d+)( oom)?\n$/.exec(text);
-  if (!m) return undefined;
-  return parseStatus(m[1], Number(m[2]), m[3] !== undefined);
+  return parseStatusText(text);
 }
 
-/** The exit of a status line's parts ("signal" or "exit"/nothing, the number, the oom mark). */
-export function parseStatus(kind: string | undefined, n: number, oom: boolean): ExitInfo {
+const STATUS_LINE = /(?:^|\n)(?:usage ([^\n]*)\n)?(?:(exit|signal) )?(\d+)( oom)?\n$/;
+
+/** The exit a status file's text records (see readStatus), or undefined when it is incomplete. */
+export function parseStatusText(text: string): ExitInfo | undefined {
+  const m = STATUS_LINE.exec(text);
+  if (!m) return undefined;
+  return parseStatus(m[2], Number(m[3]), m[4] !== undefined, m[1] === undefined ? undefined : parseUsage(m[1].split(' ')));
+}
+
+/** The exit of a status line's parts ("signal" or "exit"/nothing, the number, the oom mark, what the
+ *  attempt used). */
+export function parseStatus(kind: string | undefined, n: number, oom: boolean, usage?: EndUsage): ExitInfo {
   const exit: ExitInfo = kind === 'signal' ? { exitCode: null, signal: signalName(n) } : { exitCode: n, signal: null };
   if (oom) exit.oom = true;
+  if (usage) exit.usage = usage;
   return exit;
+}
+
+/** What an attempt used, from `name=value` words (`cpu=<seconds>`, `mem=<bytes>`; other words are
+ *  skipped): undefined without a valid cpu=. */
+export function parseUsage(words: readonly string[]): EndUsage | undefined {
+  let cpu: number | undefined, mem: number | undefined;
+  for (const w of words) {
+    const eq = w.indexOf('=');
+    if (eq < 0) continue;
+    const v = Number(w.slice(eq + 1));
+    if (!Number.isFinite(v) || v < 0 || w.slice(eq + 1) === '') continue;
+    const name = w.slice(0, eq);
+    if (name === 'cpu') cpu = v;
+    else if (name === 'mem') mem = v;
+  }
+  if (cpu === undefined) return undefined;
+  return mem === undefined ? { cpuSeconds: cpu } : { cpuSeconds: cpu, maxMemoryBytes: mem };
 }
 
 /** The attempt shim's executable is `<SHIM_NAME>-<hash of its source>` (its comm starts with SHIM_NAME). */
