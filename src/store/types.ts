@@ -1,8 +1,7 @@
-// Store contract: high-level operations on jobs, tasks and instances. Every backend (SQLite now,
-// PostgreSQL next) implements this interface and passes the same contract suite. No transaction
-// leaks out: each method is atomic on its own.
+// Store contract: high-level operations on jobs, tasks, instances, environments and templates. Every
+// backend (SQLite now, PostgreSQL next) implements this interface and passes the same contract suite
+// (test/contract/store.contract.ts). No transaction leaks out: each method is atomic on its own.
 import type { Counts, State } from '../domain/states.ts';
-import type { InstancePage } from './instance-page.ts';
 
 export interface Tag {
   Key: string;
@@ -206,6 +205,14 @@ export interface WriteBatch {
   tasks: TaskRecord[];
   instances: InstanceRecord[];
   attempts: AttemptRecord[];
+}
+
+/** A page of a task's instances (rows and not-yet-materialised ones); see instance-page.ts. */
+export interface InstancePage {
+  task: TaskRecord;
+  /** Instances matching the filter, before paging. */
+  total: number;
+  items: InstanceRecord[];
 }
 
 export interface ActiveSnapshot {

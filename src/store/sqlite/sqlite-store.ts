@@ -3,9 +3,9 @@
 // Durability: WAL + synchronous=NORMAL survives a kill -9 of the service (every commit is in the WAL
 // before the call returns); only an OS crash may lose the last commits.
 import type { State } from '../../domain/states.ts';
-import { pageInstances, type InstancePage, type PageReader } from '../instance-page.ts';
+import { pageInstancesSync, type SyncPageReader } from '../instance-page.ts';
 import type {
-  ActiveSnapshot, ActivityRecord, AttemptRecord, EnvBatch, EnvFilter, EnvRecord, InstanceRecord, JobFilter,
+  ActiveSnapshot, ActivityRecord, AttemptRecord, EnvBatch, EnvFilter, EnvRecord, InstancePage, InstanceRecord, JobFilter,
   JobRecord, NodeRecord, SampleRecord, Store, TaskRecord, TemplateFilter, TemplateRecord, WriteBatch,
 } from '../types.ts';
 import { Conn, marks, type Row } from './connection.ts';
@@ -215,16 +215,17 @@ export class SqliteStore implements Store {
   }
 
   async instancePage(jobId: string, taskName: string, states: State[] | undefined, offset: number, limit: number): Promise<InstancePage | undefined> {
+    // better-sqlite3 is synchronous: every read of the page runs inside one transaction, then resolves
     return this.c.read(() => {
       const tr = this.taskRow(jobId, taskName);
       if (!tr) return undefined;
       const rowsIn = this.c.sql(ROWS_IN).raw(true);
-      const reader: PageReader = {
+      const reader: SyncPageReader = {
         rowsIn: (from, to) => (rowsIn.all(jobId, taskName, from, to) as unknown[][]).map(instanceFromRaw),
         count: (st, from, to) => this.countRows(jobId, taskName, st, from, to),
         list: (st, from, to, off, lim) => this.listRows(jobId, taskName, st, from, to, off, lim),
       };
-      return pageInstances(toTask(tr), reader, states, offset, limit);
+      return pageInstancesSync(toTask(tr), reader, states, offset, limit);
     });
   }
 
