@@ -1,45 +1,12 @@
-// The Store contract: every backend (SQLite now, PostgreSQL next) must pass these tests.
+// The Store contract: every backend (SQLite now, PostgreSQL next) must pass these tests. This file:
+// jobs, tasks and instances; store-coordination.contract.ts: commands, the leadership lease and fencing.
 import { describe, expect, it } from 'vitest';
-import { zeroCounts, type State } from '../../src/domain/states.ts';
-import type { InstanceRecord, JobRecord, Store, TaskRecord } from '../../src/store/types.ts';
+import { zeroCounts } from '../../src/domain/states.ts';
+import type { TaskRecord } from '../../src/store/types.ts';
+import { coordinationContract } from './store-coordination.contract.ts';
+import { inst, job, task, type StoreFactory } from './store-fixtures.ts';
 
-export interface StoreFactory {
-  /** A fresh, empty store. */
-  create(): Promise<Store>;
-  /** The same store opened again (after close), when the backend can do that; else undefined. */
-  reopen?(s: Store): Promise<Store>;
-}
-
-let n = 0;
-export function job(over: Partial<JobRecord> = {}): JobRecord {
-  n += 1;
-  return {
-    id: `job-${String(n).padStart(8, '0')}`, account: 'acc-a', region: 'ap-guangzhou', name: `job ${n}`, description: '',
-    priority: 0, zone: 'ap-guangzhou-2', state: 'SUBMITTED', stateReason: '', nextAction: '', createTime: 1000 + n,
-    endTime: null, clientToken: null, tags: [],
-    spec: { placement: { Zone: 'ap-guangzhou-2' }, dependences: [], dependOn: 'PRE_TASK_SUCCEED', job: {} },
-    ...over,
-  };
-}
-
-export function task(jobId: string, name = 'A', num = 10, over: Partial<TaskRecord> = {}): TaskRecord {
-  const counts = zeroCounts();
-  counts.SUBMITTED = num;
-  return {
-    jobId, name, ord: 0, spec: { TaskName: name, TaskInstanceNum: num }, instanceNum: num, state: 'SUBMITTED',
-    createTime: 1000, endTime: null, counts, cursor: 0,
-    wait: { state: 'SUBMITTED', reason: 'Submitted', detail: '', endTime: null },
-    ...over,
-  };
-}
-
-function inst(jobId: string, index: number, state: State, taskName = 'A'): InstanceRecord {
-  return {
-    jobId, taskName, index, state, attempt: 1, retryBase: 0, exitCode: state === 'SUCCEED' ? 0 : null, stateReason: '',
-    stateDetail: '', nodeId: null, createTime: 1000, launchTime: 1001, runningTime: 1002,
-    endTime: state === 'SUCCEED' ? 1003 : null, handle: state === 'RUNNING' ? { pid: 42 } : null,
-  };
-}
+export type { StoreFactory } from './store-fixtures.ts';
 
 export function storeContract(name: string, f: StoreFactory): void {
   describe(`Store contract: ${name}`, () => {
@@ -214,5 +181,6 @@ export function storeContract(name: string, f: StoreFactory): void {
       expect((await again.getInstance(j.id, 'A', 0))?.handle).toEqual({ pid: 42 });
       await again.close();
     });
+    coordinationContract(f);
   });
 }

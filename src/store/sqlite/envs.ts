@@ -1,12 +1,13 @@
 // Compute environments, their nodes and activities on SQLite: insert under a per-owner quota, reads,
-// lists with the Describe filters, and applyEnvBatch.
+// lists with the Describe filters, and applyEnvBatch (fenced when given an epoch).
 import type { ActivityRecord, EnvBatch, EnvFilter, EnvRecord, NodeRecord } from '../types.ts';
 import { marks, type Conn, type Row } from './connection.ts';
+import type { SqliteLeadership } from './lease.ts';
 import { ownedPage } from './owned-page.ts';
 import { toActivity, toEnv, toNode } from './rows.ts';
 
 export class SqliteEnvs {
-  constructor(private readonly c: Conn) {}
+  constructor(private readonly c: Conn, private readonly lease: SqliteLeadership) {}
 
   insert(e: EnvRecord, quota: number): boolean {
     return this.c.write(() => {
@@ -63,8 +64,9 @@ export class SqliteEnvs {
     });
   }
 
-  apply(b: EnvBatch): void {
+  apply(b: EnvBatch, epoch: number | undefined): void {
     this.c.write(() => {
+      this.lease.fence(epoch, 'applyEnvBatch');
       for (const e of b.envs ?? []) {
         this.c.sql('UPDATE compute_envs SET name=?, description=?, info=?, desired=?, next_action=? WHERE id=?')
           .run(e.name, e.description, JSON.stringify(e.info), e.desired, e.nextAction, e.id);

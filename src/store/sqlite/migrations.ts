@@ -1,4 +1,6 @@
-// SQLite schema migrations; index i upgrades user_version i → i+1. Never edit a released step.
+// SQLite schema migrations; index i upgrades user_version i → i+1. Never edit a released step. Steps
+// from 5 on are idempotent (IF NOT EXISTS, upserts): running one again, e.g. on a database whose
+// user_version was reset, changes nothing.
 export const MIGRATIONS: string[] = [
   `
   CREATE TABLE jobs (
@@ -186,5 +188,25 @@ export const MIGRATIONS: string[] = [
     INSERT INTO job_counts (account, region, state, n) VALUES (NEW.account, NEW.region, NEW.state, 1)
       ON CONFLICT (account, region, state) DO UPDATE SET n = n + 1;
   END;
+  `,
+  // 5: the leadership lease, one row (id 1). holder '' once released; the epoch is kept so that the
+  // next holder gets epoch + 1. Written in IMMEDIATE transactions only.
+  `
+  CREATE TABLE IF NOT EXISTS leadership (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    holder TEXT NOT NULL,
+    epoch INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+  );
+  `,
+  // 6: commands services leave for the scheduler; AUTOINCREMENT so that an id is never reused after a
+  // completed command is deleted. payload: the kind's own fields, as JSON.
+  `
+  CREATE TABLE IF NOT EXISTS commands (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+  );
   `,
 ];

@@ -1,15 +1,18 @@
 // SQLite implementation of the Store (better-sqlite3, WAL): jobs, tasks, instances and samples here;
-// envs and templates in their own modules over the same connection.
+// envs, templates, the lease and the command queue in their own modules over the same connection.
 // Durability: WAL + synchronous=NORMAL survives a kill -9 of the service (every commit is in the WAL
 // before the call returns); only an OS crash may lose the last commits.
 import type { State } from '../../domain/states.ts';
+import type { CommandRecord, Lease, NewCommand } from '../coordination.ts';
 import { pageInstancesSync, type SyncPageReader } from '../instance-page.ts';
 import type {
   ActiveSnapshot, ActivityRecord, AttemptRecord, EnvBatch, EnvFilter, EnvRecord, InstancePage, InstanceRecord, JobFilter,
   JobRecord, NodeRecord, SampleRecord, Store, TaskRecord, TemplateFilter, TemplateRecord, WriteBatch,
 } from '../types.ts';
+import { SqliteCommands } from './commands.ts';
 import { Conn, marks, type Row } from './connection.ts';
 import { SqliteEnvs } from './envs.ts';
+import { SqliteLeadership } from './lease.ts';
 import { ownedPage } from './owned-page.ts';
 import {
   deepFreeze, INSTANCE_COLUMNS, instanceFromRaw, instanceParams, jobParams, taskParams, taskProgressParams, toAttempt,
@@ -32,6 +35,8 @@ const JOBS_CACHED = 2000;
 
 export class SqliteStore implements Store {
   private readonly c: Conn;
+  private readonly lease: SqliteLeadership;
+  private readonly commands: SqliteCommands;
   private readonly envs: SqliteEnvs;
   private readonly templates: SqliteTemplates;
   /** The (frozen) records of recently read jobs and their tasks, by job id (DescribeJob's read). Every
@@ -43,14 +48,16 @@ export class SqliteStore implements Store {
   constructor(file: string) {
     this.c = new Conn(file);
     this.seq = (this.c.sql('SELECT COALESCE(MAX(seq), 0) AS m FROM jobs').get() as { m: number }).m;
-    this.envs = new SqliteEnvs(this.c);
+    this.lease = new SqliteLeadership(this.c);
+    this.commands = new SqliteCommands(this.c, this.lease);
+    this.envs = new SqliteEnvs(this.c, this.lease);
     this.templates = new SqliteTemplates(this.c);
   }
 
   // ------------------------------------------------------------------ jobs and tasks
 
   async insertJob(job: JobRecord, tasks: TaskRecord[]): Promise<{ jobId: string; created: boolean }> {
-    return this.c.write(() => {
+    const r = this.c.write(() => {
       if (job.clientToken !== null) {
         const existing = this.c.sql('SELECT id FROM jobs WHERE account=? AND region=? AND client_token=?')
           .get(job.account, job.region, job.clientToken) as { id: string } | undefined;
@@ -72,8 +79,11 @@ export class SqliteStore implements Store {
         counts=excluded.counts, cursor=excluded.cursor, wait_state=excluded.wait_state,
         wait_reason=excluded.wait_reason, wait_detail=excluded.wait_detail, wait_end_time=excluded.wait_end_time`);
       for (const t of tasks) insertTask.run(taskParams(t));
+      this.commands.insertIn({ kind: 'submitted', jobId: job.id, createdAt: job.createTime });
       return { jobId: job.id, created: true };
     });
+    if (r.created) this.commands.wake();
+    return r;
   }
 
   async getJob(account: string, region: string, jobId: string): Promise<JobRecord | undefined> {
@@ -128,8 +138,9 @@ export class SqliteStore implements Store {
     return m;
   }
 
-  async deleteJob(jobId: string): Promise<void> {
+  async deleteJob(jobId: string, epoch?: number): Promise<void> {
     this.c.write(() => {
+      this.lease.fence(epoch, 'deleteJob');
       this.jobRecords.delete(jobId);
       for (const table of ['attempts', 'monitor_samples', 'instances', 'tasks', 'job_tags']) {
         this.c.sql(`DELETE FROM ${table} WHERE job_id=?`).run(jobId);
@@ -237,8 +248,10 @@ export class SqliteStore implements Store {
     }));
   }
 
-  async applyBatch(b: WriteBatch): Promise<void> {
+  // unfenced: only until the scheduler passes its epoch (then `epoch` becomes required)
+  async applyBatch(b: WriteBatch, epoch?: number): Promise<void> {
     this.c.write(() => {
+      this.lease.fence(epoch, 'applyBatch');
       const upsertInstance = this.c.sql(`INSERT INTO instances (job_id, task_name, idx, state, attempt, retry_base, exit_code,
         state_reason, state_detail, node_id, create_time, launch_time, running_time, end_time, handle)
         VALUES (@jobId, @taskName, @index, @state, @attempt, @retryBase, @exitCode, @stateReason, @stateDetail,
@@ -274,6 +287,7 @@ export class SqliteStore implements Store {
 
   // ------------------------------------------------------------------ monitoring samples
 
+  // written by the monitor, not the scheduler: unfenced on purpose (a sample is right whoever leads)
   async insertSamples(samples: SampleRecord[]): Promise<void> {
     if (samples.length === 0) return;
     const insert = this.c.sql(`INSERT OR REPLACE INTO monitor_samples (job_id, task_name, idx, attempt, ts, cpu, mem, disk)
@@ -332,11 +346,43 @@ export class SqliteStore implements Store {
   async activitiesOf(envId: string, nodeIds: string[] | undefined, offset: number, limit: number): Promise<{ total: number; activities: ActivityRecord[] }> {
     return this.envs.activitiesOf(envId, nodeIds, offset, limit);
   }
-  async applyEnvBatch(b: EnvBatch): Promise<void> {
-    this.envs.apply(b);
+  // unfenced: only until the scheduler passes its epoch (services write envs without one, by design)
+  async applyEnvBatch(b: EnvBatch, epoch?: number): Promise<void> {
+    this.envs.apply(b, epoch);
+  }
+
+  // ------------------------------------------------------------------ leadership (lease.ts)
+
+  async acquireLease(holder: string, ttlMs: number, now: number): Promise<Lease | undefined> {
+    return this.lease.acquire(holder, ttlMs, now);
+  }
+  async renewLease(lease: Lease, ttlMs: number, now: number): Promise<Lease | undefined> {
+    return this.lease.renew(lease, ttlMs, now);
+  }
+  async releaseLease(lease: Lease): Promise<void> {
+    this.lease.release(lease);
+  }
+  async currentLease(): Promise<Lease | undefined> {
+    return this.lease.current();
+  }
+
+  // ------------------------------------------------------------------ commands (commands.ts)
+
+  async insertCommand(cmd: NewCommand): Promise<CommandRecord> {
+    return this.commands.insert(cmd);
+  }
+  async pendingCommands(afterId: number, limit: number): Promise<CommandRecord[]> {
+    return this.commands.pending(afterId, limit);
+  }
+  async completeCommands(ids: number[], epoch: number): Promise<void> {
+    this.commands.complete(ids, epoch);
+  }
+  onCommand(listener: () => void): () => void {
+    return this.commands.on(listener);
   }
 
   async close(): Promise<void> {
+    this.commands.close();
     this.c.close();
   }
 }
