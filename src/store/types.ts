@@ -15,6 +15,8 @@ export interface Tag {
 
 export interface JobRecord {
   id: string;
+  /** Submission order, from the database (assigned by insertJob, never reused): the scheduler orders jobs by it. */
+  seq: number;
   account: string;
   region: string;
   name: string;
@@ -31,6 +33,9 @@ export interface JobRecord {
   /** Everything else that was submitted, as JSON-able data (placement, dependences, the Job echo …). */
   spec: JobSpecData;
 }
+
+/** A job as SubmitJob hands it to insertJob: the store assigns its seq. */
+export type NewJobRecord = Omit<JobRecord, 'seq'>;
 
 export interface JobSpecData {
   placement: Record<string, unknown>;
@@ -236,10 +241,10 @@ export interface ActiveSnapshot {
  * the monitor) carry no epoch: they are not the scheduler's and are right whoever leads.
  */
 export interface Store {
-  /** Insert a job with its tasks, and a `submitted` command for the scheduler, in one transaction.
-   *  With a client token already used by this account and region, nothing is inserted and the
-   *  existing job id is returned with created=false. */
-  insertJob(job: JobRecord, tasks: TaskRecord[]): Promise<{ jobId: string; created: boolean }>;
+  /** Insert a job with its tasks, and a `submitted` command for the scheduler, in one transaction (its
+   *  seq comes from the database). With a client token already used by this account and region,
+   *  nothing is inserted and the existing job id is returned with created=false. */
+  insertJob(job: NewJobRecord, tasks: TaskRecord[]): Promise<{ jobId: string; created: boolean }>;
   getJob(account: string, region: string, jobId: string): Promise<JobRecord | undefined>;
   /** Internal lookup without the owner check (scheduler only). */
   getJobById(jobId: string): Promise<JobRecord | undefined>;
@@ -268,7 +273,7 @@ export interface Store {
     jobId: string, taskName: string, states: State[] | undefined, offset: number, limit: number,
   ): Promise<InstancePage | undefined>;
 
-  /** Everything the scheduler needs after a restart. */
+  /** Everything the scheduler needs after a restart (jobs in seq order). */
   loadActive(): Promise<ActiveSnapshot>;
   /** Write the given records in one transaction: instance and attempt rows are upserted; jobs and
    *  tasks (created by insertJob) get their progress (state, times, counts, wait), and one that no

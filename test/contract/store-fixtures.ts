@@ -2,7 +2,7 @@
 // Each call makes new ids, so tests never collide within one store.
 import { zeroCounts, type State } from '../../src/domain/states.ts';
 import type {
-  ActivityRecord, EnvRecord, InstanceRecord, JobRecord, NodeRecord, Store, TaskRecord,
+  ActivityRecord, EnvRecord, InstanceRecord, NewJobRecord, NodeRecord, Store, TaskRecord,
 } from '../../src/store/types.ts';
 
 export interface StoreFactory {
@@ -15,7 +15,7 @@ export interface StoreFactory {
 let n = 0;
 const next = () => String(++n).padStart(8, '0');
 
-export function job(over: Partial<JobRecord> = {}): JobRecord {
+export function job(over: Partial<NewJobRecord> = {}): NewJobRecord {
   const id = next();
   return {
     id: `job-${id}`, account: 'acc-a', region: 'ap-guangzhou', name: `job ${id}`, description: '',

@@ -58,6 +58,20 @@ describe('SQLite migrations', () => {
     expect([await total('acc-a'), await total('acc-a', ['SUCCEED']), await total('acc-a', ['FAILED', 'RUNNING']), await total('acc-b')]).toEqual([4, 2, 2, 1]);
     await s.close();
   });
+
+  it('continues job seqs after the largest one an older database used (migration 7)', async () => {
+    const { file, db } = dbAt(7);
+    const insert = db.prepare(JOB_ROW);
+    [3, 9, 4].forEach((seq, i) => insert.run(`job-old${i}`, seq, 'acc-a', 'SUCCEED'));
+    db.close();
+    const s = new SqliteStore(file);
+    const j = job();
+    await s.insertJob(j, [task(j.id)]);
+    expect((await s.getJobById(j.id))?.seq).toBe(10);
+    expect((await s.getJobById('job-old1'))?.seq).toBe(9);
+    await s.close();
+  });
+
 });
 
 describe('SQLite: two stores on one database file (two processes)', () => {

@@ -209,4 +209,14 @@ export const MIGRATIONS: string[] = [
     created_at INTEGER NOT NULL
   );
   `,
+  // 7: sequences kept in the database (like PostgreSQL's), taken inside the inserting transaction;
+  // jobs' starts after the largest seq already used.
+  `
+  CREATE TABLE IF NOT EXISTS sequences (
+    name TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  INSERT INTO sequences (name, value) SELECT 'jobs', COALESCE(MAX(seq), 0) FROM jobs WHERE true
+    ON CONFLICT (name) DO UPDATE SET value = MAX(value, excluded.value);
+  `,
 ];

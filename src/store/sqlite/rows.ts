@@ -2,7 +2,7 @@
 // also read as arrays (INSTANCE_COLUMNS, raw mode), cheaper than objects for pages of 1000.
 import type { Counts, State } from '../../domain/states.ts';
 import type {
-  ActivityRecord, AttemptRecord, EnvRecord, InstanceRecord, JobRecord, NodeRecord, SampleRecord,
+  ActivityRecord, AttemptRecord, EnvRecord, InstanceRecord, JobRecord, NewJobRecord, NodeRecord, SampleRecord,
   TaskRecord, TemplateRecord,
 } from '../types.ts';
 import type { Row } from './connection.ts';
@@ -45,7 +45,7 @@ export function toTemplate(r: Row): TemplateRecord {
   };
 }
 
-export function jobParams(j: JobRecord, seq: number): Row {
+export function jobParams(j: NewJobRecord, seq: number): Row {
   return {
     ...j,
     seq,
@@ -81,6 +81,7 @@ export function instanceParams(i: InstanceRecord): Row {
 export function toJob(r: Row): JobRecord {
   return {
     id: r.id as string,
+    seq: r.seq as number,
     account: r.account as string,
     region: r.region as string,
     name: r.name as string,

@@ -7,7 +7,7 @@ import type { CommandRecord, Lease, NewCommand } from '../coordination.ts';
 import { pageInstancesSync, type SyncPageReader } from '../instance-page.ts';
 import type {
   ActiveSnapshot, ActivityRecord, AttemptRecord, EnvBatch, EnvFilter, EnvRecord, InstancePage, InstanceRecord, JobFilter,
-  JobRecord, NodeRecord, SampleRecord, Store, TaskRecord, TemplateFilter, TemplateRecord, WriteBatch,
+  JobRecord, NewJobRecord, NodeRecord, SampleRecord, Store, TaskRecord, TemplateFilter, TemplateRecord, WriteBatch,
 } from '../types.ts';
 import { SqliteCommands } from './commands.ts';
 import { Conn, marks, type Row } from './connection.ts';
@@ -43,11 +43,9 @@ export class SqliteStore implements Store {
    *  write of a job or task row in this store drops its job's entry, in the same synchronous call as the
    *  write; this process is the database's only writer (one server per data dir). */
   private readonly jobRecords = new Map<string, { job: JobRecord; tasks: TaskRecord[] }>();
-  private seq: number;
 
   constructor(file: string) {
     this.c = new Conn(file);
-    this.seq = (this.c.sql('SELECT COALESCE(MAX(seq), 0) AS m FROM jobs').get() as { m: number }).m;
     this.lease = new SqliteLeadership(this.c);
     this.commands = new SqliteCommands(this.c, this.lease);
     this.envs = new SqliteEnvs(this.c, this.lease);
@@ -56,14 +54,16 @@ export class SqliteStore implements Store {
 
   // ------------------------------------------------------------------ jobs and tasks
 
-  async insertJob(job: JobRecord, tasks: TaskRecord[]): Promise<{ jobId: string; created: boolean }> {
+  async insertJob(job: NewJobRecord, tasks: TaskRecord[]): Promise<{ jobId: string; created: boolean }> {
     const r = this.c.write(() => {
       if (job.clientToken !== null) {
         const existing = this.c.sql('SELECT id FROM jobs WHERE account=? AND region=? AND client_token=?')
           .get(job.account, job.region, job.clientToken) as { id: string } | undefined;
         if (existing) return { jobId: existing.id, created: false };
       }
-      const seq = ++this.seq;
+      // the seq from the database, in this transaction (PostgreSQL: a sequence / identity column)
+      const seq = this.c.sql("UPDATE sequences SET value = value + 1 WHERE name = 'jobs' RETURNING value").pluck().get() as number | undefined;
+      if (seq === undefined) throw new Error("the database has no 'jobs' sequence (migration 7 missing)");
       this.jobRecords.delete(job.id);
       this.c.sql(`INSERT INTO jobs (id, seq, account, region, name, description, priority, zone, state, state_reason,
         next_action, create_time, end_time, client_token, tags, spec)
