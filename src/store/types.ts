@@ -164,6 +164,8 @@ export interface EnvRecord {
   nextAction: string;
   createTime: number;
   tags: Tag[];
+  /** CreateComputeEnv's ClientToken (unique per account and region), or null. */
+  clientToken: string | null;
 }
 
 export type NodeOrigin = 'BATCH_CREATED' | 'USER_ATTACHED';
@@ -291,8 +293,17 @@ export interface Store {
   /** Delete templates of the owner by id, all or none: returns the ids that do not exist (then nothing is deleted). */
   deleteTemplates(account: string, region: string, ids: string[]): Promise<string[]>;
 
-  /** Insert an env unless the owner already has `quota` envs (returns false then). */
-  insertEnv(e: EnvRecord, quota: number): Promise<boolean>;
+  /**
+   * CreateComputeEnv in one transaction: the env, its first nodes and their activities. With a client
+   * token this account and region already used, nothing is written and the existing env's id is
+   * returned with created=false (a unique index backs this up against concurrent creates); 'quota'
+   * when the owner already has `quota` envs. Every node and activity must belong to `env`.
+   */
+  insertEnvWithNodes(
+    env: EnvRecord, nodes: NodeRecord[], activities: ActivityRecord[], quota: number,
+  ): Promise<{ envId: string; created: boolean } | 'quota'>;
+  /** The owner's env created with this ClientToken (an index lookup). */
+  getEnvByClientToken(account: string, region: string, clientToken: string): Promise<EnvRecord | undefined>;
   getEnv(account: string, region: string, envId: string): Promise<EnvRecord | undefined>;
   getEnvById(envId: string): Promise<EnvRecord | undefined>;
   listEnvs(account: string, region: string, q: EnvFilter): Promise<{ total: number; envs: EnvRecord[] }>;

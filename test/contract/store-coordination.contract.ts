@@ -178,7 +178,7 @@ export function coordinationContract(f: StoreFactory): void {
     it('rejects applyEnvBatch with a stale epoch and writes nothing of it; the current epoch and no epoch write', async () => {
       const s = await f.create();
       const e = env();
-      await s.insertEnv(e, 10);
+      await s.insertEnvWithNodes(e, [], [], 10);
       const { stale, current } = await takenOver(s);
       const n = node(e.id);
       const batch = { envs: [{ ...e, name: 'renamed' }], nodes: [n], activities: [activity(n)] };

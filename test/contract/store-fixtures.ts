@@ -1,8 +1,8 @@
-// Records for the Store contract: jobs, tasks, instances, envs, nodes and activities.
+// Records for the Store contract: jobs, tasks, instances, envs, nodes, activities, templates, samples.
 // Each call makes new ids, so tests never collide within one store.
 import { zeroCounts, type State } from '../../src/domain/states.ts';
 import type {
-  ActivityRecord, EnvRecord, InstanceRecord, NewJobRecord, NodeRecord, Store, TaskRecord,
+  ActivityRecord, EnvRecord, InstanceRecord, NewJobRecord, NodeRecord, SampleRecord, Store, TaskRecord, TemplateRecord,
 } from '../../src/store/types.ts';
 
 export interface StoreFactory {
@@ -50,7 +50,7 @@ export function env(over: Partial<EnvRecord> = {}): EnvRecord {
   return {
     id: `env-${id}`, account: 'acc-a', region: 'ap-guangzhou', name: `env ${id}`, description: '', zone: 'ap-guangzhou-2',
     info: { ComputeEnv: { EnvName: `env ${id}`, EnvData: { InstanceType: 'S1.SMALL1' } }, Placement: { Zone: 'ap-guangzhou-2', ProjectId: 0 } },
-    desired: 0, nextAction: '', createTime: 2000 + n, tags: [],
+    desired: 0, nextAction: '', createTime: 2000 + n, tags: [], clientToken: null,
     ...over,
   };
 }
@@ -68,6 +68,19 @@ export function activity(n: NodeRecord, over: Partial<ActivityRecord> = {}): Act
     id: `act-${next()}`, envId: n.envId, nodeId: n.id, type: 'CREATE_COMPUTE_NODE', cause: 'test', state: 'PROCESSING',
     reason: '', startTime: 4000 + n.createdTime, endTime: null, instanceId: n.instanceId, ...over,
   };
+}
+
+export function template(over: Partial<TemplateRecord> = {}): TemplateRecord {
+  const id = next();
+  return {
+    id: `tpl-${id}`, account: 'acc-a', region: 'ap-guangzhou', name: `tpl ${id}`, description: '',
+    info: { TaskName: 'A', Application: { DeliveryForm: 'LOCAL', Command: 'true' } }, createTime: 5000 + n, tags: [],
+    ...over,
+  };
+}
+
+export function sample(jobId: string, ts: number, over: Partial<SampleRecord> = {}): SampleRecord {
+  return { jobId, taskName: 'A', index: 0, attempt: 1, ts, cpu: 10, mem: 20, disk: 30, ...over };
 }
 
 /** Wait until `cond` holds (a backend may deliver wake-ups asynchronously), then a little longer. */

@@ -1,11 +1,12 @@
 // The Store contract: every backend (SQLite now, PostgreSQL next) must pass these tests. This file:
-// jobs, tasks, instances and job seqs; store-coordination.contract.ts: commands, the leadership lease
-// and fencing.
+// jobs, tasks, instances and job seqs; store-resources.contract.ts: envs, nodes, activities, templates,
+// samples; store-coordination.contract.ts: commands, the leadership lease and fencing.
 import { describe, expect, it } from 'vitest';
 import { zeroCounts } from '../../src/domain/states.ts';
 import type { JobRecord, Store, TaskRecord } from '../../src/store/types.ts';
 import { coordinationContract } from './store-coordination.contract.ts';
 import { inst, job, task, type StoreFactory } from './store-fixtures.ts';
+import { resourcesContract } from './store-resources.contract.ts';
 
 export type { StoreFactory } from './store-fixtures.ts';
 
@@ -231,6 +232,7 @@ export function storeContract(name: string, f: StoreFactory): void {
       expect((await again.getInstance(j.id, 'A', 0))?.handle).toEqual({ pid: 42 });
       await again.close();
     });
+    resourcesContract(f);
     coordinationContract(f);
   });
 }

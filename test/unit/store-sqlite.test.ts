@@ -1,15 +1,15 @@
-// The Store contract on SQLite (real database files in temp dirs); then what only SQLite has: what its
-// migrations carry over from older databases, and two stores on one file (two processes' view).
+// The Store contract on SQLite (real database files in temp dirs); then what only SQLite has: its migrations (idempotent, and what they carry over from older
+// databases), the ClientToken unique index, and two stores on one file (two processes' view).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { FencedError } from '../../src/store/errors.ts';
-import { MIGRATIONS } from '../../src/store/sqlite/migrations.ts';
+import { MIGRATIONS, type Migration } from '../../src/store/sqlite/migrations.ts';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import { storeContract } from '../contract/store.contract.ts';
-import { job, task } from '../contract/store-fixtures.ts';
+import { env, job, task } from '../contract/store-fixtures.ts';
 
 const tempDb = () => path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'openbatch-store-')), 'db.sqlite');
 
@@ -33,11 +33,16 @@ function sqliteFactory() {
 
 storeContract('sqlite', sqliteFactory());
 
+function run(db: Database.Database, m: Migration): void {
+  if (typeof m === 'string') db.exec(m);
+  else m(db);
+}
+
 /** A database migrated up to (not including) step `upTo`. */
 function dbAt(upTo: number): { file: string; db: Database.Database } {
   const file = tempDb();
   const db = new Database(file);
-  for (const m of MIGRATIONS.slice(0, upTo)) db.exec(m);
+  for (const m of MIGRATIONS.slice(0, upTo)) run(db, m);
   db.pragma(`user_version = ${upTo}`);
   return { file, db };
 }
@@ -72,6 +77,74 @@ describe('SQLite migrations', () => {
     await s.close();
   });
 
+  it('carries ClientTokens of older envs into the indexed column, the newest env of a token keeping it (migration 8)', async () => {
+    const { file, db } = dbAt(8);
+    const insert = db.prepare(`INSERT INTO compute_envs (id, seq, account, region, name, description, zone, info, desired, next_action, create_time, tags)
+      VALUES (?, ?, ?, 'ap-guangzhou', 'n', '', 'ap-guangzhou-2', ?, 0, '', 1, '[]')`);
+    const info = (token?: string) => JSON.stringify({ ComputeEnv: token === undefined ? {} : { ClientToken: token }, Placement: {} });
+    insert.run('env-old1', 1, 'acc-a', info('tok'));
+    insert.run('env-old2', 2, 'acc-a', info('tok')); // a duplicate the old, non-atomic check let through
+    insert.run('env-old3', 3, 'acc-b', info('tok'));
+    insert.run('env-old4', 4, 'acc-a', info());
+    db.close();
+    const s = new SqliteStore(file);
+    expect((await s.getEnvByClientToken('acc-a', 'ap-guangzhou', 'tok'))?.id).toBe('env-old2');
+    expect((await s.getEnvByClientToken('acc-b', 'ap-guangzhou', 'tok'))?.id).toBe('env-old3');
+    expect((await s.getEnvById('env-old1'))?.clientToken).toBeNull();
+    expect((await s.getEnvById('env-old4'))?.clientToken).toBeNull();
+    expect(await s.insertEnvWithNodes(env({ clientToken: 'tok' }), [], [], 10)).toEqual({ envId: 'env-old2', created: false });
+    await s.close();
+  });
+
+  it('runs every step from 5 on again without harm (idempotent), keeping what the database holds', async () => {
+    const file = tempDb();
+    let s = new SqliteStore(file);
+    const j = job();
+    await s.insertJob(j, [task(j.id)]);
+    const e = env({ clientToken: 'tok' });
+    await s.insertEnvWithNodes(e, [], [], 10);
+    const lease = (await s.acquireLease('a', 10_000, 1000))!;
+    await s.close();
+    const db = new Database(file);
+    for (const m of MIGRATIONS.slice(5)) run(db, m);
+    db.pragma('user_version = 5');
+    db.close();
+    s = new SqliteStore(file); // runs 5.. again
+    expect(await s.currentLease()).toEqual(lease);
+    expect((await s.getEnvByClientToken('acc-a', 'ap-guangzhou', 'tok'))?.id).toBe(e.id);
+    expect((await s.pendingCommands(0, 10)).map((c) => c.kind)).toEqual(['submitted']);
+    const k = job();
+    await s.insertJob(k, [task(k.id)]);
+    expect((await s.getJobById(k.id))!.seq).toBeGreaterThan((await s.getJobById(j.id))!.seq);
+    await s.close();
+    const check = new Database(file);
+    expect(check.pragma('user_version', { simple: true })).toBe(MIGRATIONS.length);
+    check.close();
+  });
+
+  it('backs ClientToken up with a unique index per owner; envs without a token are not indexed', async () => {
+    const file = tempDb();
+    const s = new SqliteStore(file);
+    await s.insertEnvWithNodes(env({ clientToken: 'tok' }), [], [], 10);
+    await s.insertEnvWithNodes(env(), [], [], 10);
+    await s.close();
+    const db = new Database(file);
+    const insert = db.prepare(`INSERT INTO compute_envs (id, seq, account, region, name, description, zone, info, desired, next_action, create_time, tags, client_token)
+      VALUES (?, ?, ?, 'ap-guangzhou', 'n', '', 'ap-guangzhou-2', '{}', 0, '', 1, '[]', ?)`);
+    const dup = (() => {
+      try {
+        insert.run('env-dup', 100, 'acc-a', 'tok');
+      } catch (e) {
+        return (e as { code?: string }).code;
+      }
+    })();
+    expect(dup).toBe('SQLITE_CONSTRAINT_UNIQUE');
+    insert.run('env-tok-b', 101, 'acc-b', 'tok');
+    insert.run('env-none1', 102, 'acc-a', '');
+    insert.run('env-none2', 103, 'acc-a', '');
+    expect(db.prepare("SELECT COUNT(*) FROM compute_envs WHERE client_token = ''").pluck().get()).toBe(3);
+    db.close();
+  });
 });
 
 describe('SQLite: two stores on one database file (two processes)', () => {

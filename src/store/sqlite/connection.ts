@@ -67,8 +67,10 @@ export class Conn {
   private migrate(): void {
     const version = this.db.pragma('user_version', { simple: true }) as number;
     for (let v = version; v < MIGRATIONS.length; v++) {
+      const m = MIGRATIONS[v]!;
       this.write(() => {
-        this.db.exec(MIGRATIONS[v]!);
+        if (typeof m === 'string') this.db.exec(m);
+        else m(this.db);
         this.db.pragma(`user_version = ${v + 1}`);
       });
     }

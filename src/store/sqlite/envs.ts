@@ -1,5 +1,6 @@
-// Compute environments, their nodes and activities on SQLite: insert under a per-owner quota, reads,
-// lists with the Describe filters, and applyEnvBatch (fenced when given an epoch).
+// Compute environments, their nodes and activities on SQLite. CreateComputeEnv is one transaction
+// (insertEnvWithNodes): client token lookup, quota, env, nodes, activities; the unique index on
+// (account, region, client_token) backs the lookup up. applyEnvBatch is fenced when given an epoch.
 import type { ActivityRecord, EnvBatch, EnvFilter, EnvRecord, NodeRecord } from '../types.ts';
 import { marks, type Conn, type Row } from './connection.ts';
 import type { SqliteLeadership } from './lease.ts';
@@ -9,18 +10,32 @@ import { toActivity, toEnv, toNode } from './rows.ts';
 export class SqliteEnvs {
   constructor(private readonly c: Conn, private readonly lease: SqliteLeadership) {}
 
-  insert(e: EnvRecord, quota: number): boolean {
+  insertWithNodes(e: EnvRecord, nodes: NodeRecord[], activities: ActivityRecord[], quota: number): { envId: string; created: boolean } | 'quota' {
+    const stray = [...nodes, ...activities].find((x) => x.envId !== e.id);
+    if (stray) throw new RangeError(`insertEnvWithNodes: ${stray.id} belongs to ${stray.envId}, not to ${e.id}`);
     return this.c.write(() => {
+      if (e.clientToken) {
+        const existing = this.byTokenRow(e.account, e.region, e.clientToken);
+        if (existing) return { envId: existing.id as string, created: false };
+      }
       const n = this.c.sql('SELECT COUNT(*) AS n FROM compute_envs WHERE account=? AND region=?').get(e.account, e.region) as { n: number };
-      if (n.n >= quota) return false;
+      if (n.n >= quota) return 'quota';
       const seq = (this.c.sql('SELECT COALESCE(MAX(seq), 0) + 1 AS s FROM compute_envs').get() as { s: number }).s;
-      this.c.sql(`INSERT INTO compute_envs (id, seq, account, region, name, description, zone, info, desired, next_action, create_time, tags)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(e.id, seq, e.account, e.region, e.name, e.description, e.zone,
-        JSON.stringify(e.info), e.desired, e.nextAction, e.createTime, JSON.stringify(e.tags));
+      this.c.sql(`INSERT INTO compute_envs (id, seq, account, region, name, description, zone, info, desired, next_action, create_time, tags, client_token)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(e.id, seq, e.account, e.region, e.name, e.description, e.zone,
+        JSON.stringify(e.info), e.desired, e.nextAction, e.createTime, JSON.stringify(e.tags), e.clientToken ?? '');
       const tag = this.c.sql('INSERT INTO compute_env_tags (env_id, key, value) VALUES (?, ?, ?)');
       for (const g of e.tags) tag.run(e.id, g.Key, g.Value);
-      return true;
+      this.writeNodes(nodes);
+      this.writeActivities(activities);
+      return { envId: e.id, created: true };
     });
+  }
+
+  byToken(account: string, region: string, token: string): EnvRecord | undefined {
+    if (token === '') return undefined;
+    const r = this.byTokenRow(account, region, token);
+    return r ? toEnv(r) : undefined;
   }
 
   get(account: string, region: string, envId: string): EnvRecord | undefined {
@@ -80,6 +95,10 @@ export class SqliteEnvs {
         this.c.sql('DELETE FROM compute_nodes WHERE env_id=?').run(id);
       }
     });
+  }
+
+  private byTokenRow(account: string, region: string, token: string): Row | undefined {
+    return this.c.sql('SELECT * FROM compute_envs WHERE account=? AND region=? AND client_token=?').get(account, region, token) as Row | undefined;
   }
 
   /** Insert nodes (in order, after every node already there) or change the state of existing ones. */

@@ -12,7 +12,7 @@ export function toEnv(r: Row): EnvRecord {
     id: r.id as string, account: r.account as string, region: r.region as string, name: r.name as string,
     description: r.description as string, zone: r.zone as string, info: JSON.parse(r.info as string),
     desired: r.desired as number, nextAction: r.next_action as string, createTime: r.create_time as number,
-    tags: JSON.parse(r.tags as string),
+    tags: JSON.parse(r.tags as string), clientToken: (r.client_token as string | undefined) || null,
   };
 }
 

@@ -322,8 +322,13 @@ export class SqliteStore implements Store {
 
   // ------------------------------------------------------------------ compute environments (envs.ts)
 
-  async insertEnv(e: EnvRecord, quota: number): Promise<boolean> {
-    return this.envs.insert(e, quota);
+  async insertEnvWithNodes(
+    env: EnvRecord, nodes: NodeRecord[], activities: ActivityRecord[], quota: number,
+  ): Promise<{ envId: string; created: boolean } | 'quota'> {
+    return this.envs.insertWithNodes(env, nodes, activities, quota);
+  }
+  async getEnvByClientToken(account: string, region: string, clientToken: string): Promise<EnvRecord | undefined> {
+    return this.envs.byToken(account, region, clientToken);
   }
   async getEnv(account: string, region: string, envId: string): Promise<EnvRecord | undefined> {
     return this.envs.get(account, region, envId);
