@@ -268,7 +268,7 @@ export interface Store {
   ): Promise<InstanceRecord[]>;
   attemptsOf(jobId: string, taskName: string, index: number): Promise<AttemptRecord[]>;
   /** A job and its tasks read together (one snapshot). The records may be shared with other readers
-   *  (the SQLite store caches them, frozen): read them, never change them. */
+   *  (the SQLite store can cache them, frozen): read them, never change them. */
   jobWithTasks(account: string, region: string, jobId: string): Promise<{ job: JobRecord; tasks: TaskRecord[] } | undefined>;
   /** A page of a task's instances (rows and not-yet-materialised ones), filtered by state; one snapshot. */
   instancePage(

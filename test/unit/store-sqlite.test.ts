@@ -1,4 +1,5 @@
-// The Store contract on SQLite (real database files in temp dirs); then what only SQLite has: its migrations (idempotent, and what they carry over from older
+// The Store contract on SQLite (real database files in temp dirs), with and without the job-record
+// cache; then what only SQLite has: its migrations (idempotent, and what they carry over from older
 // databases), the ClientToken unique index, and two stores on one file (two processes' view).
 import fs from 'node:fs';
 import os from 'node:os';
@@ -7,31 +8,32 @@ import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { FencedError } from '../../src/store/errors.ts';
 import { MIGRATIONS, type Migration } from '../../src/store/sqlite/migrations.ts';
-import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
+import { SqliteStore, type SqliteStoreOptions } from '../../src/store/sqlite/sqlite-store.ts';
 import { storeContract } from '../contract/store.contract.ts';
 import { env, job, task } from '../contract/store-fixtures.ts';
 
 const tempDb = () => path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'openbatch-store-')), 'db.sqlite');
 
-function sqliteFactory() {
+function sqliteFactory(opts: SqliteStoreOptions) {
   const files = new WeakMap<object, string>();
   return {
     async create() {
       const file = tempDb();
-      const s = new SqliteStore(file);
+      const s = new SqliteStore(file, opts);
       files.set(s, file);
       return s;
     },
     async reopen(s: SqliteStore) {
       await s.close();
-      const again = new SqliteStore(files.get(s)!);
+      const again = new SqliteStore(files.get(s)!, opts);
       files.set(again, files.get(s)!);
       return again;
     },
   };
 }
 
-storeContract('sqlite', sqliteFactory());
+storeContract('sqlite', sqliteFactory({}));
+storeContract('sqlite without the job-record cache', sqliteFactory({ cacheJobRecords: false }));
 
 function run(db: Database.Database, m: Migration): void {
   if (typeof m === 'string') db.exec(m);
@@ -165,6 +167,23 @@ describe('SQLite: two stores on one database file (two processes)', () => {
     expect((await one.getJobById(j.id))?.state).toBe('RUNNING');
     await one.close();
     await two.close();
+  });
+
+  it('serves DescribeJob from its cache (stale once another process writes) unless the cache is disabled', async () => {
+    const file = tempDb();
+    const cached = new SqliteStore(file);
+    const uncached = new SqliteStore(file, { cacheJobRecords: false });
+    const writer = new SqliteStore(file);
+    const j = job();
+    await writer.insertJob(j, [task(j.id)]);
+    const first = await cached.jobWithTasks('acc-a', 'ap-guangzhou', j.id);
+    expect(await cached.jobWithTasks('acc-a', 'ap-guangzhou', j.id)).toBe(first); // the same frozen records
+    expect(await uncached.jobWithTasks('acc-a', 'ap-guangzhou', j.id)).not.toBe(await uncached.jobWithTasks('acc-a', 'ap-guangzhou', j.id));
+    await writer.applyBatch({ jobs: [{ ...(await writer.getJobById(j.id))!, state: 'RUNNING' }], tasks: [], instances: [], attempts: [] });
+    expect((await uncached.jobWithTasks('acc-a', 'ap-guangzhou', j.id))?.job.state).toBe('RUNNING');
+    // why a shared store must not cache: the write of another process does not drop this one's entry
+    expect((await cached.jobWithTasks('acc-a', 'ap-guangzhou', j.id))?.job.state).toBe('SUBMITTED');
+    for (const s of [cached, uncached, writer]) await s.close();
   });
 
   it('wakes listeners only in the inserting process (a shared backend maps onCommand to LISTEN/NOTIFY)', async () => {

@@ -33,23 +33,33 @@ const ROWS_IN = `SELECT ${INSTANCE_COLUMNS} FROM instances WHERE job_id=? AND ta
 /** How many jobs' records jobWithTasks keeps (oldest read first out). */
 const JOBS_CACHED = 2000;
 
+export interface SqliteStoreOptions {
+  /**
+   * Keep the (frozen) records of recently read jobs for jobWithTasks (DescribeJob's read). Every write
+   * of a job or task row through this store drops its job's entry in the same synchronous call, which
+   * is right only while this process is the database's only writer (one server per data dir, as the
+   * data-dir lock ensures). A store shared by several processes must disable it, or validate entries
+   * by a row version. Default true (the single-process server).
+   */
+  cacheJobRecords?: boolean;
+}
+
 export class SqliteStore implements Store {
   private readonly c: Conn;
   private readonly lease: SqliteLeadership;
   private readonly commands: SqliteCommands;
   private readonly envs: SqliteEnvs;
   private readonly templates: SqliteTemplates;
-  /** The (frozen) records of recently read jobs and their tasks, by job id (DescribeJob's read). Every
-   *  write of a job or task row in this store drops its job's entry, in the same synchronous call as the
-   *  write; this process is the database's only writer (one server per data dir). */
-  private readonly jobRecords = new Map<string, { job: JobRecord; tasks: TaskRecord[] }>();
+  /** See SqliteStoreOptions.cacheJobRecords; undefined when disabled. */
+  private readonly jobRecords: Map<string, { job: JobRecord; tasks: TaskRecord[] }> | undefined;
 
-  constructor(file: string) {
+  constructor(file: string, opts: SqliteStoreOptions = {}) {
     this.c = new Conn(file);
     this.lease = new SqliteLeadership(this.c);
     this.commands = new SqliteCommands(this.c, this.lease);
     this.envs = new SqliteEnvs(this.c, this.lease);
     this.templates = new SqliteTemplates(this.c);
+    this.jobRecords = (opts.cacheJobRecords ?? true) ? new Map() : undefined;
   }
 
   // ------------------------------------------------------------------ jobs and tasks
@@ -64,7 +74,7 @@ export class SqliteStore implements Store {
       // the seq from the database, in this transaction (PostgreSQL: a sequence / identity column)
       const seq = this.c.sql("UPDATE sequences SET value = value + 1 WHERE name = 'jobs' RETURNING value").pluck().get() as number | undefined;
       if (seq === undefined) throw new Error("the database has no 'jobs' sequence (migration 7 missing)");
-      this.jobRecords.delete(job.id);
+      this.jobRecords?.delete(job.id);
       this.c.sql(`INSERT INTO jobs (id, seq, account, region, name, description, priority, zone, state, state_reason,
         next_action, create_time, end_time, client_token, tags, spec)
         VALUES (@id, @seq, @account, @region, @name, @description, @priority, @zone, @state, @stateReason,
@@ -141,7 +151,7 @@ export class SqliteStore implements Store {
   async deleteJob(jobId: string, epoch?: number): Promise<void> {
     this.c.write(() => {
       this.lease.fence(epoch, 'deleteJob');
-      this.jobRecords.delete(jobId);
+      this.jobRecords?.delete(jobId);
       for (const table of ['attempts', 'monitor_samples', 'instances', 'tasks', 'job_tags']) {
         this.c.sql(`DELETE FROM ${table} WHERE job_id=?`).run(jobId);
       }
@@ -150,7 +160,7 @@ export class SqliteStore implements Store {
   }
 
   async jobWithTasks(account: string, region: string, jobId: string): Promise<{ job: JobRecord; tasks: TaskRecord[] } | undefined> {
-    let got = this.jobRecords.get(jobId);
+    let got = this.jobRecords?.get(jobId);
     if (got === undefined) {
       const rows = this.c.read(() => {
         const job = this.jobRow(jobId);
@@ -159,8 +169,10 @@ export class SqliteStore implements Store {
       if (rows === undefined) return undefined;
       // mapped once and frozen: every reader gets the same records until a write of the job drops them
       got = deepFreeze({ job: toJob(rows.job), tasks: rows.tasks.map(toTask) });
-      if (this.jobRecords.size >= JOBS_CACHED) this.jobRecords.delete(this.jobRecords.keys().next().value!);
-      this.jobRecords.set(jobId, got);
+      if (this.jobRecords) {
+        if (this.jobRecords.size >= JOBS_CACHED) this.jobRecords.delete(this.jobRecords.keys().next().value!);
+        this.jobRecords.set(jobId, got);
+      }
     }
     if (got.job.account !== account || got.job.region !== region) return undefined;
     return got;
@@ -275,11 +287,11 @@ export class SqliteStore implements Store {
       for (const i of b.instances) upsertInstance.run(instanceParams(i));
       for (const a of b.attempts) upsertAttempt.run(a);
       for (const t of b.tasks) {
-        this.jobRecords.delete(t.jobId);
+        this.jobRecords?.delete(t.jobId);
         updateTask.run(taskProgressParams(t));
       }
       for (const j of b.jobs) {
-        this.jobRecords.delete(j.id);
+        this.jobRecords?.delete(j.id);
         updateJob.run(j);
       }
     });
