@@ -161,8 +161,9 @@ export class EnvService {
     checkTags(ce.Tags, this.d.limits, 'ComputeEnv.Tags');
     checkClientToken(req.ClientToken);
     if (req.ClientToken !== undefined) {
-      const { envs } = await this.d.store.listEnvs(c.account, c.region, { offset: 0, limit: 100_000 });
-      const same = envs.find((e) => e.info.ComputeEnv.ClientToken === req.ClientToken);
+      // a retry is answered before the capacity check (the env exists already); the insert below
+      // settles a concurrent create with the same token
+      const same = await this.d.store.getEnvByClientToken(c.account, c.region, req.ClientToken);
       if (same) return { EnvId: same.id };
     }
     const now = this.d.clock.now();
@@ -184,14 +185,17 @@ export class EnvService {
       nextAction: '',
       createTime: now,
       tags: ce.Tags ?? [],
+      clientToken: req.ClientToken ?? null,
     };
     const nodes = Array.from({ length: env.desired }, () => this.newNode(env.id, this.typeOf(env), 'BATCH_CREATED', now));
     this.checkCapacity(nodes, 'CreateComputeEnv');
-    if (!(await this.d.store.insertEnv(env, this.d.limits.maxComputeEnvs))) {
+    const cause = `CreateComputeEnv: the capacity is ${env.desired}`;
+    const activities = nodes.map((n) => activity(env.id, n, 'CREATE_COMPUTE_NODE', cause, now));
+    const r = await this.d.store.insertEnvWithNodes(env, nodes, activities, this.d.limits.maxComputeEnvs);
+    if (r === 'quota') {
       throw new ApiError('LimitExceeded.ComputeEnvQuota', `This account already has ${this.d.limits.maxComputeEnvs} compute environments in ${c.region}, the most allowed.`);
     }
-    const cause = `CreateComputeEnv: the capacity is ${env.desired}`;
-    await this.d.store.applyEnvBatch({ nodes, activities: nodes.map((n) => activity(env.id, n, 'CREATE_COMPUTE_NODE', cause, now)) });
+    if (!r.created) return { EnvId: r.envId };
     await this.d.scheduler.envChanged(env.id);
     return { EnvId: env.id };
   }

@@ -9,7 +9,7 @@ import type { Clock } from '../lib/clock.ts';
 import { gib, vcpus } from '../domain/units.ts';
 import type { HostCapacity } from '../scheduler/capacity.ts';
 import type { Scheduler } from '../scheduler/scheduler.ts';
-import type { JobRecord, Store, TaskRecord } from '../store/types.ts';
+import type { JobRecord, NewJobRecord, Store, TaskRecord } from '../store/types.ts';
 import { checkFilters, checkPage } from './filters.ts';
 import { checkClientToken, checkJob, checkTaskName, checkZone, type ValidationContext } from './validate.ts';
 import {
@@ -71,7 +71,7 @@ export class JobService {
     tasks.forEach((t, i) => this.checkFitsHost(t, `Job.Tasks.${i}`));
     const now = this.d.clock.now();
     const id = newId('job');
-    const rec: JobRecord = {
+    const rec: NewJobRecord = {
       id,
       account: c.account,
       region: c.region,

@@ -1,8 +1,12 @@
-// Store contract: high-level operations on jobs, tasks and instances. Every backend (SQLite now,
-// PostgreSQL next) implements this interface and passes the same contract suite. No transaction
-// leaks out: each method is atomic on its own.
+// Store contract: high-level operations on jobs, tasks, instances, environments, templates, the
+// leadership lease and the command queue. Every backend (SQLite now, PostgreSQL next, shared by several
+// server replicas) implements this interface and passes the same contract suite
+// (test/contract/store.contract.ts). No transaction leaks out: each method is atomic on its own.
 import type { Counts, State } from '../domain/states.ts';
-import type { InstancePage } from './instance-page.ts';
+import type { CommandRecord, Lease, NewCommand } from './coordination.ts';
+
+export type { Command, CommandKind, CommandRecord, Lease, NewCommand } from './coordination.ts';
+export { FencedError } from './errors.ts';
 
 export interface Tag {
   Key: string;
@@ -11,6 +15,8 @@ export interface Tag {
 
 export interface JobRecord {
   id: string;
+  /** Submission order, from the database (assigned by insertJob, never reused): the scheduler orders jobs by it. */
+  seq: number;
   account: string;
   region: string;
   name: string;
@@ -27,6 +33,9 @@ export interface JobRecord {
   /** Everything else that was submitted, as JSON-able data (placement, dependences, the Job echo …). */
   spec: JobSpecData;
 }
+
+/** A job as SubmitJob hands it to insertJob: the store assigns its seq. */
+export type NewJobRecord = Omit<JobRecord, 'seq'>;
 
 export interface JobSpecData {
   placement: Record<string, unknown>;
@@ -155,6 +164,8 @@ export interface EnvRecord {
   nextAction: string;
   createTime: number;
   tags: Tag[];
+  /** CreateComputeEnv's ClientToken (unique per account and region), or null. */
+  clientToken: string | null;
 }
 
 export type NodeOrigin = 'BATCH_CREATED' | 'USER_ATTACHED';
@@ -208,6 +219,14 @@ export interface WriteBatch {
   attempts: AttemptRecord[];
 }
 
+/** A page of a task's instances (rows and not-yet-materialised ones); see instance-page.ts. */
+export interface InstancePage {
+  task: TaskRecord;
+  /** Instances matching the filter, before paging. */
+  total: number;
+  items: InstanceRecord[];
+}
+
 export interface ActiveSnapshot {
   jobs: JobRecord[];
   tasks: TaskRecord[];
@@ -215,10 +234,19 @@ export interface ActiveSnapshot {
   instances: InstanceRecord[];
 }
 
+/**
+ * Fencing. The scheduler's writes carry the epoch of its lease (acquireLease); the backend compares it
+ * with the current lease's epoch inside the write's own transaction and rejects a stale one with
+ * FencedError, writing nothing. So a former leader that was paused past its lease cannot overwrite
+ * what a newer leader wrote. Epochs are compared, not clocks: a lease that lapsed but was not taken
+ * over still fences nothing. Services' writes (SubmitJob, the env changes users ask for, samples of
+ * the monitor) carry no epoch: they are not the scheduler's and are right whoever leads.
+ */
 export interface Store {
-  /** Insert a job with its tasks. With a client token already used by this account and region,
+  /** Insert a job with its tasks, and a `submitted` command for the scheduler, in one transaction (its
+   *  seq comes from the database). With a client token already used by this account and region,
    *  nothing is inserted and the existing job id is returned with created=false. */
-  insertJob(job: JobRecord, tasks: TaskRecord[]): Promise<{ jobId: string; created: boolean }>;
+  insertJob(job: NewJobRecord, tasks: TaskRecord[]): Promise<{ jobId: string; created: boolean }>;
   getJob(account: string, region: string, jobId: string): Promise<JobRecord | undefined>;
   /** Internal lookup without the owner check (scheduler only). */
   getJobById(jobId: string): Promise<JobRecord | undefined>;
@@ -227,7 +255,9 @@ export interface Store {
   listJobs(account: string, region: string, q: JobFilter): Promise<{ total: number; jobs: JobRecord[] }>;
   /** Task states of several jobs at once (for JobView.TaskMetrics). */
   taskStatesOf(jobIds: string[]): Promise<Map<string, State[]>>;
-  deleteJob(jobId: string): Promise<void>;
+  /** Delete a job whole. The leader carrying out a delete-job command passes its epoch (fenced);
+   *  DeleteJob calls it without one until it goes through that command. */
+  deleteJob(jobId: string, epoch?: number): Promise<void>;
 
   getInstance(jobId: string, taskName: string, index: number): Promise<InstanceRecord | undefined>;
   /** Count rows whose state is in `states` (all states when undefined) with index in [from, to). */
@@ -238,19 +268,20 @@ export interface Store {
   ): Promise<InstanceRecord[]>;
   attemptsOf(jobId: string, taskName: string, index: number): Promise<AttemptRecord[]>;
   /** A job and its tasks read together (one snapshot). The records may be shared with other readers
-   *  (the SQLite store caches them, frozen): read them, never change them. */
+   *  (the SQLite store can cache them, frozen): read them, never change them. */
   jobWithTasks(account: string, region: string, jobId: string): Promise<{ job: JobRecord; tasks: TaskRecord[] } | undefined>;
   /** A page of a task's instances (rows and not-yet-materialised ones), filtered by state; one snapshot. */
   instancePage(
     jobId: string, taskName: string, states: State[] | undefined, offset: number, limit: number,
   ): Promise<InstancePage | undefined>;
 
-  /** Everything the scheduler needs after a restart. */
+  /** Everything the scheduler needs after a restart (jobs in seq order). */
   loadActive(): Promise<ActiveSnapshot>;
   /** Write the given records in one transaction: instance and attempt rows are upserted; jobs and
    *  tasks (created by insertJob) get their progress (state, times, counts, wait), and one that no
-   *  longer exists is not created again. */
-  applyBatch(batch: WriteBatch): Promise<void>;
+   *  longer exists is not created again. Fenced by `epoch` (FencedError when stale); without one, unchecked. */
+  // unfenced: only until the scheduler passes its epoch (then `epoch` becomes required)
+  applyBatch(batch: WriteBatch, epoch?: number): Promise<void>;
 
   /** Insert a template unless the owner already has `quota` templates (returns false then). */
   insertTemplate(t: TemplateRecord, quota: number): Promise<boolean>;
@@ -262,8 +293,17 @@ export interface Store {
   /** Delete templates of the owner by id, all or none: returns the ids that do not exist (then nothing is deleted). */
   deleteTemplates(account: string, region: string, ids: string[]): Promise<string[]>;
 
-  /** Insert an env unless the owner already has `quota` envs (returns false then). */
-  insertEnv(e: EnvRecord, quota: number): Promise<boolean>;
+  /**
+   * CreateComputeEnv in one transaction: the env, its first nodes and their activities. With a client
+   * token this account and region already used, nothing is written and the existing env's id is
+   * returned with created=false (a unique index backs this up against concurrent creates); 'quota'
+   * when the owner already has `quota` envs. Every node and activity must belong to `env`.
+   */
+  insertEnvWithNodes(
+    env: EnvRecord, nodes: NodeRecord[], activities: ActivityRecord[], quota: number,
+  ): Promise<{ envId: string; created: boolean } | 'quota'>;
+  /** The owner's env created with this ClientToken (an index lookup). */
+  getEnvByClientToken(account: string, region: string, clientToken: string): Promise<EnvRecord | undefined>;
   getEnv(account: string, region: string, envId: string): Promise<EnvRecord | undefined>;
   getEnvById(envId: string): Promise<EnvRecord | undefined>;
   listEnvs(account: string, region: string, q: EnvFilter): Promise<{ total: number; envs: EnvRecord[] }>;
@@ -272,11 +312,52 @@ export interface Store {
   nodesOf(envId: string): Promise<NodeRecord[]>;
   nodeByInstanceId(instanceId: string): Promise<NodeRecord | undefined>;
   activitiesOf(envId: string, nodeIds: string[] | undefined, offset: number, limit: number): Promise<{ total: number; activities: ActivityRecord[] }>;
-  applyEnvBatch(b: EnvBatch): Promise<void>;
+  /** Write env changes in one transaction. The scheduler passes its epoch (fenced); the env services
+   *  write what users ask without one (optional for them for good). */
+  // unfenced: only until the scheduler passes its epoch (src/scheduler/env-pools.ts calls it without one)
+  applyEnvBatch(b: EnvBatch, epoch?: number): Promise<void>;
 
+  /** Written by the monitor, not the scheduler: unfenced (a sample is right whoever leads). */
   insertSamples(samples: SampleRecord[]): Promise<void>;
   /** Samples of one instance (all attempts) with ts in [from, to], ordered by time. */
   samplesOf(jobId: string, taskName: string, index: number, from: number, to: number): Promise<SampleRecord[]>;
+
+  /**
+   * Take the leadership lease for `ttlMs` from `now` (the caller's clock, ms; a backend shared by several
+   * hosts may use its own clock instead, e.g. PostgreSQL's now(), so that skewed hosts agree). Granted
+   * when no lease is held, when the holder's lease expired, or when `holder` already holds it (then it
+   * is renewed and keeps its epoch); a new holder gets the previous epoch + 1. Undefined when another
+   * holder's lease is still running. Holders must be unique per process (e.g. host:pid:random).
+   */
+  acquireLease(holder: string, ttlMs: number, now: number): Promise<Lease | undefined>;
+  /** Extend a lease still held (same holder and epoch, even if it lapsed, as long as no one took it
+   *  over); undefined when it was lost: stop writing and acquire again. */
+  renewLease(lease: Lease, ttlMs: number, now: number): Promise<Lease | undefined>;
+  /** Give the lease up (no-op when it is no longer held). The epoch is kept: the next holder gets epoch + 1. */
+  releaseLease(lease: Lease): Promise<void>;
+  /** The lease as stored, if someone holds it (it may have expired: compare expiresAt). */
+  currentLease(): Promise<Lease | undefined>;
+
+  /** Queue a command for the scheduler; its id comes from the database. Wakes the onCommand listeners. */
+  insertCommand(cmd: NewCommand): Promise<CommandRecord>;
+  /**
+   * Commands not completed yet with id > afterId, oldest first, at most `limit`. Completed commands are
+   * gone, so pendingCommands(0, n) is everything still to do. With a backend whose ids may commit out
+   * of order (PostgreSQL sequences under concurrent inserts), a drainer must not assume that every id
+   * below the highest it saw is visible: start again from 0 after each wake-up.
+   */
+  pendingCommands(afterId: number, limit: number): Promise<CommandRecord[]>;
+  /** Mark commands done (they are deleted); fenced by the leader's epoch. Unknown ids are ignored. */
+  completeCommands(ids: number[], epoch: number): Promise<void>;
+  /**
+   * Call `listener` after commands were inserted (coalesced: many inserts close together make one call).
+   * It carries no data: the listener reads pendingCommands. SQLite: fires in this process only, after
+   * insertCommand and insertJob. A backend shared by several processes maps it to LISTEN/NOTIFY
+   * (PostgreSQL: NOTIFY in the inserting transaction, LISTEN on a dedicated connection), so the leader
+   * hears inserts made by any replica; the leader should still poll now and then (a notification is
+   * lost while its connection is down). Returns the unsubscribe function.
+   */
+  onCommand(listener: () => void): () => void;
 
   close(): Promise<void>;
 }

@@ -1,44 +1,23 @@
-// The Store contract: every backend (SQLite now, PostgreSQL next) must pass these tests.
+// The Store contract: every backend (SQLite now, PostgreSQL next) must pass these tests. This file:
+// jobs, tasks, instances and job seqs; store-resources.contract.ts: envs, nodes, activities, templates,
+// samples; store-coordination.contract.ts: commands, the leadership lease and fencing.
 import { describe, expect, it } from 'vitest';
-import { zeroCounts, type State } from '../../src/domain/states.ts';
-import type { InstanceRecord, JobRecord, Store, TaskRecord } from '../../src/store/types.ts';
+import { zeroCounts } from '../../src/domain/states.ts';
+import type { JobRecord, Store, TaskRecord } from '../../src/store/types.ts';
+import { coordinationContract } from './store-coordination.contract.ts';
+import { inst, job, task, type StoreFactory } from './store-fixtures.ts';
+import { resourcesContract } from './store-resources.contract.ts';
 
-export interface StoreFactory {
-  /** A fresh, empty store. */
-  create(): Promise<Store>;
-  /** The same store opened again (after close), when the backend can do that; else undefined. */
-  reopen?(s: Store): Promise<Store>;
-}
+export type { StoreFactory } from './store-fixtures.ts';
 
-let n = 0;
-export function job(over: Partial<JobRecord> = {}): JobRecord {
-  n += 1;
-  return {
-    id: `job-${String(n).padStart(8, '0')}`, account: 'acc-a', region: 'ap-guangzhou', name: `job ${n}`, description: '',
-    priority: 0, zone: 'ap-guangzhou-2', state: 'SUBMITTED', stateReason: '', nextAction: '', createTime: 1000 + n,
-    endTime: null, clientToken: null, tags: [],
-    spec: { placement: { Zone: 'ap-guangzhou-2' }, dependences: [], dependOn: 'PRE_TASK_SUCCEED', job: {} },
-    ...over,
-  };
-}
+/** A stored job: what was inserted plus the seq the store gave it. */
+const stored = <T extends object>(j: T) => ({ ...j, seq: expect.any(Number) });
 
-export function task(jobId: string, name = 'A', num = 10, over: Partial<TaskRecord> = {}): TaskRecord {
-  const counts = zeroCounts();
-  counts.SUBMITTED = num;
-  return {
-    jobId, name, ord: 0, spec: { TaskName: name, TaskInstanceNum: num }, instanceNum: num, state: 'SUBMITTED',
-    createTime: 1000, endTime: null, counts, cursor: 0,
-    wait: { state: 'SUBMITTED', reason: 'Submitted', detail: '', endTime: null },
-    ...over,
-  };
-}
-
-function inst(jobId: string, index: number, state: State, taskName = 'A'): InstanceRecord {
-  return {
-    jobId, taskName, index, state, attempt: 1, retryBase: 0, exitCode: state === 'SUCCEED' ? 0 : null, stateReason: '',
-    stateDetail: '', nodeId: null, createTime: 1000, launchTime: 1001, runningTime: 1002,
-    endTime: state === 'SUCCEED' ? 1003 : null, handle: state === 'RUNNING' ? { pid: 42 } : null,
-  };
+/** The record the scheduler would hold for an inserted job (read back, with its seq). */
+async function held(s: Store, id: string): Promise<JobRecord> {
+  const r = await s.getJobById(id);
+  if (!r) throw new Error(`job ${id} is not stored`);
+  return r;
 }
 
 export function storeContract(name: string, f: StoreFactory): void {
@@ -47,7 +26,7 @@ export function storeContract(name: string, f: StoreFactory): void {
       const s = await f.create();
       const j = job({ tags: [{ Key: 'k', Value: 'v' }] });
       expect(await s.insertJob(j, [task(j.id, 'A'), task(j.id, 'B', 5, { ord: 1 })])).toEqual({ jobId: j.id, created: true });
-      expect(await s.getJob('acc-a', 'ap-guangzhou', j.id)).toEqual(j);
+      expect(await s.getJob('acc-a', 'ap-guangzhou', j.id)).toEqual(stored(j));
       expect(await s.getJob('acc-b', 'ap-guangzhou', j.id)).toBeUndefined();
       expect(await s.getJob('acc-a', 'ap-shanghai', j.id)).toBeUndefined();
       expect((await s.getTasks(j.id)).map((t) => t.name)).toEqual(['A', 'B']);
@@ -104,13 +83,14 @@ export function storeContract(name: string, f: StoreFactory): void {
       const s = await f.create();
       const a = [job(), job(), job({ state: 'RUNNING' }), job({ account: 'acc-b', state: 'RUNNING' }), job({ region: 'ap-shanghai' })];
       for (const j of a) await s.insertJob(j, [task(j.id)]);
+      const [a0, a2] = [await held(s, a[0]!.id), await held(s, a[2]!.id)];
       const total = async (states?: string[][], account = 'acc-a', region = 'ap-guangzhou') =>
         (await s.listJobs(account, region, { filters: states?.map((values) => ({ name: 'job-state', values })), offset: 0, limit: 1 })).total;
       expect([await total(), await total([['SUBMITTED']]), await total([['RUNNING']])]).toEqual([3, 2, 1]);
       // an update that changes the state moves the job between counts; one that keeps it does not
-      await s.applyBatch({ jobs: [{ ...a[0]!, state: 'RUNNING' }, { ...a[2]!, stateReason: 'same state' }], tasks: [], instances: [], attempts: [] });
+      await s.applyBatch({ jobs: [{ ...a0, state: 'RUNNING' }, { ...a2, stateReason: 'same state' }], tasks: [], instances: [], attempts: [] });
       expect([await total([['SUBMITTED']]), await total([['RUNNING']])]).toEqual([1, 2]);
-      await s.applyBatch({ jobs: [{ ...a[0]!, state: 'SUCCEED' }, { ...a[2]!, state: 'FAILED' }], tasks: [], instances: [], attempts: [] });
+      await s.applyBatch({ jobs: [{ ...a0, state: 'SUCCEED' }, { ...a2, state: 'FAILED' }], tasks: [], instances: [], attempts: [] });
       expect(await total([['SUCCEED', 'FAILED']])).toBe(2);
       // several state filters are ANDed
       expect(await total([['SUCCEED', 'FAILED'], ['FAILED', 'RUNNING']])).toBe(1);
@@ -127,6 +107,7 @@ export function storeContract(name: string, f: StoreFactory): void {
       const j = job();
       const t = task(j.id, 'A', 10);
       await s.insertJob(j, [t]);
+      const jr = await held(s, j.id);
       // 4 instances dispatched: 2 succeeded, 2 running; instance 7 terminated early
       const rows = [inst(j.id, 0, 'SUCCEED'), inst(j.id, 1, 'SUCCEED'), inst(j.id, 2, 'RUNNING'), inst(j.id, 3, 'RUNNING'), { ...inst(j.id, 7, 'FAILED'), attempt: 0 }];
       const t2: TaskRecord = {
@@ -134,7 +115,7 @@ export function storeContract(name: string, f: StoreFactory): void {
         wait: { state: 'RUNNABLE', reason: 'WaitingForCapacity', detail: 'busy', endTime: null },
       };
       await s.applyBatch({
-        jobs: [{ ...j, state: 'RUNNING' }], tasks: [t2], instances: rows,
+        jobs: [{ ...jr, state: 'RUNNING' }], tasks: [t2], instances: rows,
         attempts: [{ jobId: j.id, taskName: 'A', index: 0, attempt: 1, launchTime: 1001, runningTime: 1002, endTime: 1003, exitCode: 0, signal: null, reason: '', nodeId: null }],
       });
       expect((await s.getJob('acc-a', 'ap-guangzhou', j.id))?.state).toBe('RUNNING');
@@ -167,6 +148,7 @@ export function storeContract(name: string, f: StoreFactory): void {
       const j = job();
       const t = task(j.id, 'A', 10);
       await s.insertJob(j, [t]);
+      const jr = await held(s, j.id);
       const read = () => s.jobWithTasks('acc-a', 'ap-guangzhou', j.id);
       expect((await read())?.job.state).toBe('SUBMITTED');
       // records may be shared (frozen) or copies: either way a caller that tries to change what it got
@@ -190,17 +172,53 @@ export function storeContract(name: string, f: StoreFactory): void {
       expect((await read())?.tasks[0]?.state).toBe('RUNNING');
       expect((await read())?.tasks[0]?.counts.RUNNING).toBe(10);
       expect((await read())?.job.state).toBe('SUBMITTED');
-      await s.applyBatch({ jobs: [{ ...j, state: 'RUNNING' }], tasks: [], instances: [], attempts: [] });
+      await s.applyBatch({ jobs: [{ ...jr, state: 'RUNNING' }], tasks: [], instances: [], attempts: [] });
       expect((await read())?.job.state).toBe('RUNNING');
       expect(await s.jobWithTasks('acc-b', 'ap-guangzhou', j.id)).toBeUndefined();
       expect(await s.jobWithTasks('acc-a', 'ap-shanghai', j.id)).toBeUndefined();
       await s.deleteJob(j.id);
       expect(await read()).toBeUndefined();
       // a late write of a deleted job's progress does not bring its rows back
-      await s.applyBatch({ jobs: [{ ...j, state: 'SUCCEED' }], tasks: [{ ...t, state: 'SUCCEED' }], instances: [], attempts: [] });
+      await s.applyBatch({ jobs: [{ ...jr, state: 'SUCCEED' }], tasks: [{ ...t, state: 'SUCCEED' }], instances: [], attempts: [] });
       expect(await read()).toBeUndefined();
       expect(await s.getTasks(j.id)).toEqual([]);
       await s.close();
+    });
+
+    it('takes job seqs from the database: increasing, read back by every read, never reused, kept across a reopen', async () => {
+      const s = await f.create();
+      const [a, b, c] = [job(), job({ account: 'acc-b' }), job()];
+      for (const j of [a, b, c]) await s.insertJob(j, [task(j.id)]);
+      const [sa, sb, sc] = [(await held(s, a.id)).seq, (await held(s, b.id)).seq, (await held(s, c.id)).seq];
+      expect(Number.isInteger(sa)).toBe(true);
+      expect(sa).toBeLessThan(sb);
+      expect(sb).toBeLessThan(sc);
+      // every read carries the same seq
+      expect((await s.getJob('acc-a', 'ap-guangzhou', c.id))?.seq).toBe(sc);
+      expect((await s.jobWithTasks('acc-a', 'ap-guangzhou', c.id))?.job.seq).toBe(sc);
+      expect((await s.listJobs('acc-a', 'ap-guangzhou', { offset: 0, limit: 10 })).jobs.map((x) => x.seq)).toEqual([sc, sa]);
+      expect((await s.loadActive()).jobs.map((x) => [x.id, x.seq])).toEqual([[a.id, sa], [b.id, sb], [c.id, sc]]);
+      // the newest job deleted, its seq is not given again (seqs may have gaps: a backend's sequence may
+      // skip values)
+      const t1 = job({ clientToken: 'seq-tok' });
+      await s.insertJob(t1, [task(t1.id)]);
+      const s1 = (await held(s, t1.id)).seq;
+      expect(s1).toBeGreaterThan(sc);
+      expect((await s.insertJob(job({ clientToken: 'seq-tok' }), [])).created).toBe(false);
+      await s.deleteJob(t1.id);
+      const d = job();
+      await s.insertJob(d, [task(d.id)]);
+      const sd = (await held(s, d.id)).seq;
+      expect(sd).toBeGreaterThan(s1);
+      if (f.reopen) {
+        const again = await f.reopen(s);
+        const e = job();
+        await again.insertJob(e, [task(e.id)]);
+        expect((await held(again, e.id)).seq).toBeGreaterThan(sd);
+        await again.close();
+      } else {
+        await s.close();
+      }
     });
 
     it('keeps everything across a reopen', async () => {
@@ -210,9 +228,11 @@ export function storeContract(name: string, f: StoreFactory): void {
       await s.insertJob(j, [task(j.id)]);
       await s.applyBatch({ jobs: [], tasks: [], instances: [inst(j.id, 0, 'RUNNING')], attempts: [] });
       const again = await f.reopen(s);
-      expect(await again.getJob('acc-a', 'ap-guangzhou', j.id)).toEqual(j);
+      expect(await again.getJob('acc-a', 'ap-guangzhou', j.id)).toEqual(stored(j));
       expect((await again.getInstance(j.id, 'A', 0))?.handle).toEqual({ pid: 42 });
       await again.close();
     });
+    resourcesContract(f);
+    coordinationContract(f);
   });
 }

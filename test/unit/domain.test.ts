@@ -5,7 +5,7 @@ import { checkDag, upstreamOf } from '../../src/domain/dag.ts';
 import {
   canTransition, rollUp, STATES, transition, upstreamSatisfies, zeroCounts, type Counts, type State,
 } from '../../src/domain/states.ts';
-import { pageInstances, type PageReader } from '../../src/store/instance-page.ts';
+import { implicitInstance, pageInstances, pageInstancesSync, type PageReader, type SyncPageReader } from '../../src/store/instance-page.ts';
 import type { InstanceRecord, TaskRecord } from '../../src/store/types.ts';
 
 const counts = (o: Partial<Counts>): Counts => ({ ...zeroCounts(), ...o });
@@ -89,32 +89,56 @@ describe('paging over lazily materialised instances', () => {
     nodeId: null, createTime: 0, launchTime: 1, runningTime: 1, endTime: null, handle: null,
   });
   const rows = [...Array.from({ length: 10 }, (_, i) => row(i, i < 7 ? 'SUCCEED' : 'RUNNING')), row(15, 'FAILED')];
-  const reader: PageReader = {
+  const sync: SyncPageReader = {
     rowsIn: (from, to) => rows.filter((r) => r.index >= from && r.index < to),
     count: (st, from, to) => rows.filter((r) => st.includes(r.state) && r.index >= from && r.index < to).length,
     list: (st, from, to, off, lim) => rows.filter((r) => st.includes(r.state) && r.index >= from && r.index < to).slice(off, off + lim),
   };
+  // the async reader a backend such as PostgreSQL gives: each read resolves later
+  const reader: PageReader = {
+    rowsIn: async (from, to) => sync.rowsIn(from, to),
+    count: async (st, from, to) => sync.count(st, from, to),
+    list: async (st, from, to, off, lim) => sync.list(st, from, to, off, lim),
+  };
   const idx = (p: { items: InstanceRecord[] }) => p.items.map((i) => `${i.index}:${i.state}`);
 
-  it('pages without a filter', () => {
-    const p = pageInstances(task, reader, undefined, 8, 9);
+  it('pages without a filter', async () => {
+    const p = await pageInstances(task, reader, undefined, 8, 9);
     expect(p.total).toBe(20);
     expect(idx(p)).toEqual(['8:RUNNING', '9:RUNNING', '10:RUNNABLE', '11:RUNNABLE', '12:RUNNABLE', '13:RUNNABLE', '14:RUNNABLE', '15:FAILED', '16:RUNNABLE']);
     expect(p.items[2]!.stateReason).toBe('WaitingForCapacity');
   });
-  it('pages with a filter on the shared waiting state, skipping rows that do not match', () => {
-    const p = pageInstances(task, reader, ['RUNNABLE'], 3, 4);
+  it('pages with a filter on the shared waiting state, skipping rows that do not match', async () => {
+    const p = await pageInstances(task, reader, ['RUNNABLE'], 3, 4);
     expect(p.total).toBe(9);
     expect(idx(p)).toEqual(['13:RUNNABLE', '14:RUNNABLE', '16:RUNNABLE', '17:RUNNABLE']);
-    const mixed = pageInstances(task, reader, ['RUNNING', 'RUNNABLE', 'FAILED'], 2, 4);
+    const mixed = await pageInstances(task, reader, ['RUNNING', 'RUNNABLE', 'FAILED'], 2, 4);
     expect(mixed.total).toBe(13);
     expect(idx(mixed)).toEqual(['9:RUNNING', '10:RUNNABLE', '11:RUNNABLE', '12:RUNNABLE']);
-    expect(idx(pageInstances(task, reader, ['RUNNABLE', 'FAILED'], 5, 3))).toEqual(['15:FAILED', '16:RUNNABLE', '17:RUNNABLE']);
+    expect(idx(await pageInstances(task, reader, ['RUNNABLE', 'FAILED'], 5, 3))).toEqual(['15:FAILED', '16:RUNNABLE', '17:RUNNABLE']);
   });
-  it('pages with a filter that only rows match', () => {
-    const p = pageInstances(task, reader, ['SUCCEED'], 5, 10);
+  it('pages with a filter that only rows match', async () => {
+    const p = await pageInstances(task, reader, ['SUCCEED'], 5, 10);
     expect(p.total).toBe(7);
     expect(idx(p)).toEqual(['5:SUCCEED', '6:SUCCEED']);
-    expect(idx(pageInstances(task, reader, ['FAILED'], 0, 10))).toEqual(['15:FAILED']);
+    expect(idx(await pageInstances(task, reader, ['FAILED'], 0, 10))).toEqual(['15:FAILED']);
+  });
+  it('answers what filtering every instance and slicing would, through the async and the sync reader alike', async () => {
+    const all = Array.from({ length: task.instanceNum }, (_, i) => rows.find((r) => r.index === i) ?? implicitInstance(task, i));
+    const filters: (State[] | undefined)[] = [undefined, ['RUNNABLE'], ['SUCCEED'], ['RUNNING', 'FAILED'], ['RUNNABLE', 'FAILED', 'SUCCEED']];
+    let checked = 0;
+    for (const states of filters) {
+      const matching = states ? all.filter((x) => states.includes(x.state)) : all;
+      for (let offset = 0; offset <= 21; offset++) {
+        for (const limit of [1, 4, 25]) {
+          const page = await pageInstances(task, reader, states, offset, limit);
+          expect(page.total, `${states} ${offset} ${limit}`).toBe(matching.length);
+          expect(idx(page), `${states} ${offset} ${limit}`).toEqual(idx({ items: matching.slice(offset, offset + limit) }));
+          expect(pageInstancesSync(task, sync, states, offset, limit)).toEqual(page);
+          checked++;
+        }
+      }
+    }
+    expect(checked).toBe(filters.length * 22 * 3);
   });
 });

@@ -1,5 +1,12 @@
-// SQLite schema migrations; index i upgrades user_version i → i+1. Never edit a released step.
-export const MIGRATIONS: string[] = [
+// SQLite schema migrations; index i upgrades user_version i → i+1. Never edit a released step. Steps
+// from 5 on are idempotent (IF NOT EXISTS, a column added only when missing): running one again, e.g.
+// on a database whose user_version was reset, changes nothing. A step is SQL, or a function for what
+// SQL alone cannot make idempotent.
+import type { Database } from 'better-sqlite3';
+
+export type Migration = string | ((db: Database) => void);
+
+export const MIGRATIONS: Migration[] = [
   `
   CREATE TABLE jobs (
     id TEXT PRIMARY KEY,
@@ -187,4 +194,52 @@ export const MIGRATIONS: string[] = [
       ON CONFLICT (account, region, state) DO UPDATE SET n = n + 1;
   END;
   `,
+  // 5: the leadership lease, one row (id 1). holder '' once released; the epoch is kept so that the
+  // next holder gets epoch + 1. Written in IMMEDIATE transactions only.
+  `
+  CREATE TABLE IF NOT EXISTS leadership (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    holder TEXT NOT NULL,
+    epoch INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+  );
+  `,
+  // 6: commands services leave for the scheduler; AUTOINCREMENT so that an id is never reused after a
+  // completed command is deleted. payload: the kind's own fields, as JSON.
+  `
+  CREATE TABLE IF NOT EXISTS commands (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+  );
+  `,
+  // 7: sequences kept in the database (like PostgreSQL's), taken inside the inserting transaction;
+  // jobs' starts after the largest seq already used.
+  `
+  CREATE TABLE IF NOT EXISTS sequences (
+    name TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  INSERT INTO sequences (name, value) SELECT 'jobs', COALESCE(MAX(seq), 0) FROM jobs WHERE true
+    ON CONFLICT (name) DO UPDATE SET value = MAX(value, excluded.value);
+  `,
+  // 8: CreateComputeEnv's ClientToken as a column with a unique index per owner ('' = none). Envs
+  // created before kept it in info.ComputeEnv.ClientToken: the newest env of each token gets it (the
+  // one the old lookup answered), so the index can be built even over duplicates.
+  (db) => {
+    const cols = db.prepare("SELECT name FROM pragma_table_info('compute_envs')").pluck().all() as string[];
+    if (!cols.includes('client_token')) db.exec("ALTER TABLE compute_envs ADD COLUMN client_token TEXT NOT NULL DEFAULT ''");
+    db.exec(`
+      UPDATE compute_envs SET client_token = json_extract(info, '$.ComputeEnv.ClientToken')
+      WHERE client_token = '' AND json_type(info, '$.ComputeEnv.ClientToken') = 'text'
+        AND json_extract(info, '$.ComputeEnv.ClientToken') <> ''
+        AND seq = (SELECT MAX(e.seq) FROM compute_envs e WHERE e.account = compute_envs.account AND e.region = compute_envs.region
+          AND json_extract(e.info, '$.ComputeEnv.ClientToken') = json_extract(compute_envs.info, '$.ComputeEnv.ClientToken'))
+        AND NOT EXISTS (SELECT 1 FROM compute_envs t WHERE t.account = compute_envs.account AND t.region = compute_envs.region
+          AND t.client_token = json_extract(compute_envs.info, '$.ComputeEnv.ClientToken'));
+      CREATE UNIQUE INDEX IF NOT EXISTS compute_envs_client_token ON compute_envs (account, region, client_token)
+        WHERE client_token <> '';
+    `);
+  },
 ];

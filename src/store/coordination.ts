@@ -1,0 +1,34 @@
+// What the server replicas sharing one store use to agree on a single scheduler: the leadership lease
+// (its epoch fences the writes of a former leader) and the commands that services leave in the store
+// for the leader to carry out (instead of calling an in-process scheduler).
+// Backend-neutral types: SQLite and PostgreSQL implement them behind the Store interface.
+
+/** The scheduler's right to write job progress. `epoch` grows by one at every change of holder. */
+export interface Lease {
+  holder: string;
+  epoch: number;
+  /** Time (ms) from which another holder may take the lease over. */
+  expiresAt: number;
+}
+
+/** What a service asks the scheduler to do; each kind carries its own typed fields (stored as JSON). */
+export type Command =
+  | { kind: 'submitted'; jobId: string }
+  | { kind: 'terminate-job'; jobId: string }
+  | { kind: 'terminate-instance'; jobId: string; taskName: string; index: number }
+  | { kind: 'retry-job'; jobId: string }
+  | { kind: 'delete-job'; jobId: string }
+  | { kind: 'env-changed'; envId: string }
+  | { kind: 'terminate-node'; envId: string; instanceId: string };
+
+export type CommandKind = Command['kind'];
+
+export const COMMAND_KINDS: readonly CommandKind[] = [
+  'submitted', 'terminate-job', 'terminate-instance', 'retry-job', 'delete-job', 'env-changed', 'terminate-node',
+];
+
+/** A command as a service inserts it; `createdAt` is the service's clock (ms). */
+export type NewCommand = Command & { createdAt: number };
+
+/** A command as stored: `id` comes from the database and grows with every insert (never reused). */
+export type CommandRecord = NewCommand & { id: number };
