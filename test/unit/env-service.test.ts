@@ -13,16 +13,15 @@ import { HostCapacity } from '../../src/scheduler/capacity.ts';
 import { EnvPools } from '../../src/scheduler/env-pools.ts';
 import { Scheduler } from '../../src/scheduler/scheduler.ts';
 import { EnvService } from '../../src/services/envs.ts';
-import { LogLayout } from '../../src/services/log-layout.ts';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 
 function setup(maxComputeEnvs: number) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'openbatch-envsvc-'));
   const store = new SqliteStore(path.join(dir, 'db'));
-  const executor = new LocalExecutor({ stateDir: path.join(dir, 'attempts') });
+  const executor = new LocalExecutor({ stateDir: path.join(dir, 'attempts'), slots: 2 });
   const capacity = new HostCapacity({ cpus: 4, memGiB: 8 }, 1);
   const pools = new EnvPools(store, systemClock, silentLogger, capacity);
-  const scheduler = new Scheduler({ store, executor, clock: systemClock, logger: silentLogger, dataDir: dir, logs: new LogLayout(dir), slots: 2, pools,
+  const scheduler = new Scheduler({ store, executor, clock: systemClock, logger: silentLogger, pools,
     capacity, resourcesOf: () => ({ cpus: 1, memGiB: 1 }) });
   const envs = new EnvService({
     store, scheduler, clock: systemClock, limits: { ...DEFAULT_LIMITS, maxComputeEnvs }, localRoot: path.join(dir, 'local'),
