@@ -19,7 +19,7 @@ import { createLogger, type Logger } from './lib/logger.ts';
 import { writeProblem } from './lib/write-probe.ts';
 import { lockDataDir } from './lib/data-dir-lock.ts';
 import { FsObjectStore } from './objectstore/fs/fs-store.ts';
-import { HostCapacity } from './scheduler/capacity.ts';
+import { HostCapacity } from './domain/capacity.ts';
 import { EnvPools } from './scheduler/env-pools.ts';
 import { Scheduler } from './scheduler/scheduler.ts';
 import { DEFAULT_ACCOUNT_ID, loadAccounts, type Accounts } from './services/accounts.ts';
@@ -166,10 +166,10 @@ export async function start(cfg: Config, opts: { clock?: Clock; logger?: Logger 
     onEnded: (a, exit, at) => monitor.attemptEnded(a, exit, at),
   });
   const envs = new EnvService({
-    store, scheduler, clock, limits: cfg.limits, localRoot: p.local, capacityOf, attachable: cfg.attachableInstances, capacity,
+    store, commands: scheduler, view: scheduler, clock, limits: cfg.limits, localRoot: p.local, capacityOf, attachable: cfg.attachableInstances, capacity,
   });
   const jobs = new JobService({
-    store, scheduler, clock, limits: cfg.limits, logs: executor.logs, localRoot: p.local,
+    store, commands: scheduler, clock, limits: cfg.limits, logs: executor.logs, localRoot: p.local,
     envUsable: (c, id) => envs.usable(c, id), knownInstanceType: (t) => capacityOf(t) !== undefined, capacityOf, capacity, envBytes,
   });
   const monitor = new MonitorService({

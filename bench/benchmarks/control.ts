@@ -3,7 +3,7 @@
 // attempts end at once (no processes), labelled as such; (2) real processes of `true` at C = 64.
 import path from 'node:path';
 import { EnvPools } from '../../src/scheduler/env-pools.ts';
-import { HostCapacity } from '../../src/scheduler/capacity.ts';
+import { HostCapacity } from '../../src/domain/capacity.ts';
 import { Scheduler } from '../../src/scheduler/scheduler.ts';
 import { systemClock } from '../../src/lib/clock.ts';
 import { silentLogger } from '../../src/lib/logger.ts';
@@ -47,7 +47,7 @@ async function storeAndScheduler(n: number): Promise<number> {
     capacity: new HostCapacity({ cpus: 1e6, memGiB: 1e6 }, 1), resourcesOf: () => ({ cpus: 1, memGiB: 1 }),
     pools: new EnvPools(store, systemClock, silentLogger),
   });
-  const jobs = new JobService({ store, scheduler, clock: systemClock, limits: DEFAULT_LIMITS, logs: executor.logs, localRoot: path.join(dir, 'local') });
+  const jobs = new JobService({ store, commands: scheduler, clock: systemClock, limits: DEFAULT_LIMITS, logs: executor.logs, localRoot: path.join(dir, 'local') });
   await scheduler.start();
   const caller = { account: 'a', region: 'ap-guangzhou' };
   const t0 = performance.now();

@@ -18,6 +18,16 @@ export interface AttemptId {
   attempt: number;
 }
 
+/** An attempt the scheduler has started and whose end is not recorded yet. */
+export interface RunningAttempt extends AttemptId {
+  key: string;
+  handle: Handle;
+  /** The instance type of the task's compute environment, when it names one. */
+  instanceType: string | undefined;
+  /** When it started running (ms), when known. */
+  startTime?: number;
+}
+
 /** vCPUs and memory an attempt may use; enforced where the executor can. */
 export interface Resources {
   cpus: number;

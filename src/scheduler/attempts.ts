@@ -8,7 +8,7 @@ import { newId } from '../domain/ids.ts';
 import type { State } from '../domain/states.ts';
 import type { Timer } from '../lib/clock.ts';
 import {
-  attemptKey, type ExitInfo, type Handle, type LaunchGroup, type LaunchResult, type Observation, type StopReason,
+  attemptKey, type ExitInfo, type RunningAttempt, type Handle, type LaunchGroup, type LaunchResult, type Observation, type StopReason,
 } from '../executors/types.ts';
 import type { AttemptRecord, InstanceRecord } from '../store/types.ts';
 import type { Core } from './core.ts';
@@ -19,20 +19,6 @@ import { instKey, setState, type AttemptRt, type TaskRt } from './runtime.ts';
 
 export const TERMINATED = 'Terminated';
 export const BY_TERMINATE_JOB = 'terminated by TerminateJob';
-
-/** What runs now (for the monitor): one entry per started attempt. */
-export interface RunningAttempt {
-  key: string;
-  handle: Handle;
-  jobId: string;
-  taskName: string;
-  index: number;
-  attempt: number;
-  /** The instance type of the task's compute environment, when it names one. */
-  instanceType: string | undefined;
-  /** When it started running (ms), when known. */
-  startTime?: number;
-}
 
 export class Attempts {
   private readonly byKey = new Map<string, AttemptRt>();

@@ -5,10 +5,10 @@ import { checkDag, upstreamOf } from '../domain/dag.ts';
 import { runSpecOf, type FinishedAttempt } from '../domain/task-spec.ts';
 import type { Clock } from '../lib/clock.ts';
 import type { Logger } from '../lib/logger.ts';
-import type { Executor, ExitInfo } from '../executors/types.ts';
+import type { Executor, ExitInfo, RunningAttempt } from '../executors/types.ts';
 import type { InstanceRecord, JobRecord, Store, TaskRecord } from '../store/types.ts';
-import type { RunningAttempt } from './attempts.ts';
-import { AnonSlots, type HostCapacity, type Resources } from './capacity.ts';
+import type { HostCapacity, Resources } from '../domain/capacity.ts';
+import { AnonSlots } from './capacity.ts';
 import type { EnvPools } from './env-pools.ts';
 import { ReadyQueue } from './ready-queue.ts';
 import { JobRt, TaskRt } from './runtime.ts';
@@ -29,6 +29,8 @@ export interface SchedulerOptions {
   /** Called after an attempt of a task with RedirectInfo or RedirectLocalInfo ended, before its end is
    *  recorded (ships its logs there). */
   afterAttempt?: (a: FinishedAttempt) => Promise<void>;
+  /** Who this scheduler is in the store's leadership record (default `openbatch`). */
+  holder?: string;
   /** Grace between asking an attempt to stop and forcing it. */
   killGraceMs?: number;
   /** Told of attempts that have started (RUNNING), once per batch of starts (the monitor samples them
@@ -47,7 +49,6 @@ export class Core {
   readonly anon: AnonSlots;
   /** The host's capacity, where the executor runs attempts on this host (local slots). */
   readonly host: HostCapacity | null;
-  private seq = 0;
 
   constructor(
     readonly o: SchedulerOptions,
@@ -68,7 +69,7 @@ export class Core {
   }
 
   addJob(rec: JobRecord, tasks: TaskRecord[]): JobRt {
-    const job = new JobRt(rec, ++this.seq);
+    const job = new JobRt(rec, rec.seq); // submission order, from the database
     for (const t of [...tasks].sort((a, b) => a.ord - b.ord)) {
       const rt = new TaskRt(job, t, runSpecOf(t.spec));
       // COMPAT: a type the catalogue does not know (validation refuses them) counts as 1 vCPU, 1 GiB

@@ -6,8 +6,9 @@
 import { newId } from '../domain/ids.ts';
 import type { Clock } from '../lib/clock.ts';
 import type { Logger } from '../lib/logger.ts';
+import { activity } from '../store/activity.ts';
 import type { ActivityRecord, EnvBatch, EnvRecord, NodeRecord, Store } from '../store/types.ts';
-import type { HostCapacity } from './capacity.ts';
+import type { HostCapacity } from '../domain/capacity.ts';
 
 export interface NodeRt {
   rec: NodeRecord;
@@ -23,6 +24,8 @@ export interface EnvPool {
 export class EnvPools {
   private readonly pools = new Map<string, EnvPool>();
   private readonly byInstance = new Map<string, NodeRt>();
+  /** The scheduler's lease epoch: fences the node changes it writes. */
+  epoch: number | undefined;
 
   constructor(
     private readonly store: Store,
@@ -102,7 +105,7 @@ export class EnvPools {
       this.pools.set(envId, pool);
     }
     if (batch.nodes.length + batch.deleteNodes.length + batch.activities.length > 0 || batch.deleteEnvs) {
-      await this.store.applyEnvBatch(batch);
+      await this.store.applyEnvBatch(batch, this.epoch);
     }
     this.capacity?.setReserved(this.reserved());
   }
@@ -135,9 +138,3 @@ export class EnvPools {
 }
 
 /** A new activity record (SUBMITTED) for a node change the user asked for. */
-export function activity(envId: string, node: NodeRecord, type: ActivityRecord['type'], cause: string, now: number): ActivityRecord {
-  return {
-    id: newId('act'), envId, nodeId: node.id, type, cause, state: 'SUBMITTED', reason: '', startTime: now, endTime: null,
-    instanceId: node.instanceId,
-  };
-}

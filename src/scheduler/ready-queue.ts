@@ -3,7 +3,8 @@
 // refreshed for the tasks whose situation changed (added, started or ended an attempt), and for all
 // of them only when what blocks anonymous tasks changes (the texts carry no live figures).
 import { gib, vcpus } from '../domain/units.ts';
-import type { AnonSlots, HostCapacity } from './capacity.ts';
+import type { HostCapacity } from '../domain/capacity.ts';
+import type { AnonSlots } from './capacity.ts';
 import type { EnvPools } from './env-pools.ts';
 import type { Dirty, TaskRt } from './runtime.ts';
 

@@ -7,7 +7,7 @@ import type { RunSpec } from '../domain/task-spec.ts';
 import type { StopCause } from '../domain/outcome.ts';
 import type { Handle } from '../executors/types.ts';
 import type { InstanceRecord, JobRecord, TaskRecord } from '../store/types.ts';
-import type { Resources } from './capacity.ts';
+import type { Resources } from '../domain/capacity.ts';
 import type { NodeRt } from './env-pools.ts';
 
 export interface AttemptRt {

@@ -3,22 +3,32 @@
 // executor), rollup.ts, commands.ts, write-behind.ts (persistence). Event-driven: submissions, exits
 // and commands schedule one tick; a tick admits new jobs, fills free capacity in priority order and
 // writes every change of the tick in one store batch. A launch is made durable (STARTING, attempt n)
-// before the executor is asked, so a crash can never make an attempt run twice unseen.
+// before the executor is asked, so a crash can never make an attempt run twice unseen. It schedules
+// only while it holds the store's leadership lease, and every write carries the lease's epoch;
+// commands arrive through the store (inbox.ts).
 import { isFinished, isWaiting } from '../domain/states.ts';
-import type { Handle } from '../executors/types.ts';
+import type { Handle, RunningAttempt } from '../executors/types.ts';
 import type { TaskRecord } from '../store/types.ts';
-import { Attempts, type RunningAttempt } from './attempts.ts';
+import { Attempts } from './attempts.ts';
 import { Commands } from './commands.ts';
 import { Core, type SchedulerOptions } from './core.ts';
+import { Inbox } from './inbox.ts';
+import type { Timer } from '../lib/clock.ts';
+import type { CommandRecord, Lease } from '../store/coordination.ts';
+import type { CommandOutcome, CommandSender, SchedulerView } from '../services/ports.ts';
 import { evaluateTask, rollBoth, rollJob, rollTask } from './rollup.ts';
 import type { AttemptRt, TaskRt } from './runtime.ts';
 import { WriteBehind } from './write-behind.ts';
 
 export type { SchedulerOptions } from './core.ts';
-export type { RunningAttempt } from './attempts.ts';
 export { SchedulerError } from './write-behind.ts';
 
-export class Scheduler {
+/** How long the lease lasts without renewal, and how often it is renewed. */
+export const LEASE_TTL_MS = 15_000;
+const LEASE_RENEW_MS = 5_000;
+const LEASE_RETRY_MS = 1_000;
+
+export class Scheduler implements CommandSender, SchedulerView {
   private readonly core: Core;
   private readonly attempts: Attempts;
   private readonly commands: Commands;
@@ -30,15 +40,117 @@ export class Scheduler {
   private tickAgain = false;
   private closed = false;
   private readonly idleWaiters: (() => void)[] = [];
+  private readonly inbox: Inbox;
+  private lease: Lease | undefined;
+  private leaseTimer: Timer | null = null;
 
   constructor(o: SchedulerOptions) {
     const wb = new WriteBehind(o.store, o.clock, o.logger, {
       written: (released) => this.written(released),
       retry: () => this.scheduleTick(),
+      epoch: () => this.lease?.epoch,
+      fenced: (err) => this.lostLease(err.message),
     });
     this.core = new Core(o, wb, () => this.scheduleTick());
     this.attempts = new Attempts(this.core);
     this.commands = new Commands(this.core, this.attempts);
+    this.inbox = new Inbox(o.store, o.clock, o.logger, {
+      apply: (c) => this.apply(c),
+      persist: () => {
+        this.scheduleTick();
+        return wb.flushSoon();
+      },
+      epoch: () => this.lease?.epoch,
+    });
+  }
+
+  /** Leave a command for the scheduler (through the store) and wait until it is carried out. */
+  send(cmd: Parameters<CommandSender['send']>[0]): Promise<CommandOutcome> {
+    return this.inbox.send(cmd);
+  }
+
+  /** Who this scheduler is in the leadership record. */
+  private get holder(): string {
+    return this.core.o.holder ?? 'openbatch';
+  }
+
+  /** The lease: taken before anything is written, renewed while it schedules. */
+  private async takeLease(): Promise<void> {
+    const { store, clock } = this.core.o;
+    for (;;) {
+      this.lease = await store.acquireLease(this.holder, LEASE_TTL_MS, clock.now());
+      if (this.lease) break;
+      const cur = await store.currentLease();
+      this.core.log.info({ holder: cur?.holder, epoch: cur?.epoch }, 'another scheduler holds the lease; waiting for it');
+      await new Promise<void>((r) => clock.setTimer(LEASE_RETRY_MS, r));
+    }
+    this.core.o.pools.epoch = this.lease.epoch;
+    this.renewLater();
+  }
+
+  private renewLater(): void {
+    this.leaseTimer = this.core.o.clock.setTimer(LEASE_RENEW_MS, () => {
+      const lease = this.lease;
+      if (!lease || this.closed) return;
+      const { store, clock } = this.core.o;
+      store.renewLease(lease, LEASE_TTL_MS, clock.now()).then(
+        (l) => {
+          if (!l) return this.lostLease(`the lease of epoch ${lease.epoch} was taken over`);
+          this.lease = l;
+          this.renewLater();
+        },
+        (e: unknown) => {
+          // the store is unreachable: keep trying while the lease may still be ours; once it has
+          // expired another scheduler may hold it, and this one must not write
+          this.core.log.warn({ err: e }, 'renewing the leadership lease failed; will retry');
+          if (clock.now() >= lease.expiresAt) this.lostLease('the lease expired while the store could not be reached');
+          else this.renewLater();
+        },
+      );
+    });
+  }
+
+  /** Another scheduler leads now: stop scheduling at once (what runs is the new leader's to adopt). */
+  private lostLease(why: string): void {
+    if (this.closed) return;
+    this.core.log.error({ why }, 'leadership lost: this scheduler stops');
+    this.lease = undefined;
+    this.closed = true;
+    this.leaseTimer?.cancel();
+    this.attempts.close();
+    this.inbox.close();
+  }
+
+  /** Carry out one command from the store. */
+  private async apply(c: CommandRecord): Promise<CommandOutcome> {
+    switch (c.kind) {
+      case 'submitted':
+        this.toAdmit.push(c.jobId);
+        break;
+      case 'terminate-job':
+        await this.commands.terminateJob(c.jobId);
+        break;
+      case 'terminate-instance':
+        await this.commands.terminateInstance(c.jobId, c.taskName, c.index);
+        break;
+      case 'retry-job':
+        await this.commands.retryJob(c.jobId);
+        break;
+      case 'delete-job': {
+        if (!(await this.commands.release(c.jobId))) return { done: false, reason: 'the job is still being processed' };
+        await this.core.o.store.deleteJob(c.jobId, this.lease?.epoch);
+        // what the job's attempts left (logs, working directories) goes too, in the background
+        void this.core.o.executor.logs.removeJob(c.jobId).catch((e: unknown) => this.core.log.warn({ err: e, jobId: c.jobId }, 'removing a job\'s logs failed'));
+        break;
+      }
+      case 'env-changed':
+        await this.commands.envChanged(c.envId);
+        break;
+      case 'terminate-node':
+        this.commands.terminateNode(c.instanceId);
+        break;
+    }
+    return { done: true };
   }
 
   // ---------------------------------------------------------------- lifecycle
@@ -46,6 +158,7 @@ export class Scheduler {
   /** Load every active job from the store, re-adopt running attempts, and start scheduling. */
   async start(): Promise<void> {
     const core = this.core;
+    await this.takeLease();
     await core.o.pools.load();
     const snap = await core.o.store.loadActive();
     const byJob = new Map<string, TaskRecord[]>();
@@ -69,13 +182,16 @@ export class Scheduler {
       if (job.rec.state === 'SUBMITTED') this.toAdmit.push(job.id);
       for (const t of job.order) core.ready.refresh(t);
     }
-    core.log.info({ jobs: core.jobs.size, running: this.attempts.count }, 'scheduler started');
+    core.log.info({ jobs: core.jobs.size, running: this.attempts.count, epoch: this.lease?.epoch }, 'scheduler started');
+    this.inbox.start();
     this.scheduleTick();
   }
 
   /** Stop scheduling and flush what is pending. Running attempts keep running (re-adopted on restart). */
   async close(): Promise<void> {
     this.closed = true;
+    this.leaseTimer?.cancel();
+    this.inbox.close();
     this.attempts.close();
     for (let i = 0; i < 50 && this.ticking; i++) await new Promise((r) => setTimeout(r, 20));
     await this.core.wb.flush().catch((e: unknown) => this.core.log.error({ err: e }, 'final flush failed'));
@@ -100,46 +216,6 @@ export class Scheduler {
   /** Is a node running an attempt now? (TaskInstanceNumAvailable) */
   nodeBusy(instanceId: string): boolean {
     return Boolean(this.core.o.pools.node(instanceId)?.busy);
-  }
-
-  // ---------------------------------------------------------------- commands (from services)
-
-  /** A job was inserted in the store: admit it on the next tick. */
-  submitted(jobId: string): void {
-    this.toAdmit.push(jobId);
-    this.scheduleTick();
-  }
-
-  terminateJob(jobId: string): Promise<void> {
-    return this.command(() => this.commands.terminateJob(jobId));
-  }
-
-  terminateInstance(jobId: string, taskName: string, index: number): Promise<void> {
-    return this.command(() => this.commands.terminateInstance(jobId, taskName, index));
-  }
-
-  retryJob(jobId: string): Promise<void> {
-    return this.command(() => this.commands.retryJob(jobId));
-  }
-
-  envChanged(envId: string): Promise<void> {
-    return this.command(() => this.commands.envChanged(envId));
-  }
-
-  terminateNode(instanceId: string): void {
-    this.commands.terminateNode(instanceId);
-  }
-
-  /** DeleteJob: drop a finished job from memory. False when the job still has work in flight. */
-  release(jobId: string): Promise<boolean> {
-    return this.commands.release(jobId);
-  }
-
-  /** Carry a command out, then make its changes durable before the API answers. */
-  private async command(run: () => Promise<void>): Promise<void> {
-    await run();
-    this.scheduleTick();
-    await this.core.wb.flushSoon();
   }
 
   // ---------------------------------------------------------------- the tick

@@ -7,6 +7,7 @@ import type { Logger } from '../lib/logger.ts';
 import type { Handle } from '../executors/types.ts';
 import type { AttemptRecord, Store, WriteBatch } from '../store/types.ts';
 import type { Dirty } from './runtime.ts';
+import { isFenced, type FencedError } from '../store/errors.ts';
 
 export const FLUSH_RETRY_MS = 1000;
 
@@ -17,6 +18,10 @@ export interface WriteHooks {
   written(released: { key: string; handle: Handle }[]): void;
   /** A write failed: try again (a tick) now. */
   retry(): void;
+  /** The epoch that fences this scheduler's writes (its lease). */
+  epoch(): number | undefined;
+  /** A write was refused because another scheduler holds the lease now. */
+  fenced(err: FencedError): void;
 }
 
 export class WriteBehind {
@@ -64,13 +69,18 @@ export class WriteBehind {
     d.instances.clear();
     this.attempts = new Map();
     this.toRelease = [];
-    const p = this.store.applyBatch(batch).then(
+    const p = this.store.applyBatch(batch, this.hooks.epoch()).then(
       () => {
         this.failures = 0;
         this.hooks.written(released);
         return true;
       },
       (err: unknown) => {
+        if (isFenced(err)) {
+          // another scheduler leads now: what this one had not written is its to redo
+          this.hooks.fenced(err);
+          return false;
+        }
         // keep everything for the next try: nothing is lost, the store catches up when it recovers
         this.failures += 1;
         this.log.error({ err, failures: this.failures }, 'store write failed; will retry');

@@ -13,9 +13,9 @@ import type { Limits } from '../config/config.ts';
 import { checkEnvId, checkNodeId, newId } from '../domain/ids.ts';
 import type { Clock } from '../lib/clock.ts';
 import { isoSeconds } from '../lib/clock.ts';
-import type { HostCapacity } from '../scheduler/capacity.ts';
-import { activity } from '../scheduler/env-pools.ts';
-import type { Scheduler } from '../scheduler/scheduler.ts';
+import type { HostCapacity } from '../domain/capacity.ts';
+import { activity } from '../store/activity.ts';
+import type { CommandSender, SchedulerView } from './ports.ts';
 import type { ActivityRecord, EnvRecord, NodeOrigin, NodeRecord, Store } from '../store/types.ts';
 import { checkFilters, checkPage } from './filters.ts';
 import type { Caller } from './jobs.ts';
@@ -34,7 +34,10 @@ export interface AttachableInstance {
 
 export interface EnvServiceDeps {
   store: Store;
-  scheduler: Scheduler;
+  /** Where commands for the scheduler go. */
+  commands: CommandSender;
+  /** What the scheduler runs now (whether a node is busy). */
+  view: SchedulerView;
   clock: Clock;
   limits: Limits;
   localRoot: string;
@@ -196,7 +199,7 @@ export class EnvService {
       throw new ApiError('LimitExceeded.ComputeEnvQuota', `This account already has ${this.d.limits.maxComputeEnvs} compute environments in ${c.region}, the most allowed.`);
     }
     if (!r.created) return { EnvId: r.envId };
-    await this.d.scheduler.envChanged(env.id);
+    await this.d.commands.send({ kind: 'env-changed', envId: env.id });
     return { EnvId: env.id };
   }
 
@@ -229,7 +232,7 @@ export class EnvService {
       Cpu: n.cpu,
       Mem: n.mem,
       ResourceCreatedTime: isoSeconds(n.createdTime),
-      TaskInstanceNumAvailable: n.state === 'RUNNING' && !this.d.scheduler.nodeBusy(n.instanceId) ? 1 : 0,
+      TaskInstanceNumAvailable: n.state === 'RUNNING' && !this.d.view.nodeBusy(n.instanceId) ? 1 : 0,
       AgentVersion: 'openbatch-local-1',
       PrivateIpAddresses: ['127.0.0.1'],
       PublicIpAddresses: [],
@@ -377,7 +380,7 @@ export class EnvService {
         if (candidates.length < from - to) {
           throw new ApiError('UnsupportedOperation.NotEnoughComputeNodesToTerminate', `Compute environment ${env.id} has ${candidates.length} nodes that can be terminated; ${from - to} were asked for.`);
         }
-        candidates.sort((a, b) => Number(this.d.scheduler.nodeBusy(a.instanceId)) - Number(this.d.scheduler.nodeBusy(b.instanceId)));
+        candidates.sort((a, b) => Number(this.d.view.nodeBusy(a.instanceId)) - Number(this.d.view.nodeBusy(b.instanceId)));
         for (const n of candidates.slice(0, from - to)) {
           nodes.push({ ...n, state: 'DELETING' });
           activities.push(activity(env.id, n, 'TERMINATE_COMPUTE_NODE', cause, now));
@@ -386,7 +389,7 @@ export class EnvService {
     }
     this.checkCapacity(nodes.filter((n) => n.state === 'CREATING'), 'ModifyComputeEnv');
     await this.d.store.applyEnvBatch({ envs: [updated], nodes, activities });
-    await this.d.scheduler.envChanged(env.id);
+    await this.d.commands.send({ kind: 'env-changed', envId: env.id });
     return {};
   }
 
@@ -407,7 +410,7 @@ export class EnvService {
       nodes: deleting.map((n) => ({ ...n, state: 'DELETING' })),
       activities: deleting.map((n) => activity(env.id, n, 'TERMINATE_COMPUTE_NODE', 'DeleteComputeEnv', now)),
     });
-    await this.d.scheduler.envChanged(env.id);
+    await this.d.commands.send({ kind: 'env-changed', envId: env.id });
     return {};
   }
 
@@ -441,7 +444,7 @@ export class EnvService {
     // COMPAT: attached instances run on this host too, so they count against its capacity
     this.checkCapacity(nodes, 'AttachInstances');
     await this.d.store.applyEnvBatch({ nodes, activities: nodes.map((n) => activity(env.id, n, 'CREATE_COMPUTE_NODE', 'AttachInstances', now)) });
-    await this.d.scheduler.envChanged(env.id);
+    await this.d.commands.send({ kind: 'env-changed', envId: env.id });
     return {};
   }
 
@@ -465,7 +468,7 @@ export class EnvService {
       nodes: going.map((n) => ({ ...n, state: 'DELETING' })),
       activities: going.map((n) => activity(env.id, n, 'TERMINATE_COMPUTE_NODE', 'DetachInstances', now)),
     });
-    await this.d.scheduler.envChanged(env.id);
+    await this.d.commands.send({ kind: 'env-changed', envId: env.id });
     return {};
   }
 
@@ -493,8 +496,8 @@ export class EnvService {
       nodes: chosen.map((n) => ({ ...n, state: 'DELETING' })),
       activities: chosen.map((n) => activity(env.id, n, 'TERMINATE_COMPUTE_NODE', `${cause} ${n.id}`, now)),
     });
-    for (const n of chosen) this.d.scheduler.terminateNode(n.instanceId);
-    await this.d.scheduler.envChanged(env.id);
+    for (const n of chosen) await this.d.commands.send({ kind: 'terminate-node', envId: env.id, instanceId: n.instanceId });
+    await this.d.commands.send({ kind: 'env-changed', envId: env.id });
     return {};
   }
 }

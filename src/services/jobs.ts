@@ -1,5 +1,6 @@
 // Job use-cases behind the job and task actions: submit, describe, logs, terminate, retry, delete.
-// Reads go to the store; every state change after submission goes through the scheduler.
+// Reads go to the store; every state change after submission is a command for the scheduler, left
+// in the store (SubmitJob only inserts: the store queues its `submitted` command with the job).
 import { ApiError } from '../api/errors.ts';
 import type { Limits } from '../config/config.ts';
 import { checkJobId } from '../domain/ids.ts';
@@ -7,8 +8,8 @@ import { newId } from '../domain/ids.ts';
 import { isState, isFinished, zeroCounts, type State, STATES } from '../domain/states.ts';
 import type { Clock } from '../lib/clock.ts';
 import { gib, vcpus } from '../domain/units.ts';
-import type { HostCapacity } from '../scheduler/capacity.ts';
-import type { Scheduler } from '../scheduler/scheduler.ts';
+import type { HostCapacity } from '../domain/capacity.ts';
+import type { CommandSender } from './ports.ts';
 import type { JobRecord, NewJobRecord, Store, TaskRecord } from '../store/types.ts';
 import { checkFilters, checkPage } from './filters.ts';
 import { checkClientToken, checkJob, checkTaskName, checkZone, type ValidationContext } from './validate.ts';
@@ -26,7 +27,8 @@ export interface Caller {
 
 export interface JobServiceDeps {
   store: Store;
-  scheduler: Scheduler;
+  /** Where commands for the scheduler go. */
+  commands: CommandSender;
   clock: Clock;
   limits: Limits;
   /** Where attempts' logs live (the executor's). */
@@ -110,8 +112,7 @@ export class JobService {
         wait: { state: 'SUBMITTED', reason: 'Submitted', detail: 'the job was accepted and waits for the scheduler', endTime: null },
       };
     });
-    const { jobId, created } = await this.d.store.insertJob(rec, taskRecs);
-    if (created) this.d.scheduler.submitted(jobId);
+    const { jobId } = await this.d.store.insertJob(rec, taskRecs);
     return { JobId: jobId };
   }
 
@@ -273,7 +274,7 @@ export class JobService {
       throw new ApiError('UnsupportedOperation', `Job ${job.id} is SUBMITTED: it cannot be terminated until the scheduler has accepted it; try again in a moment.`);
     }
     if (job.state === 'SUCCEED') return {};
-    await this.d.scheduler.terminateJob(job.id);
+    await this.d.commands.send({ kind: 'terminate-job', jobId: job.id });
     return {};
   }
 
@@ -285,7 +286,7 @@ export class JobService {
     if (index < 0 || index >= task.instanceNum) {
       throw new ApiError('ResourceNotFound.TaskInstance', `Task ${task.name} has ${task.instanceNum} instances (0 to ${task.instanceNum - 1}); there is no instance ${index}.`);
     }
-    await this.d.scheduler.terminateInstance(job.id, task.name, index);
+    await this.d.commands.send({ kind: 'terminate-instance', jobId: job.id, taskName: task.name, index });
     return {};
   }
 
@@ -303,7 +304,7 @@ export class JobService {
       }
       jobs.push(job);
     }
-    for (const job of jobs) await this.d.scheduler.retryJob(job.id);
+    for (const job of jobs) await this.d.commands.send({ kind: 'retry-job', jobId: job.id });
     return {};
   }
 
@@ -313,13 +314,10 @@ export class JobService {
     if (!isFinished(job.state) || job.state === 'FAILED_INTERRUPTED' || unfinished.length > 0 || job.nextAction !== '') {
       throw new ApiError('ResourceInUse.Job', `Job ${job.id} is ${job.state}${job.nextAction ? ` (${job.nextAction})` : ''}: only jobs whose every instance is SUCCEED or FAILED can be deleted; terminate it first.`);
     }
-    if (!(await this.d.scheduler.release(job.id))) {
-      throw new ApiError('ResourceInUse.Job', `Job ${job.id} is still being processed; try again in a moment.`);
-    }
-    await this.d.store.deleteJob(job.id);
-    // what the job's attempts left (logs, working directories) goes too, in the background;
-    // objects sent to RedirectInfo targets stay
-    void this.d.logs.removeJob(job.id).catch(() => {});
+    // the scheduler deletes it with what its attempts left (logs, working directories); objects sent
+    // to RedirectInfo targets stay
+    const r = await this.d.commands.send({ kind: 'delete-job', jobId: job.id });
+    if (!r.done) throw new ApiError('ResourceInUse.Job', `Job ${job.id} is still being processed; try again in a moment.`);
     return {};
   }
 }

@@ -9,8 +9,8 @@ import { checkJobId } from '../domain/ids.ts';
 import type { Clock, Timer } from '../lib/clock.ts';
 import type { Logger } from '../lib/logger.ts';
 import { HOST_CPUS, HOST_MEMORY_BYTES } from '../lib/proc-stats.ts';
-import type { Executor, ExitInfo } from '../executors/types.ts';
-import type { RunningAttempt, Scheduler } from '../scheduler/scheduler.ts';
+import type { Executor, ExitInfo, RunningAttempt } from '../executors/types.ts';
+import type { SchedulerView } from './ports.ts';
 import type { SampleRecord, Store } from '../store/types.ts';
 import type { Caller } from './jobs.ts';
 import { checkTaskName } from './validate.ts';
@@ -31,7 +31,7 @@ const MIN_END_SPAN_MS = 500;
 
 export interface MonitorDeps {
   store: Store;
-  scheduler: Pick<Scheduler, 'runningAttempts'>;
+  scheduler: Pick<SchedulerView, 'runningAttempts'>;
   clock: Clock;
   logger: Logger;
   /** Seconds between samples; 0 turns sampling off. */

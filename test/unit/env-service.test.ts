@@ -9,13 +9,13 @@ import { DEFAULT_LIMITS } from '../../src/config/config.ts';
 import { LocalExecutor } from '../../src/executors/local/executor.ts';
 import { systemClock } from '../../src/lib/clock.ts';
 import { silentLogger } from '../../src/lib/logger.ts';
-import { HostCapacity } from '../../src/scheduler/capacity.ts';
+import { HostCapacity } from '../../src/domain/capacity.ts';
 import { EnvPools } from '../../src/scheduler/env-pools.ts';
 import { Scheduler } from '../../src/scheduler/scheduler.ts';
 import { EnvService } from '../../src/services/envs.ts';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 
-function setup(maxComputeEnvs: number) {
+async function setup(maxComputeEnvs: number) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'openbatch-envsvc-'));
   const store = new SqliteStore(path.join(dir, 'db'));
   const executor = new LocalExecutor({ stateDir: path.join(dir, 'attempts'), slots: 2 });
@@ -24,9 +24,11 @@ function setup(maxComputeEnvs: number) {
   const scheduler = new Scheduler({ store, executor, clock: systemClock, logger: silentLogger, pools,
     capacity, resourcesOf: () => ({ cpus: 1, memGiB: 1 }) });
   const envs = new EnvService({
-    store, scheduler, clock: systemClock, limits: { ...DEFAULT_LIMITS, maxComputeEnvs }, localRoot: path.join(dir, 'local'),
+    store, commands: scheduler, view: scheduler, clock: systemClock, limits: { ...DEFAULT_LIMITS, maxComputeEnvs }, localRoot: path.join(dir, 'local'),
     capacityOf: (t) => (t === 'S1.SMALL1' ? { cpu: 1, memGiB: 1 } : undefined), attachable: [], capacity,
   });
+  // commands reach it through the store, as in the server
+  await scheduler.start();
   const close = async () => {
     await scheduler.close();
     await executor.close();
@@ -44,7 +46,7 @@ const req = (count: number, over: Record<string, unknown> = {}) => ({
 
 describe('CreateComputeEnv', () => {
   it('answers a ClientToken retry with the first env, even once the host could not promise its nodes again', async () => {
-    const { store, envs, close } = setup(10);
+    const { store, envs, close } = await setup(10);
     const { EnvId } = await envs.create(caller, req(3, { ClientToken: 'tok-1' }));
     const nodes = await store.nodesOf(EnvId);
     expect(nodes).toHaveLength(3);
@@ -62,7 +64,7 @@ describe('CreateComputeEnv', () => {
   });
 
   it('refuses an env beyond the quota with LimitExceeded.ComputeEnvQuota and writes none of its nodes', async () => {
-    const { store, envs, close } = setup(1);
+    const { store, envs, close } = await setup(1);
     const { EnvId } = await envs.create(caller, req(1, { ClientToken: 'only' }));
     await expect(envs.create(caller, req(1))).rejects.toMatchObject({ code: 'LimitExceeded.ComputeEnvQuota' });
     expect((await store.listEnvs('acc', 'ap-guangzhou', { offset: 0, limit: 10 })).envs.map((e) => e.id)).toEqual([EnvId]);

@@ -9,7 +9,7 @@ import { LocalExecutor } from '../../src/executors/local/executor.ts';
 import { systemClock } from '../../src/lib/clock.ts';
 import { silentLogger } from '../../src/lib/logger.ts';
 import { EnvPools } from '../../src/scheduler/env-pools.ts';
-import { HostCapacity } from '../../src/scheduler/capacity.ts';
+import { HostCapacity } from '../../src/domain/capacity.ts';
 import { Scheduler } from '../../src/scheduler/scheduler.ts';
 import { JobService } from '../../src/services/jobs.ts';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
@@ -21,7 +21,7 @@ function setup() {
   const pools = new EnvPools(store, systemClock, silentLogger);
   const scheduler = new Scheduler({ store, executor, clock: systemClock, logger: silentLogger, pools,
     capacity: new HostCapacity({ cpus: 2, memGiB: 4 }, 1), resourcesOf: () => ({ cpus: 1, memGiB: 1 }) });
-  const jobs = new JobService({ store, scheduler, clock: systemClock, limits: DEFAULT_LIMITS, logs: executor.logs, localRoot: path.join(dir, 'local') });
+  const jobs = new JobService({ store, commands: scheduler, clock: systemClock, limits: DEFAULT_LIMITS, logs: executor.logs, localRoot: path.join(dir, 'local') });
   return { store, scheduler, jobs, executor };
 }
 

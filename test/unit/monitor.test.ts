@@ -3,8 +3,7 @@
 // measured then, and none where nothing was measured.
 import { afterEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/lib/logger.ts';
-import type { Handle, Usage } from '../../src/executors/types.ts';
-import type { RunningAttempt } from '../../src/scheduler/scheduler.ts';
+import type { Handle, RunningAttempt, Usage } from '../../src/executors/types.ts';
 import { MonitorService } from '../../src/services/monitor.ts';
 import type { SampleRecord, Store } from '../../src/store/types.ts';
 import { ManualClock } from '../support/manual-clock.ts';

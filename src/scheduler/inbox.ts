@@ -1,0 +1,150 @@
+// The scheduler's inbox: commands reach the scheduler through the store, never by in-process calls
+// from services. A service inserts a command row (send); the store's wake-up (onCommand — in-process
+// for SQLite, LISTEN/NOTIFY for a shared store — plus a slow poll as the fallback) makes the leader
+// drain what is pending, carry it out, write the changes, and complete the rows under its epoch.
+// A sender in this process is answered when its command is done.
+import type { Clock, Timer } from '../lib/clock.ts';
+import type { Logger } from '../lib/logger.ts';
+import type { Command, CommandRecord } from '../store/coordination.ts';
+import type { Store } from '../store/types.ts';
+import type { CommandOutcome, CommandSender } from '../services/ports.ts';
+
+/** Commands carried out per store round trip. */
+const BATCH = 500;
+/** How often pending commands are looked for without a wake-up (a missed notification). */
+export const POLL_MS = 2000;
+/** After a failed write: when to try the batch again. */
+const RETRY_MS = 1000;
+
+export interface InboxHooks {
+  /** Carry one command out in memory (its changes are written by `persist`). */
+  apply(cmd: CommandRecord): Promise<CommandOutcome>;
+  /** Write every change the applied commands made; rejects when the store cannot take them. */
+  persist(): Promise<void>;
+  /** The epoch of the lease this scheduler holds (undefined: not the leader: nothing is drained). */
+  epoch(): number | undefined;
+}
+
+interface Waiter {
+  resolve: (o: CommandOutcome) => void;
+  reject: (e: unknown) => void;
+}
+
+export class Inbox implements CommandSender {
+  private readonly waiters = new Map<number, Waiter>();
+  /** Outcomes of commands done before their sender was waiting (bounded). */
+  private readonly early = new Map<number, { outcome?: CommandOutcome; error?: unknown }>();
+  /** Applied in memory, not completed in the store yet: never applied twice. */
+  private readonly applied = new Map<number, CommandOutcome | { error: unknown }>();
+  private draining = false;
+  private again = false;
+  private unsubscribe: (() => void) | null = null;
+  private poll: Timer | null = null;
+  private closed = false;
+
+  constructor(
+    private readonly store: Store,
+    private readonly clock: Clock,
+    private readonly log: Logger,
+    private readonly hooks: InboxHooks,
+  ) {}
+
+  start(): void {
+    this.unsubscribe = this.store.onCommand(() => this.wake());
+    this.armPoll();
+    this.wake();
+  }
+
+  close(): void {
+    this.closed = true;
+    this.unsubscribe?.();
+    this.poll?.cancel();
+    for (const w of this.waiters.values()) w.reject(new Error('the scheduler is stopping; the command stays queued and is carried out after the restart'));
+    this.waiters.clear();
+  }
+
+  async send(cmd: Command): Promise<CommandOutcome> {
+    const rec = await this.store.insertCommand({ ...cmd, createdAt: this.clock.now() });
+    const done = this.early.get(rec.id);
+    if (done) {
+      this.early.delete(rec.id);
+      if (done.error !== undefined) throw done.error;
+      return done.outcome!;
+    }
+    return new Promise<CommandOutcome>((resolve, reject) => this.waiters.set(rec.id, { resolve, reject }));
+  }
+
+  /** Something may be pending: drain (coalesced with a drain under way). */
+  wake(): void {
+    if (this.closed) return;
+    if (this.draining) {
+      this.again = true;
+      return;
+    }
+    void this.drain();
+  }
+
+  private armPoll(): void {
+    if (this.closed) return;
+    this.poll = this.clock.setTimer(POLL_MS, () => {
+      this.wake();
+      this.armPoll();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    this.draining = true;
+    try {
+      for (;;) {
+        this.again = false;
+        const epoch = this.hooks.epoch();
+        if (epoch === undefined || this.closed) return;
+        const cmds = await this.store.pendingCommands(0, BATCH);
+        if (cmds.length === 0) return;
+        for (const c of cmds) {
+          if (this.applied.has(c.id)) continue;
+          try {
+            this.applied.set(c.id, await this.hooks.apply(c));
+          } catch (e) {
+            this.log.error({ err: e, command: c.kind }, 'a command failed');
+            this.applied.set(c.id, { error: e });
+          }
+        }
+        try {
+          await this.hooks.persist();
+          await this.store.completeCommands(cmds.map((c) => c.id), epoch);
+        } catch (e) {
+          // kept in the store (and applied in memory): written and completed by a later drain
+          for (const c of cmds) this.settle(c.id, { error: e }, false);
+          this.log.warn({ err: e }, 'commands carried out but not written yet; will retry');
+          this.clock.setTimer(RETRY_MS, () => this.wake());
+          return;
+        }
+        for (const c of cmds) {
+          const r = this.applied.get(c.id)!;
+          this.applied.delete(c.id);
+          this.settle(c.id, 'error' in r ? { error: r.error } : { outcome: r }, true);
+        }
+        if (cmds.length < BATCH && !this.again) return;
+      }
+    } catch (e) {
+      this.log.error({ err: e }, 'reading pending commands failed; will retry');
+      this.clock.setTimer(RETRY_MS, () => this.wake());
+    } finally {
+      this.draining = false;
+      if (this.again) this.wake();
+    }
+  }
+
+  private settle(id: number, r: { outcome?: CommandOutcome; error?: unknown }, final: boolean): void {
+    const w = this.waiters.get(id);
+    if (w) {
+      this.waiters.delete(id);
+      if (r.error !== undefined) w.reject(r.error);
+      else w.resolve(r.outcome!);
+    } else if (final) {
+      if (this.early.size >= 1000) this.early.clear();
+      this.early.set(id, r);
+    }
+  }
+}
