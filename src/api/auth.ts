@@ -12,7 +12,7 @@
 // Messages say what was wrong but never contain the secret key or the expected signature.
 
 import { createHmac, hash, timingSafeEqual } from 'node:crypto';
-import { ApiError } from './errors.ts';
+import { ApiError } from '../domain/errors.ts';
 
 export interface IncomingRequest {
   /** Upper case, 'GET' | 'POST' (others are rejected). */

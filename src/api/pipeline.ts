@@ -3,7 +3,7 @@
 // ApiError reaches the wire with its own code, anything else is InternalError (logged, no stack).
 import { randomUUID } from 'node:crypto';
 import { authenticate, ReplayCache, type IncomingRequest, type SecretLookup } from './auth.ts';
-import { ApiError, isApiError } from './errors.ts';
+import { ApiError, isApiError } from '../domain/errors.ts';
 import { ACTION_NAMES, REQUESTS, type ActionName } from './models.ts';
 import { RateLimiter } from './ratelimit.ts';
 import { decodeFlat, decodeJson } from './schema.ts';

@@ -13,7 +13,7 @@
 // input cannot exhaust the stack — anything nested deeper than the schema is an unknown or invalid
 // parameter and is rejected without being walked.
 
-import { ApiError } from './errors.ts';
+import { ApiError } from '../domain/errors.ts';
 
 // ---------------------------------------------------------------------------------------------------
 // Schema types

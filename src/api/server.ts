@@ -3,7 +3,7 @@
 // Tencent envelope so that SDKs surface a code instead of an HTTP error.
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { ApiError } from './errors.ts';
+import { ApiError } from '../domain/errors.ts';
 import { errorBody, type Pipeline } from './pipeline.ts';
 import type { Logger } from '../lib/logger.ts';
 

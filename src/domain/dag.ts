@@ -1,5 +1,5 @@
 // DAG checks for a job's tasks (Job.Dependences): unknown task names and cycles.
-import { ApiError } from '../api/errors.ts';
+import { ApiError } from './errors.ts';
 
 export interface Edge {
   StartTask: string;

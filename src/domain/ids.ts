@@ -1,6 +1,6 @@
 // Resource IDs: `job-xxxxxxxx` etc. (8 lower-case alphanumerics after the prefix, batch-api.md §i.4).
 import { randomBytes } from 'node:crypto';
-import { ApiError, type ErrorCode } from '../api/errors.ts';
+import { ApiError, type ErrorCode } from './errors.ts';
 
 const ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789';
 

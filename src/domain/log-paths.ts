@@ -4,7 +4,7 @@
 // the emulated compute-node filesystem `localRoot` inside the data dir.
 // Everything is pure except resolveLocalFile, which must look at the disk (realpath) at write time.
 import * as path from 'node:path';
-import { ApiError } from '../api/errors.ts';
+import { ApiError } from './errors.ts';
 
 export type FileNameErrorCode = 'InvalidParameterValue.RemoteStoragePath' | 'InvalidParameterValue.LocalPath';
 

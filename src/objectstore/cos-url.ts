@@ -2,7 +2,7 @@
 // bucket + key prefix, and the bucket/key rules every ObjectStore re-checks (defence in depth).
 // Nothing here is ever normalised away: `..`, `.`, `a//b`, backslashes, control characters and
 // percent-encoded traversal are rejected with InvalidParameterValue.RemoteStoragePath.
-import { ApiError } from '../api/errors.ts';
+import { ApiError } from '../domain/errors.ts';
 
 export interface CosLocation {
   /** Bucket name: the whole host (`cos://b/…`) or the first DNS label of a COS endpoint host. */

@@ -1,6 +1,6 @@
 // The instance catalogue actions: DescribeAvailableCvmInstanceTypes, DescribeCvmZoneInstanceConfigInfos,
 // DescribeInstanceCategories — answered from the catalogue for the zones of the caller's region.
-import { ApiError } from '../api/errors.ts';
+import { ApiError } from '../domain/errors.ts';
 import type { Limits } from '../config/config.ts';
 import { loadCatalogue, offeredIn, soldOutIn, type Catalogue, type InstanceTypeInfo } from '../domain/catalogue.ts';
 import { zonesOf } from '../domain/regions.ts';

@@ -8,7 +8,7 @@
 // AttachInstances are capacity the operator declares in the config file (`attachableInstances`,
 // e.g. another host's slots once a distributed executor exists); an undeclared id is refused with
 // UnsupportedOperation.InstancesNotAllowToAttach.
-import { ApiError } from '../api/errors.ts';
+import { ApiError } from '../domain/errors.ts';
 import type { Limits } from '../config/config.ts';
 import { checkEnvId, checkNodeId, newId } from '../domain/ids.ts';
 import type { Clock } from '../lib/clock.ts';

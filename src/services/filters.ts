@@ -1,6 +1,6 @@
 // Filter checks shared by the Describe actions (batch-api.md §g): known names, values present,
 // limits. Filters are ANDed, the values of one filter ORed.
-import { ApiError } from '../api/errors.ts';
+import { ApiError } from '../domain/errors.ts';
 import type { Limits } from '../config/config.ts';
 
 export interface CheckedFilter {

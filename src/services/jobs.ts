@@ -2,7 +2,7 @@
 // Reads go to the store; every state change after submission goes through the scheduler.
 import fs from 'node:fs';
 import path from 'node:path';
-import { ApiError } from '../api/errors.ts';
+import { ApiError } from '../domain/errors.ts';
 import type { Limits } from '../config/config.ts';
 import { checkJobId } from '../domain/ids.ts';
 import { newId } from '../domain/ids.ts';

@@ -4,7 +4,7 @@
 // and the fullness of the filesystem of its working directory, and stores them. Percentages are of
 // the task's instance type (vCPUs, memory) when the catalogue knows it, else of this host.
 import fs from 'node:fs';
-import { ApiError } from '../api/errors.ts';
+import { ApiError } from '../domain/errors.ts';
 import { checkJobId } from '../domain/ids.ts';
 import type { Clock } from '../lib/clock.ts';
 import type { Logger } from '../lib/logger.ts';

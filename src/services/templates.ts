@@ -1,7 +1,7 @@
 // Task templates: reusable Task definitions (CreateTaskTemplate, DescribeTaskTemplates,
 // ModifyTaskTemplate, DeleteTaskTemplates). A template's task is validated exactly like a task of
 // SubmitJob; secrets in it are masked when it is shown.
-import { ApiError } from '../api/errors.ts';
+import { ApiError } from '../domain/errors.ts';
 import type { Limits } from '../config/config.ts';
 import { checkTemplateId, newId } from '../domain/ids.ts';
 import type { Clock } from '../lib/clock.ts';

@@ -1,7 +1,7 @@
 // Semantic validation of submitted definitions (Job, Task, Placement, Tags, Notifications …) with the
 // exact Tencent error codes of batch-api.md §b/§e/§f.2. Type checks already happened in the wire
 // decoder; this module checks values, limits, combinations and what OpenBatch can really run.
-import { ApiError, type ErrorCode } from '../api/errors.ts';
+import { ApiError, type ErrorCode } from '../domain/errors.ts';
 import type { Limits } from '../config/config.ts';
 import { checkDag } from '../domain/dag.ts';
 import { checkEnvId } from '../domain/ids.ts';

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
-import { ApiError } from '../../api/errors.ts';
+import { ApiError } from '../../domain/errors.ts';
 import { bucketNameProblem, keyProblem } from '../cos-url.ts';
 import { ObjectStoreError, type ObjectStore } from '../types.ts';
 import { errCode, isInside, mkdirsWithin } from '../../lib/dirs-within.ts';

@@ -1,6 +1,6 @@
-// The catalogue of Tencent Cloud API error codes that OpenBatch emits (batch-api.md §a.8 and §e),
-// and the one error type that may reach the wire. Anything else thrown inside a request becomes
-// InternalError (logged with the RequestId, no stack to the client).
+// The catalogue of Tencent Cloud API error codes (batch-api.md §a.8 and §e) and ApiError, the one
+// error type that may reach the wire. It lives in the domain so that every layer may throw it; only the
+// api layer turns it into an answer. Anything else thrown inside a request becomes InternalError.
 
 export const ERROR_CODES = [
   // common (§a.8)
