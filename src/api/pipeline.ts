@@ -3,7 +3,7 @@
 // ApiError reaches the wire with its own code, anything else is InternalError (logged, no stack).
 import { randomUUID } from 'node:crypto';
 import { authenticate, ReplayCache, type IncomingRequest, type SecretLookup } from './auth.ts';
-import { ApiError, isApiError } from '../domain/errors.ts';
+import { apiError, isApiError } from '../domain/errors.ts';
 import { ACTION_NAMES, REQUESTS, type ActionName } from './models.ts';
 import { RateLimiter } from './ratelimit.ts';
 import { decodeFlat, decodeJson } from './schema.ts';
@@ -54,27 +54,24 @@ export class Pipeline {
       });
       action = auth.action;
       if (action === undefined || action === '') {
-        throw new ApiError('MissingParameter', 'The action is missing: send the X-TC-Action header (TC3) or the Action parameter (v1).');
+        throw apiError('MissingParameter', { detail: 'The action is missing: send the X-TC-Action header (TC3) or the Action parameter (v1).' });
       }
       if (!ACTIONS.has(action)) {
-        throw new ApiError('InvalidAction', `Action "${action}" does not exist in Batch ${API_VERSION}.`);
+        throw apiError('InvalidAction', { action, version: API_VERSION });
       }
       if (auth.version === undefined || auth.version === '') {
-        throw new ApiError('MissingParameter', 'The API version is missing: send the X-TC-Version header (TC3) or the Version parameter (v1) with 2017-03-12.');
+        throw apiError('MissingParameter', { detail: 'The API version is missing: send the X-TC-Version header (TC3) or the Version parameter (v1) with 2017-03-12.' });
       }
       if (auth.version !== API_VERSION) {
-        throw new ApiError('NoSuchVersion', `Version "${auth.version}" does not exist; Batch speaks ${API_VERSION}.`);
+        throw apiError('NoSuchVersion', { version: auth.version, supported: API_VERSION });
       }
       const region = auth.region ?? this.o.defaultRegion;
       if (!isKnownRegion(region)) {
-        throw new ApiError('UnsupportedRegion', `Region "${region}" is not supported by this OpenBatch server.`);
+        throw apiError('UnsupportedRegion', { region });
       }
       const name = action as ActionName;
       if (!this.o.rateLimiter.tryTake(name, auth.accountId, region)) {
-        throw new ApiError(
-          'RequestLimitExceeded',
-          `${name} allows ${this.o.rateLimiter.limitOf(name)} requests per second per account and region; slow down and retry.`,
-        );
+        throw apiError('RequestLimitExceeded', { action: name, limit: String(this.o.rateLimiter.limitOf(name)) });
       }
       const schema = REQUESTS[name];
       let params: unknown;
@@ -144,17 +141,17 @@ function parseJsonBody(body: Buffer): unknown {
   try {
     text = utf8.decode(body);
   } catch {
-    throw new ApiError('InvalidParameter', 'The request body is not valid UTF-8.');
+    throw apiError('InvalidParameter', { detail: 'The request body is not valid UTF-8.' });
   }
   if (text.trim() === '') return {};
   let v: unknown;
   try {
     v = JSON.parse(text);
   } catch (e) {
-    throw new ApiError('InvalidParameter', `The request body is not valid JSON: ${(e as Error).message}.`);
+    throw apiError('InvalidParameter', { detail: `The request body is not valid JSON: ${(e as Error).message}.` });
   }
   if (v === null || typeof v !== 'object' || Array.isArray(v)) {
-    throw new ApiError('InvalidParameter', 'The request body must be a JSON object of the request parameters.');
+    throw apiError('InvalidParameter', { detail: 'The request body must be a JSON object of the request parameters.' });
   }
   return v;
 }
