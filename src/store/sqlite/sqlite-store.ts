@@ -8,6 +8,7 @@ import type {
   ActiveSnapshot, ActivityRecord, AttemptRecord, EnvBatch, EnvFilter, EnvRecord, InstanceRecord, JobFilter, JobRecord,
   NodeRecord, SampleRecord, Store, TaskRecord, TemplateFilter, TemplateRecord, WriteBatch,
 } from '../types.ts';
+import { guardStore, openGuarded } from './errors.ts';
 import { MIGRATIONS } from './migrations.ts';
 import { pageInstances, type InstancePage, type PageReader } from '../instance-page.ts';
 
@@ -22,6 +23,11 @@ export class SqliteStore implements Store {
   private readonly db: Db;
   private readonly st: Record<string, Statement>;
   private seq: number;
+
+  /** Opens the store; SQLite's refusals become StoreUnavailable or StoreOpenError (./errors.ts). */
+  static open(file: string): SqliteStore {
+    return openGuarded(file, () => new SqliteStore(file));
+  }
 
   constructor(file: string) {
     this.db = new Database(file);
@@ -93,6 +99,8 @@ export class SqliteStore implements Store {
         VALUES (@jobId, @taskName, @index, @attempt, @ts, @cpu, @mem, @disk)`),
       samplesOf: p(`SELECT * FROM monitor_samples WHERE job_id=? AND task_name=? AND idx=? AND ts>=? AND ts<=? ORDER BY ts, attempt`),
     };
+    // SQLite's full, read-only, I/O and busy errors leave every public method as StoreUnavailable
+    guardStore(this, file);
   }
 
   private readonly stmtCache = new Map<string, Statement>();
