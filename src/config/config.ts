@@ -2,9 +2,7 @@
 // Never BATCH_* for our own settings: those names belong to the task's environment.
 import os from 'node:os';
 import path from 'node:path';
-import { RATE_LIMIT_MODES, type RateLimitMode } from '../api/ratelimit.ts';
-import { LAUNCHERS, type Launcher } from '../executors/local/factory.ts';
-import { ENFORCE_MODES, type EnforceMode } from '../executors/local/isolation.ts';
+import { ENFORCE_MODES, LAUNCHERS, RATE_LIMIT_MODES, type EnforceMode, type Launcher, type RateLimitMode } from './choices.ts';
 
 export interface AccountConfig {
   /** Account identifier (the owner of resources), e.g. an AppId-like number. */
