@@ -13,6 +13,7 @@
 
 import { createHmac, hash, timingSafeEqual } from 'node:crypto';
 import { apiError, type ApiError } from '../domain/errors.ts';
+import type { SecretLookup, SecretRecord } from '../services/types.ts';
 
 export interface IncomingRequest {
   /** Upper case, 'GET' | 'POST' (others are rejected). */
@@ -26,13 +27,6 @@ export interface IncomingRequest {
   /** Raw body bytes (empty for GET). */
   body: Buffer;
 }
-
-export interface SecretRecord {
-  secretKey: string;
-  accountId: string;
-}
-
-export type SecretLookup = (secretId: string) => SecretRecord | undefined;
 
 export interface AuthResult {
   style: 'TC3' | 'V1';

@@ -3,7 +3,7 @@
 // ApiError reaches the wire with its own code, StoreUnavailable is FailedOperation, anything else is
 // InternalError (logged, no stack).
 import { randomUUID } from 'node:crypto';
-import { authenticate, ReplayCache, type IncomingRequest, type SecretLookup } from './auth.ts';
+import { authenticate, ReplayCache, type IncomingRequest } from './auth.ts';
 import { apiError, isApiError, StoreUnavailable, type ApiError, type StoreUnavailableKind } from '../domain/errors.ts';
 import { ACTION_NAMES, REQUESTS, type ActionName } from './models.ts';
 import { RateLimiter } from './ratelimit.ts';
@@ -11,6 +11,7 @@ import { decodeFlat, decodeJson } from './schema.ts';
 import type { ActionContext, ActionRegistry } from './actions/index.ts';
 import type { Logger } from '../lib/logger.ts';
 import { isKnownRegion } from '../domain/regions.ts';
+import type { SecretLookup } from '../services/types.ts';
 
 export const API_VERSION = '2017-03-12';
 

@@ -5,7 +5,7 @@ import type { Limits } from '../config/config.ts';
 import { loadCatalogue, offeredIn, soldOutIn, type Catalogue, type InstanceTypeInfo } from '../domain/catalogue.ts';
 import { zonesOf } from '../domain/regions.ts';
 import { checkFilters, type CheckedFilter } from './filters.ts';
-import type { Caller } from './jobs.ts';
+import type { Caller } from './types.ts';
 import { checkZone } from './validate.ts';
 
 type Obj = Record<string, any>;

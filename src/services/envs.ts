@@ -18,7 +18,7 @@ import { activity } from '../scheduler/env-pools.ts';
 import type { Scheduler } from '../scheduler/scheduler.ts';
 import type { ActivityRecord, EnvRecord, NodeOrigin, NodeRecord, Store } from '../store/types.ts';
 import { checkFilters, checkPage } from './filters.ts';
-import type { Caller } from './jobs.ts';
+import type { Caller } from './types.ts';
 import {
   checkClientToken, checkEnvData, checkMountDataDisks, checkNotifications, checkTags, checkZone, ENV_NOTIFICATION_EVENTS, maxLen,
   type ValidationContext,

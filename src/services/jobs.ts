@@ -17,13 +17,9 @@ import {
   describeJobView, instanceView, isoOrEmpty, jobView, maskSecrets, metricsView, redirectView,
 } from './views.ts';
 import type { LogLayout } from './log-layout.ts';
+import type { Caller } from './types.ts';
 
 type Obj = Record<string, any>;
-
-export interface Caller {
-  account: string;
-  region: string;
-}
 
 export interface JobServiceDeps {
   store: Store;

@@ -11,7 +11,8 @@ import type { Logger } from '../lib/logger.ts';
 import { groupUsage, HOST_CPUS, HOST_MEMORY_BYTES } from '../lib/proc-stats.ts';
 import type { Scheduler } from '../scheduler/scheduler.ts';
 import type { SampleRecord, Store } from '../store/types.ts';
-import { instancesOf, type Caller } from './jobs.ts';
+import { instancesOf } from './jobs.ts';
+import type { Caller } from './types.ts';
 import { checkTaskName } from './validate.ts';
 
 type Obj = Record<string, any>;

@@ -8,7 +8,7 @@ import type { Clock } from '../lib/clock.ts';
 import { isoSeconds } from '../lib/clock.ts';
 import type { Store, TemplateRecord } from '../store/types.ts';
 import { checkFilters, checkPage } from './filters.ts';
-import type { Caller } from './jobs.ts';
+import type { Caller } from './types.ts';
 import { checkTags, checkTask, maxLen, type ValidationContext } from './validate.ts';
 import { maskSecrets } from './views.ts';
 
