@@ -8,7 +8,7 @@ import { apiError, isApiError, StoreUnavailable, type ApiError, type StoreUnavai
 import { ACTION_NAMES, REQUESTS, type ActionName } from './models.ts';
 import { RateLimiter } from './ratelimit.ts';
 import { decodeFlat, decodeJson } from './schema.ts';
-import type { ActionContext, ActionRegistry } from './actions/index.ts';
+import type { ActionContext, ActionRegistry } from './actions/types.ts';
 import type { Logger } from '../lib/logger.ts';
 import { isKnownRegion } from '../domain/regions.ts';
 import type { SecretLookup } from '../services/types.ts';

@@ -2,19 +2,15 @@
 // index below the task's cursor has a row; beyond it, only the few that ended early do; the rest share
 // the task's WaitInfo). Backend-neutral: a store runs it inside one read transaction.
 import type { State } from '../domain/states.ts';
-import type { InstanceRecord, TaskRecord } from './types.ts';
+import type { InstancePage, InstanceRecord, TaskRecord } from './types.ts';
+
+/** (declared with the Store interface in types.ts, which needs it; kept here for the stores that page) */
+export type { InstancePage };
 
 export interface PageReader {
   rowsIn(from: number, to: number): InstanceRecord[];
   count(states: State[], from: number, to: number): number;
   list(states: State[], from: number, to: number, offset: number, limit: number): InstanceRecord[];
-}
-
-export interface InstancePage {
-  task: TaskRecord;
-  /** Instances matching the filter, before paging. */
-  total: number;
-  items: InstanceRecord[];
 }
 
 /** The record of an instance that has no row yet. */

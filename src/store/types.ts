@@ -2,7 +2,6 @@
 // PostgreSQL next) implements this interface and passes the same contract suite. No transaction
 // leaks out: each method is atomic on its own.
 import type { Counts, State } from '../domain/states.ts';
-import type { InstancePage } from './instance-page.ts';
 
 export interface Tag {
   Key: string;
@@ -81,6 +80,14 @@ export interface InstanceRecord {
   endTime: number | null;
   /** Executor handle of the current attempt while it runs (JSON). */
   handle: unknown | null;
+}
+
+/** A page of a task's instances (store/instance-page.ts builds it). */
+export interface InstancePage {
+  task: TaskRecord;
+  /** Instances matching the filter, before paging. */
+  total: number;
+  items: InstanceRecord[];
 }
 
 export interface AttemptRecord {
