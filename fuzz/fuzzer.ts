@@ -7,7 +7,7 @@ import http from 'node:http';
 import { createHash, createHmac } from 'node:crypto';
 import fc from 'fast-check';
 import { ACTION_NAMES } from '../src/api/models.ts';
-import { ERROR_CODES } from '../src/api/errors.ts';
+import { ERROR_CODES } from '../src/domain/errors.ts';
 
 export interface FuzzTarget {
   port: number;

@@ -24,6 +24,7 @@ import { EnvPools } from './scheduler/env-pools.ts';
 import { Scheduler } from './scheduler/scheduler.ts';
 import { DEFAULT_ACCOUNT_ID, loadAccounts, type Accounts } from './services/accounts.ts';
 import { loadCatalogue } from './domain/catalogue.ts';
+import { StoreOpenError, StoreUnavailable } from './domain/errors.ts';
 import { CatalogueService } from './services/catalogue.ts';
 import { EnvService } from './services/envs.ts';
 import { JobService } from './services/jobs.ts';
@@ -92,10 +93,9 @@ function writeProblemOfAncestor(dir: string): string | undefined {
 
 function openStore(file: string): SqliteStore {
   try {
-    return new SqliteStore(file);
+    return SqliteStore.open(file);
   } catch (e) {
-    const code = String((e as { code?: unknown }).code ?? '');
-    if (code.startsWith('SQLITE_')) throw new StartupError(`cannot open the database ${file}: ${(e as Error).message} (${code})`);
+    if (e instanceof StoreUnavailable || e instanceof StoreOpenError) throw new StartupError(e.message);
     throw e;
   }
 }
@@ -193,7 +193,6 @@ export async function start(cfg: Config, opts: { clock?: Clock; logger?: Logger 
     maxSkewSeconds: cfg.maxSkewSeconds,
     defaultRegion: cfg.defaultRegion,
     logger,
-    dataDir: cfg.dataDir,
   });
   let ready = false;
   const server: FastifyInstance = buildServer({ pipeline, maxBodyBytes: cfg.maxBodyBytes, logger, health: () => ready });

@@ -12,7 +12,8 @@
 // Messages say what was wrong but never contain the secret key or the expected signature.
 
 import { createHmac, hash, timingSafeEqual } from 'node:crypto';
-import { ApiError } from './errors.ts';
+import { apiError, type ApiError } from '../domain/errors.ts';
+import type { SecretLookup, SecretRecord } from '../services/types.ts';
 
 export interface IncomingRequest {
   /** Upper case, 'GET' | 'POST' (others are rejected). */
@@ -26,13 +27,6 @@ export interface IncomingRequest {
   /** Raw body bytes (empty for GET). */
   body: Buffer;
 }
-
-export interface SecretRecord {
-  secretKey: string;
-  accountId: string;
-}
-
-export type SecretLookup = (secretId: string) => SecretRecord | undefined;
 
 export interface AuthResult {
   style: 'TC3' | 'V1';
@@ -199,7 +193,7 @@ function decodeComponent(s: string, where: string): string {
   try {
     return decodeURIComponent(s.replace(/\+/g, ' '));
   } catch {
-    throw new ApiError('InvalidParameter', `the ${where} contains malformed percent-encoding in ${show(s)}`);
+    throw apiError('InvalidParameter', { detail: `the ${where} contains malformed percent-encoding in ${show(s)}` });
   }
 }
 
@@ -214,7 +208,7 @@ export function parseUrlEncoded(source: string, where: string): Array<[string, s
     const rawValue = eq === -1 ? '' : segment.slice(eq + 1);
     const name = decodeComponent(rawName, where);
     if (name === '') {
-      throw new ApiError('InvalidParameter', `the ${where} contains a parameter with an empty name (${show(segment)})`);
+      throw apiError('InvalidParameter', { detail: `the ${where} contains a parameter with an empty name (${show(segment)})` });
     }
     out.push([name, decodeComponent(rawValue, where)]);
   }
@@ -226,7 +220,7 @@ function uniqueParams(pairs: Array<[string, string]>, where: string): Map<string
   const m = new Map<string, string>();
   for (const [name, value] of pairs) {
     if (m.has(name)) {
-      throw new ApiError('InvalidParameter', `parameter ${show(name)} is given more than once in the ${where}`);
+      throw apiError('InvalidParameter', { detail: `parameter ${show(name)} is given more than once in the ${where}` });
     }
     m.set(name, value);
   }
@@ -242,12 +236,12 @@ function withoutCommon(params: Map<string, string>): Map<string, string> {
 /** Parses a Unix-seconds timestamp given as decimal text. */
 function parseTimestamp(raw: string | undefined, name: string): number {
   if (raw === undefined || raw === '') {
-    throw new ApiError('MissingParameter', `${name} is missing (Unix time in seconds)`);
+    throw apiError('MissingParameter', { detail: `${name} is missing (Unix time in seconds)` });
   }
   const t = raw.trim();
   const n = /^\d{1,15}$/.test(t) ? Number(t) : NaN;
   if (!Number.isSafeInteger(n)) {
-    throw new ApiError('InvalidParameter', `${name} must be an integer number of seconds since the Unix epoch, got ${show(raw)}`);
+    throw apiError('InvalidParameter', { detail: `${name} must be an integer number of seconds since the Unix epoch, got ${show(raw)}` });
   }
   return n;
 }
@@ -257,18 +251,17 @@ function checkSkew(ts: number, name: string, nowMs: number, maxSkewSeconds: numb
   const diff = ts - nowSec;
   if (Math.abs(diff) > maxSkewSeconds) {
     const dir = diff < 0 ? 'behind' : 'ahead of';
-    throw new ApiError(
-      'AuthFailure.SignatureExpire',
-      `signature expired: ${name} ${ts} (${isoSeconds(ts)}) is ${Math.abs(diff)} s ${dir} the server time ` +
-        `${nowSec} (${isoSeconds(nowSec)}); at most ${maxSkewSeconds} s of difference is allowed`,
-    );
+    throw apiError('AuthFailure.SignatureExpire', {
+      name, timestamp: ts, time: isoSeconds(ts), skew: Math.abs(diff), direction: dir, now: nowSec, nowTime: isoSeconds(nowSec),
+      maxSkew: maxSkewSeconds,
+    });
   }
 }
 
 function lookupSecret(lookup: SecretLookup, secretId: string): SecretRecord {
   const rec = lookup(secretId);
   if (rec === undefined) {
-    throw new ApiError('AuthFailure.SecretIdNotFound', `SecretId ${show(secretId)} does not exist or is disabled`);
+    throw apiError('AuthFailure.SecretIdNotFound', { secretId: show(secretId) });
   }
   return rec;
 }
@@ -283,13 +276,13 @@ export function authenticate(
   opts: { maxSkewSeconds: number; replay: ReplayCache },
 ): AuthResult {
   if (req.method !== 'GET' && req.method !== 'POST') {
-    throw new ApiError('UnsupportedProtocol', `HTTP method ${show(req.method)} is not supported; use GET or POST`);
+    throw apiError('UnsupportedProtocol', { method: show(req.method) });
   }
 
   const authorization = header(req, 'authorization');
   if (authorization !== undefined && authorization !== '') {
     if (authorization.startsWith(`${TC3_ALGORITHM} `)) return authenticateTc3(req, authorization, lookup, nowMs, opts);
-    throw new ApiError('AuthFailure.InvalidAuthorization', describeBadAuthorization(authorization));
+    throw apiError('AuthFailure.InvalidAuthorization', { detail: describeBadAuthorization(authorization) });
   }
 
   // No Authorization header: only a v1-signed request (Signature parameter) is acceptable.
@@ -301,22 +294,19 @@ export function authenticate(
   } else {
     const ct = mediaType(header(req, 'content-type'));
     if (ct !== FORM_TYPE) {
-      throw new ApiError(
-        'AuthFailure.InvalidAuthorization',
-        `the Authorization header is missing; a POST request must carry "Authorization: ${TC3_ALGORITHM} ..." ` +
-          `or be a v1-signed ${FORM_TYPE} form with a Signature parameter ` +
-          `(Content-Type is ${ct === '' ? 'missing' : show(ct)})`,
-      );
+      throw apiError('AuthFailure.InvalidAuthorization', {
+        detail:
+          `the Authorization header is missing; a POST request must carry "Authorization: ${TC3_ALGORITHM} ..." ` +
+            `or be a v1-signed ${FORM_TYPE} form with a Signature parameter ` +
+            `(Content-Type is ${ct === '' ? 'missing' : show(ct)})`,
+      });
     }
     source = req.body.toString('utf8');
     where = 'form body';
   }
   const pairs = parseUrlEncoded(source, where);
   if (!pairs.some(([name]) => name === 'Signature')) {
-    throw new ApiError(
-      'AuthFailure.InvalidAuthorization',
-      `the request is not signed: there is no Authorization header (TC3-HMAC-SHA256) and no Signature parameter in the ${where}`,
-    );
+    throw apiError('AuthFailure.InvalidAuthorization', { detail: `the request is not signed: there is no Authorization header (TC3-HMAC-SHA256) and no Signature parameter in the ${where}` });
   }
   return authenticateV1(req, uniqueParams(pairs, where), where, lookup, nowMs, opts);
 }
@@ -346,7 +336,7 @@ interface Tc3Authorization {
 }
 
 function badTc3(what: string): ApiError {
-  return new ApiError('AuthFailure.InvalidAuthorization', `malformed ${TC3_ALGORITHM} Authorization header: ${what}`);
+  return apiError('AuthFailure.InvalidAuthorization', { detail: `malformed ${TC3_ALGORITHM} Authorization header: ${what}` });
 }
 
 function parseTc3Authorization(authorization: string): Tc3Authorization {
@@ -427,10 +417,7 @@ function authenticateTc3(
       flatSource = req.body.toString('utf8');
       where = 'form body';
     } else {
-      throw new ApiError(
-        'InvalidParameter',
-        `Content-Type ${ct === '' ? '(missing)' : show(ct)} is not supported for POST; use ${JSON_TYPE} (or ${FORM_TYPE})`,
-      );
+      throw apiError('InvalidParameter', { detail: `Content-Type ${ct === '' ? '(missing)' : show(ct)} is not supported for POST; use ${JSON_TYPE} (or ${FORM_TYPE})` });
     }
   }
 
@@ -444,21 +431,18 @@ function authenticateTc3(
   // 4. signature
   const tsDate = utcDate(ts);
   if (auth.date !== tsDate) {
-    throw new ApiError(
-      'AuthFailure.SignatureFailure',
-      `the date in the credential scope (${auth.date}) is not the UTC date of X-TC-Timestamp ${ts} (${tsDate})`,
-    );
+    throw apiError('AuthFailure.SignatureFailure', { detail: `the date in the credential scope (${auth.date}) is not the UTC date of X-TC-Timestamp ${ts} (${tsDate})` });
   }
   const hosts = hostVariants(header(req, 'host'));
   if (hosts.length === 0) {
-    throw new ApiError('AuthFailure.SignatureFailure', 'the Host header is missing but host is a signed header');
+    throw apiError('AuthFailure.SignatureFailure', { detail: 'the Host header is missing but host is a signed header' });
   }
   const otherHeaders = new Map<string, string>();
   for (const name of auth.signedHeaderNames) {
     if (name === 'host') continue;
     const v = header(req, name.toLowerCase());
     if (v === undefined) {
-      throw new ApiError('AuthFailure.SignatureFailure', `signed header ${show(name)} is not present in the request`);
+      throw apiError('AuthFailure.SignatureFailure', { detail: `signed header ${show(name)} is not present in the request` });
     }
     otherHeaders.set(name, v.trim().toLowerCase());
   }
@@ -489,14 +473,14 @@ function authenticateTc3(
     }
   }
   if (!ok) {
-    throw new ApiError(
-      'AuthFailure.SignatureFailure',
-      `${TC3_ALGORITHM} signature does not match: checked the ${req.method} request to ${show(path)} with ` +
-        `SignedHeaders ${show(auth.signedHeaders)}, host ${hosts.map(show).join(' and ')}, service ${show(auth.service)}, ` +
-        `${unsigned ? 'UNSIGNED-PAYLOAD' : `the SHA-256 of the ${req.body.length}-byte body`}` +
-        `${req.method === 'GET' ? ' and the query string' : ''}; the request was changed after signing ` +
-        `or was not signed with the secret key of SecretId ${show(auth.secretId)}`,
-    );
+    throw apiError('AuthFailure.SignatureFailure', {
+      detail:
+        `${TC3_ALGORITHM} signature does not match: checked the ${req.method} request to ${show(path)} with ` +
+          `SignedHeaders ${show(auth.signedHeaders)}, host ${hosts.map(show).join(' and ')}, service ${show(auth.service)}, ` +
+          `${unsigned ? 'UNSIGNED-PAYLOAD' : `the SHA-256 of the ${req.body.length}-byte body`}` +
+          `${req.method === 'GET' ? ' and the query string' : ''}; the request was changed after signing ` +
+          `or was not signed with the secret key of SecretId ${show(auth.secretId)}`,
+    });
   }
 
   // parameters (after the signature: they are covered by it)
@@ -531,19 +515,19 @@ function authenticateV1(
   const signatureMethod = params.get('SignatureMethod') ?? 'HmacSHA1';
   const algorithm = Object.hasOwn(V1_METHODS, signatureMethod) ? V1_METHODS[signatureMethod] : undefined;
   if (algorithm === undefined) {
-    throw new ApiError('InvalidParameterValue', `SignatureMethod must be HmacSHA1 or HmacSHA256, got ${show(signatureMethod)}`);
+    throw apiError('InvalidParameterValue', { param: 'SignatureMethod', problem: `must be HmacSHA1 or HmacSHA256, got ${show(signatureMethod)}` });
   }
   for (const name of ['SecretId', 'Timestamp', 'Nonce', 'Signature']) {
     const v = params.get(name);
     if (v === undefined || v === '') {
-      throw new ApiError('MissingParameter', `parameter ${name} is missing from the ${where} (required for a v1 signature)`);
+      throw apiError('MissingParameter', { detail: `parameter ${name} is missing from the ${where} (required for a v1 signature)` });
     }
   }
   const secretId = params.get('SecretId') ?? '';
   const signature = params.get('Signature') ?? '';
   const nonce = params.get('Nonce') ?? '';
   if (!/^\d{1,20}$/.test(nonce)) {
-    throw new ApiError('InvalidParameter', `Nonce must be a positive integer, got ${show(nonce)}`);
+    throw apiError('InvalidParameter', { detail: `Nonce must be a positive integer, got ${show(nonce)}` });
   }
 
   // 2. SecretId
@@ -556,7 +540,7 @@ function authenticateV1(
   // 4. signature
   const hosts = hostVariants(header(req, 'host'));
   if (hosts.length === 0) {
-    throw new ApiError('AuthFailure.SignatureFailure', 'the Host header is missing; it is part of the v1 string to sign');
+    throw apiError('AuthFailure.SignatureFailure', { detail: 'the Host header is missing; it is part of the v1 string to sign' });
   }
   const names = [...params.keys()].filter((k) => k !== 'Signature');
   names.sort((a, b) => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8')));
@@ -570,22 +554,22 @@ function authenticateV1(
     if (constantTimeEqual(expected, received)) ok = true;
   }
   if (!ok) {
-    throw new ApiError(
-      'AuthFailure.SignatureFailure',
-      `${signatureMethod} signature does not match: checked ${req.method} + host ${hosts.map(show).join(' / ')} + ` +
-        `path ${show(path)} + '?' + the ${names.length} parameters of the ${where} other than Signature, sorted by name; ` +
-        `the request was changed after signing or was not signed with the secret key of SecretId ${show(secretId)}`,
-    );
+    throw apiError('AuthFailure.SignatureFailure', {
+      detail:
+        `${signatureMethod} signature does not match: checked ${req.method} + host ${hosts.map(show).join(' / ')} + ` +
+          `path ${show(path)} + '?' + the ${names.length} parameters of the ${where} other than Signature, sorted by name; ` +
+          `the request was changed after signing or was not signed with the secret key of SecretId ${show(secretId)}`,
+    });
   }
 
   // 5. replay (only verified requests are recorded)
   const replayKey = `${secretId}\n${signature}`;
   if (opts.replay.has(replayKey, nowMs)) {
-    throw new ApiError(
-      'AuthFailure.SignatureFailure',
-      `replayed request: this Signature was already used within the last ${Math.round(opts.replay.windowMs / 1000)} s; ` +
-        'sign every request anew (fresh Timestamp and Nonce)',
-    );
+    throw apiError('AuthFailure.SignatureFailure', {
+      detail:
+        `replayed request: this Signature was already used within the last ${Math.round(opts.replay.windowMs / 1000)} s; ` +
+          'sign every request anew (fresh Timestamp and Nonce)',
+    });
   }
   opts.replay.record(replayKey, nowMs);
 

@@ -1,16 +1,17 @@
 // The request pipeline of the Tencent API 3.0 transport: trace → auth → action/version/region →
 // rate limit → params → dispatch → envelope. Every answer is HTTP 200 with {"Response": {...}}; only
-// ApiError reaches the wire with its own code, anything else is InternalError (logged, no stack).
+// ApiError reaches the wire with its own code, StoreUnavailable is FailedOperation, anything else is
+// InternalError (logged, no stack).
 import { randomUUID } from 'node:crypto';
-import { authenticate, ReplayCache, type IncomingRequest, type SecretLookup } from './auth.ts';
-import { ApiError, isApiError } from './errors.ts';
+import { authenticate, ReplayCache, type IncomingRequest } from './auth.ts';
+import { apiError, isApiError, StoreUnavailable, type ApiError, type StoreUnavailableKind } from '../domain/errors.ts';
 import { ACTION_NAMES, REQUESTS, type ActionName } from './models.ts';
 import { RateLimiter } from './ratelimit.ts';
 import { decodeFlat, decodeJson } from './schema.ts';
-import type { ActionContext, ActionRegistry } from './actions/index.ts';
+import type { ActionContext, ActionRegistry } from './actions/types.ts';
 import type { Logger } from '../lib/logger.ts';
 import { isKnownRegion } from '../domain/regions.ts';
-import { writeProblem } from '../lib/write-probe.ts';
+import type { SecretLookup } from '../services/types.ts';
 
 export const API_VERSION = '2017-03-12';
 
@@ -22,8 +23,6 @@ export interface PipelineOptions {
   maxSkewSeconds: number;
   defaultRegion: string;
   logger: Logger;
-  /** The data directory: probed to say why a write failed with an I/O error (e.g. it turned read-only). */
-  dataDir?: string;
 }
 
 export interface Answer {
@@ -54,27 +53,24 @@ export class Pipeline {
       });
       action = auth.action;
       if (action === undefined || action === '') {
-        throw new ApiError('MissingParameter', 'The action is missing: send the X-TC-Action header (TC3) or the Action parameter (v1).');
+        throw apiError('MissingParameter', { detail: 'The action is missing: send the X-TC-Action header (TC3) or the Action parameter (v1).' });
       }
       if (!ACTIONS.has(action)) {
-        throw new ApiError('InvalidAction', `Action "${action}" does not exist in Batch ${API_VERSION}.`);
+        throw apiError('InvalidAction', { action, version: API_VERSION });
       }
       if (auth.version === undefined || auth.version === '') {
-        throw new ApiError('MissingParameter', 'The API version is missing: send the X-TC-Version header (TC3) or the Version parameter (v1) with 2017-03-12.');
+        throw apiError('MissingParameter', { detail: 'The API version is missing: send the X-TC-Version header (TC3) or the Version parameter (v1) with 2017-03-12.' });
       }
       if (auth.version !== API_VERSION) {
-        throw new ApiError('NoSuchVersion', `Version "${auth.version}" does not exist; Batch speaks ${API_VERSION}.`);
+        throw apiError('NoSuchVersion', { version: auth.version, supported: API_VERSION });
       }
       const region = auth.region ?? this.o.defaultRegion;
       if (!isKnownRegion(region)) {
-        throw new ApiError('UnsupportedRegion', `Region "${region}" is not supported by this OpenBatch server.`);
+        throw apiError('UnsupportedRegion', { region });
       }
       const name = action as ActionName;
       if (!this.o.rateLimiter.tryTake(name, auth.accountId, region)) {
-        throw new ApiError(
-          'RequestLimitExceeded',
-          `${name} allows ${this.o.rateLimiter.limitOf(name)} requests per second per account and region; slow down and retry.`,
-        );
+        throw apiError('RequestLimitExceeded', { action: name, limit: String(this.o.rateLimiter.limitOf(name)) });
       }
       const schema = REQUESTS[name];
       let params: unknown;
@@ -101,42 +97,33 @@ export class Pipeline {
       const body = json === '{}' ? `{"Response":{"RequestId":"${requestId}"}}` : `{"Response":${json.slice(0, -1)},"RequestId":"${requestId}"}}`;
       return { body, headers };
     } catch (e) {
-      return { body: errorBody(e, requestId, action, this.o.logger, this.o.dataDir), headers };
+      return { body: errorBody(e, requestId, action, this.o.logger), headers };
     }
   }
 }
 
-export function errorBody(e: unknown, requestId: string, action: string | undefined, logger: Logger, dataDir?: string): string {
-  let code: string;
-  let message: string;
-  const storage = storageProblem(e, dataDir);
+/** Why the store cannot serve a request, in the words of the FailedOperation answer. */
+const STORE_PROBLEMS: Record<StoreUnavailableKind, string> = {
+  full: 'the disk of the data directory is full',
+  readonly: 'the data directory is read-only',
+  io: 'an I/O error on the data directory',
+  busy: 'the database is busy',
+};
+
+/** The envelope of a failed request: an ApiError as it is, StoreUnavailable as FailedOperation, anything
+ *  else as InternalError (both logged). */
+export function errorBody(e: unknown, requestId: string, action: string | undefined, logger: Logger): string {
+  let err: ApiError;
   if (isApiError(e)) {
-    code = e.code;
-    message = e.message;
-  } else if (storage) {
+    err = e;
+  } else if (e instanceof StoreUnavailable) {
     logger.error({ err: e, requestId, action }, 'the data dir cannot be written');
-    code = 'FailedOperation';
-    message = `The service cannot write its data right now (${storage}); nothing was changed. Retry once the operator has freed the data directory.`;
+    err = apiError('FailedOperation', { reason: STORE_PROBLEMS[e.kind] });
   } else {
     logger.error({ err: e, requestId, action }, 'internal error');
-    code = 'InternalError';
-    message = `Internal error; quote RequestId ${requestId} when reporting it.`;
+    err = apiError('InternalError', { requestId });
   }
-  return JSON.stringify({ Response: { Error: { Code: code, Message: message }, RequestId: requestId } });
-}
-
-/** A full or read-only data dir (SQLite or file system), in words; undefined for other errors. */
-function storageProblem(e: unknown, dataDir: string | undefined): string | undefined {
-  const raw = (e as { code?: unknown } | null)?.code;
-  if (typeof raw !== 'string') return undefined;
-  let code = raw;
-  // SQLite reports a write refused by a file system that turned read-only as a plain I/O error
-  if (code.startsWith('SQLITE_IOERR') && dataDir !== undefined) code = writeProblem(dataDir) ?? code;
-  if (code === 'SQLITE_FULL' || code === 'ENOSPC' || code === 'EDQUOT') return 'the disk of the data directory is full';
-  if (code.startsWith('SQLITE_READONLY') || code === 'EROFS') return 'the data directory is read-only';
-  if (code.startsWith('SQLITE_IOERR') || code === 'EIO') return 'an I/O error on the data directory';
-  if (code.startsWith('SQLITE_BUSY')) return 'the database is busy';
-  return undefined;
+  return JSON.stringify({ Response: { Error: { Code: err.code, Message: err.message }, RequestId: requestId } });
 }
 
 function parseJsonBody(body: Buffer): unknown {
@@ -144,17 +131,17 @@ function parseJsonBody(body: Buffer): unknown {
   try {
     text = utf8.decode(body);
   } catch {
-    throw new ApiError('InvalidParameter', 'The request body is not valid UTF-8.');
+    throw apiError('InvalidParameter', { detail: 'The request body is not valid UTF-8.' });
   }
   if (text.trim() === '') return {};
   let v: unknown;
   try {
     v = JSON.parse(text);
   } catch (e) {
-    throw new ApiError('InvalidParameter', `The request body is not valid JSON: ${(e as Error).message}.`);
+    throw apiError('InvalidParameter', { detail: `The request body is not valid JSON: ${(e as Error).message}.` });
   }
   if (v === null || typeof v !== 'object' || Array.isArray(v)) {
-    throw new ApiError('InvalidParameter', 'The request body must be a JSON object of the request parameters.');
+    throw apiError('InvalidParameter', { detail: 'The request body must be a JSON object of the request parameters.' });
   }
   return v;
 }

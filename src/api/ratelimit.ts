@@ -1,9 +1,7 @@
 // Per-action request-rate limits (batch-api.md §f.1): a token bucket per (action, account, region),
 // burst = the per-second limit, refilled continuously at that many tokens per second.
 // Exceeding a limit is answered with RequestLimitExceeded by the caller.
-
-export const RATE_LIMIT_MODES = ['intl', 'mainland', 'off'] as const;
-export type RateLimitMode = (typeof RATE_LIMIT_MODES)[number];
+import type { RateLimitMode } from '../config/choices.ts';
 
 /** Requests per second per action, from the mainland and the international documentation (§f.1). */
 export const RATE_LIMITS: Record<string, { mainland: number; intl: number }> = {

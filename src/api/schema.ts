@@ -13,7 +13,7 @@
 // input cannot exhaust the stack — anything nested deeper than the schema is an unknown or invalid
 // parameter and is rejected without being walked.
 
-import { ApiError } from './errors.ts';
+import { apiError, type ApiError } from '../domain/errors.ts';
 
 // ---------------------------------------------------------------------------------------------------
 // Schema types
@@ -166,27 +166,24 @@ function jsonTypeOf(v: unknown): string {
 }
 
 function missing(path: string): ApiError {
-  return new ApiError('MissingParameter', `The parameter ${q(path)} is required.`);
+  return apiError('MissingParameter', { detail: `The parameter ${q(path)} is required.` });
 }
 
 function wrongType(path: string, schema: Schema, got: string): ApiError {
-  return new ApiError('InvalidParameter', `${q(path)} must be ${expected(schema)}, got ${got}.`);
+  return apiError('InvalidParameter', { detail: `${q(path)} must be ${expected(schema)}, got ${got}.` });
 }
 
 function unknown(path: string, structure: string, fullName?: string): ApiError {
-  const tail = fullName !== undefined && fullName !== path ? ` (in parameter ${q(fullName)})` : '';
-  return new ApiError('UnknownParameter', `${q(path)} is not a parameter of ${structure}${tail}.`);
+  const inParameter = fullName !== undefined && fullName !== path ? ` (in parameter ${q(fullName)})` : '';
+  return apiError('UnknownParameter', { param: q(path), structure, inParameter });
 }
 
 function outOfRange(path: string): ApiError {
-  return new ApiError(
-    'InvalidParameterValue',
-    `${q(path)} is out of range (integers must lie within ±${Number.MAX_SAFE_INTEGER}).`,
-  );
+  return apiError('InvalidParameterValue', { param: q(path), problem: `is out of range (integers must lie within ±${Number.MAX_SAFE_INTEGER})` });
 }
 
 function negative(path: string): ApiError {
-  return new ApiError('InvalidParameterValue', `${q(path)} must not be negative.`);
+  return apiError('InvalidParameterValue', { param: q(path), problem: 'must not be negative' });
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -229,7 +226,7 @@ function decodeScalar(schema: ScalarSchema, v: unknown, path: string, mode: Mode
       case 'float': {
         if (!DEC_FLOAT.test(text)) throw wrongType(path, schema, qv(text));
         const n = Number(text);
-        if (!Number.isFinite(n)) throw new ApiError('InvalidParameterValue', `${q(path)} is out of range.`);
+        if (!Number.isFinite(n)) throw apiError('InvalidParameterValue', { param: q(path), problem: 'is out of range' });
         return n;
       }
       case 'bool':
@@ -253,7 +250,7 @@ function decodeScalar(schema: ScalarSchema, v: unknown, path: string, mode: Mode
       return checkInteger(schema, v, path);
     case 'float':
       if (typeof v !== 'number') throw wrongType(path, schema, jsonTypeOf(v));
-      if (!Number.isFinite(v)) throw new ApiError('InvalidParameterValue', `${q(path)} is out of range.`);
+      if (!Number.isFinite(v)) throw apiError('InvalidParameterValue', { param: q(path), problem: 'is out of range' });
       return v;
     case 'bool':
       if (typeof v !== 'boolean') throw wrongType(path, schema, jsonTypeOf(v));
@@ -262,7 +259,7 @@ function decodeScalar(schema: ScalarSchema, v: unknown, path: string, mode: Mode
 }
 
 function checkString(s: string, path: string): string {
-  if (s.includes('\u0000')) throw new ApiError('InvalidParameterValue', `${q(path)} must not contain NUL characters.`);
+  if (s.includes('\u0000')) throw apiError('InvalidParameterValue', { param: q(path), problem: 'must not contain NUL characters' });
   return s;
 }
 
@@ -285,10 +282,7 @@ function decodeValue(schema: Schema, v: unknown, path: string, mode: Mode, depth
           if (!v.items.has(i)) {
             let max = -1;
             for (const k of v.items.keys()) if (k > max) max = k;
-            throw new ApiError(
-              'InvalidParameter',
-              `${q(join(path, i))} is missing: the elements of ${q(path)} must be numbered contiguously from 0 (found ${q(join(path, max))}).`,
-            );
+            throw apiError('InvalidParameter', { detail: `${q(join(path, i))} is missing: the elements of ${q(path)} must be numbered contiguously from 0 (found ${q(join(path, max))}).` });
           }
           out[i] = decodeValue(element, v.items.get(i), join(path, i), mode, depth + 1);
         }
@@ -345,10 +339,7 @@ export function decodeJson<S extends Schema>(schema: S, value: unknown, rootPath
     else throw missing(rootPath === '' ? '(root)' : rootPath);
   }
   if (rootPath === '' && s.kind === 'obj' && !isPlainObject(value)) {
-    throw new ApiError(
-      'InvalidParameter',
-      `The request parameters of ${s.name} must be a JSON object, got ${jsonTypeOf(value)}.`,
-    );
+    throw apiError('InvalidParameter', { detail: `The request parameters of ${s.name} must be a JSON object, got ${jsonTypeOf(value)}.` });
   }
   return decodeValue(s, value, rootPath, 'json', 0) as Infer<S>;
 }
@@ -378,7 +369,7 @@ export function decodeFlat<F extends FieldDefs>(schema: ObjectSchema<F>, params:
   for (const [name, value] of params) {
     const segs = name.split('.');
     if (segs.some((s) => s === '')) {
-      throw new ApiError('InvalidParameter', `Malformed parameter name ${q(name)}: empty name segment.`);
+      throw apiError('InvalidParameter', { detail: `Malformed parameter name ${q(name)}: empty name segment.` });
     }
 
     let current: Schema = schema;
@@ -396,10 +387,7 @@ export function decodeFlat<F extends FieldDefs>(schema: ObjectSchema<F>, params:
         const fields = current.fields as FieldDefs;
         if (path !== '' && INDEX_DIGITS.test(seg)) {
           // e.g. `Filters.0.Name` for DescribeComputeEnvActivities, whose Filters is one Filter object.
-          throw new ApiError(
-            'InvalidParameter',
-            `${q(path)} must be ${expected(current)}, got an array (parameter ${q(name)}).`,
-          );
+          throw apiError('InvalidParameter', { detail: `${q(path)} must be ${expected(current)}, got an array (parameter ${q(name)}).` });
         }
         if (!Object.hasOwn(fields, seg)) throw unknown(join(path, seg), current.name, name);
         childSchema = (fields[seg] as FieldDef).schema;
@@ -411,16 +399,13 @@ export function decodeFlat<F extends FieldDefs>(schema: ObjectSchema<F>, params:
         };
       } else if (current.kind === 'arr') {
         if (!INDEX_DIGITS.test(seg)) {
-          throw new ApiError('InvalidParameter', `${q(path)} must be an array, got an object (parameter ${q(name)}).`);
+          throw apiError('InvalidParameter', { detail: `${q(path)} must be an array, got an object (parameter ${q(name)}).` });
         }
         if (!CANONICAL_INDEX.test(seg)) {
-          throw new ApiError(
-            'InvalidParameter',
-            `Array index ${q(seg)} in ${q(name)} must be written in decimal without leading zeros.`,
-          );
+          throw apiError('InvalidParameter', { detail: `Array index ${q(seg)} in ${q(name)} must be written in decimal without leading zeros.` });
         }
         if (seg.length > MAX_INDEX_DIGITS) {
-          throw new ApiError('InvalidParameter', `Array index ${q(seg)} in ${q(name)} is out of range.`);
+          throw apiError('InvalidParameter', { detail: `Array index ${q(seg)} in ${q(name)} is out of range.` });
         }
         const index = Number(seg);
         childSchema = current.element as Schema;
@@ -432,19 +417,13 @@ export function decodeFlat<F extends FieldDefs>(schema: ObjectSchema<F>, params:
         };
       } else {
         // A member path or an index below a scalar: `JobId.Foo`, `JobId.0`.
-        throw new ApiError(
-          'InvalidParameter',
-          `${q(path)} must be ${expected(current)}, got ${shapeOfSegment(seg)} (parameter ${q(name)}).`,
-        );
+        throw apiError('InvalidParameter', { detail: `${q(path)} must be ${expected(current)}, got ${shapeOfSegment(seg)} (parameter ${q(name)}).` });
       }
 
       if (last) {
         if (childSchema.kind === 'obj' || childSchema.kind === 'arr') {
           // `Placement=x`, `JobIds=x`: a scalar where a structure is expected.
-          throw new ApiError(
-            'InvalidParameter',
-            `${q(childPath)} must be ${expected(childSchema)}, got a scalar value (parameter ${q(name)}).`,
-          );
+          throw apiError('InvalidParameter', { detail: `${q(childPath)} must be ${expected(childSchema)}, got a scalar value (parameter ${q(name)}).` });
         }
         // Names are unique map keys and indices canonical, so a leaf is never assigned twice, and no
         // container can exist at a scalar's place (that would have needed a longer name under a scalar).
@@ -452,10 +431,7 @@ export function decodeFlat<F extends FieldDefs>(schema: ObjectSchema<F>, params:
       } else {
         if (childSchema.kind !== 'obj' && childSchema.kind !== 'arr') {
           const nextSeg = segs[i + 1] as string;
-          throw new ApiError(
-            'InvalidParameter',
-            `${q(childPath)} must be ${expected(childSchema)}, got ${shapeOfSegment(nextSeg)} (parameter ${q(name)}).`,
-          );
+          throw apiError('InvalidParameter', { detail: `${q(childPath)} must be ${expected(childSchema)}, got ${shapeOfSegment(nextSeg)} (parameter ${q(name)}).` });
         }
         let child = get();
         if (child === undefined) {

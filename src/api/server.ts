@@ -3,7 +3,7 @@
 // Tencent envelope so that SDKs surface a code instead of an HTTP error.
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { ApiError } from './errors.ts';
+import { apiError, ERROR_CATALOG, isApiError, type CatalogEntry } from '../domain/errors.ts';
 import { errorBody, type Pipeline } from './pipeline.ts';
 import type { Logger } from '../lib/logger.ts';
 
@@ -31,7 +31,7 @@ export function buildServer(o: ServerOptions): FastifyInstance {
     if (len > o.maxBodyBytes) {
       const headers = req.headers as Record<string, string | undefined>;
       drain(req, () =>
-        send(reply, headers, new ApiError('RequestSizeLimitExceeded', `The request body (${len} bytes) is larger than ${o.maxBodyBytes} bytes.`), o.logger));
+        send(reply, headers, apiError('RequestSizeLimitExceeded', { size: `${len} bytes`, max: o.maxBodyBytes }), o.logger));
       return;
     }
     done();
@@ -45,7 +45,7 @@ export function buildServer(o: ServerOptions): FastifyInstance {
     const q = url.indexOf('?');
     const headers = req.headers as Record<string, string | undefined>;
     if (method !== 'GET' && method !== 'POST') {
-      return send(reply, headers, new ApiError('UnsupportedProtocol', `HTTP method ${method} is not supported; use POST (JSON or form) or GET.`), o.logger);
+      return send(reply, headers, apiError('UnsupportedProtocol', { method }), o.logger);
     }
     const answer = await o.pipeline.handle({
       method,
@@ -63,17 +63,17 @@ export function buildServer(o: ServerOptions): FastifyInstance {
   });
   app.setNotFoundHandler((req, reply) => {
     const headers = req.headers as Record<string, string | undefined>;
-    send(reply, headers, new ApiError('InvalidRequest', `There is nothing at ${req.method} ${req.url.split('?')[0]}; the Batch API is served at POST / and GET /.`), o.logger, 404);
+    send(reply, headers, apiError('InvalidRequest', { detail: `There is nothing at ${req.method} ${req.url.split('?')[0]}; the Batch API is served at POST / and GET /.` }), o.logger, 404);
   });
   app.setErrorHandler((err: Error & { code?: string; statusCode?: number }, req, reply) => {
     const headers = req.headers as Record<string, string | undefined>;
     let e: unknown = err;
     if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-      e = new ApiError('RequestSizeLimitExceeded', `The request body is larger than ${o.maxBodyBytes} bytes.`);
+      e = apiError('RequestSizeLimitExceeded', { size: 'sent without a Content-Length', max: o.maxBodyBytes });
       drain(req, () => send(reply, headers, e, o.logger));
       return;
     } else if (err.statusCode !== undefined && err.statusCode < 500) {
-      e = new ApiError('InvalidRequest', `The HTTP request is malformed: ${err.message}`);
+      e = apiError('InvalidRequest', { detail: `The HTTP request is malformed: ${err.message}` });
     }
     send(reply, headers, e, o.logger);
   });
@@ -100,7 +100,12 @@ function drain(req: FastifyRequest, then: () => void): void {
   raw.resume();
 }
 
-function send(reply: FastifyReply, headers: Record<string, string | undefined>, e: unknown, logger: Logger, status = 200): void {
+/** The HTTP status of an error answer: the catalogue's for its code, else 200 (as Tencent answers). */
+function statusOf(e: unknown): number {
+  return (isApiError(e) ? (ERROR_CATALOG[e.code] as CatalogEntry).http : undefined) ?? 200;
+}
+
+function send(reply: FastifyReply, headers: Record<string, string | undefined>, e: unknown, logger: Logger, status = statusOf(e)): void {
   const requestId = randomUUID();
   const h: Record<string, string> = { 'content-type': 'application/json; charset=utf-8', 'x-tc-requestid': requestId };
   const trace = headers['x-tc-traceid'];

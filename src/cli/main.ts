@@ -1,11 +1,15 @@
-// `openbatch` command line: `openbatch serve` starts the service.
+// `openbatch` command line: `openbatch serve` starts the service. Its help is made from the config
+// module's tables (FLAG_HELP, ENV_HELP), so that it names every setting and environment variable.
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import path from 'node:path';
-import { ConfigError, FLAG_HELP, loadConfig, SETTING_ENVS } from '../config/config.ts';
+import { CONFIG_FILE_ENV, ConfigError, ENV_HELP, FLAG_HELP, loadConfig } from '../config/config.ts';
 import { CatalogueError } from '../domain/catalogue.ts';
 import { start, StartupError } from '../main.ts';
 import { launchedByNpm, watchParent } from './parent-watch.ts';
+
+const OPTIONS: [string, string][] = [...Object.entries(FLAG_HELP), ['help', 'show this help']];
+const WIDTH = Math.max(...OPTIONS.map(([k]) => k.length));
 
 const USAGE = `Usage: openbatch <command> [options]
 
@@ -13,11 +17,11 @@ Commands:
   serve     start the OpenBatch service (Tencent Cloud Batch API 2017-03-12)
 
 Options of serve:
-${Object.entries(FLAG_HELP).map(([k, v]) => `  --${k.padEnd(16)} ${v}`).join('\n')}
-  --help             show this help
+${OPTIONS.map(([k, v]) => `  --${k.padEnd(WIDTH)}  ${v}`).join('\n')}
 
-Environment: ${SETTING_ENVS.join(', ')}, OPENBATCH_CONFIG (config file),
-OPENBATCH_SECRET_ID and OPENBATCH_SECRET_KEY (the default account's key pair).
+Environment:
+${ENV_HELP.map(({ env, help }) => `  ${env.padEnd(28)} ${help}`).join('\n')}
+
 Precedence: flags > environment > config file > defaults.
 `;
 
@@ -48,7 +52,7 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const flags = Object.fromEntries(Object.entries(values).filter(([k, v]) => k !== 'help' && k !== 'config' && typeof v === 'string')) as Record<string, string>;
-  const configFile = (values.config as string | undefined) ?? process.env.OPENBATCH_CONFIG;
+  const configFile = (values.config as string | undefined) ?? process.env[CONFIG_FILE_ENV];
   let cfg;
   try {
     const file = configFile ? (JSON.parse(fs.readFileSync(configFile, 'utf8')) as Record<string, unknown>) : undefined;

@@ -2,9 +2,7 @@
 // Never BATCH_* for our own settings: those names belong to the task's environment.
 import os from 'node:os';
 import path from 'node:path';
-import { RATE_LIMIT_MODES, type RateLimitMode } from '../api/ratelimit.ts';
-import { LAUNCHERS, type Launcher } from '../executors/local/factory.ts';
-import { ENFORCE_MODES, type EnforceMode } from '../executors/local/isolation.ts';
+import { ENFORCE_MODES, LAUNCHERS, RATE_LIMIT_MODES, type EnforceMode, type Launcher, type RateLimitMode } from './choices.ts';
 
 export interface AccountConfig {
   /** Account identifier (the owner of resources), e.g. an AppId-like number. */
@@ -122,8 +120,18 @@ const SETTINGS: { key: keyof Config; flag: string; env: string; kind: Kind }[] =
   { key: 'logLevel', flag: 'log-level', env: 'OPENBATCH_LOG_LEVEL', kind: 'string' },
 ];
 
-/** Every setting's environment variable (for --help). */
-export const SETTING_ENVS = SETTINGS.map((x) => x.env);
+/** Where the config file is, when --config is not given. */
+export const CONFIG_FILE_ENV = 'OPENBATCH_CONFIG';
+const SECRET_ID_ENV = 'OPENBATCH_SECRET_ID';
+const SECRET_KEY_ENV = 'OPENBATCH_SECRET_KEY';
+
+/** Every environment variable the server reads, with its flag or what it holds (for --help). */
+export const ENV_HELP: { env: string; help: string }[] = [
+  ...SETTINGS.map((s) => ({ env: s.env, help: `as --${s.flag}` })),
+  { env: CONFIG_FILE_ENV, help: 'as --config' },
+  { env: SECRET_ID_ENV, help: `the default account's SecretId (with ${SECRET_KEY_ENV}; generated and kept in the data dir when unset)` },
+  { env: SECRET_KEY_ENV, help: "the default account's SecretKey" },
+];
 
 export const FLAG_HELP: Record<string, string> = {
   host: 'address to listen on (default 127.0.0.1)',
@@ -198,9 +206,9 @@ export function loadConfig({ env, flags, file }: ConfigInputs): Config {
   if (file?.limits !== undefined) cfg.limits = parseLimits(file.limits);
   if (file?.attachableInstances !== undefined) cfg.attachableInstances = parseAttachable(file.attachableInstances);
   if (file?.catalogue !== undefined) cfg.catalogue = file.catalogue;
-  const sid = env.OPENBATCH_SECRET_ID, skey = env.OPENBATCH_SECRET_KEY;
+  const sid = env[SECRET_ID_ENV], skey = env[SECRET_KEY_ENV];
   if ((sid && !skey) || (!sid && skey)) {
-    throw new ConfigError('OPENBATCH_SECRET_ID and OPENBATCH_SECRET_KEY must be set together');
+    throw new ConfigError(`${SECRET_ID_ENV} and ${SECRET_KEY_ENV} must be set together`);
   }
   if (sid && skey) {
     cfg.defaultSecretId = sid;

@@ -1,5 +1,5 @@
 // DAG checks for a job's tasks (Job.Dependences): unknown task names and cycles.
-import { ApiError } from '../api/errors.ts';
+import { apiError } from './errors.ts';
 
 export interface Edge {
   StartTask: string;
@@ -18,10 +18,7 @@ export function checkDag(taskNames: readonly string[], edges: readonly Edge[], w
   edges.forEach((e, i) => {
     for (const side of ['StartTask', 'EndTask'] as const) {
       if (!known.has(e[side])) {
-        throw new ApiError(
-          'InvalidParameterValue.DependenceNotFoundTaskName',
-          `${where}.${i}.${side} names task "${e[side]}", which is not a task of this job (tasks: ${taskNames.join(', ')}).`,
-        );
+        throw apiError('InvalidParameterValue.DependenceNotFoundTaskName', { param: `${where}.${i}.${side}`, task: e[side], tasks: taskNames.join(', ') });
       }
     }
     out.get(e.StartTask)!.push(e.EndTask);
@@ -40,10 +37,7 @@ export function checkDag(taskNames: readonly string[], edges: readonly Edge[], w
   }
   if (order.length !== taskNames.length) {
     const inCycle = taskNames.filter((n) => indeg.get(n)! > 0);
-    throw new ApiError(
-      'InvalidParameterValue.DependenceUnfeasible',
-      `${where} contains a cycle: tasks ${inCycle.join(', ')} depend on each other, so none of them could ever start.`,
-    );
+    throw apiError('InvalidParameterValue.DependenceUnfeasible', { param: where, tasks: inCycle.join(', ') });
   }
   return order;
 }

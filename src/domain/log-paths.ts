@@ -4,7 +4,7 @@
 // the emulated compute-node filesystem `localRoot` inside the data dir.
 // Everything is pure except resolveLocalFile, which must look at the disk (realpath) at write time.
 import * as path from 'node:path';
-import { ApiError } from '../api/errors.ts';
+import { apiError, type ApiError } from './errors.ts';
 
 export type FileNameErrorCode = 'InvalidParameterValue.RemoteStoragePath' | 'InvalidParameterValue.LocalPath';
 
@@ -49,7 +49,7 @@ function fileNameProblem(name: string): string | undefined {
 /** Check an (already expanded) file name; returns it unchanged or throws ApiError(code). */
 export function checkFileName(name: string, paramPath: string, code: FileNameErrorCode): string {
   const p = fileNameProblem(name);
-  if (p) throw new ApiError(code, `${paramPath}: file name ${JSON.stringify(name)} ${p}.`);
+  if (p) throw apiError(code, { param: paramPath, problem: `names the file ${JSON.stringify(name)}, which ${p}` });
   return name;
 }
 
@@ -58,7 +58,7 @@ export function resolveFileName(template: string, vars: FileNameVars, paramPath:
   const name = expandFileName(template, vars);
   const p = fileNameProblem(name);
   if (p) {
-    throw new ApiError(code, `${paramPath} ${JSON.stringify(template)} expands to ${JSON.stringify(name)}, which ${p}.`);
+    throw apiError(code, { param: paramPath, problem: `${JSON.stringify(template)} expands to ${JSON.stringify(name)}, which ${p}` });
   }
   return name;
 }
@@ -82,7 +82,7 @@ export function validateFileNameTemplate(
 }
 
 export function localPathError(paramPath: string, userPath: string, problem: string): ApiError {
-  return new ApiError('InvalidParameterValue.LocalPath', `${paramPath} ${JSON.stringify(userPath)} ${problem}.`);
+  return apiError('InvalidParameterValue.LocalPath', { param: paramPath, problem: `${JSON.stringify(userPath)} ${problem}` });
 }
 
 /**

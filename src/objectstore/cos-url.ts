@@ -3,7 +3,7 @@
 // bucket/key rules every ObjectStore re-checks (defence in depth). Nothing here is ever normalised
 // away: `..`, `.`, `a//b`, backslashes, control characters and percent-encoded traversal are
 // rejected with InvalidParameterValue.RemoteStoragePath.
-import { ApiError } from '../api/errors.ts';
+import { ApiError } from '../domain/errors.ts';
 import type { BucketRef } from './types.ts';
 
 export interface CosLocation {

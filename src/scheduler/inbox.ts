@@ -3,11 +3,12 @@
 // for SQLite, LISTEN/NOTIFY for a shared store — plus a slow poll as the fallback) makes the leader
 // drain what is pending, carry it out, write the changes, and complete the rows under its epoch.
 // A sender in this process is answered when its command is done.
+import { apiError } from '../domain/errors.ts';
 import type { Clock, Timer } from '../lib/clock.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Command, CommandRecord } from '../store/coordination.ts';
 import type { Store } from '../store/types.ts';
-import type { CommandOutcome, CommandSender } from '../services/ports.ts';
+import type { CommandOutcome, CommandSender } from './ports.ts';
 
 /** Commands carried out per store round trip. */
 const BATCH = 500;
@@ -59,7 +60,8 @@ export class Inbox implements CommandSender {
     this.closed = true;
     this.unsubscribe?.();
     this.poll?.cancel();
-    for (const w of this.waiters.values()) w.reject(new Error('the scheduler is stopping; the command stays queued and is carried out after the restart'));
+    const stopping = apiError('FailedOperation', { reason: 'the scheduler is stopping; the command stays queued and is carried out when a scheduler runs again' });
+    for (const w of this.waiters.values()) w.reject(stopping);
     this.waiters.clear();
   }
 

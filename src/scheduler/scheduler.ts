@@ -15,13 +15,12 @@ import { Core, type SchedulerOptions } from './core.ts';
 import { Inbox } from './inbox.ts';
 import type { Timer } from '../lib/clock.ts';
 import type { CommandRecord, Lease } from '../store/coordination.ts';
-import type { CommandOutcome, CommandSender, SchedulerView } from '../services/ports.ts';
+import type { CommandOutcome, CommandSender, SchedulerView } from './ports.ts';
 import { evaluateTask, rollBoth, rollJob, rollTask } from './rollup.ts';
 import type { AttemptRt, TaskRt } from './runtime.ts';
 import { WriteBehind } from './write-behind.ts';
 
 export type { SchedulerOptions } from './core.ts';
-export { SchedulerError } from './write-behind.ts';
 
 /** How long the lease lasts without renewal, and how often it is renewed. */
 export const LEASE_TTL_MS = 15_000;

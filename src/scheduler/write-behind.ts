@@ -8,10 +8,9 @@ import type { Handle } from '../executors/types.ts';
 import type { AttemptRecord, Store, WriteBatch } from '../store/types.ts';
 import type { Dirty } from './runtime.ts';
 import { isFenced, type FencedError } from '../store/errors.ts';
+import { StoreUnavailable } from '../domain/errors.ts';
 
 export const FLUSH_RETRY_MS = 1000;
-
-export class SchedulerError extends Error {}
 
 export interface WriteHooks {
   /** The batch is written: these attempts' ends are recorded (their handles may be released). */
@@ -30,6 +29,7 @@ export class WriteBehind {
   private toRelease: { key: string; handle: Handle }[] = [];
   private flushPromise: Promise<boolean> | null = null;
   private failures = 0;
+  private lastError: unknown;
 
   constructor(
     private readonly store: Store,
@@ -83,6 +83,7 @@ export class WriteBehind {
         }
         // keep everything for the next try: nothing is lost, the store catches up when it recovers
         this.failures += 1;
+        this.lastError = err;
         this.log.error({ err, failures: this.failures }, 'store write failed; will retry');
         for (const j of jobs) d.jobs.add(j);
         for (const t of tasks) d.tasks.add(t);
@@ -104,6 +105,8 @@ export class WriteBehind {
   /** For commands: make their changes durable before the API answers. */
   async flushSoon(): Promise<void> {
     const ok = await this.flush();
-    if (!ok) throw new SchedulerError('the store is not writable right now; the change will be written when it recovers');
+    if (ok) return;
+    const e = this.lastError;
+    throw e instanceof StoreUnavailable ? e : new StoreUnavailable('io', `the store could not be written (${e instanceof Error ? e.message : String(e)}); the change is kept and written when it recovers`, { cause: e });
   }
 }

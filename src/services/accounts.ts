@@ -4,8 +4,8 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { SecretLookup, SecretRecord } from '../api/auth.ts';
 import type { AccountConfig, Config } from '../config/config.ts';
+import type { SecretLookup, SecretRecord } from './types.ts';
 
 export const DEFAULT_ACCOUNT_ID = 'default';
 

@@ -1,11 +1,11 @@
 // The instance catalogue actions: DescribeAvailableCvmInstanceTypes, DescribeCvmZoneInstanceConfigInfos,
 // DescribeInstanceCategories — answered from the catalogue for the zones of the caller's region.
-import { ApiError } from '../api/errors.ts';
+import { apiError } from '../domain/errors.ts';
 import type { Limits } from '../config/config.ts';
 import { loadCatalogue, offeredIn, soldOutIn, type Catalogue, type InstanceTypeInfo } from '../domain/catalogue.ts';
 import { zonesOf } from '../domain/regions.ts';
 import { checkFilters, type CheckedFilter } from './filters.ts';
-import type { Caller } from './jobs.ts';
+import type { Caller } from './types.ts';
 import { checkZone } from './validate.ts';
 
 type Obj = Record<string, any>;
@@ -58,7 +58,7 @@ export class CatalogueService {
     const charge = filters.find((f) => f.name === 'instance-charge-type')?.values;
     for (const v of charge ?? []) {
       if (!CHARGE_TYPES.includes(v)) {
-        throw new ApiError('InvalidParameterValue.UnsupportedBatchInstanceChargeType', `Filter instance-charge-type value "${v}" is not a charge type Batch supports (${CHARGE_TYPES.join(', ')}).`);
+        throw apiError('InvalidParameterValue.UnsupportedBatchInstanceChargeType', { param: 'Filter instance-charge-type', value: v, supported: CHARGE_TYPES.join(', ') });
       }
     }
     const set: Obj[] = [];

@@ -8,19 +8,19 @@
 // AttachInstances are capacity the operator declares in the config file (`attachableInstances`,
 // e.g. another host's slots once a distributed executor exists); an undeclared id is refused with
 // UnsupportedOperation.InstancesNotAllowToAttach.
-import { ApiError } from '../api/errors.ts';
+import { apiError } from '../domain/errors.ts';
 import type { Limits } from '../config/config.ts';
 import { checkEnvId, checkNodeId, newId } from '../domain/ids.ts';
 import type { Clock } from '../lib/clock.ts';
 import { isoSeconds } from '../lib/clock.ts';
 import type { HostCapacity } from '../domain/capacity.ts';
 import { activity } from '../store/activity.ts';
-import type { CommandSender, SchedulerView } from './ports.ts';
+import type { CommandSender, SchedulerView } from '../scheduler/ports.ts';
 import type { ActivityRecord, EnvRecord, NodeOrigin, NodeRecord, Store } from '../store/types.ts';
 import { checkFilters, checkPage } from './filters.ts';
-import type { Caller } from './jobs.ts';
+import type { Caller } from './types.ts';
 import {
-  checkClientToken, checkEnvData, checkMountDataDisks, checkNotifications, checkTags, checkZone, ENV_NOTIFICATION_EVENTS,
+  checkClientToken, checkEnvData, checkMountDataDisks, checkNotifications, checkTags, checkZone, ENV_NOTIFICATION_EVENTS, maxLen,
   type ValidationContext,
 } from './validate.ts';
 import { maskSecrets } from './views.ts';
@@ -74,7 +74,7 @@ export class EnvService {
     const need = { cpus: nodes.reduce((n, x) => n + x.cpu, 0), memGiB: nodes.reduce((n, x) => n + x.mem, 0) };
     const types = [...new Set(nodes.map((n) => n.instanceType))].join(', ');
     const why = this.d.capacity.refuseNodes(need, `${action}: the ${nodes.length} new compute node${nodes.length > 1 ? 's' : ''} (${types})`);
-    if (why) throw new ApiError('LimitExceeded.CpuQuota', `${why}.`);
+    if (why) throw apiError('LimitExceeded.CpuQuota', { detail: why });
   }
 
   private ctx(c: Caller): ValidationContext {
@@ -84,7 +84,7 @@ export class EnvService {
   private async mustEnv(c: Caller, envId: string): Promise<EnvRecord> {
     checkEnvId(envId);
     const env = await this.d.store.getEnv(c.account, c.region, envId);
-    if (!env) throw new ApiError('ResourceNotFound.ComputeEnv', `Compute environment ${envId} does not exist.`);
+    if (!env) throw apiError('ResourceNotFound.ComputeEnv', { envId });
     return env;
   }
 
@@ -101,7 +101,7 @@ export class EnvService {
 
   private checkInstanceType(t: string, param: string): void {
     if (!this.d.capacityOf(t)) {
-      throw new ApiError('InvalidParameterValue.InstanceType', `${param} "${t}" is not an instance type of the catalogue (see DescribeAvailableCvmInstanceTypes).`);
+      throw apiError('InvalidParameterValue.InstanceType', { param: param, problem: `"${t}" is not an instance type of the catalogue (see DescribeAvailableCvmInstanceTypes)` });
     }
   }
 
@@ -124,42 +124,42 @@ export class EnvService {
     const placement = req.Placement as Obj;
     checkZone(placement.Zone, c.region);
     if (placement.ProjectId !== undefined && placement.ProjectId < 0) {
-      throw new ApiError('InvalidParameterValue.Negative', `Placement.ProjectId must not be negative; got ${placement.ProjectId}.`);
+      throw apiError('InvalidParameterValue.Negative', { param: 'Placement.ProjectId', problem: `must not be negative; got ${placement.ProjectId}` });
     }
-    if (ce.EnvName.trim() === '') throw new ApiError('InvalidParameterValue.ComputeEnv', 'ComputeEnv.EnvName must not be empty.');
-    checkLength(ce.EnvName, MAX_ENV_NAME, 'InvalidParameter.EnvNameTooLong', 'ComputeEnv.EnvName');
-    checkLength(ce.EnvDescription, MAX_ENV_DESCRIPTION, 'InvalidParameter.EnvDescriptionTooLong', 'ComputeEnv.EnvDescription');
+    if (ce.EnvName.trim() === '') throw apiError('InvalidParameterValue.ComputeEnv', { param: 'ComputeEnv.EnvName', problem: 'must not be empty' });
+    maxLen(ce.EnvName, MAX_ENV_NAME, 'InvalidParameter.EnvNameTooLong', 'ComputeEnv.EnvName');
+    maxLen(ce.EnvDescription, MAX_ENV_DESCRIPTION, 'InvalidParameter.EnvDescriptionTooLong', 'ComputeEnv.EnvDescription');
     checkDesired(ce.DesiredComputeNodeCount, 'ComputeEnv.DesiredComputeNodeCount');
     if (ce.EnvType !== undefined && ce.EnvType !== 'MANAGED') {
-      if (ce.EnvType === 'THPC_QUEUE') throw new ApiError('UnsupportedOperation', 'ComputeEnv.EnvType THPC_QUEUE (THPC cluster queues) is not supported by OpenBatch; use MANAGED.');
-      throw new ApiError('InvalidParameterValue.ComputeEnv', `ComputeEnv.EnvType must be MANAGED; got "${ce.EnvType}".`);
+      if (ce.EnvType === 'THPC_QUEUE') throw apiError('UnsupportedOperation', { detail: 'ComputeEnv.EnvType THPC_QUEUE (THPC cluster queues) is not supported by OpenBatch; use MANAGED.' });
+      throw apiError('InvalidParameterValue.ComputeEnv', { param: 'ComputeEnv.EnvType', problem: `must be MANAGED; got "${ce.EnvType}"` });
     }
     checkEnvData(ce.EnvData, this.ctx(c), 'ComputeEnv.EnvData', true);
     const ed = ce.EnvData as Obj;
     if (ed.InstanceTypeOptions !== undefined) {
-      throw new ApiError('UnsupportedOperation', 'ComputeEnv.EnvData.InstanceTypeOptions is not supported for named environments yet; give InstanceType or InstanceTypes.');
+      throw apiError('UnsupportedOperation', { detail: 'ComputeEnv.EnvData.InstanceTypeOptions is not supported for named environments yet; give InstanceType or InstanceTypes.' });
     }
     if (ed.InstanceType !== undefined) this.checkInstanceType(ed.InstanceType, 'ComputeEnv.EnvData.InstanceType');
     (ed.InstanceTypes as string[] | undefined)?.forEach((t, i) => this.checkInstanceType(t, `ComputeEnv.EnvData.InstanceTypes.${i}`));
     checkMountDataDisks(ce.MountDataDisks, this.ctx(c), 'ComputeEnv.MountDataDisks');
     if (ce.InputMappings !== undefined) {
-      throw new ApiError('UnsupportedOperation', 'ComputeEnv.InputMappings are not supported by OpenBatch yet.');
+      throw apiError('UnsupportedOperation', { detail: 'ComputeEnv.InputMappings are not supported by OpenBatch yet.' });
     }
     if (ce.AgentRunningMode !== undefined) {
-      throw new ApiError('UnsupportedOperation', 'ComputeEnv.AgentRunningMode (Windows agents) is not supported by OpenBatch.');
+      throw apiError('UnsupportedOperation', { detail: 'ComputeEnv.AgentRunningMode (Windows agents) is not supported by OpenBatch.' });
     }
     (ce.Authentications as Obj[] | undefined)?.forEach((a, i) => {
-      if (a.Scene !== 'COS') throw new ApiError('InvalidParameterValue', `ComputeEnv.Authentications.${i}.Scene must be COS; got "${a.Scene}".`);
+      if (a.Scene !== 'COS') throw apiError('InvalidParameterValue', { param: `ComputeEnv.Authentications.${i}.Scene`, problem: `must be COS; got "${a.Scene}"` });
     });
     checkNotifications(ce.Notifications, ENV_NOTIFICATION_EVENTS, 'ComputeEnv.Notifications');
     if (ce.NotificationTarget !== undefined && !['CMQ', 'TDMQ_CMQ'].includes(ce.NotificationTarget)) {
-      throw new ApiError('InvalidParameterValue', `ComputeEnv.NotificationTarget must be CMQ or TDMQ_CMQ; got "${ce.NotificationTarget}".`);
+      throw apiError('InvalidParameterValue', { param: 'ComputeEnv.NotificationTarget', problem: `must be CMQ or TDMQ_CMQ; got "${ce.NotificationTarget}"` });
     }
     if (ce.ActionIfComputeNodeInactive !== undefined && ce.ActionIfComputeNodeInactive !== 'RECREATE') {
-      throw new ApiError('InvalidParameterValue', `ComputeEnv.ActionIfComputeNodeInactive must be RECREATE; got "${ce.ActionIfComputeNodeInactive}".`);
+      throw apiError('InvalidParameterValue', { param: 'ComputeEnv.ActionIfComputeNodeInactive', problem: `must be RECREATE; got "${ce.ActionIfComputeNodeInactive}"` });
     }
     if (ce.ResourceMaxRetryCount !== undefined && ce.ResourceMaxRetryCount > 100) {
-      throw new ApiError('InvalidParameterValue', `ComputeEnv.ResourceMaxRetryCount must be between 0 and 100; got ${ce.ResourceMaxRetryCount}.`);
+      throw apiError('InvalidParameterValue', { param: 'ComputeEnv.ResourceMaxRetryCount', problem: `must be between 0 and 100; got ${ce.ResourceMaxRetryCount}` });
     }
     checkTags(ce.Tags, this.d.limits, 'ComputeEnv.Tags');
     checkClientToken(req.ClientToken);
@@ -196,7 +196,7 @@ export class EnvService {
     const activities = nodes.map((n) => activity(env.id, n, 'CREATE_COMPUTE_NODE', cause, now));
     const r = await this.d.store.insertEnvWithNodes(env, nodes, activities, this.d.limits.maxComputeEnvs);
     if (r === 'quota') {
-      throw new ApiError('LimitExceeded.ComputeEnvQuota', `This account already has ${this.d.limits.maxComputeEnvs} compute environments in ${c.region}, the most allowed.`);
+      throw apiError('LimitExceeded.ComputeEnvQuota', { max: this.d.limits.maxComputeEnvs, region: c.region });
     }
     if (!r.created) return { EnvId: r.envId };
     await this.d.commands.send({ kind: 'env-changed', envId: env.id });
@@ -244,17 +244,17 @@ export class EnvService {
   private async list(c: Caller, req: Obj, idsParam: 'EnvIds', known: string[]) {
     const { offset, limit } = checkPage(req.Offset, req.Limit, 20, 100);
     if (req[idsParam] !== undefined && req.Filters !== undefined) {
-      throw new ApiError('InvalidParameter.InvalidParameterCombination', `${idsParam} and Filters cannot be given together.`);
+      throw apiError('InvalidParameter.InvalidParameterCombination', { detail: `${idsParam} and Filters cannot be given together.` });
     }
     const ids = req[idsParam] as string[] | undefined;
     if (ids) {
-      if (ids.length > 100) throw new ApiError('InvalidParameterValue.LimitExceeded', `${idsParam} has ${ids.length} entries; at most 100 are allowed.`);
+      if (ids.length > 100) throw apiError('InvalidParameterValue.LimitExceeded', { param: idsParam, problem: `has ${ids.length} entries; at most 100 are allowed` });
       ids.forEach((id, i) => checkEnvId(id, `${idsParam}.${i}`));
     }
     const filters = checkFilters(req.Filters, (n) => known.includes(n) || (known.includes('tag-key') && n.startsWith('tag:')), this.d.limits);
     for (const f of filters) {
       if (f.name === 'resource-type') {
-        for (const v of f.values) if (v !== 'CVM' && v !== 'CPM') throw new ApiError('InvalidParameterValue.ResourceType', `Filter resource-type value "${v}" must be CVM or CPM.`);
+        for (const v of f.values) if (v !== 'CVM' && v !== 'CPM') throw apiError('InvalidParameterValue.ResourceType', { param: 'Filter resource-type', value: v });
       }
       if (f.name === 'zone') for (const z of f.values) checkZone(z, c.region, 'Filter zone');
     }
@@ -315,8 +315,8 @@ export class EnvService {
     let nodeIds: string[] | undefined;
     if (req.Filters !== undefined) {
       const f = req.Filters as { Name: string; Values: string[] };
-      if (f.Name !== 'compute-node-id') throw new ApiError('InvalidParameterValue', `Filters.Name "${f.Name}" is not supported here; use compute-node-id.`);
-      if (f.Values.length === 0) throw new ApiError('InvalidParameterValue', 'Filters.Values must not be empty.');
+      if (f.Name !== 'compute-node-id') throw apiError('InvalidParameterValue', { param: 'Filters.Name', problem: `"${f.Name}" is not supported here; use compute-node-id` });
+      if (f.Values.length === 0) throw apiError('InvalidParameterValue', { param: 'Filters.Values', problem: 'must not be empty' });
       f.Values.forEach((v, i) => checkNodeId(v, `Filters.Values.${i}`));
       nodeIds = f.Values;
     }
@@ -328,7 +328,7 @@ export class EnvService {
 
   private notDeleting(env: EnvRecord): void {
     if (env.nextAction === 'DELETING') {
-      throw new ApiError('UnsupportedOperation.ComputeEnvAcceptOtherRequest', `Compute environment ${env.id} is being deleted.`);
+      throw apiError('UnsupportedOperation.ComputeEnvAcceptOtherRequest', { envId: env.id });
     }
   }
 
@@ -340,18 +340,18 @@ export class EnvService {
     const env = await this.mustEnv(c, req.EnvId);
     this.notDeleting(env);
     if (req.EnvName !== undefined) {
-      if (req.EnvName.trim() === '') throw new ApiError('InvalidParameterValue', 'EnvName must not be empty.');
-      checkLength(req.EnvName, MAX_ENV_NAME, 'InvalidParameter.EnvNameTooLong', 'EnvName');
+      if (req.EnvName.trim() === '') throw apiError('InvalidParameterValue', { param: 'EnvName', problem: 'must not be empty' });
+      maxLen(req.EnvName, MAX_ENV_NAME, 'InvalidParameter.EnvNameTooLong', 'EnvName');
     }
-    checkLength(req.EnvDescription, MAX_ENV_DESCRIPTION, 'InvalidParameter.EnvDescriptionTooLong', 'EnvDescription');
+    maxLen(req.EnvDescription, MAX_ENV_DESCRIPTION, 'InvalidParameter.EnvDescriptionTooLong', 'EnvDescription');
     if (req.DesiredComputeNodeCount !== undefined) checkDesired(req.DesiredComputeNodeCount, 'DesiredComputeNodeCount');
     const info = structuredClone(env.info);
     if (req.EnvData !== undefined) {
       const types = req.EnvData.InstanceTypes as string[];
-      if (types.length === 0) throw new ApiError('InvalidParameterValue.InstanceTypesEmpty', 'EnvData.InstanceTypes must not be empty.');
-      if (types.length > 10) throw new ApiError('InvalidParameterValue.LimitExceeded', `EnvData.InstanceTypes has ${types.length} entries; at most 10 are allowed.`);
+      if (types.length === 0) throw apiError('InvalidParameterValue.InstanceTypesEmpty', { param: 'EnvData.InstanceTypes' });
+      if (types.length > 10) throw apiError('InvalidParameterValue.LimitExceeded', { param: 'EnvData.InstanceTypes', problem: `has ${types.length} entries; at most 10 are allowed` });
       types.forEach((t, i) => {
-        if (types.indexOf(t) !== i) throw new ApiError('InvalidParameterValue.InstanceTypeDuplicate', `EnvData.InstanceTypes lists "${t}" twice.`);
+        if (types.indexOf(t) !== i) throw apiError('InvalidParameterValue.InstanceTypeDuplicate', { param: 'EnvData.InstanceTypes', type: t });
         this.checkInstanceType(t, `EnvData.InstanceTypes.${i}`);
       });
       const ed = { ...(info.ComputeEnv.EnvData as Obj) };
@@ -378,7 +378,7 @@ export class EnvService {
         const cause = `ModifyComputeEnv: decrease the capacity from ${from} to ${to}`;
         const candidates = (await this.d.store.nodesOf(env.id)).filter((n) => n.origin === 'BATCH_CREATED' && n.state !== 'DELETING');
         if (candidates.length < from - to) {
-          throw new ApiError('UnsupportedOperation.NotEnoughComputeNodesToTerminate', `Compute environment ${env.id} has ${candidates.length} nodes that can be terminated; ${from - to} were asked for.`);
+          throw apiError('UnsupportedOperation.NotEnoughComputeNodesToTerminate', { envId: env.id, available: candidates.length, asked: from - to });
         }
         candidates.sort((a, b) => Number(this.d.view.nodeBusy(a.instanceId)) - Number(this.d.view.nodeBusy(b.instanceId)));
         for (const n of candidates.slice(0, from - to)) {
@@ -396,12 +396,12 @@ export class EnvService {
   async delete(c: Caller, req: Obj): Promise<Obj> {
     const env = await this.mustEnv(c, req.EnvId);
     if (env.nextAction === 'DELETING') {
-      throw new ApiError('UnsupportedOperation.AcceptOtherRequest', `Compute environment ${env.id} is already being deleted.`);
+      throw apiError('UnsupportedOperation.AcceptOtherRequest', { envId: env.id });
     }
     const nodes = await this.d.store.nodesOf(env.id);
     const attached = nodes.filter((n) => n.origin === 'USER_ATTACHED');
     if (attached.length > 0) {
-      throw new ApiError('UnsupportedOperation.ComputeEnvOperation', `Compute environment ${env.id} still has attached instances (${attached.map((n) => n.instanceId).join(', ')}); detach them first.`);
+      throw apiError('UnsupportedOperation.ComputeEnvOperation', { envId: env.id, instanceIds: attached.map((n) => n.instanceId).join(', ') });
     }
     const now = this.d.clock.now();
     const deleting = nodes.filter((n) => n.state !== 'DELETING');
@@ -422,22 +422,22 @@ export class EnvService {
     const env = await this.mustEnv(c, req.EnvId);
     this.notDeleting(env);
     const list = req.Instances as { InstanceId: string }[];
-    if (list.length === 0) throw new ApiError('InvalidParameterValue', 'Instances must name at least one instance.');
-    if (list.length > 100) throw new ApiError('InvalidParameterValue.LimitExceeded', `Instances has ${list.length} entries; at most 100 are allowed.`);
+    if (list.length === 0) throw apiError('InvalidParameterValue', { param: 'Instances', problem: 'must name at least one instance' });
+    if (list.length > 100) throw apiError('InvalidParameterValue.LimitExceeded', { param: 'Instances', problem: `has ${list.length} entries; at most 100 are allowed` });
     const ids = list.map((i) => i.InstanceId);
     ids.forEach((id, i) => {
-      if (ids.indexOf(id) !== i) throw new ApiError('InvalidParameterValue.InstanceIdDuplicated', `Instances lists ${id} twice.`);
+      if (ids.indexOf(id) !== i) throw apiError('InvalidParameterValue.InstanceIdDuplicated', { param: 'Instances', id });
     });
     const now = this.d.clock.now();
     const nodes: NodeRecord[] = [];
     for (const [i, id] of ids.entries()) {
       const declared = this.d.attachable.find((a) => a.InstanceId === id);
       if (!declared) {
-        throw new ApiError('UnsupportedOperation.InstancesNotAllowToAttach', `Instances.${i}.InstanceId ${id} is not an instance this OpenBatch server can attach (the operator declares them as attachableInstances in the config file).`);
+        throw apiError('UnsupportedOperation.InstancesNotAllowToAttach', { param: `Instances.${i}.InstanceId`, instanceId: id, problem: 'is not an instance this OpenBatch server can attach (the operator declares them as attachableInstances in the config file)' });
       }
       const existing = await this.d.store.nodeByInstanceId(id);
       if (existing) {
-        throw new ApiError('UnsupportedOperation.InstancesNotAllowToAttach', `Instances.${i}.InstanceId ${id} is already a compute node of ${existing.envId}.`);
+        throw apiError('UnsupportedOperation.InstancesNotAllowToAttach', { param: `Instances.${i}.InstanceId`, instanceId: id, problem: `is already a compute node of ${existing.envId}` });
       }
       nodes.push(this.newNode(env.id, declared.InstanceType, 'USER_ATTACHED', now, id));
     }
@@ -451,15 +451,15 @@ export class EnvService {
   async detach(c: Caller, req: Obj): Promise<Obj> {
     const env = await this.mustEnv(c, req.EnvId);
     const ids = req.InstanceIds as string[];
-    if (ids.length === 0) throw new ApiError('InvalidParameterValue', 'InstanceIds must name at least one instance.');
+    if (ids.length === 0) throw apiError('InvalidParameterValue', { param: 'InstanceIds', problem: 'must name at least one instance' });
     ids.forEach((id, i) => {
-      if (ids.indexOf(id) !== i) throw new ApiError('InvalidParameterValue.InstanceIdDuplicated', `InstanceIds lists ${id} twice.`);
+      if (ids.indexOf(id) !== i) throw apiError('InvalidParameterValue.InstanceIdDuplicated', { param: 'InstanceIds', id });
     });
     const nodes = await this.d.store.nodesOf(env.id);
     const chosen = ids.map((id, i) => {
       const n = nodes.find((x) => x.instanceId === id);
-      if (!n) throw new ApiError('UnsupportedOperation', `InstanceIds.${i} ${id} is not attached to ${env.id}.`);
-      if (n.origin !== 'USER_ATTACHED') throw new ApiError('UnsupportedOperation', `InstanceIds.${i} ${id} was created by Batch and cannot be detached; use TerminateComputeNode or ModifyComputeEnv.`);
+      if (!n) throw apiError('UnsupportedOperation', { detail: `InstanceIds.${i} ${id} is not attached to ${env.id}.` });
+      if (n.origin !== 'USER_ATTACHED') throw apiError('UnsupportedOperation', { detail: `InstanceIds.${i} ${id} was created by Batch and cannot be detached; use TerminateComputeNode or ModifyComputeEnv.` });
       return n;
     });
     const now = this.d.clock.now();
@@ -476,17 +476,17 @@ export class EnvService {
     nodeIds.forEach((id, i) => checkNodeId(id, nodeIds.length > 1 || param.endsWith('s') ? `${param}.${i}` : param));
     const env = await this.mustEnv(c, envId);
     this.notDeleting(env);
-    if (nodeIds.length > 100) throw new ApiError('InvalidParameterValue.LimitExceeded', `${param} has ${nodeIds.length} entries; at most 100 are allowed.`);
+    if (nodeIds.length > 100) throw apiError('InvalidParameterValue.LimitExceeded', { param: param, problem: `has ${nodeIds.length} entries; at most 100 are allowed` });
     nodeIds.forEach((id, i) => {
-      if (nodeIds.indexOf(id) !== i) throw new ApiError('UnsupportedOperation', `${param} lists ${id} twice.`);
+      if (nodeIds.indexOf(id) !== i) throw apiError('UnsupportedOperation', { detail: `${param} lists ${id} twice.` });
     });
     const nodes = await this.d.store.nodesOf(env.id);
     const chosen = nodeIds.map((id) => {
       const n = nodes.find((x) => x.id === id);
-      if (!n) throw new ApiError('ResourceNotFound.ComputeNode', `Compute node ${id} is not a node of ${env.id}.`);
-      if (n.state === 'DELETING') throw new ApiError('UnsupportedOperation.ComputeNodeIsTerminating', `Compute node ${id} is already being terminated.`);
-      if (n.origin === 'USER_ATTACHED') throw new ApiError('UnsupportedOperation.ComputeNodeForbidTerminate', `Compute node ${id} is an attached instance; use DetachInstances.`);
-      if (!TERMINABLE.includes(n.state)) throw new ApiError('UnsupportedOperation.ComputeNodeForbidTerminate', `Compute node ${id} is ${n.state}; only ${TERMINABLE.join(', ')} nodes can be terminated.`);
+      if (!n) throw apiError('ResourceNotFound.ComputeNode', { nodeId: id, envId: env.id });
+      if (n.state === 'DELETING') throw apiError('UnsupportedOperation.ComputeNodeIsTerminating', { nodeId: id });
+      if (n.origin === 'USER_ATTACHED') throw apiError('UnsupportedOperation.ComputeNodeForbidTerminate', { nodeId: id, problem: 'is an attached instance; use DetachInstances' });
+      if (!TERMINABLE.includes(n.state)) throw apiError('UnsupportedOperation.ComputeNodeForbidTerminate', { nodeId: id, problem: `is ${n.state}; only ${TERMINABLE.join(', ')} nodes can be terminated` });
       return n;
     });
     const now = this.d.clock.now();
@@ -502,13 +502,9 @@ export class EnvService {
   }
 }
 
-function checkLength(v: string | undefined, max: number, code: 'InvalidParameter.EnvNameTooLong' | 'InvalidParameter.EnvDescriptionTooLong', param: string): void {
-  if (v !== undefined && [...v].length > max) throw new ApiError(code, `${param} is ${[...v].length} characters long; at most ${max} are allowed.`);
-}
-
 function checkDesired(n: number, param: string): void {
-  if (n < 0) throw new ApiError('InvalidParameterValue.Negative', `${param} must not be negative; got ${n}.`);
-  if (n > MAX_NODES) throw new ApiError('InvalidParameterValue.LimitExceeded', `${param} must be at most ${MAX_NODES}; got ${n}.`);
+  if (n < 0) throw apiError('InvalidParameterValue.Negative', { param: param, problem: `must not be negative; got ${n}` });
+  if (n > MAX_NODES) throw apiError('InvalidParameterValue.LimitExceeded', { param: param, problem: `must be at most ${MAX_NODES}; got ${n}` });
 }
 
 function nodeMetrics(nodes: NodeRecord[]): Record<string, number> {

@@ -1,7 +1,7 @@
 // Job use-cases behind the job and task actions: submit, describe, logs, terminate, retry, delete.
 // Reads go to the store; every state change after submission is a command for the scheduler, left
 // in the store (SubmitJob only inserts: the store queues its `submitted` command with the job).
-import { ApiError } from '../api/errors.ts';
+import { apiError } from '../domain/errors.ts';
 import type { Limits } from '../config/config.ts';
 import { checkJobId } from '../domain/ids.ts';
 import { newId } from '../domain/ids.ts';
@@ -9,7 +9,7 @@ import { isState, isFinished, zeroCounts, type State, STATES } from '../domain/s
 import type { Clock } from '../lib/clock.ts';
 import { gib, vcpus } from '../domain/units.ts';
 import type { HostCapacity } from '../domain/capacity.ts';
-import type { CommandSender } from './ports.ts';
+import type { CommandSender } from '../scheduler/ports.ts';
 import type { JobRecord, NewJobRecord, Store, TaskRecord } from '../store/types.ts';
 import { checkFilters, checkPage } from './filters.ts';
 import { checkClientToken, checkJob, checkTaskName, checkZone, type ValidationContext } from './validate.ts';
@@ -17,13 +17,9 @@ import {
   describeJobView, instanceView, isoOrEmpty, jobView, maskSecrets, metricsView, redirectView,
 } from './views.ts';
 import type { AttemptLogs } from '../executors/types.ts';
+import type { Caller } from './types.ts';
 
 type Obj = Record<string, any>;
-
-export interface Caller {
-  account: string;
-  region: string;
-}
 
 export interface JobServiceDeps {
   store: Store;
@@ -62,7 +58,7 @@ export class JobService {
     const placement = req.Placement as Obj;
     checkZone(placement.Zone, c.region);
     if (placement.ProjectId !== undefined && placement.ProjectId < 0) {
-      throw new ApiError('InvalidParameterValue.Negative', `Placement.ProjectId must not be negative; got ${placement.ProjectId}.`);
+      throw apiError('InvalidParameterValue.Negative', { param: 'Placement.ProjectId', problem: `must not be negative; got ${placement.ProjectId}` });
     }
     checkClientToken(req.ClientToken);
     const usable = new Map<string, boolean>();
@@ -126,13 +122,15 @@ export class JobService {
     if (!r || cap.everFits({ cpus: r.cpu, memGiB: r.memGiB })) return;
     // COMPAT: LimitExceeded.CpuQuota (the quota code of compute environments) for an instance type
     // larger than this host can ever promise, instead of an instance that would wait forever
-    throw new ApiError('LimitExceeded.CpuQuota', `${param}.ComputeEnv.EnvData: ${type} needs ${vcpus(r.cpu)} and ${gib(r.memGiB)}; this host can promise at most ${cap.describeTotal()}. Choose a smaller instance type, or raise --overcommit.`);
+    throw apiError('LimitExceeded.CpuQuota', {
+      detail: `${param}.ComputeEnv.EnvData: ${type} needs ${vcpus(r.cpu)} and ${gib(r.memGiB)}; this host can promise at most ${cap.describeTotal()}. Choose a smaller instance type, or raise --overcommit`,
+    });
   }
 
   private async mustJob(c: Caller, jobId: string): Promise<{ job: JobRecord; tasks: TaskRecord[] }> {
     checkJobId(jobId);
     const got = await this.d.store.jobWithTasks(c.account, c.region, jobId);
-    if (!got) throw new ApiError('ResourceNotFound.Job', `Job ${jobId} does not exist.`);
+    if (!got) throw apiError('ResourceNotFound.Job', { jobId });
     return got;
   }
 
@@ -158,12 +156,12 @@ export class JobService {
   async describeJobs(c: Caller, req: Obj): Promise<Obj> {
     const { offset, limit } = checkPage(req.Offset, req.Limit, 20, 100);
     if (req.JobIds !== undefined && req.Filters !== undefined) {
-      throw new ApiError('InvalidParameter.InvalidParameterCombination', 'JobIds and Filters cannot be given together.');
+      throw apiError('InvalidParameter.InvalidParameterCombination', { detail: 'JobIds and Filters cannot be given together.' });
     }
     const jobIds = req.JobIds as string[] | undefined;
     if (jobIds) {
       if (jobIds.length > this.d.limits.maxJobIdsPerRequest) {
-        throw new ApiError('InvalidParameterValue.LimitExceeded', `JobIds has ${jobIds.length} entries; at most ${this.d.limits.maxJobIdsPerRequest} are allowed.`);
+        throw apiError('InvalidParameterValue.LimitExceeded', { param: 'JobIds', problem: `has ${jobIds.length} entries; at most ${this.d.limits.maxJobIdsPerRequest} are allowed` });
       }
       jobIds.forEach((id, i) => checkJobId(id, `JobIds.${i}`));
     }
@@ -171,7 +169,7 @@ export class JobService {
     for (const f of filters) {
       if (f.name === 'job-state') {
         f.values.forEach((v, j) => {
-          if (!isState(v)) throw new ApiError('InvalidParameterValue.InvalidFilter', `Filters: job-state value ${j} "${v}" is not a job state (${STATES.join(', ')}).`);
+          if (!isState(v)) throw apiError('InvalidParameterValue.InvalidFilter', { param: 'Filters:', problem: `job-state value ${j} "${v}" is not a job state (${STATES.join(', ')})` });
         });
       }
       if (f.name === 'job-id') f.values.forEach((v, j) => checkJobId(v, `Filters job-id value ${j}`));
@@ -185,7 +183,7 @@ export class JobService {
     checkJobId(req.JobId);
     const offset = req.Offset ?? 0;
     const limit = req.Limit ?? 100;
-    if (limit > 1000) throw new ApiError('InvalidParameterValue', `Limit must be between 0 and 1000; got ${limit}.`);
+    if (limit > 1000) throw apiError('InvalidParameterValue', { param: 'Limit', problem: `must be between 0 and 1000; got ${limit}` });
     let states: State[] | undefined;
     const list = req.Filters as { Name: string; Values: string[] }[] | undefined;
     if (list && list.length > 0) {
@@ -195,7 +193,7 @@ export class JobService {
       fs2.forEach((f, i) => {
         const set = new Set<State>();
         f.values.forEach((v, j) => {
-          if (!isState(v)) throw new ApiError('InvalidParameterValue.InvalidFilter', `Filters.${i}.Values.${j} "${v}" is not a task instance state (${STATES.join(', ')}).`);
+          if (!isState(v)) throw apiError('InvalidParameterValue.InvalidFilter', { param: `Filters.${i}.Values.${j}`, problem: `"${v}" is not a task instance state (${STATES.join(', ')})` });
           set.add(v);
         });
         acc = acc === undefined ? set : new Set([...acc].filter((s) => set.has(s)));
@@ -203,9 +201,9 @@ export class JobService {
       states = [...acc!];
     }
     const job = await this.d.store.getJob(c.account, c.region, req.JobId);
-    if (!job) throw new ApiError('ResourceNotFound.Task', `Job ${req.JobId} does not exist, so it has no task ${req.TaskName}.`);
+    if (!job) throw apiError('ResourceNotFound.Task', { jobId: req.JobId, taskName: req.TaskName });
     const page = await this.d.store.instancePage(job.id, req.TaskName, states, offset, limit);
-    if (!page) throw new ApiError('ResourceNotFound.Task', `Job ${req.JobId} has no task named "${req.TaskName}".`);
+    if (!page) throw apiError('ResourceNotFound.Task', { jobId: req.JobId, taskName: req.TaskName });
     const t = page.task;
     return {
       JobId: job.id,
@@ -223,20 +221,20 @@ export class JobService {
     checkJobId(req.JobId);
     checkTaskName(req.TaskName, 'TaskName');
     const limit = req.Limit ?? 5;
-    if (limit > 10) throw new ApiError('InvalidParameterValue', `Limit must be between 0 and 10; got ${limit}.`);
+    if (limit > 10) throw apiError('InvalidParameterValue', { param: 'Limit', problem: `must be between 0 and 10; got ${limit}` });
     if (req.TaskInstanceIndexes !== undefined && req.Offset !== undefined) {
-      throw new ApiError('InvalidParameter.InvalidParameterCombination', 'TaskInstanceIndexes and Offset cannot be given together.');
+      throw apiError('InvalidParameter.InvalidParameterCombination', { detail: 'TaskInstanceIndexes and Offset cannot be given together.' });
     }
     const job = await this.d.store.getJob(c.account, c.region, req.JobId);
-    if (!job) throw new ApiError('ResourceNotFound.Job', `Job ${req.JobId} does not exist.`);
+    if (!job) throw apiError('ResourceNotFound.Job', { jobId: req.JobId });
     const task = await this.d.store.getTask(job.id, req.TaskName);
-    if (!task) throw new ApiError('ResourceNotFound.Task', `Job ${job.id} has no task named "${req.TaskName}".`);
+    if (!task) throw apiError('ResourceNotFound.Task', { jobId: job.id, taskName: req.TaskName });
     let indexes: number[];
     if (req.TaskInstanceIndexes !== undefined) {
       indexes = [...new Set(req.TaskInstanceIndexes as number[])];
       for (const i of indexes) {
         if (i >= task.instanceNum) {
-          throw new ApiError('ResourceNotFound.TaskInstance', `Task ${task.name} has ${task.instanceNum} instances; there is no instance ${i}.`);
+          throw apiError('ResourceNotFound.TaskInstance', { jobId: job.id, taskName: task.name, index: i, why: instancesOf(task) });
         }
       }
       indexes = indexes.slice(0, limit);
@@ -271,7 +269,7 @@ export class JobService {
   async terminateJob(c: Caller, req: Obj): Promise<Obj> {
     const { job } = await this.mustJob(c, req.JobId);
     if (job.state === 'SUBMITTED') {
-      throw new ApiError('UnsupportedOperation', `Job ${job.id} is SUBMITTED: it cannot be terminated until the scheduler has accepted it; try again in a moment.`);
+      throw apiError('UnsupportedOperation', { detail: `Job ${job.id} is SUBMITTED: it cannot be terminated until the scheduler has accepted it; try again in a moment.` });
     }
     if (job.state === 'SUCCEED') return {};
     await this.d.commands.send({ kind: 'terminate-job', jobId: job.id });
@@ -281,10 +279,10 @@ export class JobService {
   async terminateTaskInstance(c: Caller, req: Obj): Promise<Obj> {
     const { job, tasks } = await this.mustJob(c, req.JobId);
     const task = tasks.find((t) => t.name === req.TaskName);
-    if (!task) throw new ApiError('ResourceNotFound.TaskInstance', `Job ${job.id} has no task named "${req.TaskName}".`);
+    if (!task) throw apiError('ResourceNotFound.TaskInstance', { jobId: job.id, taskName: req.TaskName, index: req.TaskInstanceIndex, why: 'the job has no task of that name' });
     const index = req.TaskInstanceIndex as number;
     if (index < 0 || index >= task.instanceNum) {
-      throw new ApiError('ResourceNotFound.TaskInstance', `Task ${task.name} has ${task.instanceNum} instances (0 to ${task.instanceNum - 1}); there is no instance ${index}.`);
+      throw apiError('ResourceNotFound.TaskInstance', { jobId: job.id, taskName: task.name, index, why: instancesOf(task) });
     }
     await this.d.commands.send({ kind: 'terminate-instance', jobId: job.id, taskName: task.name, index });
     return {};
@@ -292,15 +290,15 @@ export class JobService {
 
   async retryJobs(c: Caller, req: Obj): Promise<Obj> {
     const ids = [...new Set(req.JobIds as string[])];
-    if (ids.length === 0) throw new ApiError('InvalidParameterValue', 'JobIds must name at least one job.');
-    if (ids.length > 100) throw new ApiError('InvalidParameterValue.LimitExceeded', `JobIds has ${ids.length} entries; at most 100 are allowed.`);
+    if (ids.length === 0) throw apiError('InvalidParameterValue', { param: 'JobIds', problem: 'must name at least one job' });
+    if (ids.length > 100) throw apiError('InvalidParameterValue.LimitExceeded', { param: 'JobIds', problem: `has ${ids.length} entries; at most 100 are allowed` });
     ids.forEach((id, i) => checkJobId(id, `JobIds.${i}`));
     const jobs: JobRecord[] = [];
     for (const id of ids) {
       const job = await this.d.store.getJob(c.account, c.region, id);
-      if (!job) throw new ApiError('ResourceNotFound.Job', `Job ${id} does not exist.`);
+      if (!job) throw apiError('ResourceNotFound.Job', { jobId: id });
       if (job.state !== 'FAILED') {
-        throw new ApiError('UnsupportedOperation', `Job ${id} is ${job.state}: only FAILED jobs can be retried.`);
+        throw apiError('UnsupportedOperation', { detail: `Job ${id} is ${job.state}: only FAILED jobs can be retried.` });
       }
       jobs.push(job);
     }
@@ -312,12 +310,15 @@ export class JobService {
     const { job, tasks } = await this.mustJob(c, req.JobId);
     const unfinished = tasks.filter((t) => t.counts.FAILED_INTERRUPTED > 0 || !isFinished(t.state));
     if (!isFinished(job.state) || job.state === 'FAILED_INTERRUPTED' || unfinished.length > 0 || job.nextAction !== '') {
-      throw new ApiError('ResourceInUse.Job', `Job ${job.id} is ${job.state}${job.nextAction ? ` (${job.nextAction})` : ''}: only jobs whose every instance is SUCCEED or FAILED can be deleted; terminate it first.`);
+      throw apiError('ResourceInUse.Job', {
+        jobId: job.id,
+        problem: `is ${job.state}${job.nextAction ? ` (${job.nextAction})` : ''}: only jobs whose every instance is SUCCEED or FAILED can be deleted; terminate it first`,
+      });
     }
     // the scheduler deletes it with what its attempts left (logs, working directories); objects sent
     // to RedirectInfo targets stay
     const r = await this.d.commands.send({ kind: 'delete-job', jobId: job.id });
-    if (!r.done) throw new ApiError('ResourceInUse.Job', `Job ${job.id} is still being processed; try again in a moment.`);
+    if (!r.done) throw apiError('ResourceInUse.Job', { jobId: job.id, problem: 'is still being processed; try again in a moment' });
     return {};
   }
 }
@@ -325,4 +326,9 @@ export class JobService {
 /** A log tail as a Base64 data URI (the shape of the published example), or null when there is none. */
 function dataUri(b: Buffer | undefined): string | null {
   return b === undefined ? null : LOG_PREFIX + b.toString('base64');
+}
+
+/** Why an instance index is not one of a task's (ResourceNotFound.TaskInstance). */
+export function instancesOf(task: TaskRecord): string {
+  return task.instanceNum === 1 ? 'the task has 1 instance, 0' : `the task has ${task.instanceNum} instances, 0 to ${task.instanceNum - 1}`;
 }

@@ -4,15 +4,16 @@
 // UnsupportedOperation), and stores them; an attempt also gets a sample soon after it starts (the
 // scheduler's onStarted) and one as it ends, from what the executor measured then (onEnded), so even
 // a short one has data. Percentages are of the task's instance type when known, else of this host.
-import { ApiError } from '../api/errors.ts';
+import { apiError } from '../domain/errors.ts';
 import { checkJobId } from '../domain/ids.ts';
 import type { Clock, Timer } from '../lib/clock.ts';
 import type { Logger } from '../lib/logger.ts';
 import { HOST_CPUS, HOST_MEMORY_BYTES } from '../lib/proc-stats.ts';
 import type { Executor, ExitInfo, RunningAttempt } from '../executors/types.ts';
-import type { SchedulerView } from './ports.ts';
+import type { SchedulerView } from '../scheduler/ports.ts';
 import type { SampleRecord, Store } from '../store/types.ts';
-import type { Caller } from './jobs.ts';
+import { instancesOf } from './jobs.ts';
+import type { Caller } from './types.ts';
 import { checkTaskName } from './validate.ts';
 
 type Obj = Record<string, any>;
@@ -186,24 +187,24 @@ export class MonitorService {
     checkJobId(req.JobId);
     checkTaskName(req.TaskName, 'TaskName');
     if (!ALL_METRICS.includes(req.MetricName)) {
-      throw new ApiError('InvalidParameterValue', `MetricName "${req.MetricName}" is not a metric (${ALL_METRICS.join(', ')}).`);
+      throw apiError('InvalidParameterValue', { param: 'MetricName', problem: `"${req.MetricName}" is not a metric (${ALL_METRICS.join(', ')})` });
     }
     if (!(MEASURED_METRICS as readonly string[]).includes(req.MetricName)) {
-      throw new ApiError('UnsupportedOperation', `MetricName ${req.MetricName} is not measured by OpenBatch: local task instances have no network or disk device of their own (measured: ${MEASURED_METRICS.join(', ')}).`);
+      throw apiError('UnsupportedOperation', { detail: `MetricName ${req.MetricName} is not measured by OpenBatch: local task instances have no network or disk device of their own (measured: ${MEASURED_METRICS.join(', ')}).` });
     }
     if (!this.d.executor.usage) {
-      throw new ApiError('UnsupportedOperation', 'the executor of this OpenBatch does not measure the resource use of attempts: there is no monitor data.');
+      throw apiError('UnsupportedOperation', { detail: 'The executor of this OpenBatch does not measure the resource use of attempts: there is no monitor data.' });
     }
     if (req.Dimensions !== undefined) {
-      throw new ApiError('InvalidParameterValue', 'Dimensions apply only to TargetDiskUsage.');
+      throw apiError('InvalidParameterValue', { param: 'Dimensions', problem: 'apply only to TargetDiskUsage' });
     }
     const job = await this.d.store.getJob(c.account, c.region, req.JobId);
-    if (!job) throw new ApiError('ResourceNotFound.Job', `Job ${req.JobId} does not exist.`);
+    if (!job) throw apiError('ResourceNotFound.Job', { jobId: req.JobId });
     const task = await this.d.store.getTask(job.id, req.TaskName);
-    if (!task) throw new ApiError('ResourceNotFound.Task', `Job ${job.id} has no task named "${req.TaskName}".`);
+    if (!task) throw apiError('ResourceNotFound.Task', { jobId: job.id, taskName: req.TaskName });
     const index = req.TaskInstanceIndex as number;
     if (index < 0 || index >= task.instanceNum) {
-      throw new ApiError('ResourceNotFound.TaskInstance', `Task ${task.name} has ${task.instanceNum} instances; there is no instance ${index}.`);
+      throw apiError('ResourceNotFound.TaskInstance', { jobId: job.id, taskName: task.name, index, why: instancesOf(task) });
     }
     const inst = await this.d.store.getInstance(job.id, task.name, index);
     const nowSec = Math.floor(this.d.clock.now() / 1000);
@@ -212,7 +213,7 @@ export class MonitorService {
     const life1 = inst?.endTime ? Math.floor(inst.endTime / 1000) : nowSec;
     let from = req.StartTime !== undefined ? parseIso(req.StartTime, 'StartTime') : life0;
     let to = req.EndTime !== undefined ? parseIso(req.EndTime, 'EndTime') : life1;
-    if (from > to) throw new ApiError('InvalidParameterValue', `StartTime ${req.StartTime} is after EndTime ${req.EndTime}.`);
+    if (from > to) throw apiError('InvalidParameterValue', { param: 'StartTime', problem: `${req.StartTime} is after EndTime ${req.EndTime}` });
     from = Math.max(from, life0);
     to = Math.min(to, life1);
     const samples = to >= from ? await this.d.store.samplesOf(job.id, task.name, index, from, to) : [];
@@ -247,7 +248,7 @@ function parseIso(v: string, param: string): number {
   const m = ISO_Z.exec(v);
   const ms = m ? Date.parse(v) : NaN;
   if (!m || Number.isNaN(ms)) {
-    throw new ApiError('InvalidParameterValue', `${param} "${v}" must be an ISO 8601 UTC time like 2018-02-07T09:29:09Z.`);
+    throw apiError('InvalidParameterValue', { param: param, problem: `"${v}" must be an ISO 8601 UTC time like 2018-02-07T09:29:09Z` });
   }
   return Math.floor(ms / 1000);
 }

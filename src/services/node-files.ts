@@ -2,7 +2,7 @@
 // directories are created one level at a time and resolved with realpath before going deeper.
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
-import { ApiError } from '../api/errors.ts';
+import { apiError, type ApiError } from '../domain/errors.ts';
 import { checkFileName, localPathError, resolveLocalPath } from '../domain/log-paths.ts';
 import { errCode, isInside, mkdirsWithin } from '../lib/dirs-within.ts';
 

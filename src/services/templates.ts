@@ -1,15 +1,15 @@
 // Task templates: reusable Task definitions (CreateTaskTemplate, DescribeTaskTemplates,
 // ModifyTaskTemplate, DeleteTaskTemplates). A template's task is validated exactly like a task of
 // SubmitJob; secrets in it are masked when it is shown.
-import { ApiError } from '../api/errors.ts';
+import { apiError } from '../domain/errors.ts';
 import type { Limits } from '../config/config.ts';
 import { checkTemplateId, newId } from '../domain/ids.ts';
 import type { Clock } from '../lib/clock.ts';
 import { isoSeconds } from '../lib/clock.ts';
 import type { Store, TemplateRecord } from '../store/types.ts';
 import { checkFilters, checkPage } from './filters.ts';
-import type { Caller } from './jobs.ts';
-import { checkTags, checkTask, type ValidationContext } from './validate.ts';
+import type { Caller } from './types.ts';
+import { checkTags, checkTask, maxLen, type ValidationContext } from './validate.ts';
 import { maskSecrets } from './views.ts';
 
 type Obj = Record<string, any>;
@@ -59,7 +59,7 @@ export class TemplateService {
       tags: req.Tags ?? [],
     };
     if (!(await this.d.store.insertTemplate(t, this.d.limits.maxTaskTemplates))) {
-      throw new ApiError('LimitExceeded.TaskTemplateQuota', `This account already has ${this.d.limits.maxTaskTemplates} task templates in ${c.region}, the most allowed; delete some first.`);
+      throw apiError('LimitExceeded.TaskTemplateQuota', { max: this.d.limits.maxTaskTemplates, region: c.region });
     }
     return { TaskTemplateId: t.id };
   }
@@ -67,11 +67,11 @@ export class TemplateService {
   async describe(c: Caller, req: Obj): Promise<Obj> {
     const { offset, limit } = checkPage(req.Offset, req.Limit, 20, 100, 1);
     if (req.TaskTemplateIds !== undefined && req.Filters !== undefined) {
-      throw new ApiError('InvalidParameter.InvalidParameterCombination', 'TaskTemplateIds and Filters cannot be given together.');
+      throw apiError('InvalidParameter.InvalidParameterCombination', { detail: 'TaskTemplateIds and Filters cannot be given together.' });
     }
     const ids = req.TaskTemplateIds as string[] | undefined;
     if (ids) {
-      if (ids.length > 100) throw new ApiError('InvalidParameterValue.LimitExceeded', `TaskTemplateIds has ${ids.length} entries; at most 100 are allowed.`);
+      if (ids.length > 100) throw apiError('InvalidParameterValue.LimitExceeded', { param: 'TaskTemplateIds', problem: `has ${ids.length} entries; at most 100 are allowed` });
       ids.forEach((id, i) => checkTemplateId(id, `TaskTemplateIds.${i}`));
     }
     const filters = checkFilters(req.Filters, (n) => TEMPLATE_FILTERS.includes(n) || n.startsWith('tag:'), this.d.limits);
@@ -82,12 +82,12 @@ export class TemplateService {
   async modify(c: Caller, req: Obj): Promise<Obj> {
     checkTemplateId(req.TaskTemplateId);
     if (req.TaskTemplateName === undefined && req.TaskTemplateDescription === undefined && req.TaskTemplateInfo === undefined) {
-      throw new ApiError('InvalidParameterAtLeastOneAttribute', 'Give at least one of TaskTemplateName, TaskTemplateDescription and TaskTemplateInfo.');
+      throw apiError('InvalidParameterAtLeastOneAttribute', { params: 'TaskTemplateName, TaskTemplateDescription and TaskTemplateInfo' });
     }
     if (req.TaskTemplateName !== undefined) checkName(req.TaskTemplateName);
     checkDescription(req.TaskTemplateDescription, 'InvalidParameter.TaskTemplateDescriptionTooLong');
     const [t] = await this.d.store.getTemplates(c.account, c.region, [req.TaskTemplateId]);
-    if (!t) throw new ApiError('ResourceNotFound.TaskTemplate', `Task template ${req.TaskTemplateId} does not exist.`);
+    if (!t) throw apiError('ResourceNotFound.TaskTemplate', { templateIds: req.TaskTemplateId, done: 'changed' });
     const info = req.TaskTemplateInfo !== undefined ? await this.checkInfo(c, req.TaskTemplateInfo) : t.info;
     await this.d.store.updateTemplate({
       ...t,
@@ -100,29 +100,25 @@ export class TemplateService {
 
   async delete(c: Caller, req: Obj): Promise<Obj> {
     const ids = [...new Set(req.TaskTemplateIds as string[])];
-    if (ids.length === 0) throw new ApiError('InvalidParameterValue', 'TaskTemplateIds must name at least one template.');
-    if (ids.length > 100) throw new ApiError('InvalidParameterValue.LimitExceeded', `TaskTemplateIds has ${ids.length} entries; at most 100 are allowed.`);
+    if (ids.length === 0) throw apiError('InvalidParameterValue', { param: 'TaskTemplateIds', problem: 'must name at least one template' });
+    if (ids.length > 100) throw apiError('InvalidParameterValue.LimitExceeded', { param: 'TaskTemplateIds', problem: `has ${ids.length} entries; at most 100 are allowed` });
     ids.forEach((id, i) => checkTemplateId(id, `TaskTemplateIds.${i}`));
     const missing = await this.d.store.deleteTemplates(c.account, c.region, ids);
     if (missing.length > 0) {
-      throw new ApiError('ResourceNotFound.TaskTemplate', `Task template${missing.length > 1 ? 's' : ''} ${missing.join(', ')} do${missing.length > 1 ? '' : 'es'} not exist; nothing was deleted.`);
+      throw apiError('ResourceNotFound.TaskTemplate', { templateIds: missing.join(', '), done: 'deleted' });
     }
     return {};
   }
 }
 
 function checkName(name: string): void {
-  if (name.trim() === '') throw new ApiError('InvalidParameter.TaskTemplateName', 'TaskTemplateName must not be empty.');
-  if ([...name].length > MAX_NAME) {
-    throw new ApiError('InvalidParameter.TaskTemplateNameTooLong', `TaskTemplateName is ${[...name].length} characters long; at most ${MAX_NAME} are allowed.`);
-  }
-  if (/[\u0000-\u001f\u007f]/.test(name)) throw new ApiError('InvalidParameter.TaskTemplateName', 'TaskTemplateName must not contain control characters.');
+  if (name.trim() === '') throw apiError('InvalidParameter.TaskTemplateName', { param: 'TaskTemplateName', problem: 'must not be empty' });
+  maxLen(name, MAX_NAME, 'InvalidParameter.TaskTemplateNameTooLong', 'TaskTemplateName');
+  if (/[\u0000-\u001f\u007f]/.test(name)) throw apiError('InvalidParameter.TaskTemplateName', { param: 'TaskTemplateName', problem: 'must not contain control characters' });
 }
 
 function checkDescription(d: string | undefined, code: 'InvalidParameterValue' | 'InvalidParameter.TaskTemplateDescriptionTooLong' = 'InvalidParameterValue'): void {
-  if (d !== undefined && [...d].length > MAX_DESCRIPTION) {
-    throw new ApiError(code, `TaskTemplateDescription is ${[...d].length} characters long; at most ${MAX_DESCRIPTION} are allowed.`);
-  }
+  maxLen(d, MAX_DESCRIPTION, code, 'TaskTemplateDescription');
 }
 
 function view(t: TemplateRecord): Obj {

@@ -1,7 +1,7 @@
 // Semantic validation of submitted definitions (Job, Task, Placement, Tags, Notifications …) with the
 // exact Tencent error codes of batch-api.md §b/§e/§f.2. Type checks already happened in the wire
 // decoder; this module checks values, limits, combinations and what OpenBatch can really run.
-import { ApiError, type ErrorCode } from '../api/errors.ts';
+import { apiError, fail, isApiError, type CodeWith } from '../domain/errors.ts';
 import type { Limits } from '../config/config.ts';
 import { checkDag } from '../domain/dag.ts';
 import { checkEnvId } from '../domain/ids.ts';
@@ -26,45 +26,53 @@ export interface ValidationContext {
   envBytes?: number;
 }
 
-const fail = (code: ErrorCode, msg: string): never => {
-  throw new ApiError(code, msg);
-};
+/** The codes of "{param} {problem}." messages, which the shared checks below may be given. */
+type ParamCode = CodeWith<'param' | 'problem'>;
+/** The codes of names and descriptions that are too long. */
+type TooLongCode = CodeWith<'param' | 'length' | 'max'>;
 
 export const TASK_NAME_RE = /^[A-Za-z0-9_-]+$/;
 export const MAX_TASK_NAME = 60;
 
 export function checkTaskName(name: string, param: string): void {
-  if (name.length === 0) fail('InvalidParameter.TaskName', `${param} must not be empty.`);
+  if (name.length === 0) fail('InvalidParameter.TaskName', { param, problem: 'must not be empty' });
   if (name.length > MAX_TASK_NAME) {
-    fail('InvalidParameter.TaskNameTooLong', `${param} is ${name.length} characters long; at most ${MAX_TASK_NAME} are allowed.`);
+    fail('InvalidParameter.TaskNameTooLong', { param, length: name.length, max: MAX_TASK_NAME });
   }
   if (!TASK_NAME_RE.test(name)) {
-    fail('InvalidParameter.TaskName', `${param} "${name}" may contain only letters, digits, "-" and "_".`);
+    fail('InvalidParameter.TaskName', { param, problem: `"${name}" may contain only letters, digits, "-" and "_"` });
   }
 }
 
-function maxLen(v: string | undefined, max: number, code: ErrorCode, param: string): void {
-  if (v !== undefined && [...v].length > max) {
-    fail(code, `${param} is ${[...v].length} characters long; at most ${max} are allowed.`);
-  }
-}
-
-function oneOf<T extends string>(v: string | undefined, allowed: readonly T[], param: string, code: ErrorCode = 'InvalidParameterValue'): void {
-  if (v !== undefined && !(allowed as readonly string[]).includes(v)) {
-    fail(code, `${param} must be one of ${allowed.join(', ')}; got "${v}".`);
-  }
-}
-
-function range(v: number | undefined, min: number, max: number, param: string, code: ErrorCode = 'InvalidParameterValue'): void {
+/** A name or text longer than `max` characters (code points) is refused with `code`. */
+export function maxLen(v: string | undefined, max: number, code: TooLongCode | ParamCode, param: string): void {
   if (v === undefined) return;
-  if (v < 0 && min >= 0) fail('InvalidParameterValue.Negative', `${param} must not be negative; got ${v}.`);
-  if (v < min || v > max) fail(code, `${param} must be between ${min} and ${max}; got ${v}.`);
+  const length = [...v].length;
+  if (length <= max) return;
+  if (isTooLongCode(code)) fail(code, { param, length, max });
+  fail(code, { param, problem: `is ${length} characters long; at most ${max} are allowed` });
+}
+
+function isTooLongCode(code: TooLongCode | ParamCode): code is TooLongCode {
+  return code.endsWith('TooLong');
+}
+
+function oneOf<T extends string>(v: string | undefined, allowed: readonly T[], param: string, code: ParamCode = 'InvalidParameterValue'): void {
+  if (v !== undefined && !(allowed as readonly string[]).includes(v)) {
+    fail(code, { param, problem: `must be one of ${allowed.join(', ')}; got "${v}"` });
+  }
+}
+
+function range(v: number | undefined, min: number, max: number, param: string, code: ParamCode = 'InvalidParameterValue'): void {
+  if (v === undefined) return;
+  if (v < 0 && min >= 0) fail('InvalidParameterValue.Negative', { param, problem: `must not be negative; got ${v}` });
+  if (v < min || v > max) fail(code, { param, problem: `must be between ${min} and ${max}; got ${v}` });
 }
 
 /** ClientToken of SubmitJob / CreateComputeEnv: 1 to 64 printable ASCII characters. */
 export function checkClientToken(token: string | undefined): void {
   if (token !== undefined && (token.length > 64 || !/^[\x20-\x7e]+$/.test(token))) {
-    fail('InvalidParameterValue', 'ClientToken must be 1 to 64 printable ASCII characters.');
+    fail('InvalidParameterValue', { param: 'ClientToken', problem: 'must be 1 to 64 printable ASCII characters' });
   }
 }
 
@@ -72,22 +80,22 @@ export function checkZone(zone: string, region: string, param = 'Placement.Zone'
   if (zonesOf(region).includes(zone)) return;
   const other = Object.entries(REGION_ZONES).find(([, zs]) => zs.includes(zone));
   if (other) {
-    fail('InvalidParameterValue.InvalidZoneMismatchRegion', `${param} "${zone}" is a zone of region ${other[0]}, not of the request's region ${region}.`);
+    fail('InvalidParameterValue.InvalidZoneMismatchRegion', { param, zone, zoneRegion: other[0], region });
   }
-  fail('InvalidZone.MismatchRegion', `${param} "${zone}" is not a zone of region ${region} (zones: ${zonesOf(region).join(', ')}).`);
+  fail('InvalidZone.MismatchRegion', { param, zone, region, zones: zonesOf(region).join(', ') });
 }
 
 export function checkTags(tags: { Key: string; Value: string }[] | undefined, limits: Limits, param = 'Tags'): void {
   if (!tags) return;
   if (tags.length > limits.maxTagsPerResource) {
-    fail('InvalidParameterValue.LimitExceeded', `${param} has ${tags.length} tags; at most ${limits.maxTagsPerResource} are allowed.`);
+    fail('InvalidParameterValue.LimitExceeded', { param, problem: `has ${tags.length} tags; at most ${limits.maxTagsPerResource} are allowed` });
   }
   const seen = new Set<string>();
   tags.forEach((t, i) => {
-    if (t.Key.length === 0) fail('InvalidParameterValue', `${param}.${i}.Key must not be empty.`);
+    if (t.Key.length === 0) fail('InvalidParameterValue', { param: `${param}.${i}.Key`, problem: 'must not be empty' });
     maxLen(t.Key, 127, 'InvalidParameterValue', `${param}.${i}.Key`);
     maxLen(t.Value, 255, 'InvalidParameterValue', `${param}.${i}.Value`);
-    if (seen.has(t.Key)) fail('InvalidParameterValue', `${param}.${i}.Key "${t.Key}" appears twice.`);
+    if (seen.has(t.Key)) fail('InvalidParameterValue', { param: `${param}.${i}.Key`, problem: `"${t.Key}" appears twice` });
     seen.add(t.Key);
   });
 }
@@ -107,16 +115,16 @@ export const ENV_NOTIFICATION_EVENTS = ['COMPUTE_ENV_CREATED', 'COMPUTE_ENV_DELE
 export function checkNotifications(list: Obj[] | undefined, allowed: string[], param: string): void {
   list?.forEach((n, i) => {
     const p = `${param}.${i}`;
-    if (n.TopicName.length === 0) fail('InvalidParameter.NotificationTopicName', `${p}.TopicName must not be empty.`);
+    if (n.TopicName.length === 0) fail('InvalidParameter.NotificationTopicName', { param: `${p}.TopicName`, problem: 'must not be empty' });
     maxLen(n.TopicName, 64, 'InvalidParameter.NotificationTopicNameTooLong', `${p}.TopicName`);
     if (!/^[A-Za-z][A-Za-z0-9_-]*$/.test(n.TopicName)) {
-      fail('InvalidParameter.NotificationTopicName', `${p}.TopicName "${n.TopicName}" must start with a letter and contain only letters, digits, "-" and "_".`);
+      fail('InvalidParameter.NotificationTopicName', { param: `${p}.TopicName`, problem: `"${n.TopicName}" must start with a letter and contain only letters, digits, "-" and "_"` });
     }
     const seen = new Set<string>();
     (n.EventConfigs as Obj[]).forEach((e, j) => {
       oneOf(e.EventName, allowed, `${p}.EventConfigs.${j}.EventName`);
       if (seen.has(e.EventName)) {
-        fail('InvalidParameter.NotificationEventNameDuplicate', `${p}.EventConfigs.${j}.EventName "${e.EventName}" appears twice in topic ${n.TopicName}.`);
+        fail('InvalidParameter.NotificationEventNameDuplicate', { param: `${p}.EventConfigs.${j}.EventName`, name: e.EventName, topic: n.TopicName });
       }
       seen.add(e.EventName);
     });
@@ -128,41 +136,41 @@ const INSTANCE_TYPE_RE = /^[A-Z][A-Z0-9]*\.[A-Z0-9]+$/;
 /** EnvData of an anonymous compute environment (and later of named ones). */
 export function checkEnvData(ed: Obj | undefined, ctx: ValidationContext, param: string, required: boolean): void {
   if (!ed) {
-    if (required) fail('InvalidParameterValue.ComputeEnv', `${param} is required: give InstanceType, InstanceTypes or InstanceTypeOptions.`);
+    if (required) fail('InvalidParameterValue.ComputeEnv', { param, problem: 'is required: give InstanceType, InstanceTypes or InstanceTypeOptions' });
     return;
   }
   const given = ['InstanceType', 'InstanceTypes', 'InstanceTypeOptions'].filter((k) => ed[k] !== undefined);
   if (given.length > 1) {
-    fail('InvalidParameter.InvalidParameterCombination', `${param} may give only one of InstanceType, InstanceTypes and InstanceTypeOptions; got ${given.join(' and ')}.`);
+    fail('InvalidParameter.InvalidParameterCombination', { detail: `${param} may give only one of InstanceType, InstanceTypes and InstanceTypeOptions; got ${given.join(' and ')}.` });
   }
   if (given.length === 0 && required) {
-    fail('InvalidParameterValue.ComputeEnv', `${param} must give one of InstanceType, InstanceTypes or InstanceTypeOptions.`);
+    fail('InvalidParameterValue.ComputeEnv', { param, problem: 'must give one of InstanceType, InstanceTypes or InstanceTypeOptions' });
   }
   const checkType = (t: string, p: string) => {
-    if (!INSTANCE_TYPE_RE.test(t)) fail('InvalidParameterValue.InstanceType', `${p} "${t}" is not an instance type (e.g. S1.SMALL1).`);
+    if (!INSTANCE_TYPE_RE.test(t)) fail('InvalidParameterValue.InstanceType', { param: p, problem: `"${t}" is not an instance type (e.g. S1.SMALL1)` });
     if (ctx.knownInstanceType && !ctx.knownInstanceType(t)) {
-      fail('InvalidParameterValue.InstanceType', `${p} "${t}" is not an instance type of the catalogue (see DescribeAvailableCvmInstanceTypes).`);
+      fail('InvalidParameterValue.InstanceType', { param: p, problem: `"${t}" is not an instance type of the catalogue (see DescribeAvailableCvmInstanceTypes)` });
     }
   };
   if (ed.InstanceType !== undefined) checkType(ed.InstanceType, `${param}.InstanceType`);
   if (ed.InstanceTypes !== undefined) {
     const list = ed.InstanceTypes as string[];
-    if (list.length === 0) fail('InvalidParameterValue.InstanceTypesEmpty', `${param}.InstanceTypes must not be empty.`);
-    if (list.length > 10) fail('InvalidParameterValue.LimitExceeded', `${param}.InstanceTypes has ${list.length} entries; at most 10 are allowed.`);
+    if (list.length === 0) fail('InvalidParameterValue.InstanceTypesEmpty', { param: `${param}.InstanceTypes` });
+    if (list.length > 10) fail('InvalidParameterValue.LimitExceeded', { param: `${param}.InstanceTypes`, problem: `has ${list.length} entries; at most 10 are allowed` });
     list.forEach((t, i) => {
       checkType(t, `${param}.InstanceTypes.${i}`);
-      if (list.indexOf(t) !== i) fail('InvalidParameterValue.InstanceTypeDuplicate', `${param}.InstanceTypes lists "${t}" twice.`);
+      if (list.indexOf(t) !== i) fail('InvalidParameterValue.InstanceTypeDuplicate', { param: `${param}.InstanceTypes`, type: t });
     });
   }
   if (ed.InstanceTypeOptions) {
     const o = ed.InstanceTypeOptions as Obj;
-    if (o.CPU < 1) fail('InvalidParameterValue', `${param}.InstanceTypeOptions.CPU must be at least 1.`);
-    if (o.Memory < 1) fail('InvalidParameterValue', `${param}.InstanceTypeOptions.Memory must be at least 1.`);
+    if (o.CPU < 1) fail('InvalidParameterValue', { param: `${param}.InstanceTypeOptions.CPU`, problem: 'must be at least 1' });
+    if (o.Memory < 1) fail('InvalidParameterValue', { param: `${param}.InstanceTypeOptions.Memory`, problem: 'must be at least 1' });
     (o.InstanceCategories as string[] | undefined)?.forEach((c, i) =>
       oneOf(c, ['ALL', 'GENERAL', 'GENERAL_2', 'GENERAL_3', 'COMPUTE', 'COMPUTE_2', 'COMPUTE_3'], `${param}.InstanceTypeOptions.InstanceCategories.${i}`));
   }
   if (ed.ImageId !== undefined && !/^img-[a-z0-9]{8}$/.test(ed.ImageId)) {
-    fail('InvalidParameter.ImageIdMalformed', `${param}.ImageId "${ed.ImageId}" is not an image ID (img- followed by 8 lower-case letters or digits).`);
+    fail('InvalidParameter.ImageIdMalformed', { param: `${param}.ImageId`, id: ed.ImageId });
   }
   oneOf(ed.InstanceChargeType, ['POSTPAID_BY_HOUR', 'SPOTPAID'], `${param}.InstanceChargeType`, 'InvalidParameter.CvmParameters');
   if (ed.SystemDisk) {
@@ -174,34 +182,34 @@ export function checkEnvData(ed: Obj | undefined, ctx: ValidationContext, param:
   (ed.DataDisks as Obj[] | undefined)?.forEach((d, i) => {
     const p = `${param}.DataDisks.${i}`;
     range(d.DiskSize, 0, 32000, `${p}.DiskSize`, 'InvalidParameter.CvmParameters');
-    if (d.DiskSize % 10 !== 0) fail('InvalidParameter.CvmParameters', `${p}.DiskSize must be a multiple of 10 GiB; got ${d.DiskSize}.`);
+    if (d.DiskSize % 10 !== 0) fail('InvalidParameter.CvmParameters', { param: `${p}.DiskSize`, problem: `must be a multiple of 10 GiB; got ${d.DiskSize}` });
     oneOf(d.DiskType, ['LOCAL_BASIC', 'LOCAL_SSD', 'LOCAL_NVME', 'LOCAL_PRO', 'CLOUD_BASIC', 'CLOUD_PREMIUM', 'CLOUD_SSD', 'CLOUD_HSSD', 'CLOUD_TSSD', 'CLOUD_BSSD'], `${p}.DiskType`, 'InvalidParameter.CvmParameters');
     maxLen(d.DiskName, 128, 'InvalidParameter.CvmParameters', `${p}.DiskName`);
-    if (d.ThroughputPerformance !== undefined && d.ThroughputPerformance < 0) fail('InvalidParameterValue.Negative', `${p}.ThroughputPerformance must not be negative.`);
+    if (d.ThroughputPerformance !== undefined && d.ThroughputPerformance < 0) fail('InvalidParameterValue.Negative', { param: `${p}.ThroughputPerformance`, problem: 'must not be negative' });
   });
   if (ed.InternetAccessible) {
     const ia = ed.InternetAccessible as Obj;
     oneOf(ia.InternetChargeType, ['BANDWIDTH_PREPAID', 'TRAFFIC_POSTPAID_BY_HOUR', 'BANDWIDTH_POSTPAID_BY_HOUR', 'BANDWIDTH_PACKAGE'], `${param}.InternetAccessible.InternetChargeType`, 'InvalidParameter.CvmParameters');
-    if (ia.InternetMaxBandwidthOut !== undefined && ia.InternetMaxBandwidthOut < 0) fail('InvalidParameterValue.Negative', `${param}.InternetAccessible.InternetMaxBandwidthOut must not be negative.`);
+    if (ia.InternetMaxBandwidthOut !== undefined && ia.InternetMaxBandwidthOut < 0) fail('InvalidParameterValue.Negative', { param: `${param}.InternetAccessible.InternetMaxBandwidthOut`, problem: 'must not be negative' });
   }
   if (ed.LoginSettings) checkLoginSettings(ed.LoginSettings as Obj, `${param}.LoginSettings`);
   (ed.SecurityGroupIds as string[] | undefined)?.forEach((g, i) => {
-    if (!/^sg-[a-z0-9]{8}$/.test(g)) fail('InvalidParameter.CvmParameters', `${param}.SecurityGroupIds.${i} "${g}" is not a security group ID (sg-xxxxxxxx).`);
+    if (!/^sg-[a-z0-9]{8}$/.test(g)) fail('InvalidParameter.CvmParameters', { param: `${param}.SecurityGroupIds.${i}`, problem: `"${g}" is not a security group ID (sg-xxxxxxxx)` });
   });
   const vpcs = [ed.VirtualPrivateCloud, ...((ed.VirtualPrivateClouds as Obj[] | undefined) ?? [])].filter(Boolean) as Obj[];
   for (const v of vpcs) {
     const ok = (v.VpcId === 'DEFAULT' && v.SubnetId === 'DEFAULT') || (/^vpc-[a-z0-9]+$/.test(v.VpcId) && /^subnet-[a-z0-9]+$/.test(v.SubnetId));
-    if (!ok) fail('InvalidParameter.CvmParameters', `${param}: VpcId "${v.VpcId}" / SubnetId "${v.SubnetId}" are not VPC and subnet IDs (or both DEFAULT).`);
+    if (!ok) fail('InvalidParameter.CvmParameters', { param, problem: `has VpcId "${v.VpcId}" / SubnetId "${v.SubnetId}", which are not VPC and subnet IDs (or both DEFAULT)` });
   }
   const exclusive = ['VirtualPrivateCloud', 'VirtualPrivateClouds', 'Zones'].filter((k) => ed[k] !== undefined);
-  if (exclusive.length > 1) fail('InvalidParameter.InvalidParameterCombination', `${param} may give only one of VirtualPrivateCloud, VirtualPrivateClouds and Zones; got ${exclusive.join(' and ')}.`);
+  if (exclusive.length > 1) fail('InvalidParameter.InvalidParameterCombination', { detail: `${param} may give only one of VirtualPrivateCloud, VirtualPrivateClouds and Zones; got ${exclusive.join(' and ')}.` });
   (ed.Zones as string[] | undefined)?.forEach((z, i) => checkZone(z, ctx.region, `${param}.Zones.${i}`));
   if (ed.InstanceMarketOptions) {
     const m = ed.InstanceMarketOptions as Obj;
     oneOf(m.MarketType, ['spot'], `${param}.InstanceMarketOptions.MarketType`, 'InvalidParameter.CvmParameters');
     oneOf(m.SpotOptions?.SpotInstanceType, ['one-time'], `${param}.InstanceMarketOptions.SpotOptions.SpotInstanceType`, 'InvalidParameter.CvmParameters');
     if (!/^\d+(\.\d+)?$/.test(String(m.SpotOptions?.MaxPrice ?? ''))) {
-      fail('InvalidParameterValue.NotFloat', `${param}.InstanceMarketOptions.SpotOptions.MaxPrice "${m.SpotOptions?.MaxPrice}" is not a price.`);
+      fail('InvalidParameterValue.NotFloat', { param: `${param}.InstanceMarketOptions.SpotOptions.MaxPrice`, value: String(m.SpotOptions?.MaxPrice) });
     }
   }
   maxLen(ed.InstanceName, 128, 'InvalidParameter.CvmParameters', `${param}.InstanceName`);
@@ -209,12 +217,12 @@ export function checkEnvData(ed: Obj | undefined, ctx: ValidationContext, param:
 
 export function checkLoginSettings(ls: Obj, param: string): void {
   const given = ['Password', 'KeyIds', 'KeepImageLogin'].filter((k) => ls[k] !== undefined);
-  if (given.length > 1) fail('InvalidParameter.InvalidParameterCombination', `${param} may give only one of Password, KeyIds and KeepImageLogin.`);
+  if (given.length > 1) fail('InvalidParameter.InvalidParameterCombination', { detail: `${param} may give only one of Password, KeyIds and KeepImageLogin.` });
   if (ls.Password !== undefined) {
     const p = ls.Password as string;
     const classes = [/[a-z]/, /[A-Z]/, /[0-9]/, /[^A-Za-z0-9]/].filter((re) => re.test(p)).length;
     if (p.length < 8 || p.length > 16 || classes < 2) {
-      fail('InvalidParameter.CvmParameters', `${param}.Password must be 8 to 16 characters from at least two of: lower-case, upper-case, digits, symbols.`);
+      fail('InvalidParameter.CvmParameters', { param: `${param}.Password`, problem: 'must be 8 to 16 characters from at least two of: lower-case, upper-case, digits, symbols' });
     }
   }
   oneOf(ls.KeepImageLogin, ['TRUE', 'FALSE', 'True', 'False', 'true', 'false'], `${param}.KeepImageLogin`, 'InvalidParameter.CvmParameters');
@@ -232,7 +240,7 @@ function checkRemotePath(path: string, param: string): void {
   try {
     parseCosUrl(path);
   } catch (e) {
-    if (e instanceof ApiError) throw new ApiError(e.code, `${param}: ${e.message}`);
+    if (isApiError(e)) throw e.within(param);
     throw e;
   }
 }
@@ -240,7 +248,7 @@ function checkRemotePath(path: string, param: string): void {
 function checkAuthentications(list: Obj[] | undefined, param: string): void {
   list?.forEach((a, i) => {
     oneOf(a.Scene, ['COS'], `${param}.${i}.Scene`);
-    if (a.SecretId.length === 0 || a.SecretKey.length === 0) fail('InvalidParameterValue', `${param}.${i}: SecretId and SecretKey must not be empty.`);
+    if (a.SecretId.length === 0 || a.SecretKey.length === 0) fail('InvalidParameterValue', { param: `${param}.${i}`, problem: 'must have a SecretId and a SecretKey that are not empty' });
   });
 }
 
@@ -249,39 +257,39 @@ function checkAuthentications(list: Obj[] | undefined, param: string): void {
  * `envExists` answers whether a named compute environment exists for the caller.
  */
 export function checkTask(t: Obj, ctx: ValidationContext, param: string, opts: { envExists: (id: string) => boolean }): Obj {
-  if (t.TaskName === undefined) fail('MissingParameter', `The parameter ${param}.TaskName is required: tasks are addressed by name (DescribeTask, Dependences, log file names).`);
+  if (t.TaskName === undefined) fail('MissingParameter', { detail: `The parameter ${param}.TaskName is required: tasks are addressed by name (DescribeTask, Dependences, log file names).` });
   checkTaskName(t.TaskName, `${param}.TaskName`);
   const num = t.TaskInstanceNum ?? 1;
   if (num < 1 || num > ctx.limits.maxTaskInstanceNum) {
-    fail('InvalidParameterValue.TaskInstanceNum', `${param}.TaskInstanceNum must be between 1 and ${ctx.limits.maxTaskInstanceNum}; got ${num}.`);
+    fail('InvalidParameterValue.TaskInstanceNum', { param: `${param}.TaskInstanceNum`, max: ctx.limits.maxTaskInstanceNum, value: num });
   }
   // Application
   const app = t.Application as Obj;
   oneOf(app.DeliveryForm, ['LOCAL', 'PACKAGE'], `${param}.Application.DeliveryForm`);
   if (app.Docker !== undefined) {
-    fail('UnsupportedOperation', `${param}.Application.Docker: running tasks in Docker containers is not supported by OpenBatch yet (no container runtime on this executor); remove Docker to run the command directly.`);
+    fail('UnsupportedOperation', { detail: `${param}.Application.Docker: running tasks in Docker containers is not supported by OpenBatch yet (no container runtime on this executor); remove Docker to run the command directly.` });
   }
   if (app.DeliveryForm === 'PACKAGE') {
-    fail('UnsupportedOperation', `${param}.Application.DeliveryForm PACKAGE is not supported by OpenBatch yet; use LOCAL with the software present on the host.`);
+    fail('UnsupportedOperation', { detail: `${param}.Application.DeliveryForm PACKAGE is not supported by OpenBatch yet; use LOCAL with the software present on the host.` });
   }
   if (app.Command !== undefined && app.Commands !== undefined) {
-    fail('InvalidParameter.InvalidParameterCombination', `${param}.Application may give Command or Commands, not both.`);
+    fail('InvalidParameter.InvalidParameterCombination', { detail: `${param}.Application may give Command or Commands, not both.` });
   }
   if (app.Commands !== undefined) {
-    fail('UnsupportedOperation', `${param}.Application.Commands (tightly-coupled, multi-node tasks) is not supported by OpenBatch yet; use Command.`);
+    fail('UnsupportedOperation', { detail: `${param}.Application.Commands (tightly-coupled, multi-node tasks) is not supported by OpenBatch yet; use Command.` });
   }
-  if (app.Command === undefined) fail('MissingParameter', `The parameter ${param}.Application.Command is required.`);
-  if ((app.Command as string).trim() === '') fail('InvalidParameterValue', `${param}.Application.Command must not be empty.`);
+  if (app.Command === undefined) fail('MissingParameter', { detail: `The parameter ${param}.Application.Command is required.` });
+  if ((app.Command as string).trim() === '') fail('InvalidParameterValue', { param: `${param}.Application.Command`, problem: 'must not be empty' });
   // COMPAT: a command of any length up to the request limit runs (a long one through a file)
-  if ((app.Command as string).includes('\0')) fail('InvalidParameterValue', `${param}.Application.Command contains a NUL character, which no shell command can hold.`);
+  if ((app.Command as string).includes('\0')) fail('InvalidParameterValue', { param: `${param}.Application.Command`, problem: 'contains a NUL character, which no shell command can hold' });
   if (app.PackagePath !== undefined) checkRemotePath(app.PackagePath, `${param}.Application.PackagePath`);
   // where it runs
   if ((t.ComputeEnv === undefined) === (t.EnvId === undefined)) {
-    fail('AllowedOneAttributeInEnvIdAndComputeEnv', `${param} must give exactly one of ComputeEnv and EnvId; got ${t.ComputeEnv === undefined ? 'neither' : 'both'}.`);
+    fail('AllowedOneAttributeInEnvIdAndComputeEnv', { param, given: t.ComputeEnv === undefined ? 'neither' : 'both' });
   }
   if (t.EnvId !== undefined) {
     checkEnvId(t.EnvId, `${param}.EnvId`);
-    if (!opts.envExists(t.EnvId)) fail('ResourceNotFound.ComputeEnv', `${param}.EnvId: compute environment ${t.EnvId} does not exist.`);
+    if (!opts.envExists(t.EnvId)) throw apiError('ResourceNotFound.ComputeEnv', { envId: t.EnvId }).within(`${param}.EnvId`);
   }
   if (t.ComputeEnv !== undefined) {
     const ce = t.ComputeEnv as Obj;
@@ -290,7 +298,7 @@ export function checkTask(t: Obj, ctx: ValidationContext, param: string, opts: {
     checkMountDataDisks(ce.MountDataDisks, ctx, `${param}.ComputeEnv.MountDataDisks`);
     if (ce.AgentRunningMode) {
       oneOf(ce.AgentRunningMode.Scene, ['WINDOWS'], `${param}.ComputeEnv.AgentRunningMode.Scene`);
-      fail('UnsupportedOperation', `${param}.ComputeEnv.AgentRunningMode (Windows agents) is not supported by OpenBatch.`);
+      fail('UnsupportedOperation', { detail: `${param}.ComputeEnv.AgentRunningMode (Windows agents) is not supported by OpenBatch.` });
     }
   }
   // logs
@@ -311,32 +319,32 @@ export function checkTask(t: Obj, ctx: ValidationContext, param: string, opts: {
   if (t.InputMappings !== undefined || t.OutputMappings !== undefined || t.OutputMappingConfigs !== undefined) {
     (t.InputMappings as Obj[] | undefined)?.forEach((m, i) => checkRemotePath(m.SourcePath, `${param}.InputMappings.${i}.SourcePath`));
     (t.OutputMappings as Obj[] | undefined)?.forEach((m, i) => checkRemotePath(m.DestinationPath, `${param}.OutputMappings.${i}.DestinationPath`));
-    fail('UnsupportedOperation', `${param}: InputMappings, OutputMappings and OutputMappingConfigs are not supported by OpenBatch yet; use RedirectInfo for logs.`);
+    fail('UnsupportedOperation', { detail: `${param}: InputMappings, OutputMappings and OutputMappingConfigs are not supported by OpenBatch yet; use RedirectInfo for logs.` });
   }
   // environment
   const names = new Set<string>();
   let envBytes = 0;
   (t.EnvVars as Obj[] | undefined)?.forEach((v, i) => {
-    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(v.Name)) fail('InvalidParameterValue', `${param}.EnvVars.${i}.Name "${v.Name}" is not a valid environment variable name.`);
-    if (names.has(v.Name)) fail('InvalidParameterValue', `${param}.EnvVars.${i}.Name "${v.Name}" appears twice.`);
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(v.Name)) fail('InvalidParameterValue', { param: `${param}.EnvVars.${i}.Name`, problem: `"${v.Name}" is not a valid environment variable name` });
+    if (names.has(v.Name)) fail('InvalidParameterValue', { param: `${param}.EnvVars.${i}.Name`, problem: `"${v.Name}" appears twice` });
     names.add(v.Name);
-    if ((v.Value as string).includes('\0')) fail('InvalidParameterValue', `${param}.EnvVars.${i}.Value contains a NUL character, which no environment variable can hold.`);
+    if ((v.Value as string).includes('\0')) fail('InvalidParameterValue', { param: `${param}.EnvVars.${i}.Value`, problem: 'contains a NUL character, which no environment variable can hold' });
     // COMPAT: what a process cannot be given is refused here, not found out at launch (E2BIG)
     const bytes = Buffer.byteLength(`${v.Name}=${v.Value}`) + 1;
     if (bytes > MAX_ARG_STRLEN) {
-      fail('InvalidParameterValue.LimitExceeded', `${param}.EnvVars.${i} (${v.Name}) takes ${bytes - 1} bytes as "Name=Value"; a process's environment variable can be at most ${MAX_ARG_STRLEN - 1} bytes.`);
+      fail('InvalidParameterValue.LimitExceeded', { param: `${param}.EnvVars.${i}`, problem: `(${v.Name}) takes ${bytes - 1} bytes as "Name=Value"; a process's environment variable can be at most ${MAX_ARG_STRLEN - 1} bytes` });
     }
     envBytes += bytes + 8;
   });
   if (ctx.envBytes !== undefined && envBytes > ctx.envBytes) {
-    fail('InvalidParameterValue.LimitExceeded', `${param}.EnvVars take ${envBytes} bytes of a process's environment; at most ${ctx.envBytes} fit on this host (with the command and the variables OpenBatch sets).`);
+    fail('InvalidParameterValue.LimitExceeded', { param: `${param}.EnvVars`, problem: `take ${envBytes} bytes of a process's environment; at most ${ctx.envBytes} fit on this host (with the command and the variables OpenBatch sets)` });
   }
   checkAuthentications(t.Authentications, `${param}.Authentications`);
   oneOf(t.FailedAction, ['TERMINATE', 'INTERRUPT', 'FAST_INTERRUPT'], `${param}.FailedAction`);
   if (t.MaxRetryCount !== undefined && t.MaxRetryCount > 5) {
-    fail('InvalidParameterValue.MaxRetryCount', `${param}.MaxRetryCount must be between 0 and 5; got ${t.MaxRetryCount}.`);
+    fail('InvalidParameterValue.MaxRetryCount', { param: `${param}.MaxRetryCount`, max: 5, value: t.MaxRetryCount });
   }
-  if (t.Timeout !== undefined && t.Timeout < 1) fail('InvalidParameterValue', `${param}.Timeout must be at least 1 second; got ${t.Timeout}.`);
+  if (t.Timeout !== undefined && t.Timeout < 1) fail('InvalidParameterValue', { param: `${param}.Timeout`, problem: `must be at least 1 second; got ${t.Timeout}` });
   range(t.MaxConcurrentNum, 0, 200_000, `${param}.MaxConcurrentNum`);
   range(t.ResourceMaxRetryCount, 0, 100, `${param}.ResourceMaxRetryCount`);
   return {
@@ -352,17 +360,17 @@ export function checkTask(t: Obj, ctx: ValidationContext, param: string, opts: {
 export function checkJob(job: Obj, ctx: ValidationContext, opts: { envExists: (id: string) => boolean }): { job: Obj; tasks: Obj[] } {
   maxLen(job.JobName, 60, 'InvalidParameter.JobNameTooLong', 'Job.JobName');
   maxLen(job.JobDescription, 200, 'InvalidParameter.JobDescriptionTooLong', 'Job.JobDescription');
-  if (job.Priority !== undefined && job.Priority > 100) fail('InvalidParameterValue', `Job.Priority must be between 0 and 100; got ${job.Priority}.`);
+  if (job.Priority !== undefined && job.Priority > 100) fail('InvalidParameterValue', { param: 'Job.Priority', problem: `must be between 0 and 100; got ${job.Priority}` });
   const tasks = job.Tasks as Obj[];
-  if (tasks.length === 0) fail('InvalidParameterValue', 'Job.Tasks must contain at least one task.');
+  if (tasks.length === 0) fail('InvalidParameterValue', { param: 'Job.Tasks', problem: 'must contain at least one task' });
   if (tasks.length > ctx.limits.maxTasksPerJob) {
-    fail('InvalidParameterValue.LimitExceeded', `Job.Tasks has ${tasks.length} tasks; at most ${ctx.limits.maxTasksPerJob} are allowed per job.`);
+    fail('InvalidParameterValue.LimitExceeded', { param: 'Job.Tasks', problem: `has ${tasks.length} tasks; at most ${ctx.limits.maxTasksPerJob} are allowed per job` });
   }
   const checked = tasks.map((t, i) => checkTask(t, ctx, `Job.Tasks.${i}`, opts));
   const seen = new Map<string, number>();
   checked.forEach((t, i) => {
     const prev = seen.get(t.TaskName);
-    if (prev !== undefined) fail('InvalidParameter.TaskName', `Job.Tasks.${i}.TaskName "${t.TaskName}" is already the name of Job.Tasks.${prev}; task names must be unique within a job.`);
+    if (prev !== undefined) fail('InvalidParameter.TaskName', { param: `Job.Tasks.${i}.TaskName`, problem: `"${t.TaskName}" is already the name of Job.Tasks.${prev}; task names must be unique within a job` });
     seen.set(t.TaskName, i);
   });
   const deps = (job.Dependences as { StartTask: string; EndTask: string }[] | undefined) ?? [];

@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { ApiError } from '../../src/api/errors.ts';
+import { ApiError } from '../../src/domain/errors.ts';
 import { compareKeys, listAll, listKeys } from '../../src/objectstore/list.ts';
 import { ObjectStoreError, type BucketRef, type ObjectStore, type RequestOptions } from '../../src/objectstore/types.ts';
 

@@ -7,8 +7,9 @@ import { createHash, createHmac } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import querystring from 'node:querystring';
-import { authenticate, ReplayCache, type AuthResult, type IncomingRequest, type SecretLookup } from '../../src/api/auth.ts';
-import { ApiError, type ErrorCode } from '../../src/api/errors.ts';
+import { authenticate, ReplayCache, type AuthResult, type IncomingRequest } from '../../src/api/auth.ts';
+import type { SecretLookup } from '../../src/services/types.ts';
+import { ApiError, type ErrorCode } from '../../src/domain/errors.ts';
 
 delete process.env.http_proxy;
 delete process.env.HTTP_PROXY;

@@ -1,6 +1,6 @@
 // Unit tests of the pure domain: state table, roll-ups, dependency rules, DAG checks, lazy paging.
 import { describe, expect, it } from 'vitest';
-import { ApiError } from '../../src/api/errors.ts';
+import { ApiError } from '../../src/domain/errors.ts';
 import { checkDag, upstreamOf } from '../../src/domain/dag.ts';
 import {
   canTransition, rollUp, STATES, transition, upstreamSatisfies, zeroCounts, type Counts, type State,

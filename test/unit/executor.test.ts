@@ -212,7 +212,9 @@ async function until(cond: () => boolean, ms = 5000): Promise<void> {
   });
 
   it('waits for the status of an adopted attempt whose process ended a moment before its supervisor wrote it', async () => {
-    const a = setup();
+    // sweeps 400 ms apart: the test writes the status between the sweep that sees the process gone
+    // and the one that would call it lost, with room for a loaded machine's late timers
+    const a = setup(undefined, { sweepMs: 400 });
     const stateDir = path.join(a.root, 'state');
     // a process of our own stands for the attempt; the test plays its supervisor, slow to write the status
     const child = spawn('sleep', ['100'], { stdio: 'ignore' });
@@ -222,7 +224,7 @@ async function until(cond: () => boolean, ms = 5000): Promise<void> {
     const ended = new Promise((r) => child.once('exit', r));
     child.kill('SIGKILL');
     await ended; // reaped: the pid is gone and there is no status yet
-    await new Promise((r) => setTimeout(r, 150)); // more than one sweep (100 ms) sees it gone
+    await new Promise((r) => setTimeout(r, 500)); // a sweep (every 400 ms) has seen it gone
     expect(a.exits.get('slow-status')).toBeUndefined();
     fs.writeFileSync(handle.statusPath, 'exit 3\n');
     expect(await a.exitOf('slow-status')).toEqual({ exitCode: 3, signal: null });

@@ -2,7 +2,7 @@
 // listing helpers. The stores themselves: test/contract/objectstore.contract.ts (every backend) and
 // objectstore-fs.test.ts (the embedded fs store).
 import { describe, expect, it } from 'vitest';
-import { ApiError } from '../../src/api/errors.ts';
+import { ApiError } from '../../src/domain/errors.ts';
 import { bucketRef, joinKey, parseCosUrl } from '../../src/objectstore/cos-url.ts';
 import { checkListOptions, compareKeys } from '../../src/objectstore/list.ts';
 import { ObjectStoreError } from '../../src/objectstore/types.ts';

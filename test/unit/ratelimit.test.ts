@@ -1,5 +1,6 @@
 import { describe, it, expect } from 'vitest';
-import { RATE_LIMITS, RATE_LIMIT_MODES, RateLimiter, type RateLimitMode } from '../../src/api/ratelimit.ts';
+import { RATE_LIMITS, RateLimiter } from '../../src/api/ratelimit.ts';
+import { RATE_LIMIT_MODES, type RateLimitMode } from '../../src/config/choices.ts';
 
 // The 30 actions of batch-api.md §b / §f.1.
 const ACTIONS = [

@@ -1,5 +1,5 @@
 import { describe, expect, expectTypeOf, it } from 'vitest';
-import { ApiError, type ErrorCode } from '../../src/api/errors.ts';
+import { ApiError, type ErrorCode } from '../../src/domain/errors.ts';
 import { REQUESTS } from '../../src/api/models.ts';
 import {
   arr,

@@ -1,4 +1,4 @@
 // TerminateTaskInstance (batch-api.md §b): terminate one task instance.
-import type { ActionFactory } from './index.ts';
+import type { ActionFactory } from './types.ts';
 
 export const TerminateTaskInstance: ActionFactory<'TerminateTaskInstance'> = (s) => (ctx, req) => s.jobs.terminateTaskInstance(ctx, req);

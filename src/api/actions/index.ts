@@ -1,7 +1,6 @@
 // The typed registry of all 30 Batch actions: one file per action. A missing action fails the type check.
-import type { Logger } from '../../lib/logger.ts';
-import type { ActionName, RequestOf } from '../models.ts';
 import type { Services } from '../../services/index.ts';
+import type { ActionRegistry } from './types.ts';
 import { SubmitJob } from './SubmitJob.ts';
 import { DescribeJob } from './DescribeJob.ts';
 import { DescribeJobs } from './DescribeJobs.ts';
@@ -32,17 +31,6 @@ import { AttachInstances } from './AttachInstances.ts';
 import { DetachInstances } from './DetachInstances.ts';
 import { TerminateComputeNode } from './TerminateComputeNode.ts';
 import { TerminateComputeNodes } from './TerminateComputeNodes.ts';
-
-export interface ActionContext {
-  account: string;
-  region: string;
-  requestId: string;
-  log: Logger;
-}
-
-export type ActionHandler<A extends ActionName> = (ctx: ActionContext, req: RequestOf<A>) => Promise<Record<string, unknown>>;
-export type ActionRegistry = { [A in ActionName]: ActionHandler<A> };
-export type ActionFactory<A extends ActionName> = (s: Services) => ActionHandler<A>;
 
 export function buildActions(s: Services): ActionRegistry {
   return {

@@ -11,9 +11,7 @@ import type { LocalExecutorBase, LocalExecutorOptions } from './base.ts';
 import { findTools, LocalExecutor } from './executor.ts';
 import { ShimExecutor } from './shim-executor.ts';
 import { SHIM_NAME } from './status.ts';
-
-export const LAUNCHERS = ['auto', 'shim', 'shell'] as const;
-export type Launcher = (typeof LAUNCHERS)[number];
+import type { Launcher } from '../../config/choices.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 /** The shim's sources: compiled together, and hashed together to name the build. */

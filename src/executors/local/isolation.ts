@@ -10,9 +10,7 @@ import path from 'node:path';
 import type { LocalIsolation } from './base.ts';
 import { setupCgroups } from './cgroups.ts';
 import { resolveTaskUsers, RunAsError, type RunAsInput } from './run-as.ts';
-
-export const ENFORCE_MODES = ['on', 'off'] as const;
-export type EnforceMode = (typeof ENFORCE_MODES)[number];
+import type { EnforceMode } from '../../config/choices.ts';
 
 /** pids.max of each attempt's cgroup. */
 export const ATTEMPT_PIDS_MAX = 4096;

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
-import { ApiError } from '../../api/errors.ts';
+import { ApiError } from '../../domain/errors.ts';
 import { bucketNameProblem, keyProblem } from '../cos-url.ts';
 import { checkListOptions, compareKeys } from '../list.ts';
 import { ObjectStoreError, type BucketRef, type ListPage, type ListPageOptions, type ObjectEntry, type ObjectStore, type RequestOptions } from '../types.ts';

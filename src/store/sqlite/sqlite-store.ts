@@ -10,6 +10,7 @@ import type {
   JobRecord, NewJobRecord, NodeRecord, SampleRecord, Store, TaskRecord, TemplateFilter, TemplateRecord, WriteBatch,
 } from '../types.ts';
 import { SqliteCommands } from './commands.ts';
+import { guardStore, openGuarded } from './errors.ts';
 import { Conn, marks, type Row } from './connection.ts';
 import { SqliteEnvs } from './envs.ts';
 import { SqliteLeadership } from './lease.ts';
@@ -53,6 +54,11 @@ export class SqliteStore implements Store {
   /** See SqliteStoreOptions.cacheJobRecords; undefined when disabled. */
   private readonly jobRecords: Map<string, { job: JobRecord; tasks: TaskRecord[] }> | undefined;
 
+  /** Opens the store; SQLite's refusals become StoreUnavailable or StoreOpenError (./errors.ts). */
+  static open(file: string, opts: SqliteStoreOptions = {}): SqliteStore {
+    return openGuarded(file, () => new SqliteStore(file, opts));
+  }
+
   constructor(file: string, opts: SqliteStoreOptions = {}) {
     this.c = new Conn(file);
     this.lease = new SqliteLeadership(this.c);
@@ -60,6 +66,8 @@ export class SqliteStore implements Store {
     this.envs = new SqliteEnvs(this.c, this.lease);
     this.templates = new SqliteTemplates(this.c);
     this.jobRecords = (opts.cacheJobRecords ?? true) ? new Map() : undefined;
+    // SQLite's full, read-only, I/O and busy errors leave every public method as StoreUnavailable
+    guardStore(this, file);
   }
 
   // ------------------------------------------------------------------ jobs and tasks

@@ -1,5 +1,5 @@
-// What the services need of the scheduler, as interfaces the composition root wires in (the services
-// never import the scheduler): a way to leave commands for it, and a read-only view of what it runs.
+// What the services need of the scheduler: the interfaces they talk to it through (the only module
+// of scheduler/ they import, type-only): leaving commands for it, and a read-only view of what it runs.
 import type { Command } from '../store/coordination.ts';
 import type { RunningAttempt } from '../executors/types.ts';
 
