@@ -280,7 +280,7 @@ export interface Store {
   /** Write the given records in one transaction: instance and attempt rows are upserted; jobs and
    *  tasks (created by insertJob) get their progress (state, times, counts, wait), and one that no
    *  longer exists is not created again. Fenced by `epoch` (FencedError when stale); without one, unchecked. */
-  // unfenced: only until the scheduler passes its epoch (then `epoch` becomes required)
+  // the scheduler always passes its lease's epoch; without one the write is unfenced (tests, tools)
   applyBatch(batch: WriteBatch, epoch?: number): Promise<void>;
 
   /** Insert a template unless the owner already has `quota` templates (returns false then). */
@@ -314,7 +314,7 @@ export interface Store {
   activitiesOf(envId: string, nodeIds: string[] | undefined, offset: number, limit: number): Promise<{ total: number; activities: ActivityRecord[] }>;
   /** Write env changes in one transaction. The scheduler passes its epoch (fenced); the env services
    *  write what users ask without one (optional for them for good). */
-  // unfenced: only until the scheduler passes its epoch (src/scheduler/env-pools.ts calls it without one)
+  // the scheduler's node changes carry its epoch; the services' env writes carry none (unfenced, by design)
   applyEnvBatch(b: EnvBatch, epoch?: number): Promise<void>;
 
   /** Written by the monitor, not the scheduler: unfenced (a sample is right whoever leads). */

@@ -268,7 +268,7 @@ export class SqliteStore implements Store {
     }));
   }
 
-  // unfenced: only until the scheduler passes its epoch (then `epoch` becomes required)
+  // the scheduler always passes its lease's epoch; without one the write is unfenced (tests, tools)
   async applyBatch(b: WriteBatch, epoch?: number): Promise<void> {
     this.c.write(() => {
       this.lease.fence(epoch, 'applyBatch');
@@ -371,7 +371,7 @@ export class SqliteStore implements Store {
   async activitiesOf(envId: string, nodeIds: string[] | undefined, offset: number, limit: number): Promise<{ total: number; activities: ActivityRecord[] }> {
     return this.envs.activitiesOf(envId, nodeIds, offset, limit);
   }
-  // unfenced: only until the scheduler passes its epoch (services write envs without one, by design)
+  // the scheduler's node changes carry its epoch; the services' env writes carry none (unfenced, by design)
   async applyEnvBatch(b: EnvBatch, epoch?: number): Promise<void> {
     this.envs.apply(b, epoch);
   }
