@@ -152,7 +152,7 @@ export async function start(cfg: Config, opts: { clock?: Clock; logger?: Logger 
   // adds (its base variables, BATCH_*, the launcher's own arguments)
   const envBytes = execArgBytes() - MAX_ARG_STRLEN - 16 * 1024;
   const capacity = new HostCapacity({ cpus: os.availableParallelism(), memGiB: os.totalmem() / 2 ** 30 }, cfg.overcommit);
-  const scheduler = new Scheduler({
+  const scheduler: Scheduler = new Scheduler({
     store, executor, clock, logger: logger.child({ component: 'scheduler' }),
     afterAttempt: (a) => shipper.ship(a), capacity,
     resourcesOf: (t) => {
@@ -172,7 +172,7 @@ export async function start(cfg: Config, opts: { clock?: Clock; logger?: Logger 
     store, commands: scheduler, clock, limits: cfg.limits, logs: executor.logs, localRoot: p.local,
     envUsable: (c, id) => envs.usable(c, id), knownInstanceType: (t) => capacityOf(t) !== undefined, capacityOf, capacity, envBytes,
   });
-  const monitor = new MonitorService({
+  const monitor: MonitorService = new MonitorService({
     store, scheduler, clock, logger, intervalSec: cfg.monitorInterval, capacityOf,
     executor,
   });

@@ -222,7 +222,8 @@ export class Attempts {
     const { task, inst } = a;
     if (a.launched && a.handle && core.o.onEnded) {
       try {
-        core.o.onEnded(this.runningOf(a), exit, core.now());
+        const sample = core.o.onEnded(this.runningOf(a), exit, core.now());
+        if (sample) core.wb.samples.push(sample); // written with the attempt's end
       } catch (e) {
         core.log.warn({ err: e }, 'onEnded hook failed');
       }

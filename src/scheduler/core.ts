@@ -6,7 +6,7 @@ import { runSpecOf, type FinishedAttempt } from '../domain/task-spec.ts';
 import type { Clock } from '../lib/clock.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Executor, ExitInfo, RunningAttempt } from '../executors/types.ts';
-import type { InstanceRecord, JobRecord, Store, TaskRecord } from '../store/types.ts';
+import type { InstanceRecord, JobRecord, SampleRecord, Store, TaskRecord } from '../store/types.ts';
 import type { HostCapacity, Resources } from '../domain/capacity.ts';
 import { AnonSlots } from './capacity.ts';
 import type { EnvPools } from './env-pools.ts';
@@ -38,7 +38,7 @@ export interface SchedulerOptions {
   onStarted?: (attempts: RunningAttempt[]) => void;
   /** Told of the end of an attempt that ran, with how it ended (and what it used, when the executor
    *  measured it) and when its end was seen (ms). */
-  onEnded?: (attempt: RunningAttempt, exit: ExitInfo, endTime: number) => void;
+  onEnded?: (attempt: RunningAttempt, exit: ExitInfo, endTime: number) => SampleRecord | undefined;
 }
 
 export class Core {

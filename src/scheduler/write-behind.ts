@@ -5,7 +5,7 @@
 import type { Clock } from '../lib/clock.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Handle } from '../executors/types.ts';
-import type { AttemptRecord, Store, WriteBatch } from '../store/types.ts';
+import type { AttemptRecord, SampleRecord, Store, WriteBatch } from '../store/types.ts';
 import type { Dirty } from './runtime.ts';
 import { isFenced, type FencedError } from '../store/errors.ts';
 import { StoreUnavailable } from '../domain/errors.ts';
@@ -26,6 +26,8 @@ export interface WriteHooks {
 export class WriteBehind {
   readonly dirty: Dirty = { jobs: new Set(), tasks: new Set(), instances: new Map() };
   attempts = new Map<string, AttemptRecord>();
+  /** Monitor samples taken as attempts ended: written with their ends. */
+  samples: SampleRecord[] = [];
   private toRelease: { key: string; handle: Handle }[] = [];
   private flushPromise: Promise<boolean> | null = null;
   private failures = 0;
@@ -58,7 +60,9 @@ export class WriteBehind {
       tasks: [...d.tasks].map((t) => ({ ...t.rec, counts: { ...t.rec.counts }, wait: { ...t.rec.wait } })),
       instances: [...d.instances.values()].map((i) => ({ ...i })),
       attempts: [...this.attempts.values()].map((a) => ({ ...a })),
+      samples: this.samples,
     };
+    this.samples = [];
     const released = this.toRelease;
     const jobs = new Set(d.jobs);
     const tasks = new Set(d.tasks);
@@ -90,6 +94,7 @@ export class WriteBehind {
         for (const [k, v] of instances) if (!d.instances.has(k)) d.instances.set(k, v);
         for (const [k, v] of attempts) if (!this.attempts.has(k)) this.attempts.set(k, v);
         this.toRelease.push(...released);
+        this.samples.unshift(...(batch.samples ?? []));
         this.clock.setTimer(FLUSH_RETRY_MS, () => this.hooks.retry());
         return false;
       },

@@ -62,7 +62,6 @@ export class MonitorService {
   /** The last fullness of the attempts' file system seen (for ends that do not say it). */
   private lastDisk: number | undefined;
   /** End samples of this turn, stored together. */
-  private ends: SampleRecord[] = [];
 
   constructor(private readonly d: MonitorDeps) {}
 
@@ -97,37 +96,31 @@ export class MonitorService {
     if (!this.startTimer) this.startTimer = this.d.clock.setTimer(START_DELAY_MS, () => this.sampleStarted());
   }
 
-  /** The scheduler's onEnded: store the attempt's last sample, from what the executor measured as it
-   *  ended — CPU since the previous sample, its memory peak (else the last sampled memory), the last
-   *  disk fullness. Without a measurement nothing is stored. */
-  attemptEnded(r: RunningAttempt, exit: ExitInfo, endTime: number): void {
+  /** The scheduler's onEnded: the attempt's last sample, from what the executor measured as it ended —
+   *  CPU since the previous sample, its memory peak (else the last sampled memory), the last disk
+   *  fullness — for the scheduler to write with the attempt's end (no write of its own). Without a
+   *  measurement there is none. */
+  attemptEnded(r: RunningAttempt, exit: ExitInfo, endTime: number): SampleRecord | undefined {
     this.awaiting.delete(r.key);
     const p = this.prev.get(r.key);
     this.prev.delete(r.key);
     const u = exit.usage;
-    if (!this.on || !u) return;
+    if (!this.on || !u) return undefined;
     let since = p?.at, cpuBefore = p?.cpuSeconds ?? 0;
     if ((since === undefined || endTime - since < MIN_END_SPAN_MS) && r.startTime !== undefined) {
       since = r.startTime;
       cpuBefore = 0;
     }
-    if (since === undefined) return; // no span to measure CPU over
+    if (since === undefined) return undefined; // no span to measure CPU over
     const cap = this.capOf(r);
     const wall = (endTime - since) / 1000;
     const cpu = wall > 0 ? Math.max(0, ((u.cpuSeconds - cpuBefore) / wall / cap.cpu) * 100) : 0;
     const memoryBytes = u.maxMemoryBytes ?? p?.memoryBytes ?? 0;
     const disk = u.diskPercent ?? p?.disk ?? this.lastDisk ?? 0;
-    this.ends.push({
+    return {
       jobId: r.jobId, taskName: r.taskName, index: r.index, attempt: r.attempt, ts: Math.floor(endTime / 1000),
       cpu: round2(Math.min(cpu, 100)), mem: round2((memoryBytes / (cap.memGiB * 2 ** 30)) * 100), disk: round2(disk),
-    });
-    if (this.ends.length === 1) {
-      setImmediate(() => {
-        const out = this.ends;
-        this.ends = [];
-        this.d.store.insertSamples(out).catch((e: unknown) => this.d.logger.warn({ err: e }, 'storing end samples failed'));
-      });
-    }
+    };
   }
 
   /** The start-sample timer: sample the attempts that started at least START_MIN_MS ago, and wait for

@@ -217,6 +217,9 @@ export interface WriteBatch {
   tasks: TaskRecord[];
   instances: InstanceRecord[];
   attempts: AttemptRecord[];
+  /** Monitor samples taken as attempts ended, written with their ends (replacing one of the same
+   *  instance, attempt and second). */
+  samples?: SampleRecord[];
 }
 
 /** A page of a task's instances (rows and not-yet-materialised ones); see instance-page.ts. */

@@ -45,6 +45,9 @@ export interface SqliteStoreOptions {
   cacheJobRecords?: boolean;
 }
 
+const INSERT_SAMPLE = `INSERT OR REPLACE INTO monitor_samples (job_id, task_name, idx, attempt, ts, cpu, mem, disk)
+  VALUES (@jobId, @taskName, @index, @attempt, @ts, @cpu, @mem, @disk)`;
+
 export class SqliteStore implements Store {
   private readonly c: Conn;
   private readonly lease: SqliteLeadership;
@@ -302,6 +305,10 @@ export class SqliteStore implements Store {
         this.jobRecords?.delete(j.id);
         updateJob.run(j);
       }
+      if (b.samples?.length) {
+        const insert = this.c.sql(INSERT_SAMPLE);
+        for (const x of b.samples) insert.run(x);
+      }
     });
   }
 
@@ -310,8 +317,7 @@ export class SqliteStore implements Store {
   // written by the monitor, not the scheduler: unfenced on purpose (a sample is right whoever leads)
   async insertSamples(samples: SampleRecord[]): Promise<void> {
     if (samples.length === 0) return;
-    const insert = this.c.sql(`INSERT OR REPLACE INTO monitor_samples (job_id, task_name, idx, attempt, ts, cpu, mem, disk)
-      VALUES (@jobId, @taskName, @index, @attempt, @ts, @cpu, @mem, @disk)`);
+    const insert = this.c.sql(INSERT_SAMPLE);
     this.c.write(() => {
       for (const x of samples) insert.run(x);
     });
