@@ -82,10 +82,12 @@ export async function makeRig(o: RigOptions = {}) {
     return `${j?.state}${j?.nextAction ? ` ${j.nextAction}` : ''}`;
   }
 
-  async function close(): Promise<void> {
+  /** Stop the service; the data dir is removed unless `keep` (a restart opens it again). */
+  async function close(o: { keep?: boolean } = {}): Promise<void> {
     await scheduler.close();
     await executor.close();
     await store.close();
+    if (!o.keep) fs.rmSync(dir, { recursive: true, force: true });
   }
 
   return { dir, dbFile, store, clock, executor, scheduler, jobs, settle, submit, line, view, jobState, close };

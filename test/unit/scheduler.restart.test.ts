@@ -24,7 +24,7 @@ const RESTARTED = 'the service restarted while this attempt was starting or runn
 
 /** Close the first service and start a second one on the same data dir and clock. */
 async function restart(r1: Rig, observe: (a: { key: string; handle: Handle | null }) => ObserveAnswer, o: RigOptions = {}): Promise<Rig> {
-  await r1.close();
+  await r1.close({ keep: true });
   rigs = rigs.filter((x) => x !== r1);
   const r2 = await rig({ ...o, dir: r1.dir, clock: r1.clock, observe });
   await r2.settle();
