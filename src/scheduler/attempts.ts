@@ -158,6 +158,8 @@ export class Attempts {
     inst.handle = r.handle;
     core.wb.dirty.instances.set(instKey(inst.jobId, inst.taskName, inst.index), inst);
     this.attemptRecord(a).runningTime = inst.runningTime;
+    // Timeout counts from when it runs (as after a restart, where the deadline comes from runningTime)
+    a.deadline = now + task.spec.timeoutSec * 1000;
     if (a.stop) this.sendStop(a);
     else this.deadlines.push(a.deadline, a);
     if (this.startedTasks.size === 0) setImmediate(() => this.rollStarted());
@@ -417,7 +419,19 @@ export class Attempts {
     const byKey = new Map(seen.map((o) => [o.key, o]));
     for (const a of as) {
       const ob = byKey.get(a.key) ?? { key: a.key, state: 'lost' as const, reason: 'the executor did not answer for it' };
-      if (ob.state !== 'lost' && ob.handle) a.handle = ob.handle;
+      if (ob.state !== 'lost' && ob.handle) {
+        // found by its key: its launch was never recorded; record it now, as a start would have
+        a.handle = ob.handle;
+        const { inst, task } = a;
+        inst.handle = ob.handle;
+        if (ob.state === 'running' && inst.state === 'STARTING') {
+          setState(task, inst, 'RUNNING', core.wb.dirty);
+          inst.runningTime = inst.runningTime ?? now;
+          inst.stateDetail = 'running';
+          this.attemptRecord(a).runningTime = inst.runningTime;
+        }
+        core.wb.dirty.instances.set(instKey(inst.jobId, inst.taskName, inst.index), inst);
+      }
       // TerminateJob was stopping the job's attempts when the service stopped: that goes on
       const stop: StopCause | null = a.task.job.rec.nextAction === 'TERMINATING' ? { reason: TERMINATED, detail: BY_TERMINATE_JOB, final: true } : null;
       if (ob.state === 'running') {

@@ -38,6 +38,7 @@ export class Inbox implements CommandSender {
   /** Applied in memory, not completed in the store yet: never applied twice. */
   private readonly applied = new Map<number, CommandOutcome | { error: unknown }>();
   private draining = false;
+  private drained: Promise<void> = Promise.resolve();
   private again = false;
   private unsubscribe: (() => void) | null = null;
   private poll: Timer | null = null;
@@ -83,7 +84,17 @@ export class Inbox implements CommandSender {
       this.again = true;
       return;
     }
-    void this.drain();
+    this.drained = this.drain();
+  }
+
+  /** A drain is under way or asked for. */
+  busy(): boolean {
+    return this.draining || this.again;
+  }
+
+  /** Resolves once the drain under way (if any) has ended. */
+  async settled(): Promise<void> {
+    while (this.busy()) await this.drained;
   }
 
   private armPoll(): void {

@@ -74,7 +74,7 @@ export class ReadyQueue {
 function waitReason(task: TaskRt, free: number, anon: AnonSlots, host: HostCapacity | null, pools: EnvPools): { reason: string; detail: string } | undefined {
   const cap = task.spec.maxConcurrent;
   if (cap > 0 && task.running.size >= cap) {
-    return { reason: 'MaxConcurrentNumReached', detail: `MaxConcurrentNum is ${cap} and ${task.running.size} instances of this task are starting or running` };
+    return { reason: 'MaxConcurrentNumReached', detail: `MaxConcurrentNum is ${cap} and ${task.running.size} instance${task.running.size === 1 ? ' of this task is' : 's of this task are'} starting or running` };
   }
   if (task.envId !== undefined) return { reason: 'WaitingForComputeNode', detail: pools.waitReason(task.envId) };
   if (free <= 0) return { reason: 'WaitingForCapacity', detail: anon.describeFull() };

@@ -118,6 +118,7 @@ export class Scheduler implements CommandSender, SchedulerView {
     this.leaseTimer?.cancel();
     this.attempts.close();
     this.inbox.close();
+    for (const w of this.idleWaiters.splice(0)) w();
   }
 
   /** Carry out one command from the store. */
@@ -196,10 +197,18 @@ export class Scheduler implements CommandSender, SchedulerView {
     await this.core.wb.flush().catch((e: unknown) => this.core.log.error({ err: e }, 'final flush failed'));
   }
 
-  /** Resolves when nothing is dirty and no tick is pending (tests and graceful shutdown). */
-  idle(): Promise<void> {
-    if (!this.tickScheduled && !this.ticking && this.core.wb.isClean()) return Promise.resolve();
-    return new Promise((r) => this.idleWaiters.push(r));
+  /** Resolves when no command is being carried out, nothing is dirty and no tick is pending (tests
+   *  and graceful shutdown). */
+  async idle(): Promise<void> {
+    for (;;) {
+      if (this.closed) return; // stopped (closed, or its lease lost): it will write nothing more
+      await this.inbox.settled();
+      if (!this.tickScheduled && !this.ticking && this.core.wb.isClean()) {
+        if (!this.inbox.busy()) return;
+        continue;
+      }
+      await new Promise<void>((r) => this.idleWaiters.push(r));
+    }
   }
 
   stats(): { activeJobs: number; running: number; slots: number; readyTasks: number } {

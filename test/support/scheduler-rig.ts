@@ -7,7 +7,7 @@ import path from 'node:path';
 import { DEFAULT_LIMITS } from '../../src/config/config.ts';
 import { attemptKey } from '../../src/executors/types.ts';
 import { silentLogger } from '../../src/lib/logger.ts';
-import { HostCapacity } from '../../src/scheduler/capacity.ts';
+import { HostCapacity } from '../../src/domain/capacity.ts';
 import { EnvPools } from '../../src/scheduler/env-pools.ts';
 import { Scheduler } from '../../src/scheduler/scheduler.ts';
 import { JobService } from '../../src/services/jobs.ts';
@@ -43,7 +43,7 @@ export async function makeRig(o: RigOptions = {}) {
     resourcesOf: (t) => (t === 'S1.SMALL2' ? { cpus: 1, memGiB: 2 } : { cpus: 1, memGiB: 1 }),
     killGraceMs: o.killGraceMs,
   });
-  const jobs = new JobService({ store, scheduler, clock, limits: DEFAULT_LIMITS, logs: executor.logs, localRoot: path.join(dir, 'local') });
+  const jobs = new JobService({ store, commands: scheduler, clock, limits: DEFAULT_LIMITS, logs: executor.logs, localRoot: path.join(dir, 'local') });
   if (o.start ?? true) await scheduler.start();
 
   /** Deliver the executor's queued ends, then wait until the scheduler has written everything

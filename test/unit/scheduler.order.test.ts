@@ -151,7 +151,7 @@ describe('scheduler: MaxConcurrentNum', () => {
     const r = await rig({ capacity: { slots: 10 }, onLaunch: () => 'hold' });
     const jobId = await r.submit([{ TaskName: 'A', TaskInstanceNum: 3, MaxConcurrentNum: 1 }]);
     expect(r.executor.held()).toEqual([key(jobId, 'A', 0)]);
-    expect(await r.line(jobId, 'A', 1)).toBe('RUNNABLE MaxConcurrentNumReached (MaxConcurrentNum is 1 and 1 instances of this task are starting or running)');
+    expect(await r.line(jobId, 'A', 1)).toBe('RUNNABLE MaxConcurrentNumReached (MaxConcurrentNum is 1 and 1 instance of this task is starting or running)');
     r.executor.start(key(jobId, 'A', 0));
     await r.settle();
     expect(r.executor.launchedKeys()).toEqual([key(jobId, 'A', 0)]);

@@ -6,6 +6,8 @@ import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Handle } from '../../src/executors/types.ts';
 import { FLUSH_RETRY_MS } from '../../src/scheduler/write-behind.ts';
+import { LEASE_TTL_MS } from '../../src/scheduler/scheduler.ts';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import type { ObserveAnswer } from '../support/scripted-executor.ts';
 import { caller, key, makeRig, type Rig, type RigOptions } from '../support/scheduler-rig.ts';
 
@@ -104,6 +106,11 @@ describe('scheduler: re-adoption after a restart', () => {
     const r2 = await restart(r1, (x) => (x.handle === null ? { state: 'running', handle: found } : { state: 'lost', reason: 'unexpected handle' }));
     expect(r2.executor.observeCalls).toEqual([[{ key: k, handle: null }]]);
     expect(r2.executor.handleOf(k)).toEqual(found);
+    // recorded as a start would have been: RUNNING, with the handle it was found with, and monitored
+    await r2.settle();
+    expect(await r2.line(jobId, 'A', 0)).toBe('RUNNING  (running)');
+    expect(await r2.store.getInstance(jobId, 'A', 0)).toMatchObject({ state: 'RUNNING', handle: found });
+    expect(r2.scheduler.runningAttempts().map((a) => a.key)).toEqual([k]);
     r2.executor.exit(k, { exitCode: 0 });
     await r2.settle();
     expect(await r2.line(jobId, 'A', 0)).toBe('SUCCEED  (successful)');
@@ -163,7 +170,7 @@ describe('scheduler: a store write that fails', () => {
       expect(r.executor.releases).toEqual([]);
       expect(r.executor.launches).toHaveLength(1);
       // a command cannot be made durable either: it says so
-      await expect(r.jobs.terminateTaskInstance(caller, { JobId: jobId, TaskName: 'A', TaskInstanceIndex: 2 })).rejects.toThrow(/not writable/);
+      await expect(r.jobs.terminateTaskInstance(caller, { JobId: jobId, TaskName: 'A', TaskInstanceIndex: 2 })).rejects.toThrow(/could not be written/);
       await turns(); // the tick the command asked for fails too
       expect(await r.line(jobId, 'A', 2)).toBe('RUNNABLE WaitingForCapacity (no free capacity: all 1 local slots are busy)');
     } finally {
@@ -186,5 +193,32 @@ describe('scheduler: a store write that fails', () => {
     await r.settle();
     expect(await r.jobState(jobId)).toBe('FAILED');
     expect(r.executor.launchedKeys()).toEqual([k0, k1]);
+  });
+});
+
+describe('scheduler: leadership', () => {
+  it('stops once another scheduler has taken its lease over: its later writes are fenced and change nothing', async () => {
+    const r = await rig();
+    const jobId = await r.submit([{ TaskName: 'A', TaskInstanceNum: 2 }]);
+    const [k0, k1] = [key(jobId, 'A', 0), key(jobId, 'A', 1)];
+    expect(await r.line(jobId, 'A', 0)).toBe('RUNNING  (running)');
+    // a second server on the same database takes the lease over once this one's has expired
+    const other = new SqliteStore(r.dbFile);
+    const mine = (await other.currentLease())!;
+    const taken = await other.acquireLease('another-replica', LEASE_TTL_MS, mine.expiresAt + 1);
+    expect(taken?.epoch).toBe(mine.epoch + 1);
+    r.executor.exit(k0, { exitCode: 0 });
+    await r.settle();
+    // its write of the end was refused: the instance shows what the new leader will re-adopt
+    expect((await other.getInstance(jobId, 'A', 0))?.state).toBe('RUNNING');
+    // and it schedules no more: a later end is not applied either, commands are not carried out
+    r.executor.exit(k1, { exitCode: 0 });
+    await r.settle();
+    expect((await other.getInstance(jobId, 'A', 1))?.state).toBe('RUNNING');
+    const later = await r.submit([{ TaskName: 'B' }]);
+    expect((await other.pendingCommands(0, 10)).map((c) => c.kind)).toEqual(['submitted']);
+    expect((await other.getJobById(later))?.state).toBe('SUBMITTED');
+    expect(r.executor.launches).toHaveLength(1); // only the first job's group was ever launched
+    await other.close();
   });
 });

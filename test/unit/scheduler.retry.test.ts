@@ -130,6 +130,19 @@ describe('scheduler: Timeout', () => {
     expect(await r.jobState(jobId)).toBe('FAILED');
   });
 
+  it('counts Timeout from when the attempt runs, not from its launch (as after a restart)', async () => {
+    const r = await rig({ onLaunch: () => 'hold' });
+    const jobId = await r.submit([{ TaskName: 'A', Timeout: 10 }]);
+    const k = key(jobId, 'A', 0);
+    r.clock.advance(8_000); // 8 s starting
+    r.executor.start(k);
+    await r.settle();
+    r.clock.advance(9_999);
+    expect(r.executor.stops).toEqual([]);
+    r.clock.advance(1);
+    expect(r.executor.stops).toEqual([{ key: k, handle: r.executor.handleOf(k)!, why: 'timeout', graceMs: 0 }]);
+  });
+
   it('gives the retry a Timeout of its own', async () => {
     const r = await rig();
     const jobId = await r.submit([{ TaskName: 'A', Timeout: 10, MaxRetryCount: 1 }]);
