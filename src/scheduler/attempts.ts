@@ -158,7 +158,8 @@ export class Attempts {
     inst.handle = r.handle;
     core.wb.dirty.instances.set(instKey(inst.jobId, inst.taskName, inst.index), inst);
     this.attemptRecord(a).runningTime = inst.runningTime;
-    // Timeout counts from when it runs (as after a restart, where the deadline comes from runningTime)
+    // COMPAT: Timeout counts from when it runs (as after a restart, where the deadline comes from
+    // runningTime), not from its launch (docs/compat.md)
     a.deadline = now + task.spec.timeoutSec * 1000;
     if (a.stop) this.sendStop(a);
     else this.deadlines.push(a.deadline, a);
