@@ -1,8 +1,8 @@
 // The shape of an action: the context of its request and its handler, typed by the action's wire
-// request (RequestOf). Each action file and the registry (index.ts) import these; nothing here imports
+// request and response (RequestOf, ResponseOf). Each action file and the registry (index.ts) import these; nothing here imports
 // an action.
 import type { Logger } from '../../lib/logger.ts';
-import type { ActionName, RequestOf } from '../models.ts';
+import type { ActionName, RequestOf, ResponseOf } from '../models.ts';
 import type { Services } from '../../services/index.ts';
 
 export interface ActionContext {
@@ -12,6 +12,6 @@ export interface ActionContext {
   log: Logger;
 }
 
-export type ActionHandler<A extends ActionName> = (ctx: ActionContext, req: RequestOf<A>) => Promise<Record<string, unknown>>;
+export type ActionHandler<A extends ActionName> = (ctx: ActionContext, req: RequestOf<A>) => Promise<ResponseOf<A>>;
 export type ActionRegistry = { [A in ActionName]: ActionHandler<A> };
 export type ActionFactory<A extends ActionName> = (s: Services) => ActionHandler<A>;
