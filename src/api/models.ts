@@ -8,7 +8,7 @@
 // allow clients to send them, e.g. when they echo a DescribeJobSubmitInfo result back into SubmitJob.
 //
 // Semantic limits (§f.2: name lengths, Limit maxima, list sizes, mutually exclusive members, ...) are
-// not part of these schemas; the action handlers enforce them with their specific error codes.
+// not part of these schemas; the services enforce them with their specific error codes.
 //
 // The schemas were checked member by member against the Node SDK's batch_models.d.ts (4.1.313); the
 // two agree on every member name and Required flag (the test suite asserts this at the type level).
@@ -455,7 +455,7 @@ export const REQUESTS = {
     TaskName: req(str),
     TaskInstanceIndex: req(int),
     MetricName: req(str),
-    StartTime: opt(str), // ISO 8601 UTC; format checked by the action
+    StartTime: opt(str), // ISO 8601 UTC; format checked by the monitor service
     EndTime: opt(str),
     Dimensions: opt(arr(Dimension)),
   }),
