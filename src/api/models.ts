@@ -1,14 +1,14 @@
 // Schemas of every request (input-side) structure of the Batch API 2017-03-12 (batch-api.md §c) and of
 // the request parameters of all 30 actions (§b), with the published member names, types and Required
-// flags. Integer(int64) → int, Integer(uint64) → uint, Float → float, Boolean → bool, String → str,
-// "Array of X" → arr(X).
+// flags; and, as types only, the responses of all 30 actions (ResponseOf, at the end). Integer(int64)
+// → int, Integer(uint64) → uint, Float → float, Boolean → bool, String → str, "Array of X" → arr(X).
 //
 // Output-only members that the SDK models declare on the same structures (DataDisk.DiskId,
 // SystemDisk.DiskId, Placement.HostId, Placement.RackId) are accepted as optional input: the SDK types
 // allow clients to send them, e.g. when they echo a DescribeJobSubmitInfo result back into SubmitJob.
 //
 // Semantic limits (§f.2: name lengths, Limit maxima, list sizes, mutually exclusive members, ...) are
-// not part of these schemas; the action handlers enforce them with their specific error codes.
+// not part of these schemas; the services enforce them with their specific error codes.
 //
 // The schemas were checked member by member against the Node SDK's batch_models.d.ts (4.1.313); the
 // two agree on every member name and Required flag (the test suite asserts this at the type level).
@@ -455,7 +455,7 @@ export const REQUESTS = {
     TaskName: req(str),
     TaskInstanceIndex: req(int),
     MetricName: req(str),
-    StartTime: opt(str), // ISO 8601 UTC; format checked by the action
+    StartTime: opt(str), // ISO 8601 UTC; format checked by the monitor service
     EndTime: opt(str),
     Dimensions: opt(arr(Dimension)),
   }),
@@ -569,3 +569,340 @@ export const REQUESTS = {
 } as const satisfies { [A in ActionName]: ObjectSchema<FieldDefs> };
 
 export type RequestOf<A extends ActionName> = Infer<(typeof REQUESTS)[A]>;
+
+// ---------------------------------------------------------------------------------------------------
+// Responses (§b "Response fields", §c output structures)
+//
+// Types only: no decoder reads a response, the services build their answers with these. A member is
+// required where OpenBatch always answers it and optional where it does not (the SDK marks every
+// response member optional). RequestId is not part of a response type: the pipeline adds it.
+// test/unit/models.test.ts pins every ResponseOf<A> to the SDK's `AResponse` type: the same members
+// with the same types, optionality and null aside.
+//
+// COMPAT: members the spec marks "may be null" are typed `| null` where OpenBatch answers null for
+// "no value" (docs/compat.md, "Nullable members"); the SDK's types leave null out. The same test
+// lists every such member, so a new null is a deliberate change.
+//
+// Structures that are request structures too (Placement, Tag, Dependence, Task, EnvData,
+// MountDataDisk, InputMapping, Authentication, Notification, RedirectInfo) are their inferred types.
+
+/** Instance counts per state (TaskMetrics and TaskInstanceMetrics have the same members). */
+export interface TaskMetrics {
+  SubmittedCount: number;
+  PendingCount: number;
+  RunnableCount: number;
+  StartingCount: number;
+  RunningCount: number;
+  SucceedCount: number;
+  FailedCount: number;
+  FailedInterruptedCount: number;
+}
+
+export type TaskInstanceMetrics = TaskMetrics;
+
+export interface TaskView {
+  TaskName: string;
+  TaskState: string;
+  CreateTime: string;
+  EndTime: string | null;
+}
+
+export interface JobView {
+  JobId: string;
+  JobName: string;
+  JobState: string;
+  Priority: number;
+  Placement: PlacementInput;
+  CreateTime: string;
+  EndTime: string | null;
+  TaskMetrics: TaskMetrics;
+  Tags: TagInput[];
+}
+
+/** RedirectInfo as answered: every member, "" where the task has none. */
+export type RedirectInfoView = Required<RedirectInfoInput>;
+
+export interface TaskInstanceView {
+  TaskInstanceIndex: number;
+  TaskInstanceState: string;
+  ExitCode: number | null;
+  StateReason: string;
+  ComputeNodeInstanceId: string | null;
+  CreateTime: string;
+  LaunchTime: string | null;
+  RunningTime: string | null;
+  EndTime: string | null;
+  RedirectInfo: RedirectInfoView;
+  StateDetailedReason: string;
+}
+
+export interface TaskInstanceLog {
+  TaskInstanceIndex: number;
+  StdoutLog: string | null;
+  StderrLog: string | null;
+  StdoutRedirectPath: string;
+  StderrRedirectPath: string;
+  StdoutRedirectFileName: string;
+  StderrRedirectFileName: string;
+}
+
+export interface DataPointView {
+  Timestamps: number[];
+  /** null in the gap a retried instance leaves (at most 10 in a row). */
+  Values: (number | null)[];
+}
+
+export interface TaskTemplateView {
+  TaskTemplateId: string;
+  TaskTemplateName: string;
+  TaskTemplateDescription: string;
+  TaskTemplateInfo: TaskInput;
+  CreateTime: string;
+  Tags: TagInput[];
+}
+
+export interface ComputeNode {
+  ComputeNodeId: string;
+  ComputeNodeInstanceId: string;
+  ComputeNodeState: string;
+  Cpu: number;
+  Mem: number;
+  ResourceCreatedTime: string;
+  TaskInstanceNumAvailable: number;
+  AgentVersion: string;
+  PrivateIpAddresses: string[];
+  PublicIpAddresses: string[];
+  ResourceType: string;
+  ResourceOrigin: string;
+}
+
+export interface ComputeNodeMetrics {
+  SubmittedCount: number;
+  CreatingCount: number;
+  CreationFailedCount: number;
+  CreatedCount: number;
+  RunningCount: number;
+  DeletingCount: number;
+  AbnormalCount: number;
+}
+
+export interface ComputeEnvView {
+  EnvId: string;
+  EnvName: string;
+  Placement: PlacementInput;
+  CreateTime: string;
+  ComputeNodeMetrics: ComputeNodeMetrics;
+  EnvType: string;
+  DesiredComputeNodeCount: number;
+  ResourceType: string;
+  NextAction: string;
+  AttachedComputeNodeCount: number;
+  Tags: TagInput[];
+}
+
+export interface ComputeEnvCreateInfo {
+  EnvId: string;
+  EnvName: string;
+  EnvDescription: string;
+  EnvType: string;
+  EnvData: EnvDataInput;
+  MountDataDisks: MountDataDiskInput[];
+  InputMappings: InputMappingInput[];
+  Authentications: AuthenticationInput[];
+  Notifications: NotificationInput[];
+  DesiredComputeNodeCount: number;
+  Tags: TagInput[];
+}
+
+export interface Activity {
+  ActivityId: string;
+  ComputeNodeId: string;
+  ComputeNodeActivityType: string;
+  EnvId: string;
+  Cause: string;
+  ActivityState: string;
+  StateReason: string;
+  StartTime: string;
+  EndTime: string | null;
+  InstanceId: string | null;
+}
+
+export interface InstanceTypeConfig {
+  Mem: number;
+  Cpu: number;
+  InstanceType: string;
+  Zone: string;
+  InstanceFamily: string;
+}
+
+/** Prices of an instance type; OpenBatch answers the postpaid hourly ones only. */
+export interface ItemPrice {
+  UnitPrice: number;
+  ChargeUnit: string;
+  OriginalPrice?: number;
+  DiscountPrice?: number;
+  Discount: number;
+  UnitPriceDiscount: number;
+  UnitPriceSecondStep?: number;
+  UnitPriceDiscountSecondStep?: number;
+  UnitPriceThirdStep?: number;
+  UnitPriceDiscountThirdStep?: number;
+  OriginalPriceThreeYear?: number;
+  DiscountPriceThreeYear?: number;
+  DiscountThreeYear?: number;
+  OriginalPriceFiveYear?: number;
+  DiscountPriceFiveYear?: number;
+  DiscountFiveYear?: number;
+  OriginalPriceOneYear?: number;
+  DiscountPriceOneYear?: number;
+  DiscountOneYear?: number;
+}
+
+export interface StorageBlock {
+  Type: string;
+  MinSize: number;
+  MaxSize: number;
+}
+
+/** Additional data of an instance type; OpenBatch has none to give ({}). */
+export interface Externals {
+  ReleaseAddress?: boolean;
+  UnsupportNetworks?: string[];
+  StorageBlockAttr?: StorageBlock;
+}
+
+export interface LocalDiskType {
+  Type: string;
+  PartitionType: string;
+  MinSize: number;
+  MaxSize: number;
+  Required: string;
+}
+
+export interface InstanceTypeQuotaItem {
+  Zone: string;
+  InstanceType: string;
+  InstanceChargeType: string;
+  NetworkCard: number;
+  Externals: Externals;
+  Cpu: number;
+  Memory: number;
+  InstanceFamily: string;
+  TypeName: string;
+  LocalDiskTypeList: LocalDiskType[];
+  Status: string;
+  Price: ItemPrice;
+  SoldOutReason: string;
+  InstanceBandwidth: number;
+  InstancePps: number;
+  StorageBlockAmount: number;
+  CpuType: string;
+  Gpu: number;
+  Fpga: number;
+  Remark: string;
+  GpuCount: number;
+  Frequency: string;
+  StatusCategory: string;
+}
+
+export interface InstanceCategoryItem {
+  InstanceCategory: string;
+  InstanceFamilySet: string[];
+}
+
+/** The answer of an action without response members: nothing but the RequestId (no member fits). */
+export type NoMembers = { [member: string]: never };
+
+/** The response members of every action (without RequestId). */
+export interface Responses {
+  // --- Jobs and tasks
+  SubmitJob: { JobId: string };
+  DescribeJob: {
+    JobId: string;
+    JobName: string;
+    Zone: string;
+    Priority: number;
+    JobState: string;
+    CreateTime: string;
+    /** "" while the job runs (not nullable here, unlike JobView.EndTime). */
+    EndTime: string;
+    TaskSet: TaskView[];
+    DependenceSet: DependenceInput[];
+    TaskMetrics: TaskMetrics;
+    TaskInstanceMetrics: TaskInstanceMetrics;
+    StateReason: string;
+    Tags: TagInput[];
+    NextAction: string;
+  };
+  DescribeJobs: { JobSet: JobView[]; TotalCount: number };
+  DescribeJobSubmitInfo: {
+    JobId: string;
+    JobName: string;
+    JobDescription: string;
+    Priority: number;
+    Tasks: TaskInput[];
+    Dependences: DependenceInput[];
+    Tags: TagInput[];
+  };
+  DescribeTask: {
+    JobId: string;
+    TaskName: string;
+    TaskState: string;
+    CreateTime: string;
+    /** "" while the task runs. */
+    EndTime: string;
+    TaskInstanceTotalCount: number;
+    TaskInstanceSet: TaskInstanceView[];
+    TaskInstanceMetrics: TaskInstanceMetrics;
+  };
+  DescribeTaskLogs: { TotalCount: number; TaskInstanceLogSet: TaskInstanceLog[] };
+  DescribeJobMonitorData: { Period: number; DataPoints: DataPointView };
+  TerminateJob: NoMembers;
+  TerminateTaskInstance: NoMembers;
+  RetryJobs: NoMembers;
+  DeleteJob: NoMembers;
+
+  // --- Task templates
+  CreateTaskTemplate: { TaskTemplateId: string };
+  DescribeTaskTemplates: { TaskTemplateSet: TaskTemplateView[]; TotalCount: number };
+  ModifyTaskTemplate: NoMembers;
+  DeleteTaskTemplates: NoMembers;
+
+  // --- Compute environments
+  CreateComputeEnv: { EnvId: string };
+  DescribeComputeEnv: {
+    EnvId: string;
+    EnvName: string;
+    Placement: PlacementInput;
+    CreateTime: string;
+    ComputeNodeSet: ComputeNode[];
+    ComputeNodeMetrics: ComputeNodeMetrics;
+    DesiredComputeNodeCount: number;
+    EnvType: string;
+    ResourceType: string;
+    NextAction: string;
+    AttachedComputeNodeCount: number;
+    Tags: TagInput[];
+  };
+  DescribeComputeEnvs: { ComputeEnvSet: ComputeEnvView[]; TotalCount: number };
+  DescribeComputeEnvCreateInfo: ComputeEnvCreateInfo;
+  DescribeComputeEnvCreateInfos: { TotalCount: number; ComputeEnvCreateInfoSet: ComputeEnvCreateInfo[] };
+  DescribeComputeEnvActivities: { ActivitySet: Activity[]; TotalCount: number };
+  ModifyComputeEnv: NoMembers;
+  DeleteComputeEnv: NoMembers;
+
+  // --- Compute nodes and attached instances
+  AttachInstances: NoMembers;
+  DetachInstances: NoMembers;
+  TerminateComputeNode: NoMembers;
+  TerminateComputeNodes: NoMembers;
+
+  // --- Read-only catalogue
+  DescribeAvailableCvmInstanceTypes: { InstanceTypeConfigSet: InstanceTypeConfig[] };
+  DescribeCvmZoneInstanceConfigInfos: { InstanceTypeQuotaSet: InstanceTypeQuotaItem[] };
+  DescribeInstanceCategories: { InstanceCategorySet: InstanceCategoryItem[] };
+}
+
+/** What action A answers inside `Response`, without RequestId. (Indexing fails to compile for an
+ *  action that Responses lacks.) */
+export type ResponseOf<A extends ActionName> = Responses[A];

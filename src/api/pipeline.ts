@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { authenticate, ReplayCache, type IncomingRequest } from './auth.ts';
 import { apiError, isApiError, StoreUnavailable, type ApiError, type StoreUnavailableKind } from '../domain/errors.ts';
-import { ACTION_NAMES, REQUESTS, type ActionName } from './models.ts';
+import { ACTION_NAMES, REQUESTS, type ActionName, type ResponseOf } from './models.ts';
 import { RateLimiter } from './ratelimit.ts';
 import { decodeFlat, decodeJson } from './schema.ts';
 import type { ActionContext, ActionRegistry } from './actions/types.ts';
@@ -90,7 +90,8 @@ export class Pipeline {
           return (log ??= root.child({ requestId, action: name, account: auth.accountId }));
         },
       };
-      const handler = this.o.actions[name] as (c: ActionContext, p: unknown) => Promise<Record<string, unknown>>;
+      // params is what REQUESTS[name] decodes, i.e. RequestOf<typeof name>
+      const handler = this.o.actions[name] as (c: ActionContext, p: unknown) => Promise<ResponseOf<ActionName>>;
       const result = await handler(ctx, params);
       // RequestId goes last, as Tencent sends it; spliced into the JSON rather than copied into a new object
       const json = JSON.stringify(result);

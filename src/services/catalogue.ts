@@ -7,8 +7,7 @@ import { zonesOf } from '../domain/regions.ts';
 import { checkFilters, type CheckedFilter } from './filters.ts';
 import type { Caller } from './types.ts';
 import { checkZone } from './validate.ts';
-
-type Obj = Record<string, any>;
+import type { InstanceTypeQuotaItem, RequestOf, ResponseOf } from '../api/models.ts';
 
 const CHARGE_TYPES = ['POSTPAID_BY_HOUR', 'SPOTPAID'];
 const SPOT_DISCOUNT = 0.2; // spot instances at a fifth of the list price
@@ -44,7 +43,7 @@ export class CatalogueService {
     return out;
   }
 
-  async describeAvailableCvmInstanceTypes(c: Caller, req: Obj): Promise<Obj> {
+  async describeAvailableCvmInstanceTypes(c: Caller, req: RequestOf<'DescribeAvailableCvmInstanceTypes'>): Promise<ResponseOf<'DescribeAvailableCvmInstanceTypes'>> {
     const filters = checkFilters(req.Filters, (n) => n === 'zone' || n === 'instance-family', this.limits);
     return {
       InstanceTypeConfigSet: this.offers(c, filters)
@@ -53,7 +52,7 @@ export class CatalogueService {
     };
   }
 
-  async describeCvmZoneInstanceConfigInfos(c: Caller, req: Obj): Promise<Obj> {
+  async describeCvmZoneInstanceConfigInfos(c: Caller, req: RequestOf<'DescribeCvmZoneInstanceConfigInfos'>): Promise<ResponseOf<'DescribeCvmZoneInstanceConfigInfos'>> {
     const filters = checkFilters(req.Filters, (n) => ['zone', 'instance-family', 'instance-type', 'instance-charge-type'].includes(n), this.limits);
     const charge = filters.find((f) => f.name === 'instance-charge-type')?.values;
     for (const v of charge ?? []) {
@@ -61,7 +60,7 @@ export class CatalogueService {
         throw apiError('InvalidParameterValue.UnsupportedBatchInstanceChargeType', { param: 'Filter instance-charge-type', value: v, supported: CHARGE_TYPES.join(', ') });
       }
     }
-    const set: Obj[] = [];
+    const set: InstanceTypeQuotaItem[] = [];
     for (const [zone, t] of this.offers(c, filters)) {
       for (const ct of CHARGE_TYPES) {
         if (charge && !charge.includes(ct)) continue;
@@ -97,7 +96,7 @@ export class CatalogueService {
     return { InstanceTypeQuotaSet: set };
   }
 
-  async describeInstanceCategories(_c: Caller, _req: Obj): Promise<Obj> {
+  async describeInstanceCategories(_c: Caller, _req: RequestOf<'DescribeInstanceCategories'>): Promise<ResponseOf<'DescribeInstanceCategories'>> {
     return {
       InstanceCategorySet: [...this.catalogue.categories.entries()].map(([InstanceCategory, InstanceFamilySet]) => ({
         InstanceCategory,

@@ -24,8 +24,10 @@ import {
   type ValidationContext,
 } from './validate.ts';
 import { maskSecrets } from './views.ts';
-
-type Obj = Record<string, any>;
+import { storedComputeEnv, storedEnvPlacement, withEnvData } from './stored.ts';
+import type {
+  Activity, ComputeEnvCreateInfo, ComputeEnvView, ComputeNode, ComputeNodeMetrics, EnvDataInput, RequestOf, ResponseOf,
+} from '../api/models.ts';
 
 export interface AttachableInstance {
   InstanceId: string;
@@ -95,8 +97,8 @@ export class EnvService {
   }
 
   private typeOf(env: EnvRecord): string {
-    const ed = (env.info.ComputeEnv.EnvData ?? {}) as Obj;
-    return (ed.InstanceType as string | undefined) ?? (ed.InstanceTypes as string[] | undefined)?.[0] ?? 'LOCAL.SLOT';
+    const ed = storedComputeEnv(env).EnvData;
+    return ed?.InstanceType ?? ed?.InstanceTypes?.[0] ?? 'LOCAL.SLOT';
   }
 
   private checkInstanceType(t: string, param: string): void {
@@ -115,13 +117,13 @@ export class EnvService {
 
   // ------------------------------------------------------------------ create
 
-  create(c: Caller, req: Obj): Promise<Obj> {
+  create(c: Caller, req: RequestOf<'CreateComputeEnv'>): Promise<ResponseOf<'CreateComputeEnv'>> {
     return this.serially(() => this.createNow(c, req));
   }
 
-  private async createNow(c: Caller, req: Obj): Promise<Obj> {
-    const ce = req.ComputeEnv as Obj;
-    const placement = req.Placement as Obj;
+  private async createNow(c: Caller, req: RequestOf<'CreateComputeEnv'>): Promise<ResponseOf<'CreateComputeEnv'>> {
+    const ce = req.ComputeEnv;
+    const placement = req.Placement;
     checkZone(placement.Zone, c.region);
     if (placement.ProjectId !== undefined && placement.ProjectId < 0) {
       throw apiError('InvalidParameterValue.Negative', { param: 'Placement.ProjectId', problem: `must not be negative; got ${placement.ProjectId}` });
@@ -135,12 +137,12 @@ export class EnvService {
       throw apiError('InvalidParameterValue.ComputeEnv', { param: 'ComputeEnv.EnvType', problem: `must be MANAGED; got "${ce.EnvType}"` });
     }
     checkEnvData(ce.EnvData, this.ctx(c), 'ComputeEnv.EnvData', true);
-    const ed = ce.EnvData as Obj;
-    if (ed.InstanceTypeOptions !== undefined) {
+    const ed = ce.EnvData;
+    if (ed?.InstanceTypeOptions !== undefined) {
       throw apiError('UnsupportedOperation', { detail: 'ComputeEnv.EnvData.InstanceTypeOptions is not supported for named environments yet; give InstanceType or InstanceTypes.' });
     }
-    if (ed.InstanceType !== undefined) this.checkInstanceType(ed.InstanceType, 'ComputeEnv.EnvData.InstanceType');
-    (ed.InstanceTypes as string[] | undefined)?.forEach((t, i) => this.checkInstanceType(t, `ComputeEnv.EnvData.InstanceTypes.${i}`));
+    if (ed?.InstanceType !== undefined) this.checkInstanceType(ed.InstanceType, 'ComputeEnv.EnvData.InstanceType');
+    ed?.InstanceTypes?.forEach((t, i) => this.checkInstanceType(t, `ComputeEnv.EnvData.InstanceTypes.${i}`));
     checkMountDataDisks(ce.MountDataDisks, this.ctx(c), 'ComputeEnv.MountDataDisks');
     if (ce.InputMappings !== undefined) {
       throw apiError('UnsupportedOperation', { detail: 'ComputeEnv.InputMappings are not supported by OpenBatch yet.' });
@@ -148,7 +150,7 @@ export class EnvService {
     if (ce.AgentRunningMode !== undefined) {
       throw apiError('UnsupportedOperation', { detail: 'ComputeEnv.AgentRunningMode (Windows agents) is not supported by OpenBatch.' });
     }
-    (ce.Authentications as Obj[] | undefined)?.forEach((a, i) => {
+    ce.Authentications?.forEach((a, i) => {
       if (a.Scene !== 'COS') throw apiError('InvalidParameterValue', { param: `ComputeEnv.Authentications.${i}.Scene`, problem: `must be COS; got "${a.Scene}"` });
     });
     checkNotifications(ce.Notifications, ENV_NOTIFICATION_EVENTS, 'ComputeEnv.Notifications');
@@ -205,13 +207,13 @@ export class EnvService {
 
   // ------------------------------------------------------------------ describe
 
-  async describe(c: Caller, req: Obj): Promise<Obj> {
+  async describe(c: Caller, req: RequestOf<'DescribeComputeEnv'>): Promise<ResponseOf<'DescribeComputeEnv'>> {
     const env = await this.mustEnv(c, req.EnvId);
     const nodes = await this.d.store.nodesOf(env.id);
     return {
       EnvId: env.id,
       EnvName: env.name,
-      Placement: env.info.Placement,
+      Placement: storedEnvPlacement(env),
       CreateTime: isoSeconds(env.createTime),
       ComputeNodeSet: nodes.map((n) => this.nodeView(n)),
       ComputeNodeMetrics: nodeMetrics(nodes),
@@ -224,7 +226,7 @@ export class EnvService {
     };
   }
 
-  private nodeView(n: NodeRecord): Obj {
+  private nodeView(n: NodeRecord): ComputeNode {
     return {
       ComputeNodeId: n.id,
       ComputeNodeInstanceId: n.instanceId,
@@ -241,12 +243,12 @@ export class EnvService {
     };
   }
 
-  private async list(c: Caller, req: Obj, idsParam: 'EnvIds', known: string[]) {
+  private async list(c: Caller, req: RequestOf<'DescribeComputeEnvs' | 'DescribeComputeEnvCreateInfos'>, idsParam: 'EnvIds', known: string[]) {
     const { offset, limit } = checkPage(req.Offset, req.Limit, 20, 100);
     if (req[idsParam] !== undefined && req.Filters !== undefined) {
       throw apiError('InvalidParameter.InvalidParameterCombination', { detail: `${idsParam} and Filters cannot be given together.` });
     }
-    const ids = req[idsParam] as string[] | undefined;
+    const ids = req[idsParam];
     if (ids) {
       if (ids.length > 100) throw apiError('InvalidParameterValue.LimitExceeded', { param: idsParam, problem: `has ${ids.length} entries; at most 100 are allowed` });
       ids.forEach((id, i) => checkEnvId(id, `${idsParam}.${i}`));
@@ -261,15 +263,15 @@ export class EnvService {
     return this.d.store.listEnvs(c.account, c.region, { ids, filters, offset, limit });
   }
 
-  async describeEnvs(c: Caller, req: Obj): Promise<Obj> {
+  async describeEnvs(c: Caller, req: RequestOf<'DescribeComputeEnvs'>): Promise<ResponseOf<'DescribeComputeEnvs'>> {
     const { total, envs } = await this.list(c, req, 'EnvIds', ENV_FILTERS);
-    const set = [];
+    const set: ComputeEnvView[] = [];
     for (const env of envs) {
       const nodes = await this.d.store.nodesOf(env.id);
       set.push({
         EnvId: env.id,
         EnvName: env.name,
-        Placement: env.info.Placement,
+        Placement: storedEnvPlacement(env),
         CreateTime: isoSeconds(env.createTime),
         ComputeNodeMetrics: nodeMetrics(nodes),
         EnvType: 'MANAGED',
@@ -283,8 +285,8 @@ export class EnvService {
     return { ComputeEnvSet: set, TotalCount: total };
   }
 
-  private createInfo(env: EnvRecord): Obj {
-    const ce = maskSecrets(env.info.ComputeEnv) as Obj;
+  private createInfo(env: EnvRecord): ComputeEnvCreateInfo {
+    const ce = maskSecrets(storedComputeEnv(env));
     return {
       EnvId: env.id,
       EnvName: env.name,
@@ -300,21 +302,21 @@ export class EnvService {
     };
   }
 
-  async describeCreateInfo(c: Caller, req: Obj): Promise<Obj> {
+  async describeCreateInfo(c: Caller, req: RequestOf<'DescribeComputeEnvCreateInfo'>): Promise<ResponseOf<'DescribeComputeEnvCreateInfo'>> {
     return this.createInfo(await this.mustEnv(c, req.EnvId));
   }
 
-  async describeCreateInfos(c: Caller, req: Obj): Promise<Obj> {
+  async describeCreateInfos(c: Caller, req: RequestOf<'DescribeComputeEnvCreateInfos'>): Promise<ResponseOf<'DescribeComputeEnvCreateInfos'>> {
     const { total, envs } = await this.list(c, req, 'EnvIds', CREATE_INFO_FILTERS);
     return { TotalCount: total, ComputeEnvCreateInfoSet: envs.map((e) => this.createInfo(e)) };
   }
 
-  async describeActivities(c: Caller, req: Obj): Promise<Obj> {
+  async describeActivities(c: Caller, req: RequestOf<'DescribeComputeEnvActivities'>): Promise<ResponseOf<'DescribeComputeEnvActivities'>> {
     const env = await this.mustEnv(c, req.EnvId);
     const { offset, limit } = checkPage(req.Offset, req.Limit, 20, 100);
     let nodeIds: string[] | undefined;
     if (req.Filters !== undefined) {
-      const f = req.Filters as { Name: string; Values: string[] };
+      const f = req.Filters;
       if (f.Name !== 'compute-node-id') throw apiError('InvalidParameterValue', { param: 'Filters.Name', problem: `"${f.Name}" is not supported here; use compute-node-id` });
       if (f.Values.length === 0) throw apiError('InvalidParameterValue', { param: 'Filters.Values', problem: 'must not be empty' });
       f.Values.forEach((v, i) => checkNodeId(v, `Filters.Values.${i}`));
@@ -332,11 +334,11 @@ export class EnvService {
     }
   }
 
-  modify(c: Caller, req: Obj): Promise<Obj> {
+  modify(c: Caller, req: RequestOf<'ModifyComputeEnv'>): Promise<ResponseOf<'ModifyComputeEnv'>> {
     return this.serially(() => this.modifyNow(c, req));
   }
 
-  private async modifyNow(c: Caller, req: Obj): Promise<Obj> {
+  private async modifyNow(c: Caller, req: RequestOf<'ModifyComputeEnv'>): Promise<ResponseOf<'ModifyComputeEnv'>> {
     const env = await this.mustEnv(c, req.EnvId);
     this.notDeleting(env);
     if (req.EnvName !== undefined) {
@@ -345,26 +347,26 @@ export class EnvService {
     }
     maxLen(req.EnvDescription, MAX_ENV_DESCRIPTION, 'InvalidParameter.EnvDescriptionTooLong', 'EnvDescription');
     if (req.DesiredComputeNodeCount !== undefined) checkDesired(req.DesiredComputeNodeCount, 'DesiredComputeNodeCount');
-    const info = structuredClone(env.info);
+    let info = env.info;
     if (req.EnvData !== undefined) {
-      const types = req.EnvData.InstanceTypes as string[];
+      const types = req.EnvData.InstanceTypes;
       if (types.length === 0) throw apiError('InvalidParameterValue.InstanceTypesEmpty', { param: 'EnvData.InstanceTypes' });
       if (types.length > 10) throw apiError('InvalidParameterValue.LimitExceeded', { param: 'EnvData.InstanceTypes', problem: `has ${types.length} entries; at most 10 are allowed` });
       types.forEach((t, i) => {
         if (types.indexOf(t) !== i) throw apiError('InvalidParameterValue.InstanceTypeDuplicate', { param: 'EnvData.InstanceTypes', type: t });
         this.checkInstanceType(t, `EnvData.InstanceTypes.${i}`);
       });
-      const ed = { ...(info.ComputeEnv.EnvData as Obj) };
+      const ed: EnvDataInput = { ...storedComputeEnv(env).EnvData };
       delete ed.InstanceType;
       ed.InstanceTypes = types;
-      info.ComputeEnv.EnvData = ed;
+      info = withEnvData(info, ed);
     }
     const now = this.d.clock.now();
     const updated: EnvRecord = { ...env, info, name: req.EnvName ?? env.name, description: req.EnvDescription ?? env.description };
     const nodes: NodeRecord[] = [];
     const activities: ActivityRecord[] = [];
     if (req.DesiredComputeNodeCount !== undefined && req.DesiredComputeNodeCount !== env.desired) {
-      const from = env.desired, to = req.DesiredComputeNodeCount as number;
+      const from = env.desired, to = req.DesiredComputeNodeCount;
       updated.desired = to;
       if (to > from) {
         const cause = `ModifyComputeEnv: increase the capacity from ${from} to ${to}`;
@@ -393,7 +395,7 @@ export class EnvService {
     return {};
   }
 
-  async delete(c: Caller, req: Obj): Promise<Obj> {
+  async delete(c: Caller, req: RequestOf<'DeleteComputeEnv'>): Promise<ResponseOf<'DeleteComputeEnv'>> {
     const env = await this.mustEnv(c, req.EnvId);
     if (env.nextAction === 'DELETING') {
       throw apiError('UnsupportedOperation.AcceptOtherRequest', { envId: env.id });
@@ -414,14 +416,14 @@ export class EnvService {
     return {};
   }
 
-  attach(c: Caller, req: Obj): Promise<Obj> {
+  attach(c: Caller, req: RequestOf<'AttachInstances'>): Promise<ResponseOf<'AttachInstances'>> {
     return this.serially(() => this.attachNow(c, req));
   }
 
-  private async attachNow(c: Caller, req: Obj): Promise<Obj> {
+  private async attachNow(c: Caller, req: RequestOf<'AttachInstances'>): Promise<ResponseOf<'AttachInstances'>> {
     const env = await this.mustEnv(c, req.EnvId);
     this.notDeleting(env);
-    const list = req.Instances as { InstanceId: string }[];
+    const list = req.Instances;
     if (list.length === 0) throw apiError('InvalidParameterValue', { param: 'Instances', problem: 'must name at least one instance' });
     if (list.length > 100) throw apiError('InvalidParameterValue.LimitExceeded', { param: 'Instances', problem: `has ${list.length} entries; at most 100 are allowed` });
     const ids = list.map((i) => i.InstanceId);
@@ -448,9 +450,9 @@ export class EnvService {
     return {};
   }
 
-  async detach(c: Caller, req: Obj): Promise<Obj> {
+  async detach(c: Caller, req: RequestOf<'DetachInstances'>): Promise<ResponseOf<'DetachInstances'>> {
     const env = await this.mustEnv(c, req.EnvId);
-    const ids = req.InstanceIds as string[];
+    const ids = req.InstanceIds;
     if (ids.length === 0) throw apiError('InvalidParameterValue', { param: 'InstanceIds', problem: 'must name at least one instance' });
     ids.forEach((id, i) => {
       if (ids.indexOf(id) !== i) throw apiError('InvalidParameterValue.InstanceIdDuplicated', { param: 'InstanceIds', id });
@@ -472,7 +474,16 @@ export class EnvService {
     return {};
   }
 
-  async terminateNodes(c: Caller, envId: string, nodeIds: string[], param: string, cause: string): Promise<Obj> {
+  terminateNode(c: Caller, req: RequestOf<'TerminateComputeNode'>): Promise<ResponseOf<'TerminateComputeNode'>> {
+    return this.terminate(c, req.EnvId, [req.ComputeNodeId], 'ComputeNodeId', 'TerminateComputeNode');
+  }
+
+  terminateNodes(c: Caller, req: RequestOf<'TerminateComputeNodes'>): Promise<ResponseOf<'TerminateComputeNodes'>> {
+    return this.terminate(c, req.EnvId, req.ComputeNodeIds, 'ComputeNodeIds', 'TerminateComputeNodes');
+  }
+
+  /** TerminateComputeNode(s): `param` names the ids in messages, `cause` starts each activity's Cause. */
+  private async terminate(c: Caller, envId: string, nodeIds: string[], param: string, cause: string): Promise<ResponseOf<'TerminateComputeNodes'>> {
     nodeIds.forEach((id, i) => checkNodeId(id, nodeIds.length > 1 || param.endsWith('s') ? `${param}.${i}` : param));
     const env = await this.mustEnv(c, envId);
     this.notDeleting(env);
@@ -507,7 +518,7 @@ function checkDesired(n: number, param: string): void {
   if (n > MAX_NODES) throw apiError('InvalidParameterValue.LimitExceeded', { param: param, problem: `must be at most ${MAX_NODES}; got ${n}` });
 }
 
-function nodeMetrics(nodes: NodeRecord[]): Record<string, number> {
+function nodeMetrics(nodes: NodeRecord[]): ComputeNodeMetrics {
   const c: Record<string, number> = {};
   for (const s of NODE_STATES) c[s] = 0;
   for (const n of nodes) c[n.state] = (c[n.state] ?? 0) + 1;
@@ -522,7 +533,7 @@ function nodeMetrics(nodes: NodeRecord[]): Record<string, number> {
   };
 }
 
-function activityView(a: ActivityRecord): Obj {
+function activityView(a: ActivityRecord): Activity {
   return {
     ActivityId: a.id,
     ComputeNodeId: a.nodeId,

@@ -12,14 +12,14 @@ import type { HostCapacity } from '../domain/capacity.ts';
 import type { CommandSender } from '../scheduler/ports.ts';
 import type { JobRecord, NewJobRecord, Store, TaskRecord } from '../store/types.ts';
 import { checkFilters, checkPage } from './filters.ts';
-import { checkClientToken, checkJob, checkTaskName, checkZone, type ValidationContext } from './validate.ts';
+import { checkClientToken, checkJob, checkTaskName, checkZone, type CheckedTask, type ValidationContext } from './validate.ts';
 import {
   describeJobView, instanceView, isoOrEmpty, jobView, maskSecrets, metricsView, redirectView,
 } from './views.ts';
+import { storedJob } from './stored.ts';
 import type { AttemptLogs } from '../executors/types.ts';
 import type { Caller } from './types.ts';
-
-type Obj = Record<string, any>;
+import type { RequestOf, ResponseOf, TaskInstanceLog } from '../api/models.ts';
 
 export interface JobServiceDeps {
   store: Store;
@@ -54,18 +54,18 @@ export class JobService {
     return { region: c.region, limits: this.d.limits, localRoot: this.d.localRoot, knownInstanceType: this.d.knownInstanceType, envBytes: this.d.envBytes };
   }
 
-  async submitJob(c: Caller, req: Obj): Promise<{ JobId: string }> {
-    const placement = req.Placement as Obj;
+  async submitJob(c: Caller, req: RequestOf<'SubmitJob'>): Promise<ResponseOf<'SubmitJob'>> {
+    const placement = req.Placement;
     checkZone(placement.Zone, c.region);
     if (placement.ProjectId !== undefined && placement.ProjectId < 0) {
       throw apiError('InvalidParameterValue.Negative', { param: 'Placement.ProjectId', problem: `must not be negative; got ${placement.ProjectId}` });
     }
     checkClientToken(req.ClientToken);
     const usable = new Map<string, boolean>();
-    for (const t of (req.Job as Obj).Tasks as Obj[]) {
+    for (const t of req.Job.Tasks) {
       if (typeof t.EnvId === 'string' && this.d.envUsable) usable.set(t.EnvId, await this.d.envUsable(c, t.EnvId));
     }
-    const { job, tasks } = checkJob(req.Job as Obj, this.ctx(c), { envExists: (id) => usable.get(id) ?? false });
+    const { job, tasks, dependOn } = checkJob(req.Job, this.ctx(c), { envExists: (id) => usable.get(id) ?? false });
     tasks.forEach((t, i) => this.checkFitsHost(t, `Job.Tasks.${i}`));
     const now = this.d.clock.now();
     const id = newId('job');
@@ -83,11 +83,11 @@ export class JobService {
       createTime: now,
       endTime: null,
       clientToken: req.ClientToken ?? null,
-      tags: (job.Tags as { Key: string; Value: string }[] | undefined) ?? [],
+      tags: job.Tags ?? [],
       spec: {
         placement,
-        dependences: (job.Dependences as { StartTask: string; EndTask: string }[] | undefined) ?? [],
-        dependOn: job.TaskExecutionDependOn ?? 'PRE_TASK_SUCCEED',
+        dependences: job.Dependences ?? [],
+        dependOn,
         job,
       },
     };
@@ -113,11 +113,11 @@ export class JobService {
   }
 
   /** An instance of an anonymous environment must fit in what this host can promise at all. */
-  private checkFitsHost(t: Obj, param: string): void {
+  private checkFitsHost(t: CheckedTask, param: string): void {
     const cap = this.d.capacity;
     if (!cap || !this.d.capacityOf || t.ComputeEnv === undefined) return;
-    const ed = (t.ComputeEnv as Obj).EnvData as Obj | undefined;
-    const type = (ed?.InstanceType as string | undefined) ?? (ed?.InstanceTypes as string[] | undefined)?.[0];
+    const ed = t.ComputeEnv.EnvData;
+    const type = ed?.InstanceType ?? ed?.InstanceTypes?.[0];
     const r = type === undefined ? undefined : this.d.capacityOf(type);
     if (!r || cap.everFits({ cpus: r.cpu, memGiB: r.memGiB })) return;
     // COMPAT: LimitExceeded.CpuQuota (the quota code of compute environments) for an instance type
@@ -134,14 +134,14 @@ export class JobService {
     return got;
   }
 
-  async describeJob(c: Caller, req: Obj): Promise<Obj> {
+  async describeJob(c: Caller, req: RequestOf<'DescribeJob'>): Promise<ResponseOf<'DescribeJob'>> {
     const { job, tasks } = await this.mustJob(c, req.JobId);
     return describeJobView(job, tasks);
   }
 
-  async describeJobSubmitInfo(c: Caller, req: Obj): Promise<Obj> {
+  async describeJobSubmitInfo(c: Caller, req: RequestOf<'DescribeJobSubmitInfo'>): Promise<ResponseOf<'DescribeJobSubmitInfo'>> {
     const { job } = await this.mustJob(c, req.JobId);
-    const echo = maskSecrets(job.spec.job);
+    const echo = maskSecrets(storedJob(job));
     return {
       JobId: job.id,
       JobName: job.name,
@@ -153,12 +153,12 @@ export class JobService {
     };
   }
 
-  async describeJobs(c: Caller, req: Obj): Promise<Obj> {
+  async describeJobs(c: Caller, req: RequestOf<'DescribeJobs'>): Promise<ResponseOf<'DescribeJobs'>> {
     const { offset, limit } = checkPage(req.Offset, req.Limit, 20, 100);
     if (req.JobIds !== undefined && req.Filters !== undefined) {
       throw apiError('InvalidParameter.InvalidParameterCombination', { detail: 'JobIds and Filters cannot be given together.' });
     }
-    const jobIds = req.JobIds as string[] | undefined;
+    const jobIds = req.JobIds;
     if (jobIds) {
       if (jobIds.length > this.d.limits.maxJobIdsPerRequest) {
         throw apiError('InvalidParameterValue.LimitExceeded', { param: 'JobIds', problem: `has ${jobIds.length} entries; at most ${this.d.limits.maxJobIdsPerRequest} are allowed` });
@@ -179,13 +179,13 @@ export class JobService {
     return { JobSet: jobs.map((j) => jobView(j, states.get(j.id) ?? [])), TotalCount: total };
   }
 
-  async describeTask(c: Caller, req: Obj): Promise<Obj> {
+  async describeTask(c: Caller, req: RequestOf<'DescribeTask'>): Promise<ResponseOf<'DescribeTask'>> {
     checkJobId(req.JobId);
     const offset = req.Offset ?? 0;
     const limit = req.Limit ?? 100;
     if (limit > 1000) throw apiError('InvalidParameterValue', { param: 'Limit', problem: `must be between 0 and 1000; got ${limit}` });
     let states: State[] | undefined;
-    const list = req.Filters as { Name: string; Values: string[] }[] | undefined;
+    const list = req.Filters;
     if (list && list.length > 0) {
       // COMPAT: both documented names of the state filter are accepted (batch-api.md §h.1)
       const fs2 = checkFilters(list, (n) => TASK_INSTANCE_FILTERS.includes(n), this.d.limits);
@@ -217,7 +217,7 @@ export class JobService {
     };
   }
 
-  async describeTaskLogs(c: Caller, req: Obj): Promise<Obj> {
+  async describeTaskLogs(c: Caller, req: RequestOf<'DescribeTaskLogs'>): Promise<ResponseOf<'DescribeTaskLogs'>> {
     checkJobId(req.JobId);
     checkTaskName(req.TaskName, 'TaskName');
     const limit = req.Limit ?? 5;
@@ -231,7 +231,7 @@ export class JobService {
     if (!task) throw apiError('ResourceNotFound.Task', { jobId: job.id, taskName: req.TaskName });
     let indexes: number[];
     if (req.TaskInstanceIndexes !== undefined) {
-      indexes = [...new Set(req.TaskInstanceIndexes as number[])];
+      indexes = [...new Set(req.TaskInstanceIndexes)];
       for (const i of indexes) {
         if (i >= task.instanceNum) {
           throw apiError('ResourceNotFound.TaskInstance', { jobId: job.id, taskName: task.name, index: i, why: instancesOf(task) });
@@ -243,7 +243,7 @@ export class JobService {
       indexes = [];
       for (let i = from; i < Math.min(task.instanceNum, from + limit); i++) indexes.push(i);
     }
-    const set = [];
+    const set: TaskInstanceLog[] = [];
     for (const index of indexes) {
       const inst = await this.d.store.getInstance(job.id, task.name, index);
       const rv = redirectView(task, index);
@@ -266,7 +266,7 @@ export class JobService {
     return { TotalCount: task.instanceNum, TaskInstanceLogSet: set };
   }
 
-  async terminateJob(c: Caller, req: Obj): Promise<Obj> {
+  async terminateJob(c: Caller, req: RequestOf<'TerminateJob'>): Promise<ResponseOf<'TerminateJob'>> {
     const { job } = await this.mustJob(c, req.JobId);
     if (job.state === 'SUBMITTED') {
       throw apiError('UnsupportedOperation', { detail: `Job ${job.id} is SUBMITTED: it cannot be terminated until the scheduler has accepted it; try again in a moment.` });
@@ -276,11 +276,11 @@ export class JobService {
     return {};
   }
 
-  async terminateTaskInstance(c: Caller, req: Obj): Promise<Obj> {
+  async terminateTaskInstance(c: Caller, req: RequestOf<'TerminateTaskInstance'>): Promise<ResponseOf<'TerminateTaskInstance'>> {
     const { job, tasks } = await this.mustJob(c, req.JobId);
     const task = tasks.find((t) => t.name === req.TaskName);
     if (!task) throw apiError('ResourceNotFound.TaskInstance', { jobId: job.id, taskName: req.TaskName, index: req.TaskInstanceIndex, why: 'the job has no task of that name' });
-    const index = req.TaskInstanceIndex as number;
+    const index = req.TaskInstanceIndex;
     if (index < 0 || index >= task.instanceNum) {
       throw apiError('ResourceNotFound.TaskInstance', { jobId: job.id, taskName: task.name, index, why: instancesOf(task) });
     }
@@ -288,8 +288,8 @@ export class JobService {
     return {};
   }
 
-  async retryJobs(c: Caller, req: Obj): Promise<Obj> {
-    const ids = [...new Set(req.JobIds as string[])];
+  async retryJobs(c: Caller, req: RequestOf<'RetryJobs'>): Promise<ResponseOf<'RetryJobs'>> {
+    const ids = [...new Set(req.JobIds)];
     if (ids.length === 0) throw apiError('InvalidParameterValue', { param: 'JobIds', problem: 'must name at least one job' });
     if (ids.length > 100) throw apiError('InvalidParameterValue.LimitExceeded', { param: 'JobIds', problem: `has ${ids.length} entries; at most 100 are allowed` });
     ids.forEach((id, i) => checkJobId(id, `JobIds.${i}`));
@@ -306,7 +306,7 @@ export class JobService {
     return {};
   }
 
-  async deleteJob(c: Caller, req: Obj): Promise<Obj> {
+  async deleteJob(c: Caller, req: RequestOf<'DeleteJob'>): Promise<ResponseOf<'DeleteJob'>> {
     const { job, tasks } = await this.mustJob(c, req.JobId);
     const unfinished = tasks.filter((t) => t.counts.FAILED_INTERRUPTED > 0 || !isFinished(t.state));
     if (!isFinished(job.state) || job.state === 'FAILED_INTERRUPTED' || unfinished.length > 0 || job.nextAction !== '') {

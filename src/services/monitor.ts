@@ -15,8 +15,7 @@ import type { SampleRecord, Store } from '../store/types.ts';
 import { instancesOf } from './jobs.ts';
 import type { Caller } from './types.ts';
 import { checkTaskName } from './validate.ts';
-
-type Obj = Record<string, any>;
+import type { RequestOf, ResponseOf } from '../api/models.ts';
 
 export const MEASURED_METRICS = ['CpuUsage', 'MemUsage', 'MaxDiskUsage'] as const;
 const ALL_METRICS = ['CpuUsage', 'MemUsage', 'LanOuttraffic', 'LanIntraffic', 'MaxDiskUsage', 'TargetDiskUsage'];
@@ -176,7 +175,7 @@ export class MonitorService {
     return out.length;
   }
 
-  async describe(c: Caller, req: Obj): Promise<Obj> {
+  async describe(c: Caller, req: RequestOf<'DescribeJobMonitorData'>): Promise<ResponseOf<'DescribeJobMonitorData'>> {
     checkJobId(req.JobId);
     checkTaskName(req.TaskName, 'TaskName');
     if (!ALL_METRICS.includes(req.MetricName)) {
@@ -195,7 +194,7 @@ export class MonitorService {
     if (!job) throw apiError('ResourceNotFound.Job', { jobId: req.JobId });
     const task = await this.d.store.getTask(job.id, req.TaskName);
     if (!task) throw apiError('ResourceNotFound.Task', { jobId: job.id, taskName: req.TaskName });
-    const index = req.TaskInstanceIndex as number;
+    const index = req.TaskInstanceIndex;
     if (index < 0 || index >= task.instanceNum) {
       throw apiError('ResourceNotFound.TaskInstance', { jobId: job.id, taskName: task.name, index, why: instancesOf(task) });
     }

@@ -9,10 +9,10 @@ import { isoSeconds } from '../lib/clock.ts';
 import type { Store, TemplateRecord } from '../store/types.ts';
 import { checkFilters, checkPage } from './filters.ts';
 import type { Caller } from './types.ts';
-import { checkTags, checkTask, maxLen, type ValidationContext } from './validate.ts';
+import { checkTags, checkTask, maxLen, type CheckedTask, type ValidationContext } from './validate.ts';
 import { maskSecrets } from './views.ts';
-
-type Obj = Record<string, any>;
+import { storedTemplateTask } from './stored.ts';
+import type { RequestOf, ResponseOf, TaskInput, TaskTemplateView } from '../api/models.ts';
 
 export const TEMPLATE_FILTERS = ['task-template-name', 'tag-key', 'tag-value'];
 const MAX_NAME = 60;
@@ -37,13 +37,13 @@ export class TemplateService {
     return { region: c.region, limits: this.d.limits, localRoot: this.d.localRoot, knownInstanceType: this.d.knownInstanceType, envBytes: this.d.envBytes };
   }
 
-  private async checkInfo(c: Caller, info: Obj): Promise<Obj> {
+  private async checkInfo(c: Caller, info: TaskInput): Promise<CheckedTask> {
     const envIds = new Map<string, boolean>();
     if (typeof info.EnvId === 'string') envIds.set(info.EnvId, await this.d.envExists(c, info.EnvId));
     return checkTask(info, this.ctx(c), 'TaskTemplateInfo', { envExists: (id) => envIds.get(id) ?? false });
   }
 
-  async create(c: Caller, req: Obj): Promise<Obj> {
+  async create(c: Caller, req: RequestOf<'CreateTaskTemplate'>): Promise<ResponseOf<'CreateTaskTemplate'>> {
     checkName(req.TaskTemplateName);
     checkDescription(req.TaskTemplateDescription);
     checkTags(req.Tags, this.d.limits, 'Tags');
@@ -64,12 +64,12 @@ export class TemplateService {
     return { TaskTemplateId: t.id };
   }
 
-  async describe(c: Caller, req: Obj): Promise<Obj> {
+  async describe(c: Caller, req: RequestOf<'DescribeTaskTemplates'>): Promise<ResponseOf<'DescribeTaskTemplates'>> {
     const { offset, limit } = checkPage(req.Offset, req.Limit, 20, 100, 1);
     if (req.TaskTemplateIds !== undefined && req.Filters !== undefined) {
       throw apiError('InvalidParameter.InvalidParameterCombination', { detail: 'TaskTemplateIds and Filters cannot be given together.' });
     }
-    const ids = req.TaskTemplateIds as string[] | undefined;
+    const ids = req.TaskTemplateIds;
     if (ids) {
       if (ids.length > 100) throw apiError('InvalidParameterValue.LimitExceeded', { param: 'TaskTemplateIds', problem: `has ${ids.length} entries; at most 100 are allowed` });
       ids.forEach((id, i) => checkTemplateId(id, `TaskTemplateIds.${i}`));
@@ -79,7 +79,7 @@ export class TemplateService {
     return { TaskTemplateSet: templates.map(view), TotalCount: total };
   }
 
-  async modify(c: Caller, req: Obj): Promise<Obj> {
+  async modify(c: Caller, req: RequestOf<'ModifyTaskTemplate'>): Promise<ResponseOf<'ModifyTaskTemplate'>> {
     checkTemplateId(req.TaskTemplateId);
     if (req.TaskTemplateName === undefined && req.TaskTemplateDescription === undefined && req.TaskTemplateInfo === undefined) {
       throw apiError('InvalidParameterAtLeastOneAttribute', { params: 'TaskTemplateName, TaskTemplateDescription and TaskTemplateInfo' });
@@ -98,8 +98,8 @@ export class TemplateService {
     return {};
   }
 
-  async delete(c: Caller, req: Obj): Promise<Obj> {
-    const ids = [...new Set(req.TaskTemplateIds as string[])];
+  async delete(c: Caller, req: RequestOf<'DeleteTaskTemplates'>): Promise<ResponseOf<'DeleteTaskTemplates'>> {
+    const ids = [...new Set(req.TaskTemplateIds)];
     if (ids.length === 0) throw apiError('InvalidParameterValue', { param: 'TaskTemplateIds', problem: 'must name at least one template' });
     if (ids.length > 100) throw apiError('InvalidParameterValue.LimitExceeded', { param: 'TaskTemplateIds', problem: `has ${ids.length} entries; at most 100 are allowed` });
     ids.forEach((id, i) => checkTemplateId(id, `TaskTemplateIds.${i}`));
@@ -121,12 +121,12 @@ function checkDescription(d: string | undefined, code: 'InvalidParameterValue' |
   maxLen(d, MAX_DESCRIPTION, code, 'TaskTemplateDescription');
 }
 
-function view(t: TemplateRecord): Obj {
+function view(t: TemplateRecord): TaskTemplateView {
   return {
     TaskTemplateId: t.id,
     TaskTemplateName: t.name,
     TaskTemplateDescription: t.description,
-    TaskTemplateInfo: maskSecrets(t.info),
+    TaskTemplateInfo: maskSecrets(storedTemplateTask(t)),
     CreateTime: isoSeconds(t.createTime),
     Tags: t.tags,
   };

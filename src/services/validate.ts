@@ -7,12 +7,19 @@ import { checkDag } from '../domain/dag.ts';
 import { checkEnvId } from '../domain/ids.ts';
 import { validateFileNameTemplate, resolveLocalPath } from '../domain/log-paths.ts';
 import { zonesOf, REGION_ZONES } from '../domain/regions.ts';
-import { TASK_EXECUTION_DEPEND_ON } from '../domain/states.ts';
+import { TASK_EXECUTION_DEPEND_ON, type DependOn } from '../domain/states.ts';
 import { DEFAULT_TIMEOUT_SEC } from '../domain/task-spec.ts';
 import { MAX_ARG_STRLEN } from '../lib/exec-limits.ts';
 import { parseCosUrl } from '../objectstore/cos-url.ts';
+import type {
+  AuthenticationInput, EnvDataInput, JobInput, LoginSettingsInput, MountDataDiskInput, NotificationInput, TaskInput,
+} from '../api/models.ts';
 
-type Obj = Record<string, any>;
+/** A Task as checkTask returns it: named, with its defaults filled in (what is stored and echoed). */
+export type CheckedTask = TaskInput & { TaskName: string; TaskInstanceNum: number; MaxRetryCount: number; FailedAction: string; Timeout: number };
+
+/** SubmitJob's Job as checkJob returns it: its tasks checked, its Priority filled in. */
+export type CheckedJob = JobInput & { Tasks: CheckedTask[]; Priority: number };
 
 export interface ValidationContext {
   region: string;
@@ -57,7 +64,7 @@ function isTooLongCode(code: TooLongCode | ParamCode): code is TooLongCode {
   return code.endsWith('TooLong');
 }
 
-function oneOf<T extends string>(v: string | undefined, allowed: readonly T[], param: string, code: ParamCode = 'InvalidParameterValue'): void {
+function oneOf<T extends string>(v: string | undefined, allowed: readonly T[], param: string, code: ParamCode = 'InvalidParameterValue'): asserts v is T | undefined {
   if (v !== undefined && !(allowed as readonly string[]).includes(v)) {
     fail(code, { param, problem: `must be one of ${allowed.join(', ')}; got "${v}"` });
   }
@@ -112,7 +119,7 @@ const NODE_EVENTS = [
 export const JOB_NOTIFICATION_EVENTS = [...JOB_EVENTS, ...NODE_EVENTS];
 export const ENV_NOTIFICATION_EVENTS = ['COMPUTE_ENV_CREATED', 'COMPUTE_ENV_DELETED', ...NODE_EVENTS];
 
-export function checkNotifications(list: Obj[] | undefined, allowed: string[], param: string): void {
+export function checkNotifications(list: NotificationInput[] | undefined, allowed: string[], param: string): void {
   list?.forEach((n, i) => {
     const p = `${param}.${i}`;
     if (n.TopicName.length === 0) fail('InvalidParameter.NotificationTopicName', { param: `${p}.TopicName`, problem: 'must not be empty' });
@@ -121,7 +128,7 @@ export function checkNotifications(list: Obj[] | undefined, allowed: string[], p
       fail('InvalidParameter.NotificationTopicName', { param: `${p}.TopicName`, problem: `"${n.TopicName}" must start with a letter and contain only letters, digits, "-" and "_"` });
     }
     const seen = new Set<string>();
-    (n.EventConfigs as Obj[]).forEach((e, j) => {
+    n.EventConfigs.forEach((e, j) => {
       oneOf(e.EventName, allowed, `${p}.EventConfigs.${j}.EventName`);
       if (seen.has(e.EventName)) {
         fail('InvalidParameter.NotificationEventNameDuplicate', { param: `${p}.EventConfigs.${j}.EventName`, name: e.EventName, topic: n.TopicName });
@@ -134,12 +141,12 @@ export function checkNotifications(list: Obj[] | undefined, allowed: string[], p
 const INSTANCE_TYPE_RE = /^[A-Z][A-Z0-9]*\.[A-Z0-9]+$/;
 
 /** EnvData of an anonymous compute environment (and later of named ones). */
-export function checkEnvData(ed: Obj | undefined, ctx: ValidationContext, param: string, required: boolean): void {
+export function checkEnvData(ed: EnvDataInput | undefined, ctx: ValidationContext, param: string, required: boolean): void {
   if (!ed) {
     if (required) fail('InvalidParameterValue.ComputeEnv', { param, problem: 'is required: give InstanceType, InstanceTypes or InstanceTypeOptions' });
     return;
   }
-  const given = ['InstanceType', 'InstanceTypes', 'InstanceTypeOptions'].filter((k) => ed[k] !== undefined);
+  const given = (['InstanceType', 'InstanceTypes', 'InstanceTypeOptions'] as const).filter((k) => ed[k] !== undefined);
   if (given.length > 1) {
     fail('InvalidParameter.InvalidParameterCombination', { detail: `${param} may give only one of InstanceType, InstanceTypes and InstanceTypeOptions; got ${given.join(' and ')}.` });
   }
@@ -154,7 +161,7 @@ export function checkEnvData(ed: Obj | undefined, ctx: ValidationContext, param:
   };
   if (ed.InstanceType !== undefined) checkType(ed.InstanceType, `${param}.InstanceType`);
   if (ed.InstanceTypes !== undefined) {
-    const list = ed.InstanceTypes as string[];
+    const list = ed.InstanceTypes;
     if (list.length === 0) fail('InvalidParameterValue.InstanceTypesEmpty', { param: `${param}.InstanceTypes` });
     if (list.length > 10) fail('InvalidParameterValue.LimitExceeded', { param: `${param}.InstanceTypes`, problem: `has ${list.length} entries; at most 10 are allowed` });
     list.forEach((t, i) => {
@@ -163,10 +170,10 @@ export function checkEnvData(ed: Obj | undefined, ctx: ValidationContext, param:
     });
   }
   if (ed.InstanceTypeOptions) {
-    const o = ed.InstanceTypeOptions as Obj;
+    const o = ed.InstanceTypeOptions;
     if (o.CPU < 1) fail('InvalidParameterValue', { param: `${param}.InstanceTypeOptions.CPU`, problem: 'must be at least 1' });
     if (o.Memory < 1) fail('InvalidParameterValue', { param: `${param}.InstanceTypeOptions.Memory`, problem: 'must be at least 1' });
-    (o.InstanceCategories as string[] | undefined)?.forEach((c, i) =>
+    o.InstanceCategories?.forEach((c, i) =>
       oneOf(c, ['ALL', 'GENERAL', 'GENERAL_2', 'GENERAL_3', 'COMPUTE', 'COMPUTE_2', 'COMPUTE_3'], `${param}.InstanceTypeOptions.InstanceCategories.${i}`));
   }
   if (ed.ImageId !== undefined && !/^img-[a-z0-9]{8}$/.test(ed.ImageId)) {
@@ -174,12 +181,12 @@ export function checkEnvData(ed: Obj | undefined, ctx: ValidationContext, param:
   }
   oneOf(ed.InstanceChargeType, ['POSTPAID_BY_HOUR', 'SPOTPAID'], `${param}.InstanceChargeType`, 'InvalidParameter.CvmParameters');
   if (ed.SystemDisk) {
-    const d = ed.SystemDisk as Obj;
+    const d = ed.SystemDisk;
     oneOf(d.DiskType, ['LOCAL_BASIC', 'LOCAL_SSD', 'CLOUD_BASIC', 'CLOUD_SSD', 'CLOUD_PREMIUM', 'CLOUD_BSSD', 'CLOUD_HSSD', 'CLOUD_TSSD'], `${param}.SystemDisk.DiskType`, 'InvalidParameter.CvmParameters');
     range(d.DiskSize, 20, 16000, `${param}.SystemDisk.DiskSize`, 'InvalidParameter.CvmParameters');
     maxLen(d.DiskName, 128, 'InvalidParameter.CvmParameters', `${param}.SystemDisk.DiskName`);
   }
-  (ed.DataDisks as Obj[] | undefined)?.forEach((d, i) => {
+  ed.DataDisks?.forEach((d, i) => {
     const p = `${param}.DataDisks.${i}`;
     range(d.DiskSize, 0, 32000, `${p}.DiskSize`, 'InvalidParameter.CvmParameters');
     if (d.DiskSize % 10 !== 0) fail('InvalidParameter.CvmParameters', { param: `${p}.DiskSize`, problem: `must be a multiple of 10 GiB; got ${d.DiskSize}` });
@@ -188,24 +195,24 @@ export function checkEnvData(ed: Obj | undefined, ctx: ValidationContext, param:
     if (d.ThroughputPerformance !== undefined && d.ThroughputPerformance < 0) fail('InvalidParameterValue.Negative', { param: `${p}.ThroughputPerformance`, problem: 'must not be negative' });
   });
   if (ed.InternetAccessible) {
-    const ia = ed.InternetAccessible as Obj;
+    const ia = ed.InternetAccessible;
     oneOf(ia.InternetChargeType, ['BANDWIDTH_PREPAID', 'TRAFFIC_POSTPAID_BY_HOUR', 'BANDWIDTH_POSTPAID_BY_HOUR', 'BANDWIDTH_PACKAGE'], `${param}.InternetAccessible.InternetChargeType`, 'InvalidParameter.CvmParameters');
     if (ia.InternetMaxBandwidthOut !== undefined && ia.InternetMaxBandwidthOut < 0) fail('InvalidParameterValue.Negative', { param: `${param}.InternetAccessible.InternetMaxBandwidthOut`, problem: 'must not be negative' });
   }
-  if (ed.LoginSettings) checkLoginSettings(ed.LoginSettings as Obj, `${param}.LoginSettings`);
-  (ed.SecurityGroupIds as string[] | undefined)?.forEach((g, i) => {
+  if (ed.LoginSettings) checkLoginSettings(ed.LoginSettings, `${param}.LoginSettings`);
+  ed.SecurityGroupIds?.forEach((g, i) => {
     if (!/^sg-[a-z0-9]{8}$/.test(g)) fail('InvalidParameter.CvmParameters', { param: `${param}.SecurityGroupIds.${i}`, problem: `"${g}" is not a security group ID (sg-xxxxxxxx)` });
   });
-  const vpcs = [ed.VirtualPrivateCloud, ...((ed.VirtualPrivateClouds as Obj[] | undefined) ?? [])].filter(Boolean) as Obj[];
+  const vpcs = [...(ed.VirtualPrivateCloud ? [ed.VirtualPrivateCloud] : []), ...(ed.VirtualPrivateClouds ?? [])];
   for (const v of vpcs) {
     const ok = (v.VpcId === 'DEFAULT' && v.SubnetId === 'DEFAULT') || (/^vpc-[a-z0-9]+$/.test(v.VpcId) && /^subnet-[a-z0-9]+$/.test(v.SubnetId));
     if (!ok) fail('InvalidParameter.CvmParameters', { param, problem: `has VpcId "${v.VpcId}" / SubnetId "${v.SubnetId}", which are not VPC and subnet IDs (or both DEFAULT)` });
   }
-  const exclusive = ['VirtualPrivateCloud', 'VirtualPrivateClouds', 'Zones'].filter((k) => ed[k] !== undefined);
+  const exclusive = (['VirtualPrivateCloud', 'VirtualPrivateClouds', 'Zones'] as const).filter((k) => ed[k] !== undefined);
   if (exclusive.length > 1) fail('InvalidParameter.InvalidParameterCombination', { detail: `${param} may give only one of VirtualPrivateCloud, VirtualPrivateClouds and Zones; got ${exclusive.join(' and ')}.` });
-  (ed.Zones as string[] | undefined)?.forEach((z, i) => checkZone(z, ctx.region, `${param}.Zones.${i}`));
+  ed.Zones?.forEach((z, i) => checkZone(z, ctx.region, `${param}.Zones.${i}`));
   if (ed.InstanceMarketOptions) {
-    const m = ed.InstanceMarketOptions as Obj;
+    const m = ed.InstanceMarketOptions;
     oneOf(m.MarketType, ['spot'], `${param}.InstanceMarketOptions.MarketType`, 'InvalidParameter.CvmParameters');
     oneOf(m.SpotOptions?.SpotInstanceType, ['one-time'], `${param}.InstanceMarketOptions.SpotOptions.SpotInstanceType`, 'InvalidParameter.CvmParameters');
     if (!/^\d+(\.\d+)?$/.test(String(m.SpotOptions?.MaxPrice ?? ''))) {
@@ -215,11 +222,11 @@ export function checkEnvData(ed: Obj | undefined, ctx: ValidationContext, param:
   maxLen(ed.InstanceName, 128, 'InvalidParameter.CvmParameters', `${param}.InstanceName`);
 }
 
-export function checkLoginSettings(ls: Obj, param: string): void {
-  const given = ['Password', 'KeyIds', 'KeepImageLogin'].filter((k) => ls[k] !== undefined);
+export function checkLoginSettings(ls: LoginSettingsInput, param: string): void {
+  const given = (['Password', 'KeyIds', 'KeepImageLogin'] as const).filter((k) => ls[k] !== undefined);
   if (given.length > 1) fail('InvalidParameter.InvalidParameterCombination', { detail: `${param} may give only one of Password, KeyIds and KeepImageLogin.` });
   if (ls.Password !== undefined) {
-    const p = ls.Password as string;
+    const p = ls.Password;
     const classes = [/[a-z]/, /[A-Z]/, /[0-9]/, /[^A-Za-z0-9]/].filter((re) => re.test(p)).length;
     if (p.length < 8 || p.length > 16 || classes < 2) {
       fail('InvalidParameter.CvmParameters', { param: `${param}.Password`, problem: 'must be 8 to 16 characters from at least two of: lower-case, upper-case, digits, symbols' });
@@ -228,7 +235,7 @@ export function checkLoginSettings(ls: Obj, param: string): void {
   oneOf(ls.KeepImageLogin, ['TRUE', 'FALSE', 'True', 'False', 'true', 'false'], `${param}.KeepImageLogin`, 'InvalidParameter.CvmParameters');
 }
 
-export function checkMountDataDisks(list: Obj[] | undefined, ctx: ValidationContext, param: string): void {
+export function checkMountDataDisks(list: MountDataDiskInput[] | undefined, ctx: ValidationContext, param: string): void {
   list?.forEach((m, i) => {
     const p = `${param}.${i}`;
     if (!/^[A-Za-z]:$/.test(m.LocalPath)) resolveLocalPath(ctx.localRoot, m.LocalPath, `${p}.LocalPath`);
@@ -245,7 +252,7 @@ function checkRemotePath(path: string, param: string): void {
   }
 }
 
-function checkAuthentications(list: Obj[] | undefined, param: string): void {
+function checkAuthentications(list: AuthenticationInput[] | undefined, param: string): void {
   list?.forEach((a, i) => {
     oneOf(a.Scene, ['COS'], `${param}.${i}.Scene`);
     if (a.SecretId.length === 0 || a.SecretKey.length === 0) fail('InvalidParameterValue', { param: `${param}.${i}`, problem: 'must have a SecretId and a SecretKey that are not empty' });
@@ -256,7 +263,7 @@ function checkAuthentications(list: Obj[] | undefined, param: string): void {
  * Validates one Task (of SubmitJob, or a template) and returns it with defaults filled in.
  * `envExists` answers whether a named compute environment exists for the caller.
  */
-export function checkTask(t: Obj, ctx: ValidationContext, param: string, opts: { envExists: (id: string) => boolean }): Obj {
+export function checkTask(t: TaskInput, ctx: ValidationContext, param: string, opts: { envExists: (id: string) => boolean }): CheckedTask {
   if (t.TaskName === undefined) fail('MissingParameter', { detail: `The parameter ${param}.TaskName is required: tasks are addressed by name (DescribeTask, Dependences, log file names).` });
   checkTaskName(t.TaskName, `${param}.TaskName`);
   const num = t.TaskInstanceNum ?? 1;
@@ -264,7 +271,7 @@ export function checkTask(t: Obj, ctx: ValidationContext, param: string, opts: {
     fail('InvalidParameterValue.TaskInstanceNum', { param: `${param}.TaskInstanceNum`, max: ctx.limits.maxTaskInstanceNum, value: num });
   }
   // Application
-  const app = t.Application as Obj;
+  const app = t.Application;
   oneOf(app.DeliveryForm, ['LOCAL', 'PACKAGE'], `${param}.Application.DeliveryForm`);
   if (app.Docker !== undefined) {
     fail('UnsupportedOperation', { detail: `${param}.Application.Docker: running tasks in Docker containers is not supported by OpenBatch yet (no container runtime on this executor); remove Docker to run the command directly.` });
@@ -279,9 +286,9 @@ export function checkTask(t: Obj, ctx: ValidationContext, param: string, opts: {
     fail('UnsupportedOperation', { detail: `${param}.Application.Commands (tightly-coupled, multi-node tasks) is not supported by OpenBatch yet; use Command.` });
   }
   if (app.Command === undefined) fail('MissingParameter', { detail: `The parameter ${param}.Application.Command is required.` });
-  if ((app.Command as string).trim() === '') fail('InvalidParameterValue', { param: `${param}.Application.Command`, problem: 'must not be empty' });
+  if (app.Command.trim() === '') fail('InvalidParameterValue', { param: `${param}.Application.Command`, problem: 'must not be empty' });
   // COMPAT: a command of any length up to the request limit runs (a long one through a file)
-  if ((app.Command as string).includes('\0')) fail('InvalidParameterValue', { param: `${param}.Application.Command`, problem: 'contains a NUL character, which no shell command can hold' });
+  if (app.Command.includes('\0')) fail('InvalidParameterValue', { param: `${param}.Application.Command`, problem: 'contains a NUL character, which no shell command can hold' });
   if (app.PackagePath !== undefined) checkRemotePath(app.PackagePath, `${param}.Application.PackagePath`);
   // where it runs
   if ((t.ComputeEnv === undefined) === (t.EnvId === undefined)) {
@@ -292,7 +299,7 @@ export function checkTask(t: Obj, ctx: ValidationContext, param: string, opts: {
     if (!opts.envExists(t.EnvId)) throw apiError('ResourceNotFound.ComputeEnv', { envId: t.EnvId }).within(`${param}.EnvId`);
   }
   if (t.ComputeEnv !== undefined) {
-    const ce = t.ComputeEnv as Obj;
+    const ce = t.ComputeEnv;
     oneOf(ce.EnvType, ['MANAGED'], `${param}.ComputeEnv.EnvType`, 'InvalidParameterValue.ComputeEnv');
     checkEnvData(ce.EnvData, ctx, `${param}.ComputeEnv.EnvData`, true);
     checkMountDataDisks(ce.MountDataDisks, ctx, `${param}.ComputeEnv.MountDataDisks`);
@@ -302,33 +309,33 @@ export function checkTask(t: Obj, ctx: ValidationContext, param: string, opts: {
     }
   }
   // logs
-  const ri = t.RedirectInfo as Obj | undefined;
+  const ri = t.RedirectInfo;
   if (ri) {
-    for (const k of ['StdoutRedirectPath', 'StderrRedirectPath']) if (ri[k]) checkRemotePath(ri[k], `${param}.RedirectInfo.${k}`);
-    for (const k of ['StdoutRedirectFileName', 'StderrRedirectFileName']) {
+    for (const k of ['StdoutRedirectPath', 'StderrRedirectPath'] as const) if (ri[k]) checkRemotePath(ri[k], `${param}.RedirectInfo.${k}`);
+    for (const k of ['StdoutRedirectFileName', 'StderrRedirectFileName'] as const) {
       if (ri[k]) validateFileNameTemplate(ri[k], `${param}.RedirectInfo.${k}`, 'InvalidParameterValue.RemoteStoragePath');
     }
   }
-  const rl = t.RedirectLocalInfo as Obj | undefined;
+  const rl = t.RedirectLocalInfo;
   if (rl) {
-    for (const k of ['StdoutLocalPath', 'StderrLocalPath']) if (rl[k]) resolveLocalPath(ctx.localRoot, rl[k], `${param}.RedirectLocalInfo.${k}`);
-    for (const k of ['StdoutLocalFileName', 'StderrLocalFileName']) {
+    for (const k of ['StdoutLocalPath', 'StderrLocalPath'] as const) if (rl[k]) resolveLocalPath(ctx.localRoot, rl[k], `${param}.RedirectLocalInfo.${k}`);
+    for (const k of ['StdoutLocalFileName', 'StderrLocalFileName'] as const) {
       if (rl[k]) validateFileNameTemplate(rl[k], `${param}.RedirectLocalInfo.${k}`, 'InvalidParameterValue.LocalPath');
     }
   }
   if (t.InputMappings !== undefined || t.OutputMappings !== undefined || t.OutputMappingConfigs !== undefined) {
-    (t.InputMappings as Obj[] | undefined)?.forEach((m, i) => checkRemotePath(m.SourcePath, `${param}.InputMappings.${i}.SourcePath`));
-    (t.OutputMappings as Obj[] | undefined)?.forEach((m, i) => checkRemotePath(m.DestinationPath, `${param}.OutputMappings.${i}.DestinationPath`));
+    t.InputMappings?.forEach((m, i) => checkRemotePath(m.SourcePath, `${param}.InputMappings.${i}.SourcePath`));
+    t.OutputMappings?.forEach((m, i) => checkRemotePath(m.DestinationPath, `${param}.OutputMappings.${i}.DestinationPath`));
     fail('UnsupportedOperation', { detail: `${param}: InputMappings, OutputMappings and OutputMappingConfigs are not supported by OpenBatch yet; use RedirectInfo for logs.` });
   }
   // environment
   const names = new Set<string>();
   let envBytes = 0;
-  (t.EnvVars as Obj[] | undefined)?.forEach((v, i) => {
+  t.EnvVars?.forEach((v, i) => {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(v.Name)) fail('InvalidParameterValue', { param: `${param}.EnvVars.${i}.Name`, problem: `"${v.Name}" is not a valid environment variable name` });
     if (names.has(v.Name)) fail('InvalidParameterValue', { param: `${param}.EnvVars.${i}.Name`, problem: `"${v.Name}" appears twice` });
     names.add(v.Name);
-    if ((v.Value as string).includes('\0')) fail('InvalidParameterValue', { param: `${param}.EnvVars.${i}.Value`, problem: 'contains a NUL character, which no environment variable can hold' });
+    if (v.Value.includes('\0')) fail('InvalidParameterValue', { param: `${param}.EnvVars.${i}.Value`, problem: 'contains a NUL character, which no environment variable can hold' });
     // COMPAT: what a process cannot be given is refused here, not found out at launch (E2BIG)
     const bytes = Buffer.byteLength(`${v.Name}=${v.Value}`) + 1;
     if (bytes > MAX_ARG_STRLEN) {
@@ -349,6 +356,7 @@ export function checkTask(t: Obj, ctx: ValidationContext, param: string, opts: {
   range(t.ResourceMaxRetryCount, 0, 100, `${param}.ResourceMaxRetryCount`);
   return {
     ...t,
+    TaskName: t.TaskName,
     TaskInstanceNum: num,
     MaxRetryCount: t.MaxRetryCount ?? 0,
     FailedAction: t.FailedAction ?? 'TERMINATE',
@@ -356,12 +364,17 @@ export function checkTask(t: Obj, ctx: ValidationContext, param: string, opts: {
   };
 }
 
-/** SubmitJob's Job: returns the job echo (defaults filled) and the tasks in submission order. */
-export function checkJob(job: Obj, ctx: ValidationContext, opts: { envExists: (id: string) => boolean }): { job: Obj; tasks: Obj[] } {
+/** SubmitJob's Job: returns the job echo (defaults filled), the tasks in submission order and the
+ *  rule of TaskExecutionDependOn (its default filled). */
+export function checkJob(
+  job: JobInput,
+  ctx: ValidationContext,
+  opts: { envExists: (id: string) => boolean },
+): { job: CheckedJob; tasks: CheckedTask[]; dependOn: DependOn } {
   maxLen(job.JobName, 60, 'InvalidParameter.JobNameTooLong', 'Job.JobName');
   maxLen(job.JobDescription, 200, 'InvalidParameter.JobDescriptionTooLong', 'Job.JobDescription');
   if (job.Priority !== undefined && job.Priority > 100) fail('InvalidParameterValue', { param: 'Job.Priority', problem: `must be between 0 and 100; got ${job.Priority}` });
-  const tasks = job.Tasks as Obj[];
+  const tasks = job.Tasks;
   if (tasks.length === 0) fail('InvalidParameterValue', { param: 'Job.Tasks', problem: 'must contain at least one task' });
   if (tasks.length > ctx.limits.maxTasksPerJob) {
     fail('InvalidParameterValue.LimitExceeded', { param: 'Job.Tasks', problem: `has ${tasks.length} tasks; at most ${ctx.limits.maxTasksPerJob} are allowed per job` });
@@ -373,13 +386,14 @@ export function checkJob(job: Obj, ctx: ValidationContext, opts: { envExists: (i
     if (prev !== undefined) fail('InvalidParameter.TaskName', { param: `Job.Tasks.${i}.TaskName`, problem: `"${t.TaskName}" is already the name of Job.Tasks.${prev}; task names must be unique within a job` });
     seen.set(t.TaskName, i);
   });
-  const deps = (job.Dependences as { StartTask: string; EndTask: string }[] | undefined) ?? [];
+  const deps = job.Dependences ?? [];
   checkDag(checked.map((t) => t.TaskName), deps);
-  oneOf(job.TaskExecutionDependOn, TASK_EXECUTION_DEPEND_ON, 'Job.TaskExecutionDependOn');
+  const dependOn = job.TaskExecutionDependOn ?? 'PRE_TASK_SUCCEED';
+  oneOf(dependOn, TASK_EXECUTION_DEPEND_ON, 'Job.TaskExecutionDependOn');
   oneOf(job.StateIfCreateCvmFailed, ['FAILED', 'RUNNABLE'], 'Job.StateIfCreateCvmFailed');
   oneOf(job.NotificationTarget, ['CMQ', 'TDMQ_CMQ'], 'Job.NotificationTarget');
   checkNotifications(job.Notifications, JOB_NOTIFICATION_EVENTS, 'Job.Notifications');
   checkTags(job.Tags, ctx.limits, 'Job.Tags');
-  const echo: Obj = { ...job, Tasks: checked, Priority: job.Priority ?? 0 };
-  return { job: echo, tasks: checked };
+  const echo: CheckedJob = { ...job, Tasks: checked, Priority: job.Priority ?? 0 };
+  return { job: echo, tasks: checked, dependOn };
 }

@@ -7,48 +7,47 @@ import { expandFileName } from '../domain/log-paths.ts';
 import { STATES, zeroCounts, type Counts, type State, isWaiting } from '../domain/states.ts';
 import { runSpecOf, type RedirectSpec } from '../domain/task-spec.ts';
 import type { InstanceRecord, JobRecord, TaskRecord } from '../store/types.ts';
+import type { JobView, RedirectInfoView, ResponseOf, TaskInstanceView, TaskMetrics, TaskView } from '../api/models.ts';
+import { storedJobPlacement } from './stored.ts';
 
 const iso = (ms: number | null): string | null => (ms === null ? null : isoSeconds(ms));
 export const isoOrEmpty = (ms: number | null): string => (ms === null ? '' : isoSeconds(ms));
 
-const METRIC_NAMES: Record<State, string> = {
-  SUBMITTED: 'SubmittedCount',
-  PENDING: 'PendingCount',
-  RUNNABLE: 'RunnableCount',
-  STARTING: 'StartingCount',
-  RUNNING: 'RunningCount',
-  SUCCEED: 'SucceedCount',
-  FAILED: 'FailedCount',
-  FAILED_INTERRUPTED: 'FailedInterruptedCount',
-};
-
-export function metricsView(c: Counts): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const s of STATES) out[METRIC_NAMES[s]] = c[s];
-  return out;
+/** Counts per state as TaskMetrics / TaskInstanceMetrics (in the order of STATES). */
+export function metricsView(c: Counts): TaskMetrics {
+  return {
+    SubmittedCount: c.SUBMITTED,
+    PendingCount: c.PENDING,
+    RunnableCount: c.RUNNABLE,
+    StartingCount: c.STARTING,
+    RunningCount: c.RUNNING,
+    SucceedCount: c.SUCCEED,
+    FailedCount: c.FAILED,
+    FailedInterruptedCount: c.FAILED_INTERRUPTED,
+  };
 }
 
-export function taskMetrics(states: State[]): Record<string, number> {
+export function taskMetrics(states: State[]): TaskMetrics {
   const c = zeroCounts();
   for (const s of states) c[s] += 1;
   return metricsView(c);
 }
 
-export function instanceMetrics(tasks: TaskRecord[]): Record<string, number> {
+export function instanceMetrics(tasks: TaskRecord[]): TaskMetrics {
   const c = zeroCounts();
   for (const t of tasks) for (const s of STATES) c[s] += t.counts[s];
   return metricsView(c);
 }
 
-export function placementView(job: JobRecord): Record<string, unknown> {
-  return { ProjectId: 0, ...job.spec.placement, Zone: job.zone };
+export function placementView(job: JobRecord): JobView['Placement'] {
+  return { ProjectId: 0, ...storedJobPlacement(job), Zone: job.zone };
 }
 
-export function taskView(t: TaskRecord): Record<string, unknown> {
+export function taskView(t: TaskRecord): TaskView {
   return { TaskName: t.name, TaskState: t.state, CreateTime: isoSeconds(t.createTime), EndTime: iso(t.endTime) };
 }
 
-export function jobView(job: JobRecord, taskStates: State[]): Record<string, unknown> {
+export function jobView(job: JobRecord, taskStates: State[]): JobView {
   return {
     JobId: job.id,
     JobName: job.name,
@@ -62,7 +61,7 @@ export function jobView(job: JobRecord, taskStates: State[]): Record<string, unk
   };
 }
 
-export function describeJobView(job: JobRecord, tasks: TaskRecord[]): Record<string, unknown> {
+export function describeJobView(job: JobRecord, tasks: TaskRecord[]): ResponseOf<'DescribeJob'> {
   return {
     JobId: job.id,
     JobName: job.name,
@@ -84,7 +83,7 @@ export function describeJobView(job: JobRecord, tasks: TaskRecord[]): Record<str
 // the redirect settings of a task, derived once per task record (a page shows up to 1000 instances)
 const redirectOf = new WeakMap<TaskRecord, RedirectSpec | null>();
 
-export function redirectView(task: TaskRecord, index: number): Record<string, string> {
+export function redirectView(task: TaskRecord, index: number): RedirectInfoView {
   let r = redirectOf.get(task);
   if (r === undefined) {
     r = runSpecOf(task.spec).redirect;
@@ -100,7 +99,7 @@ export function redirectView(task: TaskRecord, index: number): Record<string, st
   };
 }
 
-export function instanceView(task: TaskRecord, i: InstanceRecord): Record<string, unknown> {
+export function instanceView(task: TaskRecord, i: InstanceRecord): TaskInstanceView {
   // an instance that waits shows why it waits now (the task's current wait reason), plus its own note
   let reason = i.stateReason;
   let detail = i.stateDetail;

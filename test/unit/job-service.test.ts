@@ -45,7 +45,7 @@ describe('JobService', () => {
     expect(t.TaskInstanceTotalCount).toBe(1_000_000);
     expect(t.TaskInstanceSet.map((i: { TaskInstanceIndex: number; TaskInstanceState: string }) => `${i.TaskInstanceIndex}:${i.TaskInstanceState}`))
       .toEqual(['999998:SUBMITTED', '999999:SUBMITTED']);
-    expect(t.TaskInstanceSet[0].StateReason).toBe('Submitted');
+    expect(t.TaskInstanceSet[0]?.StateReason).toBe('Submitted');
     expect(await store.countInstanceRows(JobId, 'A', undefined, 0, 1_000_000)).toBe(0);
     await scheduler.close();
     await executor.close();

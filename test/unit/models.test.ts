@@ -13,6 +13,7 @@ import {
   isActionName,
   type ActionName,
   type RequestOf,
+  type ResponseOf,
   type TaskInput,
   type PlacementInput,
   type NamedComputeEnvInput,
@@ -303,5 +304,93 @@ describe('types', () => {
     expectTypeOf<Shape<RequestOf<'DescribeTaskLogs'>>>().toEqualTypeOf<Shape<SDK.DescribeTaskLogsRequest>>();
     // and the SDK's request types are accepted by ours (nothing we require is optional for the SDK)
     expectTypeOf<Shape<SDK.SubmitJobRequest>>().toExtend<RequestOf<'SubmitJob'>>();
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------
+// Type level: the response types are what the SDK's types say the service answers (without RequestId,
+// which the pipeline adds).
+
+type SdkResponses = {
+  SubmitJob: SDK.SubmitJobResponse;
+  DescribeJob: SDK.DescribeJobResponse;
+  DescribeJobs: SDK.DescribeJobsResponse;
+  DescribeJobSubmitInfo: SDK.DescribeJobSubmitInfoResponse;
+  DescribeTask: SDK.DescribeTaskResponse;
+  DescribeTaskLogs: SDK.DescribeTaskLogsResponse;
+  DescribeJobMonitorData: SDK.DescribeJobMonitorDataResponse;
+  TerminateJob: SDK.TerminateJobResponse;
+  TerminateTaskInstance: SDK.TerminateTaskInstanceResponse;
+  RetryJobs: SDK.RetryJobsResponse;
+  DeleteJob: SDK.DeleteJobResponse;
+  CreateTaskTemplate: SDK.CreateTaskTemplateResponse;
+  DescribeTaskTemplates: SDK.DescribeTaskTemplatesResponse;
+  ModifyTaskTemplate: SDK.ModifyTaskTemplateResponse;
+  DeleteTaskTemplates: SDK.DeleteTaskTemplatesResponse;
+  CreateComputeEnv: SDK.CreateComputeEnvResponse;
+  DescribeComputeEnv: SDK.DescribeComputeEnvResponse;
+  DescribeComputeEnvs: SDK.DescribeComputeEnvsResponse;
+  DescribeComputeEnvCreateInfo: SDK.DescribeComputeEnvCreateInfoResponse;
+  DescribeComputeEnvCreateInfos: SDK.DescribeComputeEnvCreateInfosResponse;
+  DescribeComputeEnvActivities: SDK.DescribeComputeEnvActivitiesResponse;
+  ModifyComputeEnv: SDK.ModifyComputeEnvResponse;
+  DeleteComputeEnv: SDK.DeleteComputeEnvResponse;
+  AttachInstances: SDK.AttachInstancesResponse;
+  DetachInstances: SDK.DetachInstancesResponse;
+  TerminateComputeNode: SDK.TerminateComputeNodeResponse;
+  TerminateComputeNodes: SDK.TerminateComputeNodesResponse;
+  DescribeAvailableCvmInstanceTypes: SDK.DescribeAvailableCvmInstanceTypesResponse;
+  DescribeCvmZoneInstanceConfigInfos: SDK.DescribeCvmZoneInstanceConfigInfosResponse;
+  DescribeInstanceCategories: SDK.DescribeInstanceCategoriesResponse;
+};
+
+/** Normalises both sides of a response for an exact comparison: bigint as number, null left out (the
+ *  SDK's types have none; the nulls are pinned below), every member required (the SDK marks all of
+ *  them optional), and an answer without members ({[member: string]: never}) as {}. */
+type Answer<T> = T extends bigint
+  ? number
+  : T extends readonly (infer E)[]
+    ? Answer<Exclude<E, null>>[]
+    : T extends object
+      ? string extends keyof T
+        ? {}
+        : { [K in keyof T]-?: Answer<Exclude<T[K], null | undefined>> }
+      : T;
+
+/** The members of T that may be null, as paths (`P.Member`, `.N` for an array element). */
+type Nulls<T, P extends string> = [T] extends [never]
+  ? never
+  :
+      | (null extends T ? P : never)
+      | (NonNullable<T> extends readonly (infer E)[]
+          ? Nulls<E, `${P}.N`>
+          : NonNullable<T> extends object
+            ? { [K in keyof NonNullable<T> & string]-?: Nulls<NonNullable<T>[K], `${P}.${K}`> }[keyof NonNullable<T> & string]
+            : never);
+
+describe('response types', () => {
+  it('every response has exactly the members and types of the SDK response, without RequestId', () => {
+    expectTypeOf<{ [A in ActionName]: Answer<ResponseOf<A>> }>().toEqualTypeOf<{ [A in ActionName]: Answer<Omit<SdkResponses[A], 'RequestId'>> }>();
+    expectTypeOf<Answer<ResponseOf<'DescribeTask'>>>().toEqualTypeOf<Answer<Omit<SDK.DescribeTaskResponse, 'RequestId'>>>();
+    expectTypeOf<Answer<ResponseOf<'DescribeCvmZoneInstanceConfigInfos'>>>().toEqualTypeOf<Answer<Omit<SDK.DescribeCvmZoneInstanceConfigInfosResponse, 'RequestId'>>>();
+    expectTypeOf<Answer<ResponseOf<'DescribeJobSubmitInfo'>>>().toEqualTypeOf<Answer<Omit<SDK.DescribeJobSubmitInfoResponse, 'RequestId'>>>();
+  });
+
+  it('answers null exactly where docs/compat.md says ("Nullable members", DescribeJobMonitorData gaps)', () => {
+    // COMPAT: the spec marks these "may be null"; the SDK's types do not say so
+    expectTypeOf<{ [A in ActionName]: Nulls<ResponseOf<A>, A> }[ActionName]>().toEqualTypeOf<
+      | 'DescribeJob.TaskSet.N.EndTime'
+      | 'DescribeJobs.JobSet.N.EndTime'
+      | 'DescribeTask.TaskInstanceSet.N.ExitCode'
+      | 'DescribeTask.TaskInstanceSet.N.ComputeNodeInstanceId'
+      | 'DescribeTask.TaskInstanceSet.N.LaunchTime'
+      | 'DescribeTask.TaskInstanceSet.N.RunningTime'
+      | 'DescribeTask.TaskInstanceSet.N.EndTime'
+      | 'DescribeTaskLogs.TaskInstanceLogSet.N.StdoutLog'
+      | 'DescribeTaskLogs.TaskInstanceLogSet.N.StderrLog'
+      | 'DescribeJobMonitorData.DataPoints.Values.N'
+      | 'DescribeComputeEnvActivities.ActivitySet.N.EndTime'
+      | 'DescribeComputeEnvActivities.ActivitySet.N.InstanceId'
+    >();
   });
 });

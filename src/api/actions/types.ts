@@ -1,9 +1,8 @@
 // The shape of an action: the context of its request and its handler, typed by the action's wire
-// request (RequestOf). Each action file and the registry (index.ts) import these; nothing here imports
-// an action.
+// request and response (RequestOf, ResponseOf). The registry (index.ts) and the pipeline import these;
+// nothing here imports the registry.
 import type { Logger } from '../../lib/logger.ts';
-import type { ActionName, RequestOf } from '../models.ts';
-import type { Services } from '../../services/index.ts';
+import type { ActionName, RequestOf, ResponseOf } from '../models.ts';
 
 export interface ActionContext {
   account: string;
@@ -12,6 +11,5 @@ export interface ActionContext {
   log: Logger;
 }
 
-export type ActionHandler<A extends ActionName> = (ctx: ActionContext, req: RequestOf<A>) => Promise<Record<string, unknown>>;
+export type ActionHandler<A extends ActionName> = (ctx: ActionContext, req: RequestOf<A>) => Promise<ResponseOf<A>>;
 export type ActionRegistry = { [A in ActionName]: ActionHandler<A> };
-export type ActionFactory<A extends ActionName> = (s: Services) => ActionHandler<A>;
