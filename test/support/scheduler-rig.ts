@@ -12,6 +12,7 @@ import { EnvPools } from '../../src/scheduler/env-pools.ts';
 import { Scheduler } from '../../src/scheduler/scheduler.ts';
 import { JobService } from '../../src/services/jobs.ts';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
+import type { RequestOf } from '../../src/api/models.ts';
 import { ManualClock } from './manual-clock.ts';
 import { ScriptedExecutor, type ScriptedOptions } from './scripted-executor.ts';
 
@@ -59,7 +60,7 @@ export async function makeRig(o: RigOptions = {}) {
     const { JobId } = await jobs.submitJob(caller, {
       Placement: { Zone: 'ap-guangzhou-2' },
       Job: { JobName: 'unit', Tasks: tasks.map(task), ...job },
-    });
+    } as RequestOf<'SubmitJob'>); // the test's tasks are wire shapes the service validates itself
     await settle();
     return JobId;
   }

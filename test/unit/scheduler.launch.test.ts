@@ -87,7 +87,7 @@ describe('scheduler: launch groups', () => {
     expect(await r.jobState(jobId)).toBe('SUCCEED');
     // the logs of the attempt are the executor's
     const logs = await r.jobs.describeTaskLogs({ account: 'acc', region: 'ap-guangzhou' }, { JobId: jobId, TaskName: 'A' });
-    expect(Buffer.from(logs.TaskInstanceLogSet[0].StdoutLog.split(',')[1], 'base64').toString()).toBe('hi there\n');
+    expect(Buffer.from(logs.TaskInstanceLogSet[0]!.StdoutLog!.split(',')[1]!, 'base64').toString()).toBe('hi there\n');
   });
 
   it('delivers ends of several attempts in one batch', async () => {
