@@ -1,7 +1,8 @@
 // The scheduler's inbox: commands reach the scheduler through the store, never by in-process calls
 // from services. A service inserts a command row (send); the store's wake-up (onCommand — in-process
 // for SQLite, LISTEN/NOTIFY for a shared store — plus a slow poll as the fallback) makes the leader
-// drain what is pending, carry it out, write the changes, and complete the rows under its epoch.
+// drain what is pending, carry it out, and write the changes with the rows' completion, in one
+// write fenced by its epoch.
 // A sender in this process is answered when its command is done.
 import { apiError } from '../domain/errors.ts';
 import type { Clock, Timer } from '../lib/clock.ts';
@@ -20,8 +21,9 @@ const RETRY_MS = 1000;
 export interface InboxHooks {
   /** Carry one command out in memory (its changes are written by `persist`). */
   apply(cmd: CommandRecord): Promise<CommandOutcome>;
-  /** Write every change the applied commands made; rejects when the store cannot take them. */
-  persist(): Promise<void>;
+  /** Write every change the applied commands made, completing the commands in the same write;
+   *  rejects when the store cannot take them. */
+  persist(ids: number[]): Promise<void>;
   /** The epoch of the lease this scheduler holds (undefined: not the leader: nothing is drained). */
   epoch(): number | undefined;
 }
@@ -113,6 +115,11 @@ export class Inbox implements CommandSender {
         const epoch = this.hooks.epoch();
         if (epoch === undefined || this.closed) return;
         const cmds = await this.store.pendingCommands(0, BATCH);
+        // applied ones completed meanwhile (by a write after a failed one) are done
+        if (this.applied.size > 0) {
+          const pending = new Set(cmds.map((c) => c.id));
+          for (const id of this.applied.keys()) if (!pending.has(id)) this.applied.delete(id);
+        }
         if (cmds.length === 0) return;
         for (const c of cmds) {
           if (this.applied.has(c.id)) continue;
@@ -124,8 +131,7 @@ export class Inbox implements CommandSender {
           }
         }
         try {
-          await this.hooks.persist();
-          await this.store.completeCommands(cmds.map((c) => c.id), epoch);
+          await this.hooks.persist(cmds.map((c) => c.id));
         } catch (e) {
           // kept in the store (and applied in memory): written and completed by a later drain
           for (const c of cmds) this.settle(c.id, { error: e }, false);

@@ -55,7 +55,8 @@ export class Scheduler implements CommandSender, SchedulerView {
     this.commands = new Commands(this.core, this.attempts);
     this.inbox = new Inbox(o.store, o.clock, o.logger, {
       apply: (c) => this.apply(c),
-      persist: () => {
+      persist: (ids) => {
+        wb.completedCommands.push(...ids);
         this.scheduleTick();
         return wb.flushSoon();
       },

@@ -28,6 +28,8 @@ export class WriteBehind {
   attempts = new Map<string, AttemptRecord>();
   /** Monitor samples taken as attempts ended: written with their ends. */
   samples: SampleRecord[] = [];
+  /** Commands whose changes are among these: completed with them. */
+  completedCommands: number[] = [];
   private toRelease: { key: string; handle: Handle }[] = [];
   private flushPromise: Promise<boolean> | null = null;
   private failures = 0;
@@ -42,7 +44,8 @@ export class WriteBehind {
 
   isClean(): boolean {
     const d = this.dirty;
-    return d.jobs.size === 0 && d.tasks.size === 0 && d.instances.size === 0 && this.attempts.size === 0;
+    return d.jobs.size === 0 && d.tasks.size === 0 && d.instances.size === 0 && this.attempts.size === 0 &&
+      this.completedCommands.length === 0;
   }
 
   /** Release the attempt's handle once the batch that records its end is written. */
@@ -61,8 +64,10 @@ export class WriteBehind {
       instances: [...d.instances.values()].map((i) => ({ ...i })),
       attempts: [...this.attempts.values()].map((a) => ({ ...a })),
       samples: this.samples,
+      completedCommands: this.completedCommands,
     };
     this.samples = [];
+    this.completedCommands = [];
     const released = this.toRelease;
     const jobs = new Set(d.jobs);
     const tasks = new Set(d.tasks);
@@ -95,6 +100,7 @@ export class WriteBehind {
         for (const [k, v] of attempts) if (!this.attempts.has(k)) this.attempts.set(k, v);
         this.toRelease.push(...released);
         this.samples.unshift(...(batch.samples ?? []));
+        this.completedCommands.push(...(batch.completedCommands ?? []));
         this.clock.setTimer(FLUSH_RETRY_MS, () => this.hooks.retry());
         return false;
       },

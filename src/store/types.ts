@@ -220,6 +220,8 @@ export interface WriteBatch {
   /** Monitor samples taken as attempts ended, written with their ends (replacing one of the same
    *  instance, attempt and second). */
   samples?: SampleRecord[];
+  /** Commands this batch's changes carry out: completed (deleted) in the same transaction. */
+  completedCommands?: number[];
 }
 
 /** A page of a task's instances (rows and not-yet-materialised ones); see instance-page.ts. */

@@ -232,19 +232,23 @@ export function storeContract(name: string, f: StoreFactory): void {
       expect((await again.getInstance(j.id, 'A', 0))?.handle).toEqual({ pid: 42 });
       await again.close();
     });
-    it('writes the end samples of a batch with it, and none of a fenced one', async () => {
+    it('writes the end samples and completes the commands of a batch with it, and none of a fenced one', async () => {
       const s = await f.create();
       const j = job();
       await s.insertJob(j, [task(j.id)]);
+      const queued = (await s.pendingCommands(0, 10)).map((c) => c.id); // the job's `submitted`
+      const terminate = await s.insertCommand({ kind: 'terminate-job', jobId: j.id, createdAt: 1 });
       const sample = (attempt: number, ts: number) => ({ jobId: j.id, taskName: 'A', index: 0, attempt, ts, cpu: 12.5, mem: 3, disk: 40 });
       const lease = (await s.acquireLease('me', 10_000, 0))!;
-      await s.applyBatch({ jobs: [], tasks: [], instances: [inst(j.id, 0, 'SUCCEED')], attempts: [], samples: [sample(1, 100)] }, lease.epoch);
+      await s.applyBatch({ jobs: [], tasks: [], instances: [inst(j.id, 0, 'SUCCEED')], attempts: [], samples: [sample(1, 100)], completedCommands: queued }, lease.epoch);
       expect(await s.samplesOf(j.id, 'A', 0, 0, 1000)).toEqual([sample(1, 100)]);
+      expect((await s.pendingCommands(0, 10)).map((c) => c.id)).toEqual([terminate.id]);
       // another holder takes the lease over: the former one's batch writes nothing, samples included
       const other = (await s.acquireLease('other', 10_000, 20_000))!;
       expect(other.epoch).toBeGreaterThan(lease.epoch);
-      await expect(s.applyBatch({ jobs: [], tasks: [], instances: [inst(j.id, 0, 'FAILED')], attempts: [], samples: [sample(2, 200)] }, lease.epoch))
+      await expect(s.applyBatch({ jobs: [], tasks: [], instances: [inst(j.id, 0, 'FAILED')], attempts: [], samples: [sample(2, 200)], completedCommands: [terminate.id] }, lease.epoch))
         .rejects.toMatchObject({ code: 'Fenced' });
+      expect((await s.pendingCommands(0, 10)).map((c) => c.id)).toEqual([terminate.id]);
       expect(await s.samplesOf(j.id, 'A', 0, 0, 1000)).toEqual([sample(1, 100)]);
       expect((await s.getInstance(j.id, 'A', 0))?.state).toBe('SUCCEED');
       await s.close();

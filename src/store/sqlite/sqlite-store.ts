@@ -309,6 +309,9 @@ export class SqliteStore implements Store {
         const insert = this.c.sql(INSERT_SAMPLE);
         for (const x of b.samples) insert.run(x);
       }
+      if (b.completedCommands?.length) {
+        this.c.sql('DELETE FROM commands WHERE id IN (SELECT value FROM json_each(?))').run(JSON.stringify(b.completedCommands));
+      }
     });
   }
 
