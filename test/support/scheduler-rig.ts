@@ -12,6 +12,7 @@ import { EnvPools } from '../../src/scheduler/env-pools.ts';
 import { Scheduler } from '../../src/scheduler/scheduler.ts';
 import { JobService } from '../../src/services/jobs.ts';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
+import { afterEach } from 'vitest';
 import type { RequestOf } from '../../src/api/models.ts';
 import { ManualClock } from './manual-clock.ts';
 import { ScriptedExecutor, type ScriptedOptions } from './scripted-executor.ts';
@@ -30,6 +31,21 @@ export interface RigOptions extends ScriptedOptions {
 }
 
 export type Rig = Awaited<ReturnType<typeof makeRig>>;
+
+/** For a test file: a rig maker whose rigs are all closed after each test (a rig a test closed
+ *  itself, e.g. for a restart, closes again harmlessly). */
+export function rigsClosedAfterEach(): (o?: RigOptions) => Promise<Rig> {
+  let rigs: Rig[] = [];
+  afterEach(async () => {
+    for (const r of rigs) await r.close().catch(() => {});
+    rigs = [];
+  });
+  return async (o = {}) => {
+    const r = await makeRig(o);
+    rigs.push(r);
+    return r;
+  };
+}
 
 export async function makeRig(o: RigOptions = {}) {
   const dir = o.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'openbatch-sched-'));
@@ -84,7 +100,11 @@ export async function makeRig(o: RigOptions = {}) {
   }
 
   /** Stop the service; the data dir is removed unless `keep` (a restart opens it again). */
+  let closed = false;
+  /** Close the rig (once; later calls do nothing): its data dir goes unless `keep` (a restart). */
   async function close(o: { keep?: boolean } = {}): Promise<void> {
+    if (closed) return;
+    closed = true;
     await scheduler.close();
     await executor.close();
     await store.close();

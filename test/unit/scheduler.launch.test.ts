@@ -1,19 +1,10 @@
 // The scheduler's launches, on a real store with a scripted executor and a manual clock: what the
 // group given to the executor carries, how an attempt's start and end are recorded, the handle
 // released once the end is written, and launches that fail.
-import { afterEach, describe, expect, it } from 'vitest';
-import { key, makeRig, type Rig } from '../support/scheduler-rig.ts';
+import { describe, expect, it } from 'vitest';
+import { key, makeRig, rigsClosedAfterEach, type Rig } from '../support/scheduler-rig.ts';
 
-let rigs: Rig[] = [];
-async function rig(o: Parameters<typeof makeRig>[0] = {}): Promise<Rig> {
-  const r = await makeRig(o);
-  rigs.push(r);
-  return r;
-}
-afterEach(async () => {
-  for (const r of rigs) await r.close();
-  rigs = [];
-});
+const rig = rigsClosedAfterEach();
 
 describe('scheduler: launch groups', () => {
   it('launches one group per task with the BATCH_* variables, the EnvVars, the limits and one instance per index', async () => {

@@ -1,19 +1,10 @@
 // What may start and in which order, on a real store with a scripted executor and a manual clock:
 // the three TaskExecutionDependOn rules, job Priority and submission order when slots are full,
 // MaxConcurrentNum, and a queue executor that takes everything.
-import { afterEach, describe, expect, it } from 'vitest';
-import { key, makeRig, type Rig } from '../support/scheduler-rig.ts';
+import { describe, expect, it } from 'vitest';
+import { key, makeRig, rigsClosedAfterEach, type Rig } from '../support/scheduler-rig.ts';
 
-let rigs: Rig[] = [];
-async function rig(o: Parameters<typeof makeRig>[0] = {}): Promise<Rig> {
-  const r = await makeRig(o);
-  rigs.push(r);
-  return r;
-}
-afterEach(async () => {
-  for (const r of rigs) await r.close();
-  rigs = [];
-});
+const rig = rigsClosedAfterEach();
 
 type Rule = 'PRE_TASK_SUCCEED' | 'PRE_TASK_AT_LEAST_PARTLY_SUCCEED' | 'PRE_TASK_FINISHED';
 const WORDS: Record<Rule, string> = {

@@ -3,31 +3,21 @@
 // running / exited / lost), and a store write that fails (a real SQLite error) and is retried when the
 // clock's retry timer fires.
 import Database from 'better-sqlite3';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Handle } from '../../src/executors/types.ts';
 import { FLUSH_RETRY_MS } from '../../src/scheduler/write-behind.ts';
 import { LEASE_TTL_MS } from '../../src/scheduler/scheduler.ts';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import type { ObserveAnswer } from '../support/scripted-executor.ts';
-import { caller, key, makeRig, type Rig, type RigOptions } from '../support/scheduler-rig.ts';
+import { caller, key, makeRig, rigsClosedAfterEach, type Rig, type RigOptions } from '../support/scheduler-rig.ts';
 
-let rigs: Rig[] = [];
-async function rig(o: RigOptions = {}): Promise<Rig> {
-  const r = await makeRig(o);
-  rigs.push(r);
-  return r;
-}
-afterEach(async () => {
-  for (const r of rigs) await r.close().catch(() => {});
-  rigs = [];
-});
+const rig = rigsClosedAfterEach();
 
 const RESTARTED = 'the service restarted while this attempt was starting or running, and no trace of its outcome was found';
 
 /** Close the first service and start a second one on the same data dir and clock. */
 async function restart(r1: Rig, observe: (a: { key: string; handle: Handle | null }) => ObserveAnswer, o: RigOptions = {}): Promise<Rig> {
   await r1.close({ keep: true });
-  rigs = rigs.filter((x) => x !== r1);
   const r2 = await rig({ ...o, dir: r1.dir, clock: r1.clock, observe });
   await r2.settle();
   return r2;

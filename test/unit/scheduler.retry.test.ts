@@ -1,19 +1,10 @@
 // Retries (MaxRetryCount) and Timeout, on a real store with a scripted executor and a manual clock:
 // the attempts counted, the reasons and details recorded, the final FAILED once retries are used up,
 // and an attempt stopped for its Timeout when the clock passes it.
-import { afterEach, describe, expect, it } from 'vitest';
-import { key, makeRig, type Rig } from '../support/scheduler-rig.ts';
+import { describe, expect, it } from 'vitest';
+import { key, makeRig, rigsClosedAfterEach, type Rig } from '../support/scheduler-rig.ts';
 
-let rigs: Rig[] = [];
-async function rig(o: Parameters<typeof makeRig>[0] = {}): Promise<Rig> {
-  const r = await makeRig(o);
-  rigs.push(r);
-  return r;
-}
-afterEach(async () => {
-  for (const r of rigs) await r.close();
-  rigs = [];
-});
+const rig = rigsClosedAfterEach();
 
 const EXIT3 = 'the application exited with code 3';
 

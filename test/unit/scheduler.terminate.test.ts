@@ -1,19 +1,10 @@
 // TerminateJob and TerminateTaskInstance through JobService, on a real store with a scripted executor
 // and a manual clock: waiting instances fail at once, running ones are stopped with the kill grace and
 // fail once they end, NextAction says TERMINATING until then, and nothing terminated is retried.
-import { afterEach, describe, expect, it } from 'vitest';
-import { caller, key, makeRig, type Rig } from '../support/scheduler-rig.ts';
+import { describe, expect, it } from 'vitest';
+import { caller, key, makeRig, rigsClosedAfterEach, type Rig } from '../support/scheduler-rig.ts';
 
-let rigs: Rig[] = [];
-async function rig(o: Parameters<typeof makeRig>[0] = {}): Promise<Rig> {
-  const r = await makeRig(o);
-  rigs.push(r);
-  return r;
-}
-afterEach(async () => {
-  for (const r of rigs) await r.close();
-  rigs = [];
-});
+const rig = rigsClosedAfterEach();
 
 const BY_JOB = 'FAILED Terminated (terminated by TerminateJob)';
 const BY_INSTANCE = 'FAILED Terminated (terminated by TerminateTaskInstance)';
