@@ -13,7 +13,6 @@ const LAUNCHERS: [string, PickedLauncher, ExecutorTraits][] = [
   ['local, shim (C)', { kind: 'shim', path: shimPath }, {}],
   ['local, shell supervisor', { kind: 'shell' }, {
     signalAsExitCode: 'sh reports the death of the command by signal n as $? = 128 + n, and that is what the supervisor records',
-    noFindByKey: 'the supervisor writes no pid file, and its status file does not name the process',
   }],
 ];
 

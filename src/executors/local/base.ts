@@ -82,6 +82,9 @@ export abstract class LocalExecutorBase implements Executor {
     this.logs = new LocalLogs(o.layout ?? new LocalLayout(path.dirname(path.resolve(o.stateDir))));
   }
 
+  /** The launcher leaves the pid file beside the status file (the shim renames it into the status). */
+  protected readonly keepsPidFile: boolean = false;
+
   /** Start one attempt. Resolves once its process exists. */
   abstract launchAttempt(spec: AttemptSpec): Promise<AttemptHandle>;
 
@@ -297,6 +300,7 @@ export abstract class LocalExecutorBase implements Executor {
     // been started by an earlier version that kept both. Unlinked in place: one short metadata call,
     // dearer when handed to the thread pool on a busy machine.
     unlinkQuietly(handle.statusPath);
+    if (this.keepsPidFile) unlinkQuietly(this.pidPath(handle.key));
     if (this.adopted.delete(handle.key)) {
       unlinkQuietly(this.pidPath(handle.key));
       unlinkQuietly(this.commandPath(handle.key));

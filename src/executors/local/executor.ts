@@ -30,11 +30,21 @@ export { startTicksOf } from './status.ts';
  * with one printf to a fresh file: a reader sees either nothing or the whole status (it requires
  * the trailing newline). sh reports death by signal n as 128+n; that is recorded as is. Only absolute
  * paths: the supervisor runs as root with the attempt's variables nowhere in its own environment.
+ * First of all it writes `<its pid> <its start time>` (field 22 of /proc/$$/stat) to `<key>.pid`
+ * beside the status file, so that an attempt whose start the service never recorded is found by its
+ * key after a restart (as the shim's pid file does).
  */
 const SUPERVISOR = `trap 'ob_sig=1' TERM INT HUP
 IFS='
 '
 ob_status=$1 ob_cgs=$2
+read -r ob_st < /proc/$$/stat
+ob_ticks() { shift 19; ob_t=$1; }
+IFS=' '
+ob_ticks \${ob_st##*') '}
+IFS='
+'
+printf '%s %s\\n' "$$" "$ob_t" > "\${ob_status%.status}.pid" || exit 125
 [ -z "$3" ] || exec 3< "$3" || exit 125
 shift 3
 "$@"
@@ -102,6 +112,7 @@ export function findTools(): { unshare?: string; mount?: string; setpriv?: strin
 
 export class LocalExecutor extends LocalExecutorBase {
   private readonly tools = findTools();
+  protected override readonly keepsPidFile = true;
 
   async launchAttempt(spec: AttemptSpec): Promise<AttemptHandle> {
     const user = this.userOf(spec);
