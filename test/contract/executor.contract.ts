@@ -317,7 +317,7 @@ export function executorContract(name: string, make: (s: ContractSetup) => Promi
     });
 
     it('reports ok:false when the directories of the attempts cannot be created', async (ctx) => {
-      if (!ut.blockJobDirs) return ctx.skip();
+      if (!ut.blockJobDirs) return ctx.skip('this backend\'s factory cannot make the directories of a job impossible to create');
       const { g, keys } = group('true', { n: 2 });
       await ut.blockJobDirs(g.jobId);
       const rs = await launch(g);
@@ -368,7 +368,7 @@ export function executorContract(name: string, make: (s: ContractSetup) => Promi
 
     it('usage (when offered) counts the CPU seconds of a busy attempt', async (ctx) => {
       const usage = ut.executor.usage?.bind(ut.executor);
-      if (!usage) return ctx.skip();
+      if (!usage) return ctx.skip('this executor does not offer the usage capability');
       const a = await run('while :; do :; done');
       const u = await until('CPU seconds', async () => {
         const got = (await usage([{ key: a.key, handle: a.handle }])).get(a.key);

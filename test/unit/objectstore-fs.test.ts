@@ -127,7 +127,7 @@ describe('FsObjectStore', () => {
   });
 
   describe('errors of the file system', () => {
-    it.skipIf(!isRoot)('an immutable directory refuses writes with AccessDenied, not retryable', async () => {
+    it.skipIf(!isRoot)(`an immutable directory refuses writes with AccessDenied, not retryable${isRoot ? '' : ' (skipped: chattr +i needs root)'}`, async () => {
       await store.putFile(b, 'logs/old', src);
       const dir = path.join(root, 'b', 'logs');
       expect(chattr('+i', dir)).toBe(true);
