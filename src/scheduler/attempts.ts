@@ -146,18 +146,13 @@ export class Attempts {
       this.onExit(a.key, { exitCode: null, signal: null });
       return;
     }
-    a.handle = r.handle;
     a.launched = true;
-    if (this.byKey.get(a.key) !== a) return; // already ended
     const now = core.now();
-    if (inst.state === 'STARTING') {
-      setState(task, inst, 'RUNNING', core.wb.dirty);
-      inst.runningTime = now;
-      inst.stateDetail = 'running';
+    if (this.byKey.get(a.key) !== a) {
+      a.handle = r.handle;
+      return; // already ended
     }
-    inst.handle = r.handle;
-    core.wb.dirty.instances.set(instKey(inst.jobId, inst.taskName, inst.index), inst);
-    this.attemptRecord(a).runningTime = inst.runningTime;
+    this.recordStart(a, r.handle, now);
     // COMPAT: Timeout counts from when it runs (as after a restart, where the deadline comes from
     // runningTime), not from its launch (docs/compat.md)
     a.deadline = now + task.spec.timeoutSec * 1000;
@@ -184,6 +179,21 @@ export class Attempts {
     }
     this.armDeadlines();
     core.scheduleTick();
+  }
+
+  /** The attempt has started (or was found running): its handle is recorded, a STARTING instance
+   *  becomes RUNNING. */
+  private recordStart(a: AttemptRt, handle: Handle, now: number): void {
+    const { inst, task } = a;
+    a.handle = handle;
+    inst.handle = handle;
+    if (inst.state === 'STARTING') {
+      setState(task, inst, 'RUNNING', this.core.wb.dirty);
+      inst.runningTime = inst.runningTime ?? now;
+      inst.stateDetail = 'running';
+    }
+    this.core.wb.dirty.instances.set(instKey(inst.jobId, inst.taskName, inst.index), inst);
+    this.attemptRecord(a).runningTime = inst.runningTime;
   }
 
   private attemptRecord(a: AttemptRt): AttemptRecord {
@@ -422,16 +432,9 @@ export class Attempts {
       const ob = byKey.get(a.key) ?? { key: a.key, state: 'lost' as const, reason: 'the executor did not answer for it' };
       if (ob.state !== 'lost' && ob.handle) {
         // found by its key: its launch was never recorded; record it now, as a start would have
-        a.handle = ob.handle;
-        const { inst, task } = a;
-        inst.handle = ob.handle;
-        if (ob.state === 'running' && inst.state === 'STARTING') {
-          setState(task, inst, 'RUNNING', core.wb.dirty);
-          inst.runningTime = inst.runningTime ?? now;
-          inst.stateDetail = 'running';
-          this.attemptRecord(a).runningTime = inst.runningTime;
-        }
-        core.wb.dirty.instances.set(instKey(inst.jobId, inst.taskName, inst.index), inst);
+        // (one that has ended already is recorded with its end below)
+        if (ob.state === 'running') this.recordStart(a, ob.handle, now);
+        else a.handle = ob.handle;
       }
       // TerminateJob was stopping the job's attempts when the service stopped: that goes on
       const stop: StopCause | null = a.task.job.rec.nextAction === 'TERMINATING' ? { reason: TERMINATED, detail: BY_TERMINATE_JOB, final: true } : null;

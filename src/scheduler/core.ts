@@ -69,7 +69,7 @@ export class Core {
   }
 
   addJob(rec: JobRecord, tasks: TaskRecord[]): JobRt {
-    const job = new JobRt(rec, rec.seq); // submission order, from the database
+    const job = new JobRt(rec);
     for (const t of [...tasks].sort((a, b) => a.ord - b.ord)) {
       const rt = new TaskRt(job, t, runSpecOf(t.spec));
       // COMPAT: a type the catalogue does not know (validation refuses them) counts as 1 vCPU, 1 GiB

@@ -37,6 +37,8 @@ export class Inbox implements CommandSender {
   private readonly waiters = new Map<number, Waiter>();
   /** Outcomes of commands done before their sender was waiting (bounded). */
   private readonly early = new Map<number, { outcome?: CommandOutcome; error?: unknown }>();
+  /** Senders whose insert has not returned yet. */
+  private sending = 0;
   /** Applied in memory, not completed in the store yet: never applied twice. */
   private readonly applied = new Map<number, CommandOutcome | { error: unknown }>();
   private draining = false;
@@ -69,7 +71,13 @@ export class Inbox implements CommandSender {
   }
 
   async send(cmd: Command): Promise<CommandOutcome> {
-    const rec = await this.store.insertCommand({ ...cmd, createdAt: this.clock.now() });
+    this.sending += 1;
+    let rec: CommandRecord;
+    try {
+      rec = await this.store.insertCommand({ ...cmd, createdAt: this.clock.now() });
+    } finally {
+      this.sending -= 1;
+    }
     const done = this.early.get(rec.id);
     if (done) {
       this.early.delete(rec.id);
@@ -161,7 +169,9 @@ export class Inbox implements CommandSender {
       this.waiters.delete(id);
       if (r.error !== undefined) w.reject(r.error);
       else w.resolve(r.outcome!);
-    } else if (final) {
+    } else if (final && this.sending > 0) {
+      // a sender may be between its insert and its wait (commands nobody waits for, such as the
+      // `submitted` of every job, are not kept)
       if (this.early.size >= 1000) this.early.clear();
       this.early.set(id, r);
     }

@@ -36,12 +36,13 @@ export class JobRt {
   readonly downstream = new Map<string, TaskRt[]>();
   /** Tasks in a topological order of the DAG. */
   topo: TaskRt[] = [];
-  constructor(
-    public rec: JobRecord,
-    readonly seq: number,
-  ) {}
+  constructor(public rec: JobRecord) {}
   get id(): string {
     return this.rec.id;
+  }
+  /** Submission order, from the database. */
+  get seq(): number {
+    return this.rec.seq;
   }
 }
 

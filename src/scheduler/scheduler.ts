@@ -14,7 +14,7 @@ import { Commands } from './commands.ts';
 import { Core, type SchedulerOptions } from './core.ts';
 import { Inbox } from './inbox.ts';
 import type { Timer } from '../lib/clock.ts';
-import type { CommandRecord, Lease } from '../store/coordination.ts';
+import type { Command, CommandRecord, Lease } from '../store/coordination.ts';
 import type { CommandOutcome, CommandSender, SchedulerView } from './ports.ts';
 import { evaluateTask, rollBoth, rollJob, rollTask } from './rollup.ts';
 import type { AttemptRt, TaskRt } from './runtime.ts';
@@ -65,7 +65,7 @@ export class Scheduler implements CommandSender, SchedulerView {
   }
 
   /** Leave a command for the scheduler (through the store) and wait until it is carried out. */
-  send(cmd: Parameters<CommandSender['send']>[0]): Promise<CommandOutcome> {
+  send(cmd: Command): Promise<CommandOutcome> {
     return this.inbox.send(cmd);
   }
 
