@@ -51,6 +51,8 @@ export interface LaunchGroup {
   /** The task's limits, for engines that enforce them themselves (the scheduler also stops attempts
    *  that outlive Timeout, through stop()). 0: none. */
   limits: { timeoutSec: number; maxConcurrent: number };
+  /** The engine queue to submit to (a Slurm partition), for an executor whose capacity is a queue. */
+  queue?: string;
   instances: LaunchInstance[];
 }
 
@@ -63,8 +65,19 @@ export interface LaunchInstance {
   resources?: Resources;
 }
 
-/** How the start of one instance of a group went. */
-export type LaunchResult = { key: string; ok: true; handle: Handle } | { key: string; ok: false; error: string };
+/** How the start of one instance of a group went. `waiting`: the engine accepted it and queues it
+ *  (a batch system's pending job); it runs when a later observation says `running`. Without it the
+ *  attempt runs now. */
+export type LaunchResult =
+  | { key: string; ok: true; handle: Handle; waiting?: WaitInfo }
+  | { key: string; ok: false; error: string };
+
+/** Why an accepted attempt waits in the engine's queue (Slurm's pending reason), for StateReason and
+ *  StateDetailedReason. */
+export interface WaitInfo {
+  reason: string;
+  detail: string;
+}
 
 export interface ExitInfo {
   /** Exit code of the command, or null when it was killed by a signal (or has no status). */
@@ -75,6 +88,9 @@ export interface ExitInfo {
   /** What the attempt used over its whole life, measured as it ended (an ended attempt cannot be
    *  read any more); absent where the executor cannot tell. */
   usage?: EndUsage;
+  /** Why it ended, where the engine knows better than its exit status (cancelled in Slurm behind the
+   *  service's back, Slurm's own time limit): StateReason and StateDetailedReason of a failure. */
+  cause?: { reason: string; detail: string };
 }
 
 /** Resource use of an attempt over its whole life (for DescribeJobMonitorData's last sample). */
@@ -88,11 +104,17 @@ export interface EndUsage {
 }
 
 /** What the executor knows of an attempt. `handle` is set when observe() found the attempt by its
- *  key (its launch was never recorded). */
+ *  key (its launch was never recorded).
+ *  - `waiting`: accepted, queued by the engine (pushed when the reason changes);
+ *  - `running`: runs (pushed when a waiting one starts), on `node` (the engine's name of the machine,
+ *    when it has several) since `since` (ms, when known);
+ *  - `lost`: gone without an exit status. `infrastructure`: the engine lost it for a reason outside
+ *    the attempt (node failure, preemption, boot failure): it runs again without using a retry. */
 export type Observation =
-  | { key: string; state: 'running'; handle?: Handle }
+  | { key: string; state: 'waiting'; wait: WaitInfo; handle?: Handle }
+  | { key: string; state: 'running'; handle?: Handle; node?: string; since?: number }
   | { key: string; state: 'exited'; exit: ExitInfo; handle?: Handle }
-  | { key: string; state: 'lost'; reason: string };
+  | { key: string; state: 'lost'; reason: string; infrastructure?: boolean };
 
 /** Why an attempt is stopped (a batch system may word its cancellation accordingly). */
 export type StopReason = 'terminate' | 'timeout' | 'node-gone';
@@ -132,11 +154,13 @@ export interface AttemptLogs {
 export interface Executor {
   readonly name: string;
   capacity(): Capacity;
-  /** Start the group's instances: `started` is told of each as soon as it has started (it is RUNNING)
-   *  or failed to start, in any order; the promise resolves after the last. */
+  /** Start the group's instances: `started` is told of each as soon as it has started (it is RUNNING),
+   *  was accepted into the engine's queue (`waiting`), or failed to start, in any order; the promise
+   *  resolves after the last. */
   launch(group: LaunchGroup, started: (r: LaunchResult) => void): Promise<void>;
-  /** The single listener of attempt ends (launched or observed ones), called with batches. The end of
-   *  a launched attempt is never reported before `started` was told of it. */
+  /** The single listener of attempt ends (launched or observed ones) and, for a queue, of waiting
+   *  attempts' changes (`waiting` reasons, `running`), called with batches. Nothing of a launched
+   *  attempt is reported before `started` was told of it. */
   onEvents(listener: (events: Observation[]) => void): void;
   /** After a restart: how each attempt launched by an earlier service process is doing. `handle` null:
    *  its launch was never recorded; the executor looks for it by key. Running ones are watched from
