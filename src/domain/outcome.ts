@@ -8,6 +8,8 @@ export interface AttemptExit {
   exitCode: number | null;
   signal: string | null;
   oom?: boolean;
+  /** Why it ended, as the engine tells it (cancelled in Slurm, Slurm's time limit). */
+  cause?: { reason: string; detail: string };
 }
 
 /** Why the scheduler stopped the attempt: shown as the reason; `final` skips retries (terminations);
@@ -55,6 +57,7 @@ export function describeExit(exit: AttemptExit, instanceType?: string, memGiB?: 
     const limit = memGiB === undefined ? 'its memory limit' : `the ${gib(memGiB)} of memory of its instance type${instanceType ? ` ${instanceType}` : ''}`;
     return { reason: 'OutOfMemory', detail: `the attempt needed more than ${limit} and was killed for memory (${exit.signal ? `signal ${exit.signal}` : `exit code ${exit.exitCode}`})` };
   }
+  if (exit.cause) return exit.cause;
   if (exit.signal) return { reason: `Killed by signal ${exit.signal}`, detail: `the application was killed by signal ${exit.signal}` };
   if (exit.exitCode === null) return { reason: 'Lost', detail: 'the attempt ended without an exit status' };
   return { reason: `Exit code ${exit.exitCode}`, detail: `the application exited with code ${exit.exitCode}` };

@@ -15,10 +15,13 @@ import type { Core } from './core.ts';
 import { DeadlineHeap } from './deadlines.ts';
 import type { NodeRt } from './env-pools.ts';
 import { rollBoth } from './rollup.ts';
-import { instKey, setState, type AttemptRt, type TaskRt } from './runtime.ts';
+import { instKey, setState, waitsInEngine, type AttemptRt, type TaskRt } from './runtime.ts';
 
 export const TERMINATED = 'Terminated';
 export const BY_TERMINATE_JOB = 'terminated by TerminateJob';
+/** How many times an instance runs again after infrastructure failures (node failure, preemption,
+ *  boot failure in an engine) without using MaxRetryCount; after that such a failure counts as one. */
+export const INFRA_RERUN_LIMIT = 3;
 
 export class Attempts {
   private readonly byKey = new Map<string, AttemptRt>();
@@ -63,15 +66,17 @@ export class Attempts {
     inst.stateDetail = 'starting';
     inst.handle = null;
     // an anonymous environment gets a node created for the task when it needs one more (COMPAT: the
-    // node is released when its attempt ends, so a finished instance shows none, as in the seed)
-    inst.nodeId = node ? node.rec.instanceId : (task.idleAnonNodes.pop() ?? newId('ins'));
+    // node is released when its attempt ends, so a finished instance shows none, as in the seed); in an
+    // engine queue the node is the engine's, known once it runs there
+    const queued = task.queue !== undefined;
+    inst.nodeId = node ? node.rec.instanceId : queued ? null : (task.idleAnonNodes.pop() ?? newId('ins'));
     const key = attemptKey(inst);
     const a: AttemptRt = {
-      key, task, inst, handle: null, stop: null, stopSent: false, launched: false, node, held: node ? null : task.resources,
-      deadline: now + task.spec.timeoutSec * 1000,
+      key, task, inst, handle: null, stop: null, stopSent: false, launched: false, node,
+      held: node || queued ? null : task.resources, deadline: now + task.spec.timeoutSec * 1000,
     };
     if (node) node.busy = a;
-    else core.anon.running += 1;
+    else if (!queued) core.anon.running += 1;
     if (a.held) core.o.capacity.take(a.held);
     task.running.set(inst.index, a);
     core.ready.recheck(task);
@@ -112,6 +117,7 @@ export class Attempts {
       jobId: task.job.id, taskName: task.name, account: task.job.rec.account, command: task.spec.command, env,
       resources: toBytes(task.resources),
       limits: { timeoutSec: task.spec.timeoutSec, maxConcurrent: task.spec.maxConcurrent },
+      ...(task.queue !== undefined ? { queue: task.queue } : {}),
       instances: as.map((a) => ({
         key: a.key, index: a.inst.index, attempt: a.inst.attempt,
         resources: a.node ? toBytes({ cpus: a.node.rec.cpu, memGiB: a.node.rec.mem }) : undefined,
@@ -152,15 +158,54 @@ export class Attempts {
       a.handle = r.handle;
       return; // already ended
     }
+    if (r.waiting) {
+      // accepted by the engine's queue: it shows STARTING with the engine's reason until it runs there
+      a.handle = r.handle;
+      inst.handle = r.handle;
+      this.waiting(a, r.waiting);
+      if (a.stop) this.sendStop(a);
+      return;
+    }
     this.recordStart(a, r.handle, now);
+    this.markRunning(a, now);
+    if (a.stop) this.sendStop(a);
+  }
+
+  /** The attempt runs from `since`: its Timeout counts from then; the monitor and roll-up hear of it. */
+  private markRunning(a: AttemptRt, since: number): void {
     // COMPAT: Timeout counts from when it runs (as after a restart, where the deadline comes from
     // runningTime), not from its launch (docs/compat.md)
-    a.deadline = now + task.spec.timeoutSec * 1000;
-    if (a.stop) this.sendStop(a);
-    else this.deadlines.push(a.deadline, a);
+    a.deadline = since + a.task.spec.timeoutSec * 1000;
+    if (!a.stop) this.deadlines.push(a.deadline, a);
     if (this.startedTasks.size === 0) setImmediate(() => this.rollStarted());
-    this.startedTasks.add(task);
-    if (core.o.onStarted) this.startedBatch.push(a);
+    this.startedTasks.add(a.task);
+    if (this.core.o.onStarted) this.startedBatch.push(a);
+  }
+
+  /** An attempt waiting in the engine's queue: its reason, as the engine words it. */
+  private waiting(a: AttemptRt, w: { reason: string; detail: string }): void {
+    const inst = a.inst;
+    if (inst.stateReason === w.reason && inst.stateDetail === w.detail) return;
+    inst.stateReason = w.reason;
+    inst.stateDetail = w.detail;
+    this.core.wb.dirty.instances.set(instKey(inst.jobId, inst.taskName, inst.index), inst);
+    this.core.scheduleTick(); // a tick writes it
+  }
+
+  /** An attempt that waited in the engine's queue runs now (on the engine's node `node`). */
+  private nowRunning(a: AttemptRt, node: string | undefined, since: number | undefined): void {
+    if (!waitsInEngine(a) || this.byKey.get(a.key) !== a) return;
+    const now = this.core.now();
+    const at = Math.min(since ?? now, now);
+    if (node !== undefined) {
+      a.inst.nodeId = node;
+      this.attemptRecord(a).nodeId = node;
+    }
+    a.inst.runningTime = Math.max(at, a.inst.launchTime ?? at);
+    this.recordStart(a, a.handle!, now);
+    a.inst.stateReason = '';
+    this.markRunning(a, a.inst.runningTime);
+    if (!a.stop) this.armDeadlines();
   }
 
   private rollStarted(): void {
@@ -216,13 +261,23 @@ export class Attempts {
   private onEvents(events: Observation[]): void {
     for (const ev of events) {
       if (ev.state === 'exited') this.onExit(ev.key, ev.exit);
-      else if (ev.state === 'lost') this.lost(ev.key, ev.reason);
+      else if (ev.state === 'lost') this.lost(ev.key, ev.reason, ev.infrastructure === true);
+      else {
+        const a = this.byKey.get(ev.key);
+        if (!a || !waitsInEngine(a)) continue;
+        if (ev.state === 'running') this.nowRunning(a, ev.node, ev.since);
+        else this.waiting(a, ev.wait);
+      }
     }
   }
 
-  private lost(key: string, why: string): void {
+  private lost(key: string, why: string, infrastructure: boolean): void {
     const a = this.byKey.get(key);
     if (!a) return;
+    if (!a.stop && infrastructure && a.inst.retryBase < INFRA_RERUN_LIMIT) {
+      // the engine lost it (node failure, preemption): it runs again without using a retry
+      a.stop = { reason: 'InfrastructureFailure', detail: `the attempt was lost to an infrastructure failure (${why}); it runs again without using MaxRetryCount`, final: false, requeue: true };
+    }
     a.stop = a.stop ?? { reason: 'Lost', detail: `the attempt was lost: ${why}`, final: false };
     this.onExit(key, { exitCode: null, signal: null });
   }
@@ -249,7 +304,7 @@ export class Attempts {
         () => core.scheduleTick(),
         (e: unknown) => core.log.error({ err: e }, 'releasing a compute node failed'),
       );
-    } else {
+    } else if (task.queue === undefined) {
       core.anon.running -= 1;
       if (inst.nodeId) task.idleAnonNodes.push(inst.nodeId);
     }
@@ -295,7 +350,7 @@ export class Attempts {
     inst.exitCode = exit.exitCode;
     inst.endTime = now;
     inst.handle = null;
-    if (!a.node) inst.nodeId = null; // the anonymous node is released
+    if (!a.node && task.queue === undefined) inst.nodeId = null; // the anonymous node is released
     if (a.handle) core.wb.releaseAfterWrite(a.key, a.handle);
     const outcome = decideAfterExit({
       exit, stop: a.stop, retriesUsed: inst.attempt - inst.retryBase - 1, maxRetry: task.spec.maxRetry,
@@ -405,14 +460,15 @@ export class Attempts {
     const core = this.core;
     const as: AttemptRt[] = [];
     for (const { task, inst } of list) {
-      const node = inst.nodeId ? core.o.pools.node(inst.nodeId) ?? null : null;
+      const queued = task.queue !== undefined;
+      const node = inst.nodeId && !queued ? core.o.pools.node(inst.nodeId) ?? null : null;
       const a: AttemptRt = {
         key: attemptKey(inst), task, inst, handle: (inst.handle as Handle | null) ?? null, stop: null, stopSent: false,
-        launched: true, node, held: node ? null : task.resources,
+        launched: true, node, held: node || queued ? null : task.resources,
         deadline: (inst.runningTime ?? inst.launchTime ?? now) + task.spec.timeoutSec * 1000,
       };
       if (node) node.busy = a;
-      else core.anon.running += 1;
+      else if (!queued) core.anon.running += 1;
       task.running.set(inst.index, a);
       this.byKey.set(a.key, a);
       this.count += 1;
@@ -434,11 +490,29 @@ export class Attempts {
         // found by its key: its launch was never recorded; record it now, as a start would have
         // (one that has ended already is recorded with its end below)
         if (ob.state === 'running') this.recordStart(a, ob.handle, now);
-        else a.handle = ob.handle;
+        else {
+          a.handle = ob.handle;
+          if (ob.state === 'waiting') a.inst.handle = ob.handle;
+        }
       }
       // TerminateJob was stopping the job's attempts when the service stopped: that goes on
       const stop: StopCause | null = a.task.job.rec.nextAction === 'TERMINATING' ? { reason: TERMINATED, detail: BY_TERMINATE_JOB, final: true } : null;
-      if (ob.state === 'running') {
+      if (ob.state === 'waiting') {
+        // still in the engine's queue: it shows STARTING with the engine's reason until it runs
+        this.waiting(a, ob.wait);
+        if (stop) this.stop(a, stop);
+      } else if (ob.state === 'running') {
+        if (a.inst.state === 'STARTING' && a.handle) {
+          // it waited in the engine's queue and started while the service was down
+          if (ob.node !== undefined) {
+            a.inst.nodeId = ob.node;
+            this.attemptRecord(a).nodeId = ob.node;
+          }
+          a.inst.runningTime = Math.min(ob.since ?? now, now);
+          this.recordStart(a, a.handle, now);
+          a.inst.stateReason = '';
+          a.deadline = a.inst.runningTime + a.task.spec.timeoutSec * 1000;
+        }
         this.deadlines.push(a.deadline, a);
         if (stop) this.stop(a, stop);
       } else if (ob.state === 'exited') {

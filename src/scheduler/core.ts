@@ -26,6 +26,9 @@ export interface SchedulerOptions {
   resourcesOf: (instanceType: string) => Resources | undefined;
   /** Nodes of named compute environments. */
   pools: EnvPools;
+  /** The engine queue a task's instances go to: the queue of a THPC_QUEUE environment (its EnvId), or
+   *  the anonymous queue for a task without EnvId; undefined: local slots or nodes. */
+  queueOf?: (envId: string | undefined) => string | undefined;
   /** Called after an attempt of a task with RedirectInfo or RedirectLocalInfo ended, before its end is
    *  recorded (ships its logs there). */
   afterAttempt?: (a: FinishedAttempt) => Promise<void>;
@@ -72,6 +75,7 @@ export class Core {
     const job = new JobRt(rec);
     for (const t of [...tasks].sort((a, b) => a.ord - b.ord)) {
       const rt = new TaskRt(job, t, runSpecOf(t.spec));
+      rt.queue = this.o.queueOf?.(rt.envId);
       // COMPAT: a type the catalogue does not know (validation refuses them) counts as 1 vCPU, 1 GiB
       if (rt.envId === undefined) rt.resources = (rt.instanceType && this.o.resourcesOf(rt.instanceType)) || { cpus: 1, memGiB: 1 };
       job.tasks.set(t.name, rt);

@@ -10,7 +10,8 @@ import type { Dirty, TaskRt } from './runtime.ts';
 
 export class ReadyQueue {
   readonly tasks: TaskRt[] = [];
-  /** Tasks of the queue that run on a named environment (they can start while the slots are full). */
+  /** Tasks of the queue that run on a named environment or an engine queue (they can start while the
+   *  slots are full). */
   envCount = 0;
   /** Ready tasks whose wait reason may have changed since the last refresh. */
   private readonly check = new Set<TaskRt>();
@@ -32,7 +33,7 @@ export class ReadyQueue {
     if (want) this.check.add(task);
     if (want && !task.inReady) {
       task.inReady = true;
-      if (task.envId !== undefined) this.envCount += 1;
+      if (task.ownCapacity) this.envCount += 1;
       let i = this.tasks.length;
       while (i > 0 && readyBefore(task, this.tasks[i - 1]!)) i--;
       this.tasks.splice(i, 0, task);
@@ -44,7 +45,7 @@ export class ReadyQueue {
   remove(task: TaskRt): void {
     if (!task.inReady) return;
     task.inReady = false;
-    if (task.envId !== undefined) this.envCount -= 1;
+    if (task.ownCapacity) this.envCount -= 1;
     const i = this.tasks.indexOf(task);
     if (i >= 0) this.tasks.splice(i, 1);
   }
@@ -76,6 +77,7 @@ function waitReason(task: TaskRt, free: number, anon: AnonSlots, host: HostCapac
   if (cap > 0 && task.running.size >= cap) {
     return { reason: 'MaxConcurrentNumReached', detail: `MaxConcurrentNum is ${cap} and ${task.running.size} instance${task.running.size === 1 ? ' of this task is' : 's of this task are'} starting or running` };
   }
+  if (task.queue !== undefined) return undefined; // the engine's queue takes every instance
   if (task.envId !== undefined) return { reason: 'WaitingForComputeNode', detail: pools.waitReason(task.envId) };
   if (free <= 0) return { reason: 'WaitingForCapacity', detail: anon.describeFull() };
   if (host && (anon.blocked || !host.everFits(task.resources!))) {

@@ -20,13 +20,19 @@ export interface AttemptRt {
   stop: StopCause | null;
   /** The executor was asked to stop it (it escalates to a forced stop by itself). */
   stopSent: boolean;
-  /** The compute node of a named environment the attempt runs on (null: the anonymous local pool). */
+  /** The compute node of a named environment the attempt runs on (null: the anonymous local pool, or
+   *  an engine queue). */
   node: NodeRt | null;
   /** What an attempt on the anonymous pool holds of the host while it runs (null: on a node). */
   held: Resources | null;
   /** When its Timeout is up (ms epoch). */
   deadline: number;
   launched: boolean;
+}
+
+/** An attempt accepted by an engine queue that has not started running there yet. */
+export function waitsInEngine(a: AttemptRt): boolean {
+  return a.launched && a.handle !== null && a.inst.state === 'STARTING';
 }
 
 export class JobRt {
@@ -63,6 +69,9 @@ export class TaskRt {
   readonly envId: string | undefined;
   /** vCPUs and memory of its instance type (anonymous environments; set by the scheduler). */
   resources: Resources | null = null;
+  /** The engine queue its instances are submitted to (a THPC_QUEUE environment, or the anonymous
+   *  queue): the engine queues what it cannot run yet, so they take no local slot or node. */
+  queue: string | undefined;
   constructor(
     readonly job: JobRt,
     public rec: TaskRecord,
@@ -78,6 +87,10 @@ export class TaskRt {
   /** Instances without a row: they all share rec.wait. */
   get implicitCount(): number {
     return this.rec.instanceNum - this.rec.cursor - this.ahead.size;
+  }
+  /** It can start while the anonymous local slots are full (a named environment, or a queue). */
+  get ownCapacity(): boolean {
+    return this.envId !== undefined || this.queue !== undefined;
   }
   hasWaiting(): boolean {
     return this.waitingRows.length > 0 || (this.implicitCount > 0 && isWaiting(this.rec.wait.state));

@@ -26,6 +26,9 @@ export type { SchedulerOptions } from './core.ts';
 export const LEASE_TTL_MS = 15_000;
 const LEASE_RENEW_MS = 5_000;
 const LEASE_RETRY_MS = 1_000;
+/** Instances one tick submits to engine queues (a tick stays short however large the task; the starts
+ *  it causes schedule the next). */
+const QUEUE_STARTS_PER_TICK = 10_000;
 
 export class Scheduler implements CommandSender, SchedulerView {
   private readonly core: Core;
@@ -296,9 +299,10 @@ export class Scheduler implements CommandSender, SchedulerView {
     const launches: AttemptRt[] = [];
     let free = anon.free();
     let blocked = free <= 0;
+    let queued = 0;
     for (let i = 0; i < ready.tasks.length; ) {
       const task: TaskRt = ready.tasks[i]!;
-      if (task.envId === undefined && blocked) {
+      if (!task.ownCapacity && blocked) {
         // only tasks of named environments can still start (O(1) per tick however many tasks wait)
         if (ready.envCount === 0) break;
         i++;
@@ -307,7 +311,12 @@ export class Scheduler implements CommandSender, SchedulerView {
       const cap = task.spec.maxConcurrent;
       const before = launches.length;
       while (task.hasWaiting() && (cap === 0 || task.running.size < cap)) {
-        if (task.envId !== undefined) {
+        if (task.queue !== undefined) {
+          // an engine queue takes them all; a tick submits a bounded number (the next tick goes on)
+          if (queued >= QUEUE_STARTS_PER_TICK) break;
+          launches.push(this.attempts.start(task, now, null));
+          queued += 1;
+        } else if (task.envId !== undefined) {
           const node = core.o.pools.freeNode(task.envId);
           if (!node) break;
           launches.push(this.attempts.start(task, now, node));

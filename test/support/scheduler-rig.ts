@@ -28,6 +28,8 @@ export interface RigOptions extends ScriptedOptions {
   killGraceMs?: number;
   /** Start the scheduler (default true). */
   start?: boolean;
+  /** The engine queue of tasks (SchedulerOptions.queueOf). */
+  queueOf?: (envId: string | undefined) => string | undefined;
 }
 
 export type Rig = Awaited<ReturnType<typeof makeRig>>;
@@ -58,7 +60,7 @@ export async function makeRig(o: RigOptions = {}) {
     store, executor, clock, logger: silentLogger, pools,
     capacity: new HostCapacity({ cpus: 1024, memGiB: 4096 }, 1),
     resourcesOf: (t) => (t === 'S1.SMALL2' ? { cpus: 1, memGiB: 2 } : { cpus: 1, memGiB: 1 }),
-    killGraceMs: o.killGraceMs,
+    killGraceMs: o.killGraceMs, queueOf: o.queueOf,
   });
   const jobs = new JobService({ store, commands: scheduler, clock, limits: DEFAULT_LIMITS, logs: executor.logs, localRoot: path.join(dir, 'local') });
   if (o.start ?? true) await scheduler.start();

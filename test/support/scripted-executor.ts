@@ -14,16 +14,17 @@ import path from 'node:path';
 import {
   attemptKey,
   type AttemptId, type AttemptLogs, type Capacity, type Executor, type ExitInfo, type Handle, type LaunchGroup,
-  type LaunchInstance, type LaunchResult, type Observation, type StopReason, type Stream, type Usage,
+  type LaunchInstance, type LaunchResult, type Observation, type StopReason, type Stream, type Usage, type WaitInfo,
 } from '../../src/executors/types.ts';
 
 /** How a launched instance starts: ok (with this handle, or a default one naming its key), a
  *  failure, or 'hold' (the test answers later with start()). */
-export type StartDecision = { ok: true; handle?: Handle } | { ok: false; error: string } | 'hold';
+export type StartDecision = { ok: true; handle?: Handle; waiting?: WaitInfo } | { ok: false; error: string } | 'hold';
 
 /** What observe() says of an attempt of an earlier service process. */
 export type ObserveAnswer =
-  | { state: 'running'; handle?: Handle }
+  | { state: 'waiting'; wait: WaitInfo; handle?: Handle }
+  | { state: 'running'; handle?: Handle; node?: string; since?: number }
   | { state: 'exited'; exit: ExitInfo; handle?: Handle }
   | { state: 'lost'; reason: string };
 
@@ -44,7 +45,8 @@ export interface StopCall {
   graceMs: number;
 }
 
-type Phase = 'starting' | 'running' | 'ending' | 'ended' | 'start-failed';
+/** `queued`: accepted into the engine's queue (a queue executor), not running yet. */
+type Phase = 'starting' | 'queued' | 'running' | 'ending' | 'ended' | 'start-failed';
 
 interface Attempt {
   key: string;
@@ -133,7 +135,9 @@ export class ScriptedExecutor implements Executor {
       if (ans.state === 'lost') return { key: a.key, state: 'lost', reason: ans.reason };
       const handle = ans.handle ?? a.handle;
       // a running one is watched from now on: its end may be queued like a launched one's
-      if (ans.state === 'running') this.attempts.set(a.key, { key: a.key, phase: 'running', handle, group: null, inst: null, answer: null });
+      if (ans.state === 'running' || ans.state === 'waiting') {
+        this.attempts.set(a.key, { key: a.key, phase: ans.state === 'running' ? 'running' : 'queued', handle, group: null, inst: null, answer: null });
+      }
       return ans.handle ? { key: a.key, ...ans, handle: ans.handle } : { key: a.key, ...ans };
     });
   }
@@ -162,24 +166,42 @@ export class ScriptedExecutor implements Executor {
   // ------------------------------------------------------------------ what the test does
 
   /** Answer an instance whose start was held. */
-  start(key: string, d: { ok: true; handle?: Handle } | { ok: false; error: string } = { ok: true }): void {
+  start(key: string, d: { ok: true; handle?: Handle; waiting?: WaitInfo } | { ok: false; error: string } = { ok: true }): void {
     const a = this.attempts.get(key);
     if (!a || a.phase !== 'starting' || !a.answer) throw new Error(`scripted executor: ${key} is not waiting for its start`);
     this.answer(key, d);
   }
 
-  /** Queue the end of a running attempt (delivered by deliver()). */
+  /** Queue the end of a running attempt, or of one waiting in the queue (delivered by deliver()). */
   exit(key: string, exit: Partial<ExitInfo> = {}): void {
-    const a = this.mustRun(key);
+    const a = this.mustRun(key, true);
     a.phase = 'ending';
-    this.queued.push({ key, state: 'exited', exit: { exitCode: exit.exitCode ?? null, signal: exit.signal ?? null, ...(exit.oom ? { oom: true } : {}) } });
+    this.queued.push({
+      key, state: 'exited',
+      exit: { exitCode: exit.exitCode ?? null, signal: exit.signal ?? null, ...(exit.oom ? { oom: true } : {}), ...(exit.cause ? { cause: exit.cause } : {}) },
+    });
   }
 
   /** Queue that a running attempt was lost (its node vanished, its status cannot be found). */
-  lose(key: string, reason: string): void {
-    const a = this.mustRun(key);
+  lose(key: string, reason: string, infrastructure = false): void {
+    const a = this.mustRun(key, true);
     a.phase = 'ending';
-    this.queued.push({ key, state: 'lost', reason });
+    this.queued.push({ key, state: 'lost', reason, ...(infrastructure ? { infrastructure: true } : {}) });
+  }
+
+  /** Queue that an attempt waiting in the queue runs now (on `node`, since `since`). */
+  run(key: string, node?: string, since?: number): void {
+    const a = this.attempts.get(key);
+    if (!a || a.phase !== 'queued') throw new Error(`scripted executor: ${key} does not wait in the queue (${a?.phase ?? 'unknown'})`);
+    a.phase = 'running';
+    this.queued.push({ key, state: 'running', ...(node !== undefined ? { node } : {}), ...(since !== undefined ? { since } : {}) });
+  }
+
+  /** Queue a new reason for an attempt waiting in the queue. */
+  wait(key: string, wait: WaitInfo): void {
+    const a = this.attempts.get(key);
+    if (!a || a.phase !== 'queued') throw new Error(`scripted executor: ${key} does not wait in the queue (${a?.phase ?? 'unknown'})`);
+    this.queued.push({ key, state: 'waiting', wait });
   }
 
   /** Deliver every queued end as one batch; returns how many were delivered. */
@@ -190,6 +212,7 @@ export class ScriptedExecutor implements Executor {
     const batch = this.queued;
     this.queued = [];
     for (const ev of batch) {
+      if (ev.state === 'running' || ev.state === 'waiting') continue;
       const a = this.attempts.get(ev.key)!;
       a.phase = 'ended';
       if (a.group) this.bumpLive(a.group, -1);
@@ -235,14 +258,14 @@ export class ScriptedExecutor implements Executor {
 
   // ------------------------------------------------------------------ inside
 
-  private answer(key: string, d: { ok: true; handle?: Handle } | { ok: false; error: string }): void {
+  private answer(key: string, d: { ok: true; handle?: Handle; waiting?: WaitInfo } | { ok: false; error: string }): void {
     const a = this.attempts.get(key)!;
     const cb = a.answer!;
     a.answer = null;
     if (d.ok) {
-      a.phase = 'running';
+      a.phase = d.waiting ? 'queued' : 'running';
       a.handle = d.handle ?? { executor: this.name, key, pid: 1000 + this.seq++ };
-      cb({ key, ok: true, handle: a.handle });
+      cb(d.waiting ? { key, ok: true, handle: a.handle, waiting: d.waiting } : { key, ok: true, handle: a.handle });
     } else {
       a.phase = 'start-failed';
       this.bumpLive(a.group!, -1);
@@ -256,10 +279,10 @@ export class ScriptedExecutor implements Executor {
     }
   }
 
-  private mustRun(key: string): Attempt {
+  private mustRun(key: string, orQueued = false): Attempt {
     const a = this.attempts.get(key);
     // the contract: no end before `started` was told of it (nor of one that never started, nor twice)
-    if (!a || a.phase !== 'running') throw new Error(`scripted executor: ${key} is not running (${a?.phase ?? 'unknown'}); it cannot end`);
+    if (!a || !(a.phase === 'running' || (orQueued && a.phase === 'queued'))) throw new Error(`scripted executor: ${key} is not running (${a?.phase ?? 'unknown'}); it cannot end`);
     return a;
   }
 
