@@ -24,6 +24,7 @@ import {
   type ValidationContext,
 } from './validate.ts';
 import { maskSecrets } from './views.ts';
+import { metricsOf, type QueueEnv, type QueueEnvs } from './queue-envs.ts';
 import { storedComputeEnv, storedEnvPlacement, withEnvData } from './stored.ts';
 import type {
   Activity, ComputeEnvCreateInfo, ComputeEnvView, ComputeNode, ComputeNodeMetrics, EnvDataInput, RequestOf, ResponseOf,
@@ -48,12 +49,13 @@ export interface EnvServiceDeps {
   attachable: AttachableInstance[];
   /** What the host may still promise to new compute nodes (absent: no limit, e.g. unit tests). */
   capacity?: HostCapacity;
+  /** THPC_QUEUE environments (the configured engine queues), when there are any. */
+  queues?: QueueEnvs;
 }
 
 const MAX_NODES = 2000;
 const MAX_ENV_NAME = 60;
 const MAX_ENV_DESCRIPTION = 200;
-const NODE_STATES = ['SUBMITTED', 'CREATING', 'CREATION_FAILED', 'CREATED', 'RUNNING', 'DELETING', 'ABNORMAL'] as const;
 const TERMINABLE = ['CREATED', 'CREATION_FAILED', 'RUNNING', 'ABNORMAL'];
 export const ENV_FILTERS = ['zone', 'env-id', 'env-name', 'resource-type', 'tag-key', 'tag-value'];
 const CREATE_INFO_FILTERS = ['zone', 'env-id', 'env-name'];
@@ -83,8 +85,11 @@ export class EnvService {
     return { region: c.region, limits: this.d.limits, localRoot: this.d.localRoot, knownInstanceType: (t) => this.d.capacityOf(t) !== undefined };
   }
 
-  private async mustEnv(c: Caller, envId: string): Promise<EnvRecord> {
+  /** A stored env of the caller; `change` names what is asked of it, refused for a queue env. */
+  private async mustEnv(c: Caller, envId: string, change?: string): Promise<EnvRecord> {
     checkEnvId(envId);
+    const q = this.d.queues?.get(envId, c.region);
+    if (q) this.d.queues!.managed(q, change ?? 'this');
     const env = await this.d.store.getEnv(c.account, c.region, envId);
     if (!env) throw apiError('ResourceNotFound.ComputeEnv', { envId });
     return env;
@@ -92,6 +97,7 @@ export class EnvService {
 
   /** Used by SubmitJob and templates: an env the caller owns that is not being deleted. */
   async usable(c: Caller, envId: string): Promise<boolean> {
+    if (this.d.queues?.get(envId, c.region)) return true; // the operator's cluster: every account may use it
     const env = await this.d.store.getEnv(c.account, c.region, envId);
     return env !== undefined && env.nextAction !== 'DELETING';
   }
@@ -208,6 +214,9 @@ export class EnvService {
   // ------------------------------------------------------------------ describe
 
   async describe(c: Caller, req: RequestOf<'DescribeComputeEnv'>): Promise<ResponseOf<'DescribeComputeEnv'>> {
+    checkEnvId(req.EnvId);
+    const q = this.d.queues?.get(req.EnvId, c.region);
+    if (q) return this.describeQueue(q);
     const env = await this.mustEnv(c, req.EnvId);
     const nodes = await this.d.store.nodesOf(env.id);
     return {
@@ -223,6 +232,32 @@ export class EnvService {
       NextAction: env.nextAction,
       AttachedComputeNodeCount: nodes.filter((n) => n.origin === 'USER_ATTACHED').length,
       Tags: env.tags,
+    };
+  }
+
+  private async describeQueue(q: QueueEnv): Promise<ResponseOf<'DescribeComputeEnv'>> {
+    const nodes = await this.d.queues!.nodes(q);
+    return {
+      ...this.queueView(q, nodes),
+      ComputeNodeSet: nodes,
+    };
+  }
+
+  /** COMPAT: a queue env's nodes are the partition's Slurm nodes, all "attached" (the operator's),
+   *  and DesiredComputeNodeCount is their number: the cluster decides it. */
+  private queueView(q: QueueEnv, nodes: ComputeNode[]): ComputeEnvView {
+    return {
+      EnvId: q.id,
+      EnvName: q.name,
+      Placement: { Zone: q.zone },
+      CreateTime: this.d.queues!.createTime(),
+      ComputeNodeMetrics: metricsOf(nodes.map((n) => n.ComputeNodeState)),
+      EnvType: 'THPC_QUEUE',
+      DesiredComputeNodeCount: nodes.length,
+      ResourceType: 'CVM',
+      NextAction: '',
+      AttachedComputeNodeCount: nodes.length,
+      Tags: [],
     };
   }
 
@@ -260,12 +295,22 @@ export class EnvService {
       }
       if (f.name === 'zone') for (const z of f.values) checkZone(z, c.region, 'Filter zone');
     }
-    return this.d.store.listEnvs(c.account, c.region, { ids, filters, offset, limit });
+    // the region's queue envs come first (in config order), then the stored ones
+    const queues = (this.d.queues?.list(c.region) ?? []).filter((q) => (!ids || ids.includes(q.id)) && filters.every((f) => {
+      const v = { zone: q.zone, 'env-id': q.id, 'env-name': q.name, 'resource-type': 'CVM' }[f.name];
+      return v !== undefined && f.values.includes(v); // a queue env has no tags
+    }));
+    const shown = queues.slice(offset, offset + limit);
+    const stored = await this.d.store.listEnvs(c.account, c.region, {
+      ids, filters, offset: Math.max(0, offset - queues.length), limit: limit - shown.length,
+    });
+    return { total: stored.total + queues.length, queues: shown, envs: limit - shown.length > 0 ? stored.envs : [] };
   }
 
   async describeEnvs(c: Caller, req: RequestOf<'DescribeComputeEnvs'>): Promise<ResponseOf<'DescribeComputeEnvs'>> {
-    const { total, envs } = await this.list(c, req, 'EnvIds', ENV_FILTERS);
+    const { total, queues, envs } = await this.list(c, req, 'EnvIds', ENV_FILTERS);
     const set: ComputeEnvView[] = [];
+    for (const q of queues) set.push(this.queueView(q, await this.d.queues!.nodes(q)));
     for (const env of envs) {
       const nodes = await this.d.store.nodesOf(env.id);
       set.push({
@@ -302,16 +347,31 @@ export class EnvService {
     };
   }
 
+  /** COMPAT: a queue env was not created through CreateComputeEnv: its create info names the Slurm
+   *  partition it is bound to in EnvDescription. */
+  private queueCreateInfo(q: QueueEnv): ComputeEnvCreateInfo {
+    return {
+      EnvId: q.id, EnvName: q.name, EnvDescription: `Slurm partition ${q.partition}`, EnvType: 'THPC_QUEUE',
+      EnvData: {}, MountDataDisks: [], InputMappings: [], Authentications: [], Notifications: [], DesiredComputeNodeCount: 0, Tags: [],
+    };
+  }
+
   async describeCreateInfo(c: Caller, req: RequestOf<'DescribeComputeEnvCreateInfo'>): Promise<ResponseOf<'DescribeComputeEnvCreateInfo'>> {
+    checkEnvId(req.EnvId);
+    const q = this.d.queues?.get(req.EnvId, c.region);
+    if (q) return this.queueCreateInfo(q);
     return this.createInfo(await this.mustEnv(c, req.EnvId));
   }
 
   async describeCreateInfos(c: Caller, req: RequestOf<'DescribeComputeEnvCreateInfos'>): Promise<ResponseOf<'DescribeComputeEnvCreateInfos'>> {
-    const { total, envs } = await this.list(c, req, 'EnvIds', CREATE_INFO_FILTERS);
-    return { TotalCount: total, ComputeEnvCreateInfoSet: envs.map((e) => this.createInfo(e)) };
+    const { total, queues, envs } = await this.list(c, req, 'EnvIds', CREATE_INFO_FILTERS);
+    return { TotalCount: total, ComputeEnvCreateInfoSet: [...queues.map((q) => this.queueCreateInfo(q)), ...envs.map((e) => this.createInfo(e))] };
   }
 
   async describeActivities(c: Caller, req: RequestOf<'DescribeComputeEnvActivities'>): Promise<ResponseOf<'DescribeComputeEnvActivities'>> {
+    checkEnvId(req.EnvId);
+    // a queue env's nodes come and go in the cluster, not through OpenBatch: it has no activities
+    if (this.d.queues?.get(req.EnvId, c.region)) return { ActivitySet: [], TotalCount: 0 };
     const env = await this.mustEnv(c, req.EnvId);
     const { offset, limit } = checkPage(req.Offset, req.Limit, 20, 100);
     let nodeIds: string[] | undefined;
@@ -339,7 +399,7 @@ export class EnvService {
   }
 
   private async modifyNow(c: Caller, req: RequestOf<'ModifyComputeEnv'>): Promise<ResponseOf<'ModifyComputeEnv'>> {
-    const env = await this.mustEnv(c, req.EnvId);
+    const env = await this.mustEnv(c, req.EnvId, 'ModifyComputeEnv');
     this.notDeleting(env);
     if (req.EnvName !== undefined) {
       if (req.EnvName.trim() === '') throw apiError('InvalidParameterValue', { param: 'EnvName', problem: 'must not be empty' });
@@ -396,7 +456,7 @@ export class EnvService {
   }
 
   async delete(c: Caller, req: RequestOf<'DeleteComputeEnv'>): Promise<ResponseOf<'DeleteComputeEnv'>> {
-    const env = await this.mustEnv(c, req.EnvId);
+    const env = await this.mustEnv(c, req.EnvId, 'DeleteComputeEnv');
     if (env.nextAction === 'DELETING') {
       throw apiError('UnsupportedOperation.AcceptOtherRequest', { envId: env.id });
     }
@@ -421,7 +481,7 @@ export class EnvService {
   }
 
   private async attachNow(c: Caller, req: RequestOf<'AttachInstances'>): Promise<ResponseOf<'AttachInstances'>> {
-    const env = await this.mustEnv(c, req.EnvId);
+    const env = await this.mustEnv(c, req.EnvId, 'AttachInstances');
     this.notDeleting(env);
     const list = req.Instances;
     if (list.length === 0) throw apiError('InvalidParameterValue', { param: 'Instances', problem: 'must name at least one instance' });
@@ -451,7 +511,7 @@ export class EnvService {
   }
 
   async detach(c: Caller, req: RequestOf<'DetachInstances'>): Promise<ResponseOf<'DetachInstances'>> {
-    const env = await this.mustEnv(c, req.EnvId);
+    const env = await this.mustEnv(c, req.EnvId, 'DetachInstances');
     const ids = req.InstanceIds;
     if (ids.length === 0) throw apiError('InvalidParameterValue', { param: 'InstanceIds', problem: 'must name at least one instance' });
     ids.forEach((id, i) => {
@@ -485,7 +545,7 @@ export class EnvService {
   /** TerminateComputeNode(s): `param` names the ids in messages, `cause` starts each activity's Cause. */
   private async terminate(c: Caller, envId: string, nodeIds: string[], param: string, cause: string): Promise<ResponseOf<'TerminateComputeNodes'>> {
     nodeIds.forEach((id, i) => checkNodeId(id, nodeIds.length > 1 || param.endsWith('s') ? `${param}.${i}` : param));
-    const env = await this.mustEnv(c, envId);
+    const env = await this.mustEnv(c, envId, cause);
     this.notDeleting(env);
     if (nodeIds.length > 100) throw apiError('InvalidParameterValue.LimitExceeded', { param: param, problem: `has ${nodeIds.length} entries; at most 100 are allowed` });
     nodeIds.forEach((id, i) => {
@@ -519,18 +579,7 @@ function checkDesired(n: number, param: string): void {
 }
 
 function nodeMetrics(nodes: NodeRecord[]): ComputeNodeMetrics {
-  const c: Record<string, number> = {};
-  for (const s of NODE_STATES) c[s] = 0;
-  for (const n of nodes) c[n.state] = (c[n.state] ?? 0) + 1;
-  return {
-    SubmittedCount: c.SUBMITTED!,
-    CreatingCount: c.CREATING!,
-    CreationFailedCount: c.CREATION_FAILED!,
-    CreatedCount: c.CREATED!,
-    RunningCount: c.RUNNING!,
-    DeletingCount: c.DELETING!,
-    AbnormalCount: c.ABNORMAL!,
-  };
+  return metricsOf(nodes.map((n) => n.state));
 }
 
 function activityView(a: ActivityRecord): Activity {

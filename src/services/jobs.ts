@@ -40,6 +40,8 @@ export interface JobServiceDeps {
   capacity?: HostCapacity;
   /** See ValidationContext.envBytes. */
   envBytes?: number;
+  /** The engine queue of a task's EnvId (undefined: no EnvId): its instances do not run on this host. */
+  queueOf?: (envId: string | undefined) => string | undefined;
 }
 
 export const JOB_FILTERS = ['job-id', 'job-name', 'job-state', 'zone', 'tag-key', 'tag-value'];
@@ -116,6 +118,7 @@ export class JobService {
   private checkFitsHost(t: CheckedTask, param: string): void {
     const cap = this.d.capacity;
     if (!cap || !this.d.capacityOf || t.ComputeEnv === undefined) return;
+    if (this.d.queueOf?.(undefined) !== undefined) return; // anonymous tasks go to the engine's queue
     const ed = t.ComputeEnv.EnvData;
     const type = ed?.InstanceType ?? ed?.InstanceTypes?.[0];
     const r = type === undefined ? undefined : this.d.capacityOf(type);

@@ -40,6 +40,8 @@ export interface MonitorDeps {
   capacityOf: (instanceType: string) => { cpu: number; memGiB: number } | undefined;
   /** Reads running attempts' counters (its optional usage capability). */
   executor: Pick<Executor, 'usage'>;
+  /** The engine queue of a task's EnvId (undefined: no EnvId), whose nodes OpenBatch does not sample. */
+  queueOf?: (envId: string | undefined) => string | undefined;
 }
 
 /** The last sample of a running attempt: where the next one measures CPU from. */
@@ -194,6 +196,11 @@ export class MonitorService {
     if (!job) throw apiError('ResourceNotFound.Job', { jobId: req.JobId });
     const task = await this.d.store.getTask(job.id, req.TaskName);
     if (!task) throw apiError('ResourceNotFound.Task', { jobId: job.id, taskName: req.TaskName });
+    const queue = this.d.queueOf?.(typeof task.spec.EnvId === 'string' ? task.spec.EnvId : undefined);
+    if (queue !== undefined) {
+      // COMPAT: instances on a Slurm queue run on the cluster's nodes, which OpenBatch does not sample
+      throw apiError('UnsupportedOperation', { detail: `Task ${task.name} of ${job.id} runs on the Slurm queue ${queue}, whose nodes OpenBatch does not sample: there is no monitor data (Slurm's own accounting, sacct, has what the cluster measured).` });
+    }
     const index = req.TaskInstanceIndex;
     if (index < 0 || index >= task.instanceNum) {
       throw apiError('ResourceNotFound.TaskInstance', { jobId: job.id, taskName: task.name, index, why: instancesOf(task) });
