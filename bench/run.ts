@@ -8,9 +8,10 @@ import { control } from './benchmarks/control.ts';
 import { dispatch } from './benchmarks/dispatch.ts';
 import { latency } from './benchmarks/latency.ts';
 import { scale } from './benchmarks/scale.ts';
+import { slurm } from './benchmarks/slurm.ts';
 import type { Benchmark, Figure, Scale } from './lib.ts';
 
-const ALL: Benchmark[] = [dispatch, control, api, scale, latency];
+const ALL: Benchmark[] = [dispatch, control, api, scale, latency, slurm];
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
