@@ -23,7 +23,7 @@ ${OPTIONS.map(([k, v]) => `  --${k.padEnd(WIDTH)}  ${v}`).join('\n')}
 Environment:
 ${ENV_HELP.map(({ env, help }) => `  ${env.padEnd(28)} ${help}`).join('\n')}
 
-Config file section "slurm" (Slurm partitions as THPC_QUEUE compute environments):
+Config file section "slurm" (Slurm partitions as THPC_QUEUE compute environments; checked against the cluster at start):
 ${SLURM_FILE_HELP.map(({ key, help }) => `  ${key.padEnd(22)} ${help}`).join('\n')}
 
 Precedence: flags > environment > config file > defaults.
