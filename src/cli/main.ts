@@ -93,8 +93,8 @@ export async function main(argv: string[]): Promise<number> {
     : `Default account SecretId: ${acc.defaultAccount.secretId}\n`;
   const iso = running.isolation;
   const notes = `${iso.summary}\n${iso.warnings.map((w) => `Warning: ${w}\n`).join('')}`;
-  process.stdout.write(`OpenBatch listening on ${running.url} (region ${cfg.defaultRegion}, data dir ${cfg.dataDir})\n${keys}${notes}`);
-  await new Promise<void>((resolve) => {
+  // the signal handlers come before the banner: whoever waits for it may stop the server at once
+  const stopped = new Promise<void>((resolve) => {
     let stopping = false;
     const stop = (why: { signal: string } | { reason: string }) => {
       if (stopping) return;
@@ -112,5 +112,7 @@ export async function main(argv: string[]): Promise<number> {
     // a signal sent to npm (npx, npm start) may end npm and its `sh -c` without reaching us
     if (launchedByNpm()) watchParent(() => stop({ reason: 'the npm process that started the server exited' }));
   });
+  process.stdout.write(`OpenBatch listening on ${running.url} (region ${cfg.defaultRegion}, data dir ${cfg.dataDir})\n${keys}${notes}`);
+  await stopped;
   return 0;
 }

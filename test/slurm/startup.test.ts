@@ -66,7 +66,8 @@ describe.skipIf(!slurm.ok)(`openbatch serve against the test cluster${slurm.ok ?
     try {
       expect(fs.statSync(path.join(server.dataDir, 'slurm')).isDirectory()).toBe(true);
     } finally {
-      expect(await server.stop()).toBe(0);
+      const code = await server.stop();
+      expect(code, `signal ${server.proc.signalCode}; output:\n${server.output()}`).toBe(0);
     }
   }, 60_000);
 });
