@@ -13,6 +13,8 @@ import { removeParents } from './executors/local/cgroups.ts';
 import { createLocalExecutor, pickLauncher, probeNamespace } from './executors/local/factory.ts';
 import { planIsolation, type IsolationPlan } from './executors/local/isolation.ts';
 import { RunAsError } from './executors/local/run-as.ts';
+import { SlurmCli } from './executors/slurm/cli.ts';
+import { checkSlurm, SlurmSetupError } from './executors/slurm/setup.ts';
 import { systemClock, type Clock } from './lib/clock.ts';
 import { execArgBytes, MAX_ARG_STRLEN } from './lib/exec-limits.ts';
 import { createLogger, type Logger } from './lib/logger.ts';
@@ -117,6 +119,17 @@ export async function start(cfg: Config, opts: { clock?: Clock; logger?: Logger 
   const lock = lockDataDir(cfg.dataDir);
   if ('heldBy' in lock) {
     throw new StartupError(`another OpenBatch server${lock.heldBy === undefined ? '' : ` (pid ${lock.heldBy})`} is using the data directory ${cfg.dataDir}; stop it, or give this one another --data-dir`);
+  }
+  if (cfg.slurm) {
+    // a config naming a Slurm command, partition or shared directory that is not there is refused now
+    try {
+      const limits = await checkSlurm(cfg.slurm, new SlurmCli(cfg.slurm.binDir === undefined ? {} : { binDir: cfg.slurm.binDir }));
+      logger.info({ slurm: limits, queues: cfg.slurm.queues.map((q) => q.name) }, 'Slurm cluster checked');
+    } catch (e) {
+      lock.release();
+      if (e instanceof SlurmSetupError) throw new StartupError(`config file "slurm": ${e.message}`);
+      throw e;
+    }
   }
   let accounts: ReturnType<typeof loadAccounts>;
   let store: SqliteStore;

@@ -1,9 +1,10 @@
 // `openbatch` command line: `openbatch serve` starts the service. Its help is made from the config
-// module's tables (FLAG_HELP, ENV_HELP), so that it names every setting and environment variable.
+// module's tables (FLAG_HELP, ENV_HELP, SLURM_FILE_HELP), so that it names every setting and
+// environment variable.
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import path from 'node:path';
-import { CONFIG_FILE_ENV, ConfigError, ENV_HELP, FLAG_HELP, loadConfig } from '../config/config.ts';
+import { CONFIG_FILE_ENV, ConfigError, ENV_HELP, FLAG_HELP, loadConfig, SLURM_FILE_HELP } from '../config/config.ts';
 import { CatalogueError } from '../domain/catalogue.ts';
 import { start, StartupError } from '../main.ts';
 import { launchedByNpm, watchParent } from './parent-watch.ts';
@@ -21,6 +22,9 @@ ${OPTIONS.map(([k, v]) => `  --${k.padEnd(WIDTH)}  ${v}`).join('\n')}
 
 Environment:
 ${ENV_HELP.map(({ env, help }) => `  ${env.padEnd(28)} ${help}`).join('\n')}
+
+Config file section "slurm" (Slurm partitions as THPC_QUEUE compute environments; checked against the cluster at start):
+${SLURM_FILE_HELP.map(({ key, help }) => `  ${key.padEnd(22)} ${help}`).join('\n')}
 
 Precedence: flags > environment > config file > defaults.
 `;
@@ -89,8 +93,8 @@ export async function main(argv: string[]): Promise<number> {
     : `Default account SecretId: ${acc.defaultAccount.secretId}\n`;
   const iso = running.isolation;
   const notes = `${iso.summary}\n${iso.warnings.map((w) => `Warning: ${w}\n`).join('')}`;
-  process.stdout.write(`OpenBatch listening on ${running.url} (region ${cfg.defaultRegion}, data dir ${cfg.dataDir})\n${keys}${notes}`);
-  await new Promise<void>((resolve) => {
+  // the signal handlers come before the banner: whoever waits for it may stop the server at once
+  const stopped = new Promise<void>((resolve) => {
     let stopping = false;
     const stop = (why: { signal: string } | { reason: string }) => {
       if (stopping) return;
@@ -108,5 +112,7 @@ export async function main(argv: string[]): Promise<number> {
     // a signal sent to npm (npx, npm start) may end npm and its `sh -c` without reaching us
     if (launchedByNpm()) watchParent(() => stop({ reason: 'the npm process that started the server exited' }));
   });
+  process.stdout.write(`OpenBatch listening on ${running.url} (region ${cfg.defaultRegion}, data dir ${cfg.dataDir})\n${keys}${notes}`);
+  await stopped;
   return 0;
 }

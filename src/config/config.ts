@@ -2,6 +2,7 @@
 // Never BATCH_* for our own settings: those names belong to the task's environment.
 import os from 'node:os';
 import path from 'node:path';
+import { zonesOf } from '../domain/regions.ts';
 import { ENFORCE_MODES, LAUNCHERS, RATE_LIMIT_MODES, type EnforceMode, type Launcher, type RateLimitMode } from './choices.ts';
 
 export interface AccountConfig {
@@ -12,6 +13,27 @@ export interface AccountConfig {
   name?: string;
   /** The user this account's tasks run as (a server running as root); default: a dedicated user. */
   runAs?: string;
+}
+
+/** A Slurm partition offered as a THPC_QUEUE compute environment (config file `slurm.queues`). */
+export interface SlurmQueueConfig {
+  /** The environment's EnvName: letters, digits, `_` and `-`, unique among the queues. */
+  name: string;
+  /** The Slurm partition its tasks are submitted to. */
+  partition: string;
+  /** The zone the environment is in (default: the first zone of the default region). */
+  zone: string;
+}
+
+/** Slurm as an execution engine (config file section `slurm`). */
+export interface SlurmConfig {
+  /** Where sbatch, squeue, scancel, sinfo, scontrol and sacct are; undefined: the PATH. */
+  binDir?: string;
+  /** A directory the server and every node see at the same path (default: <data-dir>/slurm). */
+  sharedDir: string;
+  queues: SlurmQueueConfig[];
+  /** The queue that tasks naming no environment run on (one of `queues`); undefined: the local executor. */
+  anonymousQueue?: string;
 }
 
 export interface Config {
@@ -50,6 +72,8 @@ export interface Config {
   defaultSecretId?: string;
   defaultSecretKey?: string;
   limits: Limits;
+  /** Slurm queues (config file `slurm`); undefined: no Slurm. */
+  slurm?: SlurmConfig;
 }
 
 export interface Limits {
@@ -148,8 +172,16 @@ export const FLAG_HELP: Record<string, string> = {
   'enforce-resources': 'on (default): each attempt gets cgroups with its instance type\'s vCPUs, memory and a pids limit, where the host allows; off: no limits',
   overcommit: 'the host may promise compute nodes and running instances its CPUs and memory times this (default 1)',
   'log-level': 'pino log level: fatal, error, warn, info (default), debug, trace',
-  config: 'JSON config file (accounts, limits and any setting above in camelCase)',
+  config: 'JSON config file (accounts, limits, slurm and any setting above in camelCase)',
 };
+
+/** The settings of the config file's `slurm` section (for --help and the README). */
+export const SLURM_FILE_HELP: { key: string; help: string }[] = [
+  { key: 'slurm.binDir', help: 'directory of sbatch, squeue, scancel, sinfo, scontrol and sacct (default: the PATH)' },
+  { key: 'slurm.sharedDir', help: 'directory the server and every Slurm node see at the same path (default: <data-dir>/slurm)' },
+  { key: 'slurm.queues', help: 'THPC_QUEUE compute environments, each [{ "name", "partition", "zone" }]: EnvName (letters, digits, _ and -), Slurm partition, zone (default: the first of the region)' },
+  { key: 'slurm.anonymousQueue', help: 'the queue (one of the names) that tasks naming no compute environment run on (default: none, they run on this host)' },
+];
 
 function convert(kind: Kind, name: string, v: unknown): unknown {
   if (kind === 'enforce') {
@@ -206,6 +238,7 @@ export function loadConfig({ env, flags, file }: ConfigInputs): Config {
   if (file?.limits !== undefined) cfg.limits = parseLimits(file.limits);
   if (file?.attachableInstances !== undefined) cfg.attachableInstances = parseAttachable(file.attachableInstances);
   if (file?.catalogue !== undefined) cfg.catalogue = file.catalogue;
+  if (file?.slurm !== undefined) cfg.slurm = parseSlurm(file.slurm, cfg);
   const sid = env[SECRET_ID_ENV], skey = env[SECRET_KEY_ENV];
   if ((sid && !skey) || (!sid && skey)) {
     throw new ConfigError(`${SECRET_ID_ENV} and ${SECRET_KEY_ENV} must be set together`);
@@ -256,6 +289,64 @@ function parseLimits(v: unknown): Limits {
     if (!(k in out)) throw new ConfigError(`unknown limit "${k}" (known: ${Object.keys(out).join(', ')})`);
     if (!Number.isInteger(val) || (val as number) < 1) throw new ConfigError(`limits.${k} must be a positive integer`);
     (out as Record<string, number>)[k] = val as number;
+  }
+  return out;
+}
+
+const SLURM_KEYS = ['binDir', 'sharedDir', 'queues', 'anonymousQueue'];
+const QUEUE_KEYS = ['name', 'partition', 'zone'];
+/** EnvName of a queue: what a Slurm job name and a file name take as is (60: CreateComputeEnv's EnvName limit). */
+const QUEUE_NAME = /^[A-Za-z0-9_-]{1,60}$/;
+
+function unknownKeys(o: object, known: string[], where: string): void {
+  for (const k of Object.keys(o)) {
+    if (!known.includes(k)) throw new ConfigError(`unknown setting "${where}.${k}" (known: ${known.join(', ')})`);
+  }
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** The `slurm` section; relative directories are taken from the working directory, like --data-dir. */
+function parseSlurm(v: unknown, cfg: Config): SlurmConfig {
+  if (!isObject(v)) throw new ConfigError('config file "slurm" must be an object');
+  unknownKeys(v, SLURM_KEYS, 'slurm');
+  const dir = (k: 'binDir' | 'sharedDir'): string | undefined => {
+    const d = v[k];
+    if (d === undefined) return undefined;
+    if (typeof d !== 'string' || d === '') throw new ConfigError(`slurm.${k} must be a directory (a non-empty string)`);
+    return path.resolve(d);
+  };
+  const binDir = dir('binDir');
+  const sharedDir = dir('sharedDir') ?? path.join(cfg.dataDir, 'slurm');
+  if (!Array.isArray(v.queues) || v.queues.length === 0) throw new ConfigError('slurm.queues must be an array of at least one queue');
+  const firstZone = zonesOf(cfg.defaultRegion)[0];
+  const seen = new Set<string>();
+  const queues = v.queues.map((q: unknown, i): SlurmQueueConfig => {
+    const at = `slurm.queues[${i}]`;
+    if (!isObject(q)) throw new ConfigError(`${at} must be an object with name, partition and zone`);
+    unknownKeys(q, QUEUE_KEYS, at);
+    if (typeof q.name !== 'string' || !QUEUE_NAME.test(q.name)) {
+      throw new ConfigError(`${at}.name must be 1-60 letters, digits, _ or -, got ${JSON.stringify(q.name)}`);
+    }
+    if (seen.has(q.name)) throw new ConfigError(`${at}.name "${q.name}" is used twice`);
+    seen.add(q.name);
+    if (typeof q.partition !== 'string' || !/^[^\s,]+$/.test(q.partition)) {
+      throw new ConfigError(`${at}.partition must be one Slurm partition name (no spaces or commas), got ${JSON.stringify(q.partition)}`);
+    }
+    if (q.zone !== undefined && (typeof q.zone !== 'string' || q.zone === '')) throw new ConfigError(`${at}.zone must be a zone name`);
+    const zone = (q.zone as string | undefined) ?? firstZone;
+    if (zone === undefined) throw new ConfigError(`${at}.zone is needed: region ${cfg.defaultRegion} has no known zones`);
+    return { name: q.name, partition: q.partition, zone };
+  });
+  const out: SlurmConfig = { sharedDir, queues };
+  if (binDir !== undefined) out.binDir = binDir;
+  if (v.anonymousQueue !== undefined) {
+    if (typeof v.anonymousQueue !== 'string' || !seen.has(v.anonymousQueue)) {
+      throw new ConfigError(`slurm.anonymousQueue must be the name of one of slurm.queues (${[...seen].join(', ')}), got ${JSON.stringify(v.anonymousQueue)}`);
+    }
+    out.anonymousQueue = v.anonymousQueue;
   }
   return out;
 }

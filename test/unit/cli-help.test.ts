@@ -1,6 +1,7 @@
 // `openbatch serve --help` against the README's configuration table: every flag and environment
 // variable the README documents is in the help the real command prints (and the help names no
-// environment variable the README does not document).
+// environment variable the README does not document); the same for the settings of the config file's
+// `slurm` section and the README's table of them.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -40,5 +41,19 @@ describe('openbatch serve --help', () => {
     const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
     const inHelp = [...new Set(help.match(/OPENBATCH_[A-Z_]+/g) ?? [])];
     expect(inHelp.filter((e) => !readme.includes(`\`${e}\``))).toEqual([]);
+  }, 30_000);
+
+  it('names every setting of the slurm section, as the README\'s table does', () => {
+    const lines = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8').split('\n');
+    const start = lines.findIndex((l) => /^\|\s*Config file\s*\|\s*Default\s*\|/.test(l));
+    expect(start, 'the README has a "| Config file | Default |" table').toBeGreaterThanOrEqual(0);
+    const keys: string[] = [];
+    for (const line of lines.slice(start + 2)) {
+      if (!line.startsWith('|')) break;
+      keys.push(...[...(line.split('|')[1] ?? '').matchAll(/`(slurm\.[A-Za-z]+)`/g)].map((m) => m[1]!));
+    }
+    expect(keys).toEqual(['slurm.binDir', 'slurm.sharedDir', 'slurm.queues', 'slurm.anonymousQueue']);
+    const help = execFileSync(process.execPath, [path.join(ROOT, 'bin/openbatch.mjs'), 'serve', '--help'], { encoding: 'utf8' });
+    expect([...new Set(help.match(/\bslurm\.[A-Za-z]+/g))]).toEqual(keys);
   }, 30_000);
 });

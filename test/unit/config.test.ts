@@ -1,4 +1,5 @@
 // Configuration precedence (flags > env > file > defaults) and validation.
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, DEFAULT_LIMITS, defaultConfig, loadConfig } from '../../src/config/config.ts';
 
@@ -49,5 +50,64 @@ describe('loadConfig', () => {
     bad({ env: {}, flags: { 'attempt-nice': '20' } }, /attempt-nice must be between 0 and 19, got 20/);
     bad({ env: {}, flags: { 'attempt-nice': '-1' } }, /--attempt-nice must be a non-negative integer/);
     expect(() => loadConfig({ env: {}, flags: { port: '-1' } })).toThrow(ConfigError);
+  });
+});
+
+describe('loadConfig: the slurm section', () => {
+  const load = (slurm: unknown, more: Record<string, unknown> = {}) => loadConfig({ env: {}, flags: {}, file: { slurm, ...more } });
+  const hpc = { name: 'hpc', partition: 'batch', zone: 'ap-guangzhou-2' };
+
+  it('is absent unless the config file has it', () => {
+    expect(loadConfig({ env: {}, flags: {} }).slurm).toBeUndefined();
+  });
+  it('reads the section as the issue writes it', () => {
+    const c = load({ binDir: '/usr/bin', sharedDir: '/srv/openbatch', queues: [hpc], anonymousQueue: 'hpc' });
+    expect(c.slurm).toEqual({ binDir: '/usr/bin', sharedDir: '/srv/openbatch', queues: [hpc], anonymousQueue: 'hpc' });
+  });
+  it('defaults: the PATH, <data-dir>/slurm, the region\'s first zone, no anonymous queue', () => {
+    const c = load({ queues: [{ name: 'a_1-B', partition: 'batch' }] }, { dataDir: '/var/lib/ob', defaultRegion: 'ap-shanghai' });
+    expect(c.slurm).toEqual({ sharedDir: '/var/lib/ob/slurm', queues: [{ name: 'a_1-B', partition: 'batch', zone: 'ap-shanghai-1' }] });
+    expect('binDir' in c.slurm!).toBe(false);
+    expect('anonymousQueue' in c.slurm!).toBe(false);
+    // the data dir of a flag counts, and relative directories are taken from the working directory
+    const f = loadConfig({ env: {}, flags: { 'data-dir': '/d' }, file: { slurm: { binDir: 'bin', queues: [hpc] } } });
+    expect(f.slurm!.sharedDir).toBe('/d/slurm');
+    expect(f.slurm!.binDir).toBe(path.resolve('bin'));
+  });
+  it('refuses a bad section with a message naming the setting', () => {
+    const bad = (slurm: unknown, re: RegExp, more?: Record<string, unknown>) => {
+      expect(() => load(slurm, more)).toThrow(ConfigError);
+      expect(() => load(slurm, more)).toThrow(re);
+    };
+    bad('yes', /config file "slurm" must be an object/);
+    bad([hpc], /config file "slurm" must be an object/);
+    bad({ queues: [hpc], partitions: ['batch'] }, /unknown setting "slurm\.partitions" \(known: binDir, sharedDir, queues, anonymousQueue\)/);
+    bad({ queues: [{ ...hpc, cpus: 4 }] }, /unknown setting "slurm\.queues\[0\]\.cpus" \(known: name, partition, zone\)/);
+    bad({}, /slurm\.queues must be an array of at least one queue/);
+    bad({ queues: [] }, /slurm\.queues must be an array of at least one queue/);
+    bad({ queues: {} }, /slurm\.queues must be an array/);
+    bad({ queues: ['hpc'] }, /slurm\.queues\[0\] must be an object/);
+    bad({ queues: [{ partition: 'batch' }] }, /slurm\.queues\[0\]\.name must be 1-60 letters, digits, _ or -, got undefined/);
+    bad({ queues: [{ ...hpc, name: 'my queue' }] }, /slurm\.queues\[0\]\.name must be .*got "my queue"/);
+    bad({ queues: [{ ...hpc, name: 'q.1' }] }, /slurm\.queues\[0\]\.name/);
+    bad({ queues: [{ ...hpc, name: '' }] }, /slurm\.queues\[0\]\.name/);
+    bad({ queues: [{ ...hpc, name: 'x'.repeat(61) }] }, /slurm\.queues\[0\]\.name/);
+    bad({ queues: [hpc, { name: 'hpc', partition: 'other' }] }, /slurm\.queues\[1\]\.name "hpc" is used twice/);
+    bad({ queues: [{ name: 'hpc' }] }, /slurm\.queues\[0\]\.partition must be one Slurm partition name/);
+    bad({ queues: [{ ...hpc, partition: '' }] }, /slurm\.queues\[0\]\.partition/);
+    bad({ queues: [{ ...hpc, partition: 'a,b' }] }, /slurm\.queues\[0\]\.partition .*no spaces or commas.*"a,b"/);
+    bad({ queues: [{ ...hpc, partition: 7 }] }, /slurm\.queues\[0\]\.partition/);
+    bad({ queues: [{ ...hpc, zone: 2 }] }, /slurm\.queues\[0\]\.zone must be a zone name/);
+    bad({ queues: [{ ...hpc, zone: '' }] }, /slurm\.queues\[0\]\.zone must be a zone name/);
+    bad({ queues: [{ name: 'q', partition: 'batch' }] }, /slurm\.queues\[0\]\.zone is needed: region xx-nowhere has no known zones/, { defaultRegion: 'xx-nowhere' });
+    bad({ queues: [hpc], anonymousQueue: 'gpu' }, /slurm\.anonymousQueue must be the name of one of slurm\.queues \(hpc\), got "gpu"/);
+    bad({ queues: [hpc], anonymousQueue: true }, /slurm\.anonymousQueue/);
+    bad({ queues: [hpc], binDir: '' }, /slurm\.binDir must be a directory/);
+    bad({ queues: [hpc], sharedDir: 3 }, /slurm\.sharedDir must be a directory/);
+  });
+  it('takes several queues over one partition, each in its zone', () => {
+    const c = load({ queues: [hpc, { name: 'hpc-2', partition: 'batch', zone: 'ap-guangzhou-3' }], anonymousQueue: 'hpc-2' });
+    expect(c.slurm!.queues.map((q) => `${q.name}@${q.zone}`)).toEqual(['hpc@ap-guangzhou-2', 'hpc-2@ap-guangzhou-3']);
+    expect(c.slurm!.anonymousQueue).toBe('hpc-2');
   });
 });
