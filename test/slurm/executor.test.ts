@@ -291,6 +291,24 @@ describe.skipIf(missing !== undefined)(`Slurm executor on the cluster${missing ?
     for (const key of keys) expect(b.of(key).filter((e) => e.state === 'exited').length).toBeLessThanOrEqual(1);
   });
 
+  it('finds by key through Slurm, not through a start file that names another job (the file is the attempt user\'s)', async () => {
+    const a = make();
+    const g1 = gate('forged');
+    const { g, keys } = group(`echo up; ${g1.wait}; exit 2`, { n: 1, env: g1.env });
+    const [r] = await launch(a.ex, g);
+    const other = group(`${g1.wait}`, { n: 1, env: g1.env });
+    const [or] = await launch(a.ex, other.g);
+    await until('it runs', () => (out(g.jobId, 0) === 'up\n' ? true : undefined));
+    await a.ex.close();
+    const start = path.join(shared, 'status', g.jobId, `${keys[0]}.start`);
+    fs.writeFileSync(start, fs.readFileSync(start, 'utf8').replace(/ \d+ \d+\n$/, ` ${okHandle(or).job} 0\n`));
+    const b = make();
+    const [ob] = await b.ex.observe([{ key: keys[0]!, handle: null }]);
+    expect(ob).toMatchObject({ state: 'running', handle: { executor: 'slurm', job: okHandle(r).job, task: 0 } });
+    g1.open();
+    expect(await b.end(keys[0]!)).toMatchObject({ state: 'exited', exit: { exitCode: 2 } });
+  });
+
   it('never runs an element twice: the same attempt submitted again refuses to run', async () => {
     const { ex, end } = make();
     const g1 = gate('twice');

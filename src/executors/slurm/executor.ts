@@ -21,11 +21,11 @@ import type { RunUser } from '../local/run-as.ts';
 import type {
   AttemptId, Capacity, Executor, Handle, LaunchGroup, LaunchInstance, LaunchResult, Observation, StopReason,
 } from '../types.ts';
-import { SlurmCommandError, type SlurmCli } from './cli.ts';
+import { SlurmCommandError, SlurmUnavailable, type SlurmCli } from './cli.ts';
 import { listStatus, makeJobDirs, parseStart, readQuietly, SlurmLayout, SlurmLogs, unlinkQuietly, writeShared } from './files.ts';
 import { queryQueue, readMaxArraySize, type QueueView } from './queue.ts';
-import { envProblem, inArraySpec, jobScript, needsCommandFile, planArray, scriptHeader } from './script.ts';
-import { handleOf, Tracker, type Element } from './tracker.ts';
+import { compressIndexes, envProblem, inArraySpec, jobScript, needsCommandFile, planArray, scriptHeader } from './script.ts';
+import { handleOf, jobName, Tracker, type Element } from './tracker.ts';
 
 export interface SlurmExecutorOptions {
   cli: SlurmCli;
@@ -47,6 +47,8 @@ export interface SlurmExecutorOptions {
 }
 
 type SlurmHandle = { executor: 'slurm'; job: string; task: number };
+type StopKind = 'term' | 'kill' | 'cancel';
+const STOP_FLAGS: Record<StopKind, string[]> = { term: ['--full', '--signal=TERM'], kill: ['--batch', '--signal=KILL'], cancel: [] };
 
 function asHandle(h: Handle | null): SlurmHandle | undefined {
   if (!h || h.executor !== 'slurm' || typeof h.job !== 'string' || typeof h.task !== 'number') return undefined;
@@ -61,6 +63,19 @@ export function parseKey(key: string): AttemptId | undefined {
 
 let uniq = 0;
 
+/** Ids per scancel call (its command line stays far below the exec limits). */
+const SCANCEL_IDS = 5000;
+
+/** `<job>_<task>` ids as one `<job>_[ranges]` expression per array. */
+function arrayExpressions(ids: Iterable<string>): string[] {
+  const byJob = new Map<string, number[]>();
+  for (const id of ids) {
+    const [job, task] = id.split('_');
+    byJob.set(job!, [...(byJob.get(job!) ?? []), Number(task)]);
+  }
+  return [...byJob].map(([job, tasks]) => (tasks.length === 1 ? `${job}_${tasks[0]}` : `${job}_[${compressIndexes(tasks)}]`));
+}
+
 export class SlurmExecutor implements Executor {
   readonly name = 'slurm';
   readonly logs: SlurmLogs;
@@ -70,7 +85,9 @@ export class SlurmExecutor implements Executor {
   /** Keys whose end was told (or observe() answered), until release(). */
   private readonly ended = new Set<string>();
   private readonly graceTimers = new Map<string, NodeJS.Timeout>();
-  private batch: { term: Set<string>; kill: Set<string>; cancel: Set<string> } | undefined;
+  private readonly retries = new Set<NodeJS.Timeout>();
+  /** Stops of this turn: `<job>_<task>` → the element, per kind. */
+  private batch: Record<StopKind, Map<string, Element>> | undefined;
   private flushing: Promise<void> | undefined;
   private maxArray: Promise<number> | undefined;
   private closed = false;
@@ -215,12 +232,10 @@ export class SlurmExecutor implements Executor {
         ...(stop === 'kill' || stop === 'term' ? { stop } : {}),
       };
       if (!h) {
-        // found by key: the start file names its element
+        // found by key: its start file names its element (confirmed by Slurm below), else its job
+        // name and script do
         const s = parseStart(readQuietly(this.layout.statusFile(id.jobId, key, 'start')) ?? '');
-        if (s) {
-          el.job = s.job;
-          el.task = s.task;
-        }
+        if (s) el.candidate = { job: s.job, task: s.task };
         el.announce = true;
       }
       return el;
@@ -240,6 +255,14 @@ export class SlurmExecutor implements Executor {
     return attempts.map(({ key }, n): Observation => {
       const el = els[n];
       if (!el) return { key, state: 'lost', reason: `${key} is not the key of an attempt` };
+      if (el.candidate && view) {
+        const c = view.elements.get(`${el.candidate.job}_${el.candidate.task}`);
+        if (c && c.name === jobName(key)) {
+          el.job = el.candidate.job;
+          el.task = el.candidate.task;
+        }
+        el.candidate = undefined;
+      }
       if (el.job === '' && view) this.findInView(el, view);
       if (el.job === '' && view) return { key, state: 'lost', reason: 'no trace of the attempt was found in Slurm or in its status files: it was never submitted' };
       if (el.job === '') {
@@ -334,33 +357,58 @@ export class SlurmExecutor implements Executor {
   }
 
   /** Stops of one turn go out together: one scancel per kind. */
-  private queue(kind: 'term' | 'kill' | 'cancel', el: Element): void {
+  private queue(kind: StopKind, el: Element): void {
     if (!this.batch) {
-      this.batch = { term: new Set(), kill: new Set(), cancel: new Set() };
+      this.batch = { term: new Map(), kill: new Map(), cancel: new Map() };
       const run = new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.flush());
       this.flushing = (this.flushing ?? Promise.resolve()).then(() => run);
     }
-    this.batch[kind].add(`${el.job}_${el.task}`);
+    this.batch[kind].set(`${el.job}_${el.task}`, el);
   }
 
   private async flush(): Promise<void> {
     const b = this.batch;
     this.batch = undefined;
     if (!b) return;
-    const calls: [string[], Set<string>][] = [
-      [['--full', '--signal=TERM'], b.term], [['--batch', '--signal=KILL'], b.kill], [[], b.cancel],
-    ];
-    for (const [flags, ids] of calls) {
-      if (ids.size === 0) continue;
-      try {
-        await this.o.cli.run('scancel', [...flags, ...ids]);
-      } catch (e) {
-        // ended elements make scancel complain: harmless
-        const msg = e instanceof Error ? e.message : String(e);
-        if (e instanceof SlurmCommandError && /already completing or completed|invalid job id/i.test(e.stderr)) this.o.logger?.debug({ ids: [...ids] }, `slurm: ${msg}`);
-        else this.o.logger?.warn({ err: e, ids: [...ids] }, 'slurm: scancel failed');
+    for (const kind of ['term', 'kill', 'cancel'] as const) {
+      if (b[kind].size === 0) continue;
+      // a cancel names each array's elements as one expression (`<job>_[1-5,9]`); a signal names each
+      // element (Slurm 22.05 does not signal every element of such an expression)
+      const ids = kind === 'cancel' ? arrayExpressions(b[kind].keys()) : [...b[kind].keys()];
+      let unanswered = false;
+      for (let at = 0; at < ids.length; at += SCANCEL_IDS) {
+        if (!(await this.scancel(STOP_FLAGS[kind], ids.slice(at, at + SCANCEL_IDS)))) unanswered = true;
       }
+      if (unanswered) this.retryLater(kind, [...b[kind].values()]);
     }
+  }
+
+  /** Stops Slurm did not take (it does not answer) are sent again until it does or they ended. */
+  private retryLater(kind: StopKind, els: Element[]): void {
+    const t = setTimeout(() => {
+      this.retries.delete(t);
+      if (this.closed) return;
+      for (const el of els) if (!this.ended.has(el.key)) this.queue(kind, el);
+    }, 5_000);
+    t.unref();
+    this.retries.add(t);
+  }
+
+  /** false: Slurm did not answer (the stop has to be sent again). */
+  private async scancel(flags: string[], ids: string[]): Promise<boolean> {
+    try {
+      await this.o.cli.run('scancel', [...flags, ...ids], { retryForMs: 10_000 });
+    } catch (e) {
+      if (e instanceof SlurmUnavailable) {
+        this.o.logger?.warn({ err: e, ids: ids.length }, 'slurm: scancel is not answered; sending it again shortly');
+        return false;
+      }
+      // ended elements make scancel complain (the others are stopped all the same): harmless
+      const msg = e instanceof Error ? e.message : String(e);
+      if (e instanceof SlurmCommandError && /already completing or completed|invalid job id/i.test(e.stderr)) this.o.logger?.debug({ ids }, `slurm: ${msg}`);
+      else this.o.logger?.warn({ err: e, ids }, 'slurm: scancel failed');
+    }
+    return true;
   }
 
   release(key: string, _handle: Handle): void {
@@ -374,8 +422,9 @@ export class SlurmExecutor implements Executor {
 
   async close(): Promise<void> {
     this.closed = true;
-    for (const t of this.graceTimers.values()) clearTimeout(t);
+    for (const t of [...this.graceTimers.values(), ...this.retries]) clearTimeout(t);
     this.graceTimers.clear();
+    this.retries.clear();
     await this.flushing; // stops already asked go out
     await this.tracker.close();
   }
@@ -397,8 +446,3 @@ export class SlurmExecutor implements Executor {
   }
 }
 
-/** `ob.<jobId>.<taskName>`, the Slurm job name of an attempt's array (an administrator finds it). */
-function jobName(key: string): string {
-  const id = parseKey(key);
-  return id ? `ob.${id.jobId}.${id.taskName}` : `ob.${key}`;
-}

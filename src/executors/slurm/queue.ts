@@ -26,6 +26,8 @@ export interface QueueView {
   meta: Map<string, QueueRecord>;
   /** Array job ids Slurm still knows (any line). */
   known: Set<string>;
+  /** The array job ids asked about; undefined: asked by name, or about every job. */
+  asked?: Set<string>;
 }
 
 const FORMAT = '%F|%K|%T|%r|%N|%S|%j|%o';
@@ -43,7 +45,9 @@ export async function queryQueue(cli: SlurmCli, by: { jobs?: string[]; names?: s
     if (e instanceof SlurmCommandError && /invalid job id/i.test(e.stderr)) out = '';
     else throw e;
   }
-  return parseQueue(out);
+  const view = parseQueue(out);
+  if (by.jobs) view.asked = new Set(by.jobs);
+  return view;
 }
 
 export function parseQueue(out: string): QueueView {

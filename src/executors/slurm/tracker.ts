@@ -38,6 +38,14 @@ export interface Element {
   verdictUntil?: number;
   /** Its handle was found by key: the next event carries it. */
   announce?: boolean;
+  /** The element its start file names, when not the one launched: followed once Slurm confirms it. */
+  candidate?: { job: string; task: number };
+}
+
+/** `ob.<jobId>.<taskName>`, the Slurm job name of an attempt's arrays (an administrator finds it). */
+export function jobName(key: string): string {
+  const m = /^(.+)\.([A-Za-z0-9_-]+)\.(\d+)\.(\d+)$/.exec(key);
+  return m ? `ob.${m[1]}.${m[2]}` : `ob.${key}`;
 }
 
 export function handleOf(el: { job: string; task: number }): Handle {
@@ -126,7 +134,7 @@ export class Tracker {
   /** One squeue for every tracked array; undefined while Slurm does not answer. */
   private async queue(batch: Element[]): Promise<QueueView | undefined> {
     if (Date.now() < this.queueAt) return undefined;
-    const arrays = [...new Set(batch.map((e) => e.job).filter((j) => j !== ''))];
+    const arrays = [...new Set(batch.flatMap((e) => [e.job, e.candidate?.job ?? '']).filter((j) => j !== ''))];
     if (arrays.length === 0) return { elements: new Map(), meta: new Map(), known: new Set() };
     try {
       // beyond a few thousand arrays the id list is longer than the whole queue is worth: ask for all
@@ -159,14 +167,23 @@ export class Tracker {
     if (!el.started && names.has(`${el.key}.start`)) {
       const s = parseStart(readQuietly(file('start')) ?? '');
       if (s) {
-        // a second copy of the array (an sbatch retried after a timeout) ran it: follow that one
-        if (s.job !== el.job || s.task !== el.task) {
-          el.job = s.job;
-          el.task = s.task;
-        }
+        // another element ran it (a second copy of the array: an sbatch retried after a timeout)
+        if (s.job !== el.job || s.task !== el.task) el.candidate = { job: s.job, task: s.task };
         el.started = true;
         out.push(withHandle({ key: el.key, state: 'running', node: s.node, since: s.since }));
       }
+    }
+    if (el.candidate && view && (!view.asked || view.asked.has(el.candidate.job))) {
+      // followed once Slurm confirms it is an array of this task (the file is the attempt's user's:
+      // it must not make the executor follow, and stop, another job)
+      const c = view.elements.get(`${el.candidate.job}_${el.candidate.task}`);
+      if (c && c.name === jobName(el.key)) {
+        el.job = el.candidate.job;
+        el.task = el.candidate.task;
+      } else {
+        this.o.logger?.warn({ key: el.key, named: el.candidate }, 'slurm: the start file of the attempt names a Slurm job that is not one of its arrays; ignored');
+      }
+      el.candidate = undefined;
     }
     const rec = view && el.job !== '' ? recordOf(view, el.job, el.task) : undefined;
     const gone = view !== undefined && el.job !== '' && (!rec || phaseOf(rec.state) === 'ended');
