@@ -11,8 +11,9 @@
 // grace of 0) kills at once. A kill is `scancel --batch --signal=KILL` for an element that started
 // (its processes die at once; a plain cancel would give them SIGTERM and Slurm's KillWait first), then
 // a plain `scancel` of all (it ends the job; a signal to a pending element of an array would cancel the
-// whole array). A killed element reports death by SIGKILL; what stop() asked is kept in a `.stop`
-// file, so a restarted executor words the end the same way.
+// whole array). A killed element reports death by SIGKILL, one stopped before it started
+// CancelledBeforeStart; what stop() asked is appended to the job's `stops` file, so a restarted
+// executor words the end the same way.
 import os from 'node:os';
 import path from 'node:path';
 import fs from 'node:fs';
@@ -70,8 +71,10 @@ const SCANCEL_IDS = 5000;
 function arrayExpressions(ids: Iterable<string>): string[] {
   const byJob = new Map<string, number[]>();
   for (const id of ids) {
-    const [job, task] = id.split('_');
-    byJob.set(job!, [...(byJob.get(job!) ?? []), Number(task)]);
+    const [job, task] = id.split('_') as [string, string];
+    const tasks = byJob.get(job);
+    if (tasks) tasks.push(Number(task));
+    else byJob.set(job, [Number(task)]);
   }
   return [...byJob].map(([job, tasks]) => (tasks.length === 1 ? `${job}_${tasks[0]}` : `${job}_[${compressIndexes(tasks)}]`));
 }
@@ -86,8 +89,8 @@ export class SlurmExecutor implements Executor {
   private readonly ended = new Set<string>();
   private readonly graceTimers = new Map<string, NodeJS.Timeout>();
   private readonly retries = new Set<NodeJS.Timeout>();
-  /** Stops of this turn: `<job>_<task>` → the element, per kind. */
-  private batch: Record<StopKind, Map<string, Element>> | undefined;
+  /** Stops of this turn: `<job>_<task>` → the element, per what was asked. */
+  private batch: Record<'term' | 'kill', Map<string, Element>> | undefined;
   private flushing: Promise<void> | undefined;
   private maxArray: Promise<number> | undefined;
   private closed = false;
@@ -155,7 +158,11 @@ export class SlurmExecutor implements Executor {
     this.maxArray ??= readMaxArraySize(this.o.cli);
     const max = await this.maxArray;
     const byAttempt = new Map<number, LaunchInstance[]>();
-    for (const i of g.instances) byAttempt.set(i.attempt, [...(byAttempt.get(i.attempt) ?? []), i]);
+    for (const i of g.instances) {
+      const same = byAttempt.get(i.attempt);
+      if (same) same.push(i);
+      else byAttempt.set(i.attempt, [i]);
+    }
     for (const [attempt, all] of byAttempt) {
       const sorted = [...all].sort((a, b) => a.index - b.index);
       // an array holds at most MaxArraySize elements
@@ -222,11 +229,24 @@ export class SlurmExecutor implements Executor {
 
   async observe(attempts: readonly { key: string; handle: Handle | null }[]): Promise<Observation[]> {
     const now = Date.now();
+    const stops = new Map<string, Map<string, string>>();
+    const stopsOf = (jobId: string) => {
+      let m = stops.get(jobId);
+      if (!m) {
+        m = new Map();
+        for (const line of (readQuietly(this.layout.stopFile(jobId)) ?? '').split('\n')) {
+          const [k, what] = line.split(' ');
+          if (k && what) m.set(k, what);
+        }
+        stops.set(jobId, m);
+      }
+      return m;
+    };
     const els: (Element | undefined)[] = attempts.map(({ key, handle }) => {
       const id = parseKey(key);
       if (!id) return undefined;
       const h = asHandle(handle);
-      const stop = readQuietly(this.layout.statusFile(id.jobId, key, 'stop'))?.trim();
+      const stop = stopsOf(id.jobId).get(key);
       const el: Element = {
         key, jobId: id.jobId, job: h?.job ?? '', task: h?.task ?? -1, where: 'its partition', started: false,
         ...(stop === 'kill' || stop === 'term' ? { stop } : {}),
@@ -240,9 +260,6 @@ export class SlurmExecutor implements Executor {
       }
       return el;
     });
-    const jobs = new Set(els.flatMap((e) => (e ? [e.jobId] : [])));
-    const files = new Map<string, Set<string>>();
-    await Promise.all([...jobs].map(async (j) => files.set(j, await listStatus(this.layout.statusDir(j)))));
     let view: QueueView | undefined;
     const names = [...new Set(els.flatMap((e) => (e ? [jobName(e.key)] : [])))];
     if (names.length > 0) {
@@ -252,6 +269,10 @@ export class SlurmExecutor implements Executor {
         this.o.logger?.warn({ err: e }, 'slurm: squeue failed while re-adopting attempts; answering from the status files');
       }
     }
+    // read after Slurm's answer: an element it calls ended has written its exit file, if it ever will
+    const jobs = new Set(els.flatMap((e) => (e ? [e.jobId] : [])));
+    const files = new Map<string, Set<string>>();
+    await Promise.all([...jobs].map(async (j) => files.set(j, await listStatus(this.layout.statusDir(j)))));
     return attempts.map(({ key }, n): Observation => {
       const el = els[n];
       if (!el) return { key, state: 'lost', reason: `${key} is not the key of an attempt` };
@@ -324,71 +345,81 @@ export class SlurmExecutor implements Executor {
       el = { key, jobId: id.jobId, job: h.job, task: h.task, where: '', started: false };
     }
     if (el.job === '') return; // not found in Slurm yet
-    if (!el.started) el.started = fs.existsSync(this.layout.statusFile(el.jobId, key, 'start'));
-    if (graceMs <= 0) return this.kill(el);
+    if (graceMs <= 0) return this.ask(el, 'kill');
     if (el.stop) return; // being stopped already
-    this.mark(el, 'term');
-    this.queue(el.started ? 'term' : 'cancel', el);
+    this.ask(el, 'term');
     const stopping = el;
     const t = setTimeout(() => {
       this.graceTimers.delete(key);
-      if (!this.ended.has(key) && !this.closed) this.kill(this.tracker.get(key) ?? stopping);
+      if (!this.ended.has(key) && !this.closed) this.ask(this.tracker.get(key) ?? stopping, 'kill');
     }, graceMs);
     t.unref();
     this.graceTimers.set(key, t);
   }
 
-  private kill(el: Element): void {
+  /** What stop() asks goes out with the other stops of this turn. */
+  private ask(el: Element, stop: 'term' | 'kill'): void {
     if (el.stop === 'kill') return;
-    this.mark(el, 'kill');
-    if (!el.started) el.started = fs.existsSync(this.layout.statusFile(el.jobId, el.key, 'start'));
-    if (el.started) this.queue('kill', el);
-    this.queue('cancel', el);
-  }
-
-  /** What stop() asked, kept beside the status files for a restarted executor. */
-  private mark(el: Element, stop: 'term' | 'kill'): void {
     el.stop = stop;
-    try {
-      fs.writeFileSync(this.layout.statusFile(el.jobId, el.key, 'stop'), `${stop}\n`);
-    } catch (e) {
-      this.o.logger?.warn({ err: e, key: el.key }, 'slurm: could not record the stop');
-    }
+    this.queue(stop, el);
   }
 
-  /** Stops of one turn go out together: one scancel per kind. */
-  private queue(kind: StopKind, el: Element): void {
+  private queue(kind: 'term' | 'kill', el: Element): void {
     if (!this.batch) {
-      this.batch = { term: new Map(), kill: new Map(), cancel: new Map() };
+      this.batch = { term: new Map(), kill: new Map() };
       const run = new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.flush());
       this.flushing = (this.flushing ?? Promise.resolve()).then(() => run);
     }
     this.batch[kind].set(`${el.job}_${el.task}`, el);
   }
 
+  /** The stops of one turn: what was asked is recorded (one append per job), which of them started
+   *  is read (one readdir per job), then one scancel per kind: TERM to the started ones of a graceful
+   *  stop, KILL to the started ones of a kill, a cancel of all others. */
   private async flush(): Promise<void> {
     const b = this.batch;
     this.batch = undefined;
     if (!b) return;
-    for (const kind of ['term', 'kill', 'cancel'] as const) {
-      if (b[kind].size === 0) continue;
+    const all = new Map([...b.term, ...b.kill]);
+    const byJob = new Map<string, Element[]>();
+    for (const el of all.values()) {
+      const same = byJob.get(el.jobId);
+      if (same) same.push(el);
+      else byJob.set(el.jobId, [el]);
+    }
+    await Promise.all([...byJob].map(async ([jobId, els]) => {
+      try {
+        fs.appendFileSync(this.layout.stopFile(jobId), els.map((e) => `${e.key} ${e.stop}\n`).join(''));
+      } catch (e) {
+        this.o.logger?.warn({ err: e, jobId }, 'slurm: could not record the stops');
+      }
+      if (els.every((e) => e.started)) return;
+      // a start file since the last poll: it runs (a cancel would give it SIGTERM and KillWait first)
+      const names = await listStatus(this.layout.statusDir(jobId));
+      for (const e of els) if (!e.started && names.has(`${e.key}.start`)) e.started = true;
+    }));
+    const calls: [StopKind, string[]][] = [
+      ['term', [...b.term].filter(([id, e]) => e.started && !b.kill.has(id)).map(([id]) => id)],
+      ['kill', [...b.kill].filter(([, e]) => e.started).map(([id]) => id)],
       // a cancel names each array's elements as one expression (`<job>_[1-5,9]`); a signal names each
       // element (Slurm 22.05 does not signal every element of such an expression)
-      const ids = kind === 'cancel' ? arrayExpressions(b[kind].keys()) : [...b[kind].keys()];
-      let unanswered = false;
+      ['cancel', arrayExpressions([...all].filter(([id, e]) => b.kill.has(id) || !e.started).map(([id]) => id))],
+    ];
+    let unanswered = false;
+    for (const [kind, ids] of calls) {
       for (let at = 0; at < ids.length; at += SCANCEL_IDS) {
         if (!(await this.scancel(STOP_FLAGS[kind], ids.slice(at, at + SCANCEL_IDS)))) unanswered = true;
       }
-      if (unanswered) this.retryLater(kind, [...b[kind].values()]);
     }
+    if (unanswered) this.retryLater([...all.values()]);
   }
 
   /** Stops Slurm did not take (it does not answer) are sent again until it does or they ended. */
-  private retryLater(kind: StopKind, els: Element[]): void {
+  private retryLater(els: Element[]): void {
     const t = setTimeout(() => {
       this.retries.delete(t);
       if (this.closed) return;
-      for (const el of els) if (!this.ended.has(el.key)) this.queue(kind, el);
+      for (const el of els) if (!this.ended.has(el.key) && el.stop) this.queue(el.stop, el);
     }, 5_000);
     t.unref();
     this.retries.add(t);
@@ -413,7 +444,7 @@ export class SlurmExecutor implements Executor {
 
   release(key: string, _handle: Handle): void {
     const id = parseKey(key);
-    if (id) for (const kind of ['start', 'exit', 'stop'] as const) unlinkQuietly(this.layout.statusFile(id.jobId, key, kind));
+    if (id) for (const kind of ['start', 'exit'] as const) unlinkQuietly(this.layout.statusFile(id.jobId, key, kind));
     this.ended.delete(key);
     this.tracker.forget(key);
     clearTimeout(this.graceTimers.get(key));

@@ -1,7 +1,7 @@
 // Where the Slurm executor keeps things in the shared directory (the same path on the server and on
 // every node): logs and working directories exactly as LocalLayout puts them, job scripts (and map,
-// command and wrapper-error files) in scripts/<jobId>/, and each attempt's status files in
-// status/<jobId>/<key>.{start,exit,stop}. The top-level directories are 0711 (nobody lists them), a
+// command and wrapper-error files) in scripts/<jobId>/, each attempt's status files in
+// status/<jobId>/<key>.{start,exit}, and what stop() asked in status/<jobId>/stops. The top-level directories are 0711 (nobody lists them), a
 // job's own directories belong to its run-as user, 0700 (one account's attempts cannot see another's).
 // Also reads and writes those status files.
 import fs from 'node:fs';
@@ -23,8 +23,12 @@ export class SlurmLayout extends LocalLayout {
   statusDir(jobId: string): string {
     return path.join(this.statusRoot, jobId);
   }
-  statusFile(jobId: string, key: string, kind: 'start' | 'exit' | 'stop'): string {
+  statusFile(jobId: string, key: string, kind: 'start' | 'exit'): string {
     return path.join(this.statusRoot, jobId, `${key}.${kind}`);
+  }
+  /** What stop() asked of the job's attempts: lines `<key> term|kill`, appended. */
+  stopFile(jobId: string): string {
+    return path.join(this.statusRoot, jobId, 'stops');
   }
   /** The four per-job directories. */
   jobDirs(jobId: string): string[] {

@@ -1,12 +1,12 @@
 // Following launched array elements until they end: one poll loop for every attempt of the executor.
-// Each poll reads the status directory of every job with tracked elements (one readdir each), then
-// asks Slurm about all tracked arrays in one `squeue` call (never one per element), and turns both
-// into events: `waiting` when Slurm's pending reason changes, `running` when an element starts (its
-// .start file, or Slurm saying it runs), `exited` from its .exit file, or — when Slurm ended it without
-// one — from Slurm's state (cancelled behind our back, its time limit, out of memory), `lost` when
-// nothing tells. The status files are read before Slurm's word is taken: the wrapper writes them
-// before Slurm marks the element done. When squeue fails, no conclusion is drawn: polls go on from the
-// files, Slurm is asked again with backoff, and waiting elements say SlurmUnavailable.
+// Each poll asks Slurm about all tracked arrays in one `squeue` call (never one per element), then
+// reads the status directory of every job with tracked elements (one readdir each: an element Slurm
+// calls ended has written its exit file by then, if it ever will), and turns both into events:
+// `waiting` when Slurm's pending reason changes, `running` when an element starts (its .start file, or
+// Slurm saying it runs), `exited` from its .exit file (which counts first), or — when Slurm ended it
+// without one — from Slurm's state (cancelled behind our back, its time limit, out of memory), `lost`
+// when nothing tells. When squeue fails, no conclusion is drawn: polls go on from the files, Slurm is
+// asked again with backoff, and waiting elements say SlurmUnavailable.
 import type { Logger } from '../../lib/logger.ts';
 import type { Handle, Observation } from '../types.ts';
 import { SlurmUnavailable, type SlurmCli } from './cli.ts';
@@ -113,11 +113,13 @@ export class Tracker {
   private async poll(): Promise<void> {
     // what is tracked now: an element added while this poll waits for Slurm is not in its view
     const batch = [...this.els.values()];
+    const view = await this.queue(batch);
+    // the status files are read after Slurm's answer: an element it calls ended has written its exit
+    // file (the wrapper writes it before it exits), if it ever will
     const jobs = new Set<string>();
     for (const el of batch) jobs.add(el.jobId);
     const files = new Map<string, Set<string>>();
     await Promise.all([...jobs].map(async (j) => files.set(j, await listStatus(this.o.layout.statusDir(j)))));
-    const view = await this.queue(batch);
     const unresolved = batch.filter((e) => e.job === '');
     if (view && unresolved.length > 0) await this.o.resolve(unresolved).catch(() => {});
     if (this.closed) return;
@@ -186,8 +188,7 @@ export class Tracker {
       el.candidate = undefined;
     }
     const rec = view && el.job !== '' ? recordOf(view, el.job, el.task) : undefined;
-    const gone = view !== undefined && el.job !== '' && (!rec || phaseOf(rec.state) === 'ended');
-    const exit = names.has(`${el.key}.exit`) || gone || immediate ? parseExit(readQuietly(file('exit')) ?? '') : undefined;
+    const exit = names.has(`${el.key}.exit`) ? parseExit(readQuietly(file('exit')) ?? '') : undefined;
     if (exit) {
       const ended = rec && phaseOf(rec.state) === 'ended' ? rec : undefined;
       const wantVerdict = !el.stop && (exit.signalled || exit.status > 128) && !ended && !immediate;
@@ -252,8 +253,8 @@ export class Tracker {
   /** The end of an element Slurm ended (or forgot) without an exit file. */
   private withoutExit(el: Element, rec: QueueRecord | undefined, view: QueueView): Observation {
     const key = el.key;
-    if (el.stop === 'kill' || (el.stop === 'term' && el.started)) return { key, state: 'exited', exit: { exitCode: null, signal: 'SIGKILL' } };
-    if (el.stop === 'term') {
+    if (el.stop && el.started) return { key, state: 'exited', exit: { exitCode: null, signal: 'SIGKILL' } };
+    if (el.stop) {
       return { key, state: 'exited', exit: { exitCode: null, signal: null, cause: { reason: 'CancelledBeforeStart', detail: `stopped while it waited in the Slurm queue (job array element ${el.job}_${el.task}): it never ran` } } };
     }
     if (!rec) {
