@@ -291,6 +291,20 @@ describe.skipIf(missing !== undefined)(`Slurm executor on the cluster${missing ?
     for (const key of keys) expect(b.of(key).filter((e) => e.state === 'exited').length).toBeLessThanOrEqual(1);
   });
 
+  it('words the end of a kill asked before a restart as SIGKILL in the next executor', async () => {
+    const a = make();
+    const { g, keys } = group('echo up; trap "" TERM; while :; do sleep 0.05; done', { n: 1 });
+    const [r] = await launch(a.ex, g);
+    await until('it runs', () => (out(g.jobId, 0) === 'up\n' ? true : undefined));
+    a.ex.stop(keys[0]!, okHandle(r), 'timeout', 0);
+    await a.ex.close(); // the stop went out before close() returned
+    const b = make();
+    const [ob] = await b.ex.observe([{ key: keys[0]!, handle: okHandle(r) }]);
+    const end = ob!.state === 'exited' ? ob : await b.end(keys[0]!);
+    expect(end).toMatchObject({ state: 'exited', exit: { exitCode: null, signal: 'SIGKILL' } });
+    expect(a.events.filter((e) => e.state === 'exited')).toEqual([]);
+  });
+
   it('finds by key through Slurm, not through a start file that names another job (the file is the attempt user\'s)', async () => {
     const a = make();
     const g1 = gate('forged');

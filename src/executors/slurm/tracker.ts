@@ -120,14 +120,14 @@ export class Tracker {
     for (const el of batch) jobs.add(el.jobId);
     const files = new Map<string, Set<string>>();
     await Promise.all([...jobs].map(async (j) => files.set(j, await listStatus(this.o.layout.statusDir(j)))));
-    const unresolved = batch.filter((e) => e.job === '');
-    if (view && unresolved.length > 0) await this.o.resolve(unresolved).catch(() => {});
+    const unresolved = new Set(batch.filter((e) => e.job === ''));
+    if (view && unresolved.size > 0) await this.o.resolve([...unresolved]).catch(() => {});
     if (this.closed) return;
     const now = Date.now();
     const events: Observation[] = [];
     for (const el of batch) {
       // released meanwhile; or just found by name (its array is not in this view: next poll)
-      if (this.els.get(el.key) !== el || unresolved.includes(el)) continue;
+      if (this.els.get(el.key) !== el || unresolved.has(el)) continue;
       for (const ev of this.step(el, files.get(el.jobId) ?? new Set(), view, now, false)) events.push(ev);
     }
     if (events.length > 0 && !this.closed) this.o.emit(events);
