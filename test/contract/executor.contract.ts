@@ -33,6 +33,9 @@ export interface ExecutorTraits {
   signalAsExitCode?: string;
   /** observe() cannot find by its key an attempt whose launch was never recorded. */
   noFindByKey?: string;
+  /** The engine adds variables of its own, with these name prefixes, to every attempt's environment
+   *  (why: the reason). */
+  engineEnv?: { prefixes: string[]; reason: string };
 }
 
 const WAIT = 30_000;
@@ -49,26 +52,33 @@ async function until<T>(what: string, f: () => T | undefined | Promise<T | undef
   }
 }
 
-/** An executor with a recording listener. */
+const isEnd = (ev: Observation) => ev.state === 'exited' || ev.state === 'lost';
+
+/** An executor with a recording listener. A queue may tell `waiting` and `running` before an end:
+ *  `of` and `end` look at ends (exited, lost) only; `events` keeps everything. */
 class Watch {
   readonly events = new Map<string, Observation[]>();
   readonly started = new Map<string, LaunchResult>();
   readonly launched = new Set<string>();
   /** Ends of attempts launched here that arrived before `started` was told of them. */
   readonly early: string[] = [];
+  /** Events of an attempt after its end. */
+  readonly late: string[] = [];
   constructor(readonly ex: Executor) {
     ex.onEvents((batch) => {
       for (const ev of batch) {
         if (this.launched.has(ev.key) && !this.started.has(ev.key)) this.early.push(ev.key);
+        if (this.of(ev.key).length > 0) this.late.push(`${ev.key} ${ev.state}`);
         this.events.set(ev.key, [...(this.events.get(ev.key) ?? []), ev]);
       }
     });
   }
+  /** The ends told of an attempt. */
   of(key: string): Observation[] {
-    return this.events.get(key) ?? [];
+    return (this.events.get(key) ?? []).filter(isEnd);
   }
   async end(key: string): Promise<ExitInfo> {
-    const ev = await until(`the end of ${key}`, () => this.events.get(key)?.[0]);
+    const ev = await until(`the end of ${key}`, () => this.of(key)[0]);
     if (ev.state !== 'exited') throw new Error(`${key} ended ${ev.state}: ${JSON.stringify(ev)}`);
     // what the attempt used, when the executor measures it, is well formed; the rest is compared exactly
     if (ev.exit.usage) expect(ev.exit.usage.cpuSeconds).toBeGreaterThanOrEqual(0);
@@ -99,6 +109,7 @@ export function executorContract(name: string, make: (s: ContractSetup) => Promi
       await ut.cleanup();
       fs.rmSync(root, { recursive: true, force: true });
       expect(w.early).toEqual([]);
+      expect(w.late).toEqual([]);
     });
 
     async function restart(): Promise<Watch> {
@@ -183,6 +194,16 @@ export function executorContract(name: string, make: (s: ContractSetup) => Promi
       } finally {
         delete process.env.OPENBATCH_CONTRACT_MARKER;
       }
+    });
+
+    it(`builds nothing else into the environment${traits.engineEnv ? ` but the engine's ${traits.engineEnv.prefixes.join(', ')}* variables (${traits.engineEnv.reason})` : ''}`, async () => {
+      const a = await run('env | sed -n "s/^\\([A-Za-z_][A-Za-z0-9_]*\\)=.*/\\1/p" | sort', { TASK_VAR: 'x' });
+      expect(await w.end(a.key)).toEqual({ exitCode: 0, signal: null });
+      // what the shell running the command sets itself: PWD (dash, bash), SHLVL and _ (bash)
+      const shell = new Set(['PWD', 'OLDPWD', 'SHLVL', '_']);
+      const engine = traits.engineEnv?.prefixes ?? [];
+      const names = ((await text(a.id)) ?? '').split('\n').filter((n) => n && !shell.has(n) && !engine.some((p) => n.startsWith(p)));
+      expect(names.sort()).toEqual(['BATCH_JOB_ID', 'BATCH_TASK_INSTANCE_INDEX', 'HOME', 'LANG', 'PATH', 'TASK_VAR', 'TMPDIR']);
     });
 
     it('launches a group of instances in one call: each started, then ended once under its own key', async () => {
