@@ -2,11 +2,32 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
-    // e2e files each start their own server; keep parallelism modest on a 2-core machine
-    maxWorkers: 3,
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'main',
+          include: ['test/**/*.test.ts'],
+          exclude: ['test/slurm/**'],
+          // e2e files each start their own server; keep parallelism modest on a 2-core machine
+          maxWorkers: 3,
+          sequence: { groupOrder: 0 },
+        },
+      },
+      {
+        extends: true,
+        test: {
+          // one Slurm cluster for all: its files run one at a time (one fills every CPU of the node,
+          // one restarts slurmctld), after the rest
+          name: 'slurm',
+          include: ['test/slurm/**/*.test.ts'],
+          fileParallelism: false,
+          sequence: { groupOrder: 1 },
+        },
+      },
+    ],
   },
 });

@@ -15,6 +15,10 @@ import { planIsolation, type IsolationPlan } from './executors/local/isolation.t
 import { RunAsError } from './executors/local/run-as.ts';
 import { SlurmCli } from './executors/slurm/cli.ts';
 import { checkSlurm, SlurmSetupError } from './executors/slurm/setup.ts';
+import { SlurmExecutor } from './executors/slurm/executor.ts';
+import { listNodes } from './executors/slurm/nodes.ts';
+import { ExecutorRouter } from './executors/router.ts';
+import { QueueEnvs, type QueueCluster } from './services/queue-envs.ts';
 import { systemClock, type Clock } from './lib/clock.ts';
 import { execArgBytes, MAX_ARG_STRLEN } from './lib/exec-limits.ts';
 import { createLogger, type Logger } from './lib/logger.ts';
@@ -120,10 +124,13 @@ export async function start(cfg: Config, opts: { clock?: Clock; logger?: Logger 
   if ('heldBy' in lock) {
     throw new StartupError(`another OpenBatch server${lock.heldBy === undefined ? '' : ` (pid ${lock.heldBy})`} is using the data directory ${cfg.dataDir}; stop it, or give this one another --data-dir`);
   }
+  const slurmCli = cfg.slurm && new SlurmCli(cfg.slurm.binDir === undefined ? {} : { binDir: cfg.slurm.binDir });
+  let maxArraySize: number | undefined;
   if (cfg.slurm) {
     // a config naming a Slurm command, partition or shared directory that is not there is refused now
     try {
-      const limits = await checkSlurm(cfg.slurm, new SlurmCli(cfg.slurm.binDir === undefined ? {} : { binDir: cfg.slurm.binDir }));
+      const limits = await checkSlurm(cfg.slurm, slurmCli!);
+      maxArraySize = limits.maxArraySize;
       logger.info({ slurm: limits, queues: cfg.slurm.queues.map((q) => q.name) }, 'Slurm cluster checked');
     } catch (e) {
       lock.release();
@@ -134,7 +141,7 @@ export async function start(cfg: Config, opts: { clock?: Clock; logger?: Logger 
   let accounts: ReturnType<typeof loadAccounts>;
   let store: SqliteStore;
   let plan: IsolationPlan;
-  let executor: ReturnType<typeof createLocalExecutor>;
+  let local: ReturnType<typeof createLocalExecutor>;
   try {
     accounts = loadAccounts(cfg);
     const launcher = pickLauncher(cfg.launcher, (o, m) => logger.warn(o, m));
@@ -146,7 +153,7 @@ export async function start(cfg: Config, opts: { clock?: Clock; logger?: Logger 
       (dir) => probeNamespace(launcher, dir),
       (msg) => logger.info(msg),
     );
-    executor = createLocalExecutor(launcher, {
+    local = createLocalExecutor(launcher, {
       stateDir: p.attempts, logger, nice: cfg.attemptNice, isolation: plan.isolation, layout: new LocalLayout(cfg.dataDir), slots: cfg.localSlots,
     });
     store = openStore(p.db);
@@ -157,6 +164,18 @@ export async function start(cfg: Config, opts: { clock?: Clock; logger?: Logger 
   }
   for (const w of plan.warnings) logger.warn(w);
   const cgroups = plan.isolation.cgroups;
+  // Slurm queues: instances of their tasks run as elements of job arrays, as the account's user
+  const slurm = cfg.slurm;
+  const slurmExecutor = slurm && new SlurmExecutor({
+    cli: slurmCli!, sharedDir: slurm.sharedDir, maxArraySize, logger: logger.child({ component: 'slurm' }),
+    partitionOf: (q) => slurm.queues.find((x) => x.name === q)?.partition,
+    ...(slurm.anonymousQueue !== undefined ? { defaultQueue: slurm.anonymousQueue } : {}),
+    userOf: (account) => plan.isolation.users?.get(account),
+  });
+  const executor = new ExecutorRouter(local, slurmExecutor);
+  const cluster: QueueCluster | undefined = slurmCli && { kind: 'Slurm', nodes: (partitions) => listNodes(slurmCli, partitions) };
+  const queues = new QueueEnvs(slurm?.queues ?? [], cfg.defaultRegion, cluster, clock.now());
+  const queueOf = (envId: string | undefined) => (envId === undefined ? slurm?.anonymousQueue : queues.queueOfEnv(envId));
   const objects = new FsObjectStore(p.objects);
   const shipper = new LogShipper(objects, p.local);
   const catalogue = new CatalogueService(cfg.limits, cfg.catalogue === undefined ? undefined : loadCatalogue(cfg.catalogue));
@@ -172,7 +191,7 @@ export async function start(cfg: Config, opts: { clock?: Clock; logger?: Logger 
       const c = capacityOf(t);
       return c && { cpus: c.cpu, memGiB: c.memGiB };
     },
-    pools: new EnvPools(store, clock, logger.child({ component: 'nodes' }), capacity),
+    pools: new EnvPools(store, clock, logger.child({ component: 'nodes' }), capacity), queueOf,
     // the monitor samples each attempt soon after its start and as it ends (it exists before the
     // scheduler starts, which is when the first of these can come)
     onStarted: (as) => monitor.attemptsStarted(as),
@@ -180,14 +199,15 @@ export async function start(cfg: Config, opts: { clock?: Clock; logger?: Logger 
   });
   const envs = new EnvService({
     store, commands: scheduler, view: scheduler, clock, limits: cfg.limits, localRoot: p.local, capacityOf, attachable: cfg.attachableInstances, capacity,
+    queues,
   });
   const jobs = new JobService({
     store, commands: scheduler, clock, limits: cfg.limits, logs: executor.logs, localRoot: p.local,
-    envUsable: (c, id) => envs.usable(c, id), knownInstanceType: (t) => capacityOf(t) !== undefined, capacityOf, capacity, envBytes,
+    envUsable: (c, id) => envs.usable(c, id), knownInstanceType: (t) => capacityOf(t) !== undefined, capacityOf, capacity, envBytes, queueOf,
   });
   const monitor: MonitorService = new MonitorService({
     store, scheduler, clock, logger, intervalSec: cfg.monitorInterval, capacityOf,
-    executor,
+    executor, queueOf,
   });
   const pipeline = new Pipeline({
     lookup: accounts.lookup,

@@ -104,7 +104,8 @@ export interface EndUsage {
 }
 
 /** What the executor knows of an attempt. `handle` is set when observe() found the attempt by its
- *  key (its launch was never recorded).
+ *  key (its launch was never recorded), and on the first `waiting`/`running` event of an attempt that
+ *  was accepted before the engine could name it (its controller did not answer the submission).
  *  - `waiting`: accepted, queued by the engine (pushed when the reason changes);
  *  - `running`: runs (pushed when a waiting one starts), on `node` (the engine's name of the machine,
  *    when it has several) since `since` (ms, when known);

@@ -265,6 +265,12 @@ export class Attempts {
       else {
         const a = this.byKey.get(ev.key);
         if (!a || !waitsInEngine(a)) continue;
+        if (ev.handle) {
+          // accepted before the engine could name it (its controller did not answer): named now
+          a.handle = ev.handle;
+          a.inst.handle = ev.handle;
+          this.core.wb.dirty.instances.set(instKey(a.inst.jobId, a.inst.taskName, a.inst.index), a.inst);
+        }
         if (ev.state === 'running') this.nowRunning(a, ev.node, ev.since);
         else this.waiting(a, ev.wait);
       }

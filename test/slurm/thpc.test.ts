@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sharedDir, startServer, waitFor, waitJobDone, type BatchClient, type TestServer } from '../helpers/server.ts';
-import { slurmTestCluster } from '../support/slurm.ts';
+import { cancelSlurmJobsOf, slurmTestCluster } from '../support/slurm.ts';
 
 const slurm = await slurmTestCluster();
 const title = (t: string) => (slurm.ok ? t : `${t} (skipped: ${slurm.why})`);
@@ -42,11 +42,20 @@ describe.skipIf(!slurm.ok)(title('THPC_QUEUE environments on Slurm'), () => {
     }));
     srv = await startServer({ args: ['--config', config] });
     c = srv.client();
+    // every job of this file is cancelled in Slurm at its end (a failed test leaves elements running)
+    const submit = c.SubmitJob!.bind(c);
+    c.SubmitJob = async (req: any) => {
+      const r = await submit(req);
+      submitted.push(r.JobId);
+      return r;
+    };
     const envs = await c.DescribeComputeEnvs!({});
     envId = envs.ComputeEnvSet.find((e: Inst) => e.EnvName === 'hpc').EnvId;
   });
+  const submitted: string[] = [];
   afterAll(async () => {
     await srv?.stop();
+    cancelSlurmJobsOf(submitted, slurm.ok ? slurm.binDir : undefined);
   });
 
   const job = (command: string, task: Record<string, unknown> = {}, jobOver: Record<string, unknown> = {}) => ({
@@ -57,7 +66,7 @@ describe.skipIf(!slurm.ok)(title('THPC_QUEUE environments on Slurm'), () => {
       ...jobOver,
     },
   });
-  const instances = async (JobId: string, TaskName = 'A'): Promise<Inst[]> => (await c.DescribeTask!({ JobId, TaskName, Limit: 1000 })).TaskInstanceSet;
+  const instances = async (JobId: string, TaskName = 'A'): Promise<any[]> => (await c.DescribeTask!({ JobId, TaskName, Limit: 1000 })).TaskInstanceSet;
   const logOf = async (JobId: string, index: number): Promise<string> => {
     const r = await c.DescribeTaskLogs!({ JobId, TaskName: 'A', TaskInstanceIndexes: [index] });
     return Buffer.from(String(r.TaskInstanceLogSet[0].StdoutLog).replace(/^data:[^,]*,/, ''), 'base64').toString();
@@ -169,8 +178,8 @@ describe.skipIf(!slurm.ok)(title('THPC_QUEUE environments on Slurm'), () => {
   });
 
   it('ships the logs of every attempt to RedirectLocalInfo, as on the local executor', async () => {
-    const out = sharedDir('openbatch-thpc-out-');
-    const { JobId } = await c.SubmitJob!(job('echo to-stdout; echo to-stderr >&2', { RedirectLocalInfo: { StdoutLocalPath: out, StderrLocalPath: out } }));
+    const { JobId } = await c.SubmitJob!(job('echo to-stdout; echo to-stderr >&2', { RedirectLocalInfo: { StdoutLocalPath: '/thpc-out/', StderrLocalPath: '/thpc-out/' } }));
+    const out = path.join(srv.dataDir, 'local', 'thpc-out');
     expect((await waitJobDone(c, JobId, 60_000)).JobState).toBe('SUCCEED');
     const files = await waitFor(async () => {
       const f = fs.readdirSync(out);

@@ -4,6 +4,7 @@
 //
 //   const slurm = await slurmTestCluster();
 //   describe.skipIf(!slurm.ok)(`the Slurm executor${slurm.ok ? '' : ` (skipped: ${slurm.why})`}`, () => { … });
+import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { SlurmCli } from '../../src/executors/slurm/cli.ts';
@@ -51,4 +52,25 @@ function isExecutable(file: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** Cancel whatever Slurm still holds of these OpenBatch jobs (a failed test leaves its elements
+ *  running: they outlive the server by design). Only these jobs' arrays, found by their names. */
+export function cancelSlurmJobsOf(jobIds: Iterable<string>, binDir?: string): void {
+  const scancel = binDir ? path.join(binDir, 'scancel') : 'scancel';
+  const squeue = binDir ? path.join(binDir, 'squeue') : 'squeue';
+  const want = new Set([...jobIds].map((id) => `ob.${id}.`));
+  if (want.size === 0) return;
+  let out = '';
+  try {
+    out = execFileSync(squeue, ['-h', '-o', '%F|%j'], { encoding: 'utf8', timeout: 15_000 });
+  } catch {
+    return; // no controller: nothing can be cancelled
+  }
+  const ids = new Set<string>();
+  for (const line of out.split('\n')) {
+    const [job, name] = line.split('|');
+    if (job && name && [...want].some((w) => name.startsWith(w))) ids.add(job);
+  }
+  if (ids.size > 0) spawnSync(scancel, [...ids], { timeout: 15_000 });
 }

@@ -64,6 +64,14 @@ export function parseKey(key: string): AttemptId | undefined {
 
 let uniq = 0;
 
+/** The shared directory must be entered by the users jobs run as (its entries guard themselves: the
+ *  top directories are 0711, each job's 0700 and its user's): add the search bits it lacks. */
+function openForUsers(dir: string): void {
+  fs.mkdirSync(dir, { recursive: true });
+  const mode = fs.statSync(dir).mode & 0o7777;
+  if ((mode & 0o111) !== 0o111) fs.chmodSync(dir, mode | 0o111);
+}
+
 /** Ids per scancel call (its command line stays far below the exec limits). */
 const SCANCEL_IDS = 5000;
 
@@ -89,6 +97,8 @@ export class SlurmExecutor implements Executor {
   private readonly ended = new Set<string>();
   private readonly graceTimers = new Map<string, NodeJS.Timeout>();
   private readonly retries = new Set<NodeJS.Timeout>();
+  /** Arrays whose sbatch Slurm did not answer, by script: the keys still to submit. */
+  private readonly unsubmitted = new Map<string, Set<string>>();
   /** Stops of this turn: `<job>_<task>` → the element, per what was asked. */
   private batch: Record<'term' | 'kill', Map<string, Element>> | undefined;
   private flushing: Promise<void> | undefined;
@@ -99,6 +109,7 @@ export class SlurmExecutor implements Executor {
 
   constructor(private readonly o: SlurmExecutorOptions) {
     this.layout = new SlurmLayout(path.resolve(o.sharedDir));
+    openForUsers(path.resolve(o.sharedDir));
     this.logs = new SlurmLogs(this.layout);
     const pollMs = o.pollMs ?? 1000;
     this.tracker = new Tracker({
@@ -208,23 +219,82 @@ export class SlurmExecutor implements Executor {
     if (r && r.memoryBytes > 0) args.push(`--mem=${Math.max(1, Math.ceil(r.memoryBytes / 2 ** 20))}M`);
     if (this.root && user) args.push(`--uid=${user.uid}`, `--gid=${user.gid}`);
     args.push(script);
+    const where = partition ? `partition ${partition}` : 'the default partition';
     let job: string;
     try {
-      const out = await this.o.cli.run('sbatch', args);
-      job = out.trim().split(';')[0] ?? '';
-      if (!/^\d+$/.test(job)) throw new SlurmCommandError('sbatch', `unexpected answer ${JSON.stringify(out.trim())}`, 0);
+      job = await this.sbatch(args);
     } catch (e) {
-      return fail(is, e instanceof Error ? e.message : String(e));
+      if (!(e instanceof SlurmUnavailable)) return fail(is, e instanceof Error ? e.message : String(e));
+      // the controller does not answer: the instances are accepted and wait (SlurmUnavailable) while
+      // the submission is tried again until it answers; they get their handle with their next event
+      const held = new Set(is.map((i) => i.key));
+      const detail = `Slurm is not answering (${e.message}); the submission to ${where} is tried again until it answers`;
+      for (const i of is) tell({ key: i.key, ok: true, handle: handleOf({ job: '', task: -1 }), waiting: { reason: 'SlurmUnavailable', detail } });
+      this.unsubmitted.set(base, held);
+      this.o.logger?.warn({ err: e, jobId: g.jobId, taskName: g.taskName }, 'slurm: sbatch is not answered; the array is submitted again once Slurm answers');
+      void this.resubmit(base, args, is, plan.map !== undefined, g.jobId, where);
+      return;
     }
-    const where = partition ? `partition ${partition}` : 'the default partition';
+    this.tracked(g.jobId, job, is, plan.map !== undefined, where, (el) => tell({ key: el.key, ok: true, handle: handleOf(el), waiting: { reason: 'Queued', detail: `queued in Slurm (job array ${job}, ${where})` } }));
+  }
+
+  private async sbatch(args: string[]): Promise<string> {
+    // a controller that does not answer soon makes the instances wait with that reason (resubmit)
+    const out = await this.o.cli.run('sbatch', args, { retryForMs: 10_000 });
+    const job = out.trim().split(';')[0] ?? '';
+    if (!/^\d+$/.test(job)) throw new SlurmCommandError('sbatch', `unexpected answer ${JSON.stringify(out.trim())}`, 0);
+    return job;
+  }
+
+  /** Follow the elements of a submitted array; `told` hears of each. */
+  private tracked(jobId: string, job: string, is: LaunchInstance[], mapped: boolean, where: string, told: (el: Element) => void): void {
     const els: Element[] = [];
     for (const [n, i] of is.entries()) {
-      const task = plan.map ? n : i.index;
-      els.push({ key: i.key, jobId: g.jobId, job, task, where, started: false, reason: 'Queued' });
-      tell({ key: i.key, ok: true, handle: handleOf({ job, task }), waiting: { reason: 'Queued', detail: `queued in Slurm (job array ${job}, ${where})` } });
+      const el: Element = { key: i.key, jobId, job, task: mapped ? n : i.index, where, started: false, reason: 'Queued' };
+      els.push(el);
+      told(el);
     }
     if (this.closed) return;
     for (const el of els) this.tracker.track(el);
+  }
+
+  /** Submit an array Slurm did not take (it did not answer) again, with backoff, until it answers;
+   *  instances stopped meanwhile are left out (they end, never having run). A script that finds its
+   *  start file does not run again, so an sbatch that went through unanswered costs nothing. */
+  private async resubmit(base: string, args: string[], is: LaunchInstance[], mapped: boolean, jobId: string, where: string): Promise<void> {
+    let delay = 2_000;
+    for (;;) {
+      await new Promise((r) => setTimeout(r, delay).unref());
+      if (this.closed) return;
+      const held = this.unsubmitted.get(base)!;
+      if (held.size === 0) {
+        this.unsubmitted.delete(base);
+        return;
+      }
+      try {
+        const job = await this.sbatch(args);
+        this.unsubmitted.delete(base);
+        const events: Observation[] = [];
+        this.tracked(jobId, job, is, mapped, where, (el) => {
+          if (!held.has(el.key)) {
+            el.stop = 'kill'; // stopped while the submission waited: cancel it in Slurm too
+            this.queue('kill', el);
+            return;
+          }
+          events.push({ key: el.key, state: 'waiting', handle: handleOf(el), wait: { reason: 'Queued', detail: `queued in Slurm (job array ${job}, ${where})` } });
+        });
+        this.emit(events);
+        return;
+      } catch (e) {
+        if (!(e instanceof SlurmUnavailable)) {
+          this.unsubmitted.delete(base);
+          const why = e instanceof Error ? e.message : String(e);
+          this.emit([...held].map((key) => ({ key, state: 'lost' as const, reason: `Slurm refused the array once it answered again: ${why}` })));
+          return;
+        }
+        delay = Math.min(delay * 2, 15_000);
+      }
+    }
   }
 
   async observe(attempts: readonly { key: string; handle: Handle | null }[]): Promise<Observation[]> {
@@ -336,6 +406,12 @@ export class SlurmExecutor implements Executor {
 
   stop(key: string, handle: Handle, _why: StopReason, graceMs: number): void {
     if (this.ended.has(key)) return;
+    for (const held of this.unsubmitted.values()) {
+      if (!held.delete(key)) continue;
+      // never submitted (Slurm did not answer yet): it ends here, never having run
+      queueMicrotask(() => this.emit([{ key, state: 'exited', exit: { exitCode: null, signal: null, cause: { reason: 'CancelledBeforeStart', detail: 'stopped while its submission waited for Slurm to answer: it never ran' } } }]));
+      return;
+    }
     const id = parseKey(key);
     const h = asHandle(handle);
     let el = this.tracker.get(key);
