@@ -159,7 +159,8 @@ export class Attempts {
       return; // already ended
     }
     if (r.waiting) {
-      // accepted by the engine's queue: it shows STARTING with the engine's reason until it runs there
+      // COMPAT: accepted by the engine's queue, it shows STARTING with the engine's reason (Slurm's
+      // pending reason) until it runs there (docs/compat.md)
       a.handle = r.handle;
       inst.handle = r.handle;
       this.waiting(a, r.waiting);
@@ -280,6 +281,7 @@ export class Attempts {
   private lost(key: string, why: string, infrastructure: boolean): void {
     const a = this.byKey.get(key);
     if (!a) return;
+    // COMPAT: infrastructure failures rerun at most INFRA_RERUN_LIMIT times without using a retry
     if (!a.stop && infrastructure && a.inst.retryBase < INFRA_RERUN_LIMIT) {
       // the engine lost it (node failure, preemption): it runs again without using a retry
       a.stop = { reason: 'InfrastructureFailure', detail: `the attempt was lost to an infrastructure failure (${why}); it runs again without using MaxRetryCount`, final: false, requeue: true };

@@ -139,7 +139,7 @@ export class EnvService {
     maxLen(ce.EnvDescription, MAX_ENV_DESCRIPTION, 'InvalidParameter.EnvDescriptionTooLong', 'ComputeEnv.EnvDescription');
     checkDesired(ce.DesiredComputeNodeCount, 'ComputeEnv.DesiredComputeNodeCount');
     if (ce.EnvType !== undefined && ce.EnvType !== 'MANAGED') {
-      if (ce.EnvType === 'THPC_QUEUE') throw apiError('UnsupportedOperation', { detail: 'ComputeEnv.EnvType THPC_QUEUE (THPC cluster queues) is not supported by OpenBatch; use MANAGED.' });
+      if (ce.EnvType === 'THPC_QUEUE') throw apiError('UnsupportedOperation', { detail: 'ComputeEnv.EnvType THPC_QUEUE cannot be created through the API: THPC_QUEUE environments are the Slurm partitions the operator names in the config file (slurm.queues), managed by the Slurm cluster; create a MANAGED one, or use a THPC_QUEUE environment DescribeComputeEnvs lists.' });
       throw apiError('InvalidParameterValue.ComputeEnv', { param: 'ComputeEnv.EnvType', problem: `must be MANAGED; got "${ce.EnvType}"` });
     }
     checkEnvData(ce.EnvData, this.ctx(c), 'ComputeEnv.EnvData', true);

@@ -69,6 +69,7 @@ export class QueueEnvs {
     private readonly since: number,
   ) {
     for (const q of queues) {
+      // COMPAT: a queue env lives in its zone's region, with an EnvId hashed from its name (docs/compat.md)
       const zone = q.zone ?? zonesOf(defaultRegion)[0];
       if (zone === undefined) throw new Error(`queue ${q.name}: region ${defaultRegion} has no zones; give the queue a zone`);
       const region = Object.entries(REGION_ZONES).find(([, zs]) => zs.includes(zone))?.[0];

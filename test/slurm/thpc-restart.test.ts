@@ -1,7 +1,8 @@
 // Jobs on a THPC_QUEUE environment survive what happens to the processes around them: a kill -9 of
 // OpenBatch while arrays run (elements that end while it is down get their own exit codes from the
 // status files in the shared directory, and none runs twice), and a restart of slurmctld during a
-// job (and a submission while it is down, which waits with a reason and runs once it is back). Real server, real Slurm, the official SDK. Skipped, with the
+// job (and a submission while it is down, which waits with a reason and runs once it is back) or of
+// slurmd. Real server, real Slurm, the official SDK. Skipped, with the
 // reason in the title, where no cluster answers.
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -58,7 +59,41 @@ function slurmctld(): { pidFile: string; binary: string } {
   return { pidFile, binary };
 }
 
+/** Stop a daemon by its PID file (SIGTERM) and wait until it is gone. */
+async function stopDaemon(pidFile: string, what: string): Promise<void> {
+  const pid = Number(fs.readFileSync(pidFile, 'utf8'));
+  process.kill(pid, 'SIGTERM');
+  await waitFor(async () => {
+    try {
+      process.kill(pid, 0);
+      return false;
+    } catch {
+      return true;
+    }
+  }, `${what} to stop`, 20_000);
+}
+
 describe.skipIf(!slurm.ok)(title('THPC_QUEUE jobs across restarts'), () => {
+  it('a restart of slurmd while elements run: the job completes', async () => {
+    const conf = execFileSync(bin('scontrol'), ['show', 'config'], { encoding: 'utf8' });
+    const pidFile = /^SlurmdPidFile\s*=\s*(\S+)/m.exec(conf)?.[1] ?? '/run/slurmd.pid';
+    const { c, envId } = await serve(tempDir(), config());
+    const gate = path.join(sharedDir('openbatch-thpc-slurmd-'), 'gate');
+    const { JobId } = await c.SubmitJob!(job(envId, `while [ ! -f ${gate} ]; do sleep 0.2; done; echo done`, 2));
+    await waitFor(async () => (await instances(c, JobId)).every((i) => i.TaskInstanceState === 'RUNNING'), 'RUNNING', 60_000);
+    await stopDaemon(pidFile, 'slurmd');
+    try {
+      fs.writeFileSync(gate, '');
+      await new Promise((r) => setTimeout(r, 2000));
+    } finally {
+      // the project's script starts what is not running (slurmd -N localhost), with its config
+      const r = spawnSync('bash', [path.join(import.meta.dirname, '../../scripts/slurm-up.sh')], { stdio: 'inherit' });
+      expect(r.status).toBe(0);
+    }
+    expect((await waitJobDone(c, JobId, 90_000)).JobState).toBe('SUCCEED');
+    expect((await instances(c, JobId)).map((i) => i.TaskInstanceState)).toEqual(['SUCCEED', 'SUCCEED']);
+  });
+
   it('kill -9 of OpenBatch while an array runs: elements that end while it is down keep their exit codes and none runs twice', async () => {
     const dataDir = tempDir();
     const cfg = config();
@@ -87,16 +122,7 @@ describe.skipIf(!slurm.ok)(title('THPC_QUEUE jobs across restarts'), () => {
     const gate = path.join(scratch, 'gate');
     const first = await c.SubmitJob!(job(envId, `while [ ! -f ${gate} ]; do sleep 0.2; done`, 2));
     await waitFor(async () => (await instances(c, first.JobId)).every((i) => i.TaskInstanceState === 'RUNNING'), 'RUNNING', 60_000);
-    const pid = Number(fs.readFileSync(pidFile, 'utf8'));
-    process.kill(pid, 'SIGTERM');
-    await waitFor(async () => {
-      try {
-        process.kill(pid, 0);
-        return false;
-      } catch {
-        return true;
-      }
-    }, 'slurmctld to stop', 20_000);
+    await stopDaemon(pidFile, 'slurmctld');
     let second: { JobId: string } | undefined;
     try {
       second = await c.SubmitJob!(job(envId, 'echo after', 1));

@@ -28,7 +28,6 @@ const NEVER_EMITTED: ErrorCode[] = [
   'RequestLimitExceeded.UinLimitExceeded',
   'ResourceInUse',
   'ResourceNotFound',
-  'ResourceUnavailable',
   'ServiceUnavailable',
   'UnauthorizedOperation',
   'InternalError.CallCam',
