@@ -210,7 +210,10 @@ export class SlurmExecutor implements Executor {
     const args = [
       '--parsable', `--array=${plan.spec}${throttle}`, `--job-name=ob.${g.jobId}.${g.taskName}`,
       ...(partition ? [`--partition=${partition}`] : []),
-      '--no-requeue', '--export=NONE', `--output=${base.replace(/%/g, '%%')}.out`, '--open-mode=append',
+      // ALL of sbatch's own environment, which SlurmCli builds (PATH, LANG, SLURM_CONF; never the
+      // server's), and the script builds the attempt's from nothing: NONE and NIL make slurmd load the
+      // user's login environment for every element, which costs it 40-70% of its throughput here
+      '--no-requeue', '--export=ALL', `--output=${base.replace(/%/g, '%%')}.out`, '--open-mode=append',
       `--chdir=${path.join(this.layout.workRoot, g.jobId)}`,
     ];
     if (g.limits.timeoutSec > 0) args.push(`--time=${Math.ceil(g.limits.timeoutSec / 60)}`);
