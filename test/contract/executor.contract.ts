@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { endOf } from '../support/exits.ts';
+import { sleep, until } from '../support/until.ts';
 import {
   attemptKey, type AttemptId, type Executor, type ExitInfo, type Handle, type LaunchGroup, type LaunchResult, type Observation,
 } from '../../src/executors/types.ts';
@@ -27,6 +28,32 @@ export interface ExecutorUnderTest {
   blockJobDirs?(jobId: string): Promise<void>;
 }
 
+/** An ExecutorUnderTest whose executors come from `create` (the first, then one per restart), all
+ *  closed at cleanup, then `after`; its logs and working directories live in `dataDir` (logs/ and
+ *  work/, as LocalLayout places them), where blockJobDirs puts a file in the way. */
+export function executorsOf(create: () => Executor, dataDir: string, after?: () => Promise<void>): ExecutorUnderTest {
+  const made: Executor[] = [];
+  const make = () => {
+    const ex = create();
+    made.push(ex);
+    return ex;
+  };
+  return {
+    executor: make(),
+    restart: async () => make(),
+    cleanup: async () => {
+      for (const ex of made) await ex.close();
+      await after?.();
+    },
+    blockJobDirs: async (jobId) => {
+      for (const dir of ['logs', 'work']) {
+        fs.mkdirSync(path.join(dataDir, dir), { recursive: true });
+        fs.writeFileSync(path.join(dataDir, dir, jobId), 'a file where its directory would go');
+      }
+    },
+  };
+}
+
 /** What a backend cannot do, declared (each says why). */
 export interface ExecutorTraits {
   /** Death by signal n is reported as exit code 128 + n, signal null. */
@@ -39,18 +66,6 @@ export interface ExecutorTraits {
 }
 
 const WAIT = 30_000;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Resolves with f's first defined value; fails after `ms`. */
-async function until<T>(what: string, f: () => T | undefined | Promise<T | undefined>, ms = WAIT): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(25);
-  }
-}
 
 const isEnd = (ev: Observation) => ev.state === 'exited' || ev.state === 'lost';
 

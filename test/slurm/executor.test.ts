@@ -14,21 +14,13 @@ import type { SlurmExecutor, SlurmExecutorOptions } from '../../src/executors/sl
 import {
   attemptKey, type Handle, type LaunchGroup, type LaunchResult, type Observation,
 } from '../../src/executors/types.ts';
-import { cancelLeftovers, shareRoot, SlurmCli, slurmExecutor, slurmMissing, testUser } from './support.ts';
+import { sleep, until as waitUntil } from '../support/until.ts';
+import { cancelLeftovers, shareRoot, SlurmCli, slurmExecutor, testUser } from './support.ts';
+import { slurmTestCluster } from '../support/slurm.ts';
 
-const missing = slurmMissing();
-const WAIT = 30_000;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(what: string, f: () => T | undefined | Promise<T | undefined>, ms = WAIT): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
+const cluster = await slurmTestCluster();
+const missing = cluster.ok ? undefined : cluster.why;
+const until = <T>(what: string, f: () => T | undefined | Promise<T | undefined>, ms?: number) => waitUntil(what, f, ms, 50);
 
 describe.skipIf(missing !== undefined)(`Slurm executor on the cluster${missing ? ` (skipped: ${missing})` : ''}`, () => {
   let user: RunUser | undefined;

@@ -1,8 +1,7 @@
-// What the Slurm tests share: whether a Slurm cluster answers here (the tests skip, saying why, when
-// none does), the unprivileged user their jobs run as when the tests run as root, a test directory
+// What the Slurm executor's tests share (whether a cluster answers is test/support/slurm.ts's): the
+// unprivileged user their jobs run as when the tests run as root, a test directory
 // that user can use, executors on it, and cancelling whatever a test left in Slurm (only the jobs of
 // this test process, found by their job names).
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { SlurmCli } from '../../src/executors/slurm/cli.ts';
@@ -10,20 +9,6 @@ import { SlurmExecutor, type SlurmExecutorOptions } from '../../src/executors/sl
 import { resolveTaskUsers, type RunUser } from '../../src/executors/local/run-as.ts';
 
 export const PARTITION = 'batch';
-
-/** Why the Slurm tests cannot run here, or undefined when a controller answers with partition batch up. */
-export function slurmMissing(): string | undefined {
-  let out: string;
-  try {
-    out = execFileSync('sinfo', ['-h', '-o', '%R %a'], { encoding: 'utf8', timeout: 15_000, stdio: ['ignore', 'pipe', 'pipe'] });
-  } catch (e) {
-    const err = e as { code?: string; stderr?: string | Buffer; message: string };
-    if (err.code === 'ENOENT') return 'Slurm is not installed here (no sinfo)';
-    return `the Slurm controller does not answer (${String(err.stderr ?? err.message).trim().split('\n')[0]})`;
-  }
-  if (!out.split('\n').some((l) => l.trim() === `${PARTITION} up`)) return `Slurm has no partition ${PARTITION} that is up`;
-  return undefined;
-}
 
 /** The user the tests' jobs run as: an unprivileged one when the tests run as root, else none (a
  *  server that is not root submits as itself). */

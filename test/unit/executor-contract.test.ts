@@ -1,10 +1,8 @@
 // The Executor contract on both local launchers: the C shim and the /bin/sh supervisor. Attempts run
 // as the server's own user (no isolation); state, logs and working directories live in the test's root.
-import fs from 'node:fs';
 import path from 'node:path';
-import type { LocalExecutorBase } from '../../src/executors/local/base.ts';
 import { buildShim, createLocalExecutor, type PickedLauncher } from '../../src/executors/local/factory.ts';
-import { executorContract, type ExecutorTraits } from '../contract/executor.contract.ts';
+import { executorContract, executorsOf, type ExecutorTraits } from '../contract/executor.contract.ts';
 
 const shimPath = buildShim();
 if (shimPath instanceof Error) throw shimPath; // this machine has a C compiler: the shim must build
@@ -18,25 +16,7 @@ const LAUNCHERS: [string, PickedLauncher, ExecutorTraits][] = [
 
 for (const [name, launcher, traits] of LAUNCHERS) {
   executorContract(name, async ({ root }) => {
-    const made: LocalExecutorBase[] = [];
     // the data dir is the root (the parent of the state dir): logs/ and work/ go next to state/
-    const create = () => {
-      const ex = createLocalExecutor(launcher, { stateDir: path.join(root, 'state'), sweepMs: 100, slots: 4 });
-      made.push(ex);
-      return ex;
-    };
-    return {
-      executor: create(),
-      restart: async () => create(),
-      cleanup: async () => {
-        for (const ex of made) await ex.close();
-      },
-      blockJobDirs: async (jobId) => {
-        for (const dir of ['logs', 'work']) {
-          fs.mkdirSync(path.join(root, dir), { recursive: true });
-          fs.writeFileSync(path.join(root, dir, jobId), 'a file where its directory would go');
-        }
-      },
-    };
+    return executorsOf(() => createLocalExecutor(launcher, { stateDir: path.join(root, 'state'), sweepMs: 100, slots: 4 }), root);
   }, traits);
 }
