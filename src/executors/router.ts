@@ -85,11 +85,6 @@ export class ExecutorRouter implements Executor {
     };
   }
 
-  /** Whether attempts of this executor have resource counters (the queue engine may not). */
-  measures(handle: Handle): boolean {
-    return this.owner(handle)?.usage !== undefined;
-  }
-
   async close(): Promise<void> {
     for (const e of this.all) await e.close();
   }
