@@ -196,7 +196,14 @@ export class Attempts {
   /** An attempt that waited in the engine's queue runs now (on the engine's node `node`). */
   private nowRunning(a: AttemptRt, node: string | undefined, since: number | undefined): void {
     if (!waitsInEngine(a) || this.byKey.get(a.key) !== a) return;
-    const now = this.core.now();
+    this.runsInEngine(a, node, since, this.core.now());
+    this.markRunning(a, a.inst.runningTime!);
+    if (!a.stop) this.armDeadlines();
+  }
+
+  /** Record that a waiting attempt runs in the engine since `since` (at most now, not before its
+   *  launch), on `node`: RUNNING there, its reason cleared. */
+  private runsInEngine(a: AttemptRt, node: string | undefined, since: number | undefined, now: number): void {
     const at = Math.min(since ?? now, now);
     if (node !== undefined) {
       a.inst.nodeId = node;
@@ -205,8 +212,6 @@ export class Attempts {
     a.inst.runningTime = Math.max(at, a.inst.launchTime ?? at);
     this.recordStart(a, a.handle!, now);
     a.inst.stateReason = '';
-    this.markRunning(a, a.inst.runningTime);
-    if (!a.stop) this.armDeadlines();
   }
 
   private rollStarted(): void {
@@ -512,14 +517,8 @@ export class Attempts {
       } else if (ob.state === 'running') {
         if (a.inst.state === 'STARTING' && a.handle) {
           // it waited in the engine's queue and started while the service was down
-          if (ob.node !== undefined) {
-            a.inst.nodeId = ob.node;
-            this.attemptRecord(a).nodeId = ob.node;
-          }
-          a.inst.runningTime = Math.min(ob.since ?? now, now);
-          this.recordStart(a, a.handle, now);
-          a.inst.stateReason = '';
-          a.deadline = a.inst.runningTime + a.task.spec.timeoutSec * 1000;
+          this.runsInEngine(a, ob.node, ob.since, now);
+          a.deadline = a.inst.runningTime! + a.task.spec.timeoutSec * 1000;
         }
         this.deadlines.push(a.deadline, a);
         if (stop) this.stop(a, stop);
