@@ -91,14 +91,24 @@ export function rssOf(pid: number): number {
   return m ? Number(m[1]) * 1024 : 0;
 }
 
+/** Bytes of the files under a directory a live server is writing to: a file or directory that goes
+ *  away between listing and stat (an attempt's pid file, removed as the attempt ends) counts 0. */
 export function dirBytes(dir: string): number {
   let total = 0;
-  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+  let entries: fs.Dirent[];
+  try { entries = fs.readdirSync(dir, { withFileTypes: true }); } catch (e) { if (gone(e)) return 0; throw e; }
+  for (const e of entries) {
     const p = path.join(dir, e.name);
     if (e.isDirectory()) total += dirBytes(p);
-    else if (e.isFile()) total += fs.statSync(p).size;
+    else if (e.isFile()) {
+      try { total += fs.statSync(p).size; } catch (err) { if (!gone(err)) throw err; }
+    }
   }
   return total;
+}
+
+function gone(e: unknown): boolean {
+  return (e as NodeJS.ErrnoException).code === 'ENOENT';
 }
 
 /** The live V8 heap (MB) after the last full collection, from the output of a process run with
