@@ -49,6 +49,31 @@ export interface ListPageOptions extends RequestOptions {
 export interface ObjectEntry {
   readonly key: string;
   readonly size: number;
+  /** The object's version tag (S3's ETag without its quotes; the fs store's own): changes whenever
+   *  the object is replaced, so caches key on it. */
+  readonly etag: string;
+}
+
+/** What head() and getFile() tell of one object. */
+export interface ObjectInfo {
+  readonly size: number;
+  /** As ObjectEntry.etag. */
+  readonly etag: string;
+}
+
+/** Options of transfers that may be long. */
+export interface TransferOptions extends RequestOptions {
+  /** Abandon the transfer (it rejects with the signal's reason; nothing partial is left visible). */
+  readonly signal?: AbortSignal;
+}
+
+/** Options of putFile (the upload of OutputMappings honours OutputMappingConfigs). */
+export interface PutOptions extends TransferOptions {
+  /** Multipart part size in bytes for files above it (S3: 5 MiB at least; default 8 MiB). Backends
+   *  without multipart ignore it. */
+  readonly partSizeBytes?: number;
+  /** Parts of one file in flight at once (default 4). */
+  readonly concurrency?: number;
 }
 
 export interface ListPage {
@@ -89,15 +114,20 @@ export interface ObjectStore {
   readonly name: string;
   /** Upload a local file as one object, replacing any existing object. Readers never see a partial
    *  object. Directory-backed stores create the bucket implicitly. */
-  putFile(loc: BucketRef, key: string, sourcePath: string, opts?: RequestOptions): Promise<void>;
+  putFile(loc: BucketRef, key: string, sourcePath: string, opts?: PutOptions): Promise<void>;
+  /** Download an object into the local file `destPath` (written beside it and renamed into place
+   *  once complete, so a reader never sees part of it; a failed or aborted download leaves nothing).
+   *  @returns the size and etag of what was downloaded.
+   *  @throws ObjectStoreError NoSuchKey, NoSuchBucket, AccessDenied, Unavailable. */
+  getFile(loc: BucketRef, key: string, destPath: string, opts?: TransferOptions): Promise<ObjectInfo>;
   /** Bytes `[start, end)` of an object (end EXCLUSIVE; an S3 backend sends `Range: bytes=start-(end-1)`).
    *  `end` omitted → to the end of the object. Ranges past the end are clamped (a start at or past the
    *  size gives an empty buffer) so log tails never fail on a short file.
    *  @throws ObjectStoreError('NoSuchKey') when the object does not exist (or 'NoSuchBucket').
    *  @throws RangeError when start < 0, end < start, or either is not a safe integer. */
   getRange(loc: BucketRef, key: string, start: number, end?: number, opts?: RequestOptions): Promise<Buffer>;
-  /** Size of an object, or undefined when it (or its bucket) does not exist. */
-  head(loc: BucketRef, key: string, opts?: RequestOptions): Promise<{ size: number } | undefined>;
+  /** Size and etag of an object, or undefined when it (or its bucket) does not exist. */
+  head(loc: BucketRef, key: string, opts?: RequestOptions): Promise<ObjectInfo | undefined>;
   /** Move an object to a new key in the same bucket, replacing any object already there.
    *  NOT ATOMIC in general: on S3 it is CopyObject then DeleteObject (multipart copy above 5 GB), so
    *  readers may briefly see both keys, and a failure or crash between the two leaves both (the

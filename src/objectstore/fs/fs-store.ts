@@ -8,10 +8,14 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import { ApiError } from '../../domain/errors.ts';
 import { bucketNameProblem, keyProblem } from '../cos-url.ts';
 import { checkListOptions, compareKeys } from '../list.ts';
-import { ObjectStoreError, type BucketRef, type ListPage, type ListPageOptions, type ObjectEntry, type ObjectStore, type RequestOptions } from '../types.ts';
+import {
+  ObjectStoreError, type BucketRef, type ListPage, type ListPageOptions, type ObjectEntry, type ObjectInfo, type ObjectStore, type PutOptions,
+  type RequestOptions, type TransferOptions,
+} from '../types.ts';
 import { errCode, isInside, mkdirsWithin } from '../../lib/dirs-within.ts';
 import { fsStoreError } from './fs-errors.ts';
 
@@ -35,7 +39,8 @@ export class FsObjectStore implements ObjectStore {
   }
 
   /** A failure to read `sourcePath` (the caller's file) is not the store's: it is thrown as is. */
-  async putFile(loc: BucketRef, key: string, sourcePath: string, _opts?: RequestOptions): Promise<void> {
+  async putFile(loc: BucketRef, key: string, sourcePath: string, opts?: PutOptions): Promise<void> {
+    opts?.signal?.throwIfAborted();
     const bucket = loc.bucket;
     const { segs } = this.check(bucket, key);
     await fsp.access(sourcePath, fs.constants.R_OK);
@@ -91,19 +96,47 @@ export class FsObjectStore implements ObjectStore {
     }
   }
 
-  async head(loc: BucketRef, key: string, _opts?: RequestOptions): Promise<{ size: number } | undefined> {
+  async head(loc: BucketRef, key: string, _opts?: RequestOptions): Promise<ObjectInfo | undefined> {
     return this.mapped(loc.bucket, key, () => this.stat(loc.bucket, key));
   }
 
-  private async stat(bucket: string, key: string): Promise<{ size: number } | undefined> {
+  private async stat(bucket: string, key: string): Promise<ObjectInfo | undefined> {
     const file = await this.existingFile(bucket, key);
     if (file === undefined) return undefined;
     try {
-      return { size: (await fsp.stat(file)).size };
+      return infoOf(await fsp.stat(file, { bigint: true }));
     } catch (e) {
       if (errCode(e) === 'ENOENT') return undefined;
       throw e;
     }
+  }
+
+  /** Copies the object's file (a copy, not a link: the object may be replaced or removed while the
+   *  copy is used) to a temporary name beside `destPath`, renamed into place once complete. */
+  async getFile(loc: BucketRef, key: string, destPath: string, opts?: TransferOptions): Promise<ObjectInfo> {
+    opts?.signal?.throwIfAborted();
+    const bucket = loc.bucket;
+    return this.mapped(bucket, key, async () => {
+      const file = await this.existingFile(bucket, key);
+      if (file === undefined) throw new ObjectStoreError('NoSuchKey', `no object ${bucket}/${key}`);
+      const tmp = `${destPath}.part-${randomBytes(6).toString('hex')}`;
+      try {
+        const src = await fsp.open(file, 'r');
+        let info: ObjectInfo;
+        try {
+          // the version copied is the one opened: its etag is read from the same file
+          info = infoOf(await src.stat({ bigint: true }));
+          await pipelineTo(src, tmp, opts?.signal);
+        } finally {
+          await src.close();
+        }
+        await fsp.rename(tmp, destPath);
+        return info;
+      } catch (e) {
+        await fsp.rm(tmp, { force: true });
+        throw e;
+      }
+    });
   }
 
   /** Atomic here (one rename(2)); the interface promises less (see ObjectStore.rename). */
@@ -222,12 +255,12 @@ export class FsObjectStore implements ObjectStore {
       if (!key.startsWith(prefix) || (after !== undefined && compareKeys(key, after) <= 0)) continue;
       try {
         if (ent.isFile()) {
-          yield { key, size: (await fsp.lstat(file)).size };
+          yield { key, ...infoOf(await fsp.lstat(file, { bigint: true })) };
         } else if (ent.isSymbolicLink()) {
           // Tolerated only when it resolves to a regular file inside the bucket; never descended into.
           const real = await fsp.realpath(file);
-          const st = await fsp.stat(real);
-          if (isInside(real, bucketDir) && st.isFile()) yield { key, size: st.size };
+          const st = await fsp.stat(real, { bigint: true });
+          if (isInside(real, bucketDir) && st.isFile()) yield { key, ...infoOf(st) };
         }
       } catch (e) {
         if (errCode(e) !== 'ENOENT' && errCode(e) !== 'ENOTDIR' && errCode(e) !== 'ELOOP') throw e; // gone, or dangling
@@ -358,4 +391,14 @@ function decodeToken(token: string): string {
   const key = token.startsWith(TOKEN_TAG) ? Buffer.from(token.slice(TOKEN_TAG.length), 'base64url').toString('utf8') : undefined;
   if (key === undefined || key === '' || encodeToken(key) !== token) throw new RangeError(`malformed continuation token ${JSON.stringify(token)}`);
   return key;
+}
+
+/** An object file's size and etag: every put and rename gives the file a new inode or change time,
+ *  so the pair (inode, ctime in ns) with the size names one version of the object. */
+function infoOf(st: fs.BigIntStats): ObjectInfo {
+  return { size: Number(st.size), etag: `${st.size.toString(16)}-${st.ino.toString(16)}-${st.ctimeNs.toString(16)}` };
+}
+
+async function pipelineTo(src: fsp.FileHandle, dest: string, signal: AbortSignal | undefined): Promise<void> {
+  await pipeline(src.createReadStream({ autoClose: false }), fs.createWriteStream(dest, { flags: 'wx' }), signal ? { signal } : {});
 }
