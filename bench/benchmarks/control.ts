@@ -19,6 +19,10 @@ class InstantExecutor implements Executor {
   readonly name = 'instant';
   private listener: (events: Observation[]) => void = () => {};
   constructor(readonly logs: LocalLogs) {}
+  privateMounts(): string | undefined {
+    return 'the benchmark\'s instant executor starts no processes';
+  }
+
   capacity(): Capacity {
     return { kind: 'slots', slots: 256 };
   }

@@ -22,6 +22,11 @@ export class ExecutorRouter implements Executor {
     return this.local.capacity();
   }
 
+  privateMounts(queue?: string): string | undefined {
+    if (queue === undefined) return this.local.privateMounts();
+    return this.queues ? this.queues.privateMounts(queue) : `no engine of queues is configured for queue ${queue}`;
+  }
+
   launch(group: LaunchGroup, started: (r: LaunchResult) => void): Promise<void> {
     if (group.queue === undefined) return this.local.launch(group, started);
     if (!this.queues) {

@@ -53,7 +53,20 @@ export interface LaunchGroup {
   limits: { timeoutSec: number; maxConcurrent: number };
   /** The engine queue to submit to (a Slurm partition), for an executor whose capacity is a queue. */
   queue?: string;
+  /** A directory of this server whose contents are copied into each instance's fresh working
+   *  directory before its command starts, owned by the attempt's user (an unpacked PACKAGE). */
+  seedDir?: string;
   instances: LaunchInstance[];
+}
+
+/** A path of this server that an attempt sees at another absolute path (`target`), privately: no
+ *  other attempt and nothing on the host sees it there (the attempt's own mount namespace). A
+ *  directory or a regular file; `readOnly` ones cannot be written through. Where `target` or its
+ *  parents do not exist, they exist for the attempt only. */
+export interface MountSpec {
+  source: string;
+  target: string;
+  readOnly: boolean;
 }
 
 export interface LaunchInstance {
@@ -63,6 +76,9 @@ export interface LaunchInstance {
   attempt: number;
   /** Resources of the compute node it runs on, when that differs from the group's. */
   resources?: Resources;
+  /** Paths it sees privately (InputMappings, OutputMappings), parents before children. An executor
+   *  whose privateMounts() names a reason reports such an instance ok:false. */
+  mounts?: MountSpec[];
 }
 
 /** How the start of one instance of a group went. `waiting`: the engine accepted it and queues it
@@ -172,6 +188,10 @@ export interface Executor {
   stop(key: string, handle: Handle, why: StopReason, graceMs: number): void;
   /** The attempt's end is recorded: drop what the executor kept for it (status files). */
   release(key: string, handle: Handle): void;
+  /** Why attempts of this executor cannot have private mounts (LaunchInstance.mounts) — for the
+   *  engine queue `queue`, when given — or undefined when they can. Asked at submission, so that a
+   *  task that needs them is refused there rather than run unsafely. */
+  privateMounts(queue?: string): string | undefined;
   /** Resource counters of running attempts (optional capability). */
   usage?(attempts: readonly { key: string; handle: Handle }[]): Promise<Map<string, Usage>>;
   readonly logs: AttemptLogs;

@@ -98,6 +98,10 @@ export class ScriptedExecutor implements Executor {
 
   // ------------------------------------------------------------------ the contract
 
+  privateMounts(): string | undefined {
+    return 'the scripted executor starts no processes';
+  }
+
   capacity(): Capacity {
     return this.cap;
   }

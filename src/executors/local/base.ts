@@ -88,6 +88,10 @@ export abstract class LocalExecutorBase implements Executor {
   /** Start one attempt. Resolves once its process exists. */
   abstract launchAttempt(spec: AttemptSpec): Promise<AttemptHandle>;
 
+  privateMounts(): string | undefined {
+    return 'private mounts of local attempts are not built yet';
+  }
+
   capacity(): Capacity {
     return { kind: 'slots', slots: this.o.slots ?? os.availableParallelism() };
   }

@@ -129,6 +129,10 @@ export class SlurmExecutor implements Executor {
     if (o.maxArraySize) this.maxArray = Promise.resolve(o.maxArraySize);
   }
 
+  privateMounts(): string | undefined {
+    return 'attempts on Slurm have no private mount namespace of their own yet (their job scripts run as the account\'s user on the cluster\'s nodes)';
+  }
+
   capacity(): Capacity {
     return { kind: 'queue', name: 'slurm' };
   }
