@@ -25,6 +25,9 @@ import { createLogger, type Logger } from './lib/logger.ts';
 import { writeProblem } from './lib/write-probe.ts';
 import { lockDataDir } from './lib/data-dir-lock.ts';
 import { FsObjectStore } from './objectstore/fs/fs-store.ts';
+import { ObjectCache } from './staging/cache.ts';
+import { Stager } from './staging/stager.ts';
+import { StagingExecutor } from './staging/staging-executor.ts';
 import { HostCapacity } from './domain/capacity.ts';
 import { EnvPools } from './scheduler/env-pools.ts';
 import { Scheduler } from './scheduler/scheduler.ts';
@@ -58,6 +61,8 @@ export function dataPaths(dataDir: string) {
     objects: path.join(dataDir, 'objects'),
     local: path.join(dataDir, 'local'),
     attempts: path.join(dataDir, 'attempts'),
+    staging: path.join(dataDir, 'staging'),
+    cache: path.join(dataDir, 'cache'),
   };
 }
 
@@ -172,11 +177,15 @@ export async function start(cfg: Config, opts: { clock?: Clock; logger?: Logger 
     ...(slurm.anonymousQueue !== undefined ? { defaultQueue: slurm.anonymousQueue } : {}),
     userOf: (account) => plan.isolation.users?.get(account),
   });
-  const executor = new ExecutorRouter(local, slurmExecutor);
   const cluster: QueueCluster | undefined = slurmCli && { kind: 'Slurm', nodes: (partitions) => listNodes(slurmCli, partitions) };
   const queues = new QueueEnvs(slurm?.queues ?? [], cfg.defaultRegion, cluster, clock.now());
   const queueOf = (envId: string | undefined) => (envId === undefined ? slurm?.anonymousQueue : queues.queueOfEnv(envId));
   const objects = new FsObjectStore(p.objects);
+  // InputMappings, OutputMappings and packages: staged in front of every engine
+  const stager = new Stager({
+    root: p.staging, store: objects, cache: new ObjectCache(p.cache, cfg.cacheMaxBytes), userOf: (account) => plan.isolation.users?.get(account),
+  });
+  const executor = new StagingExecutor(new ExecutorRouter(local, slurmExecutor), stager, (o, m) => logger.warn(o, m));
   const shipper = new LogShipper(objects, p.local);
   const catalogue = new CatalogueService(cfg.limits, cfg.catalogue === undefined ? undefined : loadCatalogue(cfg.catalogue));
   const capacityOf = (t: string) => catalogue.capacityOf(t);
@@ -204,6 +213,7 @@ export async function start(cfg: Config, opts: { clock?: Clock; logger?: Logger 
   const jobs = new JobService({
     store, commands: scheduler, clock, limits: cfg.limits, logs: executor.logs, localRoot: p.local,
     envUsable: (c, id) => envs.usable(c, id), knownInstanceType: (t) => capacityOf(t) !== undefined, capacityOf, capacity, envBytes, queueOf,
+    envDataOf: (c, id) => envs.dataOf(c, id), privateMounts: (q) => executor.privateMounts(q),
   });
   const monitor: MonitorService = new MonitorService({
     store, scheduler, clock, logger, intervalSec: cfg.monitorInterval, capacityOf,

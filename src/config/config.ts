@@ -45,6 +45,8 @@ export interface Config {
   rateLimits: RateLimitMode;
   /** How many task instances the local executor runs at once on this host. */
   localSlots: number;
+  /** The most bytes the host's cache of staged objects (inputs, packages) keeps when nothing uses them. */
+  cacheMaxBytes: number;
   /** How the local executor starts attempts: the C shim, the /bin/sh supervisor, or auto (shim if it builds). */
   launcher: Launcher;
   /** Added to the server's niceness for the attempts it starts (0-19), so the API stays responsive when they take every CPU. */
@@ -106,6 +108,7 @@ export function defaultConfig(): Config {
     defaultRegion: 'ap-guangzhou',
     rateLimits: 'intl',
     localSlots: Math.max(2, os.availableParallelism()),
+    cacheMaxBytes: 10 * 2 ** 30,
     launcher: 'auto',
     attemptNice: 10,
     monitorInterval: 10,
@@ -134,6 +137,7 @@ const SETTINGS: { key: keyof Config; flag: string; env: string; kind: Kind }[] =
   { key: 'defaultRegion', flag: 'region', env: 'OPENBATCH_REGION', kind: 'string' },
   { key: 'rateLimits', flag: 'rate-limits', env: 'OPENBATCH_RATE_LIMITS', kind: 'mode' },
   { key: 'localSlots', flag: 'slots', env: 'OPENBATCH_SLOTS', kind: 'int' },
+  { key: 'cacheMaxBytes', flag: 'cache-max-bytes', env: 'OPENBATCH_CACHE_MAX_BYTES', kind: 'int' },
   { key: 'launcher', flag: 'launcher', env: 'OPENBATCH_LAUNCHER', kind: 'launcher' },
   { key: 'attemptNice', flag: 'attempt-nice', env: 'OPENBATCH_ATTEMPT_NICE', kind: 'int' },
   { key: 'monitorInterval', flag: 'monitor-interval', env: 'OPENBATCH_MONITOR_INTERVAL', kind: 'int' },
@@ -164,6 +168,7 @@ export const FLAG_HELP: Record<string, string> = {
   region: 'region assumed when a request names none (default ap-guangzhou)',
   'rate-limits': 'per-action rate limits: intl (default), mainland or off',
   slots: 'instances of anonymous compute environments run at once, at most (default: number of CPUs, at least 2); their instance types must also fit the host (--overcommit)',
+  'cache-max-bytes': 'bytes the cache of staged inputs and packages (<data-dir>/cache) keeps of what no running attempt uses (default 10737418240)',
   launcher: 'how attempts are started: auto (default: the C shim if it can be built, else sh), shim or shell',
   'attempt-nice': 'added to the server\'s CPU niceness for the attempts it starts, 0-19 (default 10: the API and scheduler come first when attempts take every CPU)',
   'max-body-bytes': 'largest accepted request body (default 10485760)',
@@ -233,6 +238,7 @@ export function loadConfig({ env, flags, file }: ConfigInputs): Config {
   }
   cfg.dataDir = path.resolve(cfg.dataDir);
   if (cfg.localSlots < 1) throw new ConfigError('slots must be at least 1');
+  if (cfg.cacheMaxBytes < 0) throw new ConfigError(`cache-max-bytes must not be negative, got ${cfg.cacheMaxBytes}`);
   if (cfg.attemptNice > 19) throw new ConfigError(`attempt-nice must be between 0 and 19, got ${cfg.attemptNice}`);
   if (file?.accounts !== undefined) cfg.accounts = parseAccounts(file.accounts);
   if (file?.limits !== undefined) cfg.limits = parseLimits(file.limits);

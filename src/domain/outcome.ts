@@ -43,7 +43,9 @@ export interface ExitFacts {
 
 export function decideAfterExit(f: ExitFacts): Outcome {
   if (f.stop?.requeue) return { kind: 'requeue', reason: f.stop.reason, detail: f.stop.detail };
-  if (f.exit.exitCode === 0 && !f.stop) return { kind: 'succeed' };
+  // an attempt whose command exited 0 fails all the same when the executor says why (its outputs could
+  // not be uploaded)
+  if (f.exit.exitCode === 0 && !f.stop && !f.exit.cause) return { kind: 'succeed' };
   const { reason, detail } = f.stop ?? describeExit(f.exit, f.instanceType, f.memGiB);
   const canRetry = !(f.stop?.final ?? false) && f.retriesUsed < f.maxRetry && !f.jobTerminating;
   if (canRetry) return { kind: 'retry', reason, detail, retry: f.retriesUsed + 1 };

@@ -1,5 +1,6 @@
 // What the scheduler needs to run a task, derived from the stored task definition (wire shape with
 // defaults filled in). Pure.
+import { dataSpecOf, type DataSpec } from './data-spec.ts';
 import { DEFAULT_STDERR_FILE, DEFAULT_STDOUT_FILE } from './log-paths.ts';
 
 export type FailedAction = 'TERMINATE' | 'INTERRUPT' | 'FAST_INTERRUPT';
@@ -22,6 +23,8 @@ export interface RunSpec {
   failedAction: FailedAction;
   redirect: RedirectSpec | null;
   redirectLocal: RedirectSpec | null;
+  /** InputMappings, OutputMappings, PACKAGE (null: none). */
+  data: DataSpec | null;
 }
 
 export const DEFAULT_TIMEOUT_SEC = 86_400;
@@ -42,6 +45,7 @@ export function runSpecOf(task: Obj): RunSpec {
     failedAction: (task.FailedAction as FailedAction | undefined) ?? 'TERMINATE',
     redirect: redirectOf(ri, 'StdoutRedirectPath', 'StderrRedirectPath', 'StdoutRedirectFileName', 'StderrRedirectFileName'),
     redirectLocal: redirectOf(rl, 'StdoutLocalPath', 'StderrLocalPath', 'StdoutLocalFileName', 'StderrLocalFileName'),
+    data: dataSpecOf(task),
   };
 }
 

@@ -5,6 +5,8 @@
 // restart); stopping and its SIGTERM → SIGKILL grace are the executor's; so are where an attempt's
 // working directory and logs live (AttemptLogs) and what capacity it offers.
 
+import type { DataSpec } from '../domain/data-spec.ts';
+
 export type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 /** A backend's identification of one launched attempt: JSON it can read back after a restart. It
  *  always names its executor. */
@@ -53,6 +55,9 @@ export interface LaunchGroup {
   limits: { timeoutSec: number; maxConcurrent: number };
   /** The engine queue to submit to (a Slurm partition), for an executor whose capacity is a queue. */
   queue?: string;
+  /** What the attempts read from and write to object storage (staged by the staging executor, which
+   *  turns it into seedDir and mounts for the engine). */
+  data?: DataSpec;
   /** A directory of this server whose contents are copied into each instance's fresh working
    *  directory before its command starts, owned by the attempt's user (an unpacked PACKAGE). */
   seedDir?: string;
@@ -105,7 +110,8 @@ export interface ExitInfo {
    *  read any more); absent where the executor cannot tell. */
   usage?: EndUsage;
   /** Why it ended, where the engine knows better than its exit status (cancelled in Slurm behind the
-   *  service's back, Slurm's own time limit): StateReason and StateDetailedReason of a failure. */
+   *  service's back, Slurm's own time limit, its outputs not uploaded): StateReason and
+   *  StateDetailedReason of a failure. An attempt with a cause fails even when its exit code is 0. */
   cause?: { reason: string; detail: string };
 }
 

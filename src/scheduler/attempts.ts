@@ -118,6 +118,7 @@ export class Attempts {
       resources: toBytes(task.resources),
       limits: { timeoutSec: task.spec.timeoutSec, maxConcurrent: task.spec.maxConcurrent },
       ...(task.queue !== undefined ? { queue: task.queue } : {}),
+      ...(task.spec.data ? { data: task.spec.data } : {}),
       instances: as.map((a) => ({
         key: a.key, index: a.inst.index, attempt: a.inst.attempt,
         resources: a.node ? toBytes({ cpus: a.node.rec.cpu, memGiB: a.node.rec.mem }) : undefined,

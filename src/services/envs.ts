@@ -24,6 +24,8 @@ import {
   type ValidationContext,
 } from './validate.ts';
 import { maskSecrets } from './views.ts';
+import { checkInputMappings, checkMappingsApart } from './validate-data.ts';
+import type { AuthenticationInput, InputMappingInput } from '../api/models.ts';
 import { metricsOf, type QueueEnv, type QueueEnvs } from './queue-envs.ts';
 import { storedComputeEnv, storedEnvPlacement, withEnvData } from './stored.ts';
 import type {
@@ -102,6 +104,17 @@ export class EnvService {
     return env !== undefined && env.nextAction !== 'DELETING';
   }
 
+  /** What every task on the environment gets from object storage (copied into a task as it is
+   *  submitted): its InputMappings and COS Authentications; undefined when it has none. */
+  async dataOf(c: Caller, envId: string): Promise<{ InputMappings: InputMappingInput[]; Authentications: AuthenticationInput[] } | undefined> {
+    const env = await this.d.store.getEnv(c.account, c.region, envId);
+    if (!env) return undefined;
+    const ce = storedComputeEnv(env);
+    const inputs = ce.InputMappings ?? [];
+    const auths = (ce.Authentications ?? []).filter((a) => a.Scene === 'COS');
+    return inputs.length === 0 && auths.length === 0 ? undefined : { InputMappings: inputs, Authentications: auths };
+  }
+
   private typeOf(env: EnvRecord): string {
     const ed = storedComputeEnv(env).EnvData;
     return ed?.InstanceType ?? ed?.InstanceTypes?.[0] ?? 'LOCAL.SLOT';
@@ -150,9 +163,7 @@ export class EnvService {
     if (ed?.InstanceType !== undefined) this.checkInstanceType(ed.InstanceType, 'ComputeEnv.EnvData.InstanceType');
     ed?.InstanceTypes?.forEach((t, i) => this.checkInstanceType(t, `ComputeEnv.EnvData.InstanceTypes.${i}`));
     checkMountDataDisks(ce.MountDataDisks, this.ctx(c), 'ComputeEnv.MountDataDisks');
-    if (ce.InputMappings !== undefined) {
-      throw apiError('UnsupportedOperation', { detail: 'ComputeEnv.InputMappings are not supported by OpenBatch yet.' });
-    }
+    checkMappingsApart(checkInputMappings(ce.InputMappings, 'ComputeEnv.InputMappings'));
     if (ce.AgentRunningMode !== undefined) {
       throw apiError('UnsupportedOperation', { detail: 'ComputeEnv.AgentRunningMode (Windows agents) is not supported by OpenBatch.' });
     }

@@ -2,6 +2,8 @@
 // Reads go to the store; every state change after submission is a command for the scheduler, left
 // in the store (SubmitJob only inserts: the store queues its `submitted` command with the job).
 import { apiError } from '../domain/errors.ts';
+import { ENV_DATA_FIELD } from '../domain/data-spec.ts';
+import type { AuthenticationInput, InputMappingInput } from '../api/models.ts';
 import type { Limits } from '../config/config.ts';
 import { checkJobId } from '../domain/ids.ts';
 import { newId } from '../domain/ids.ts';
@@ -42,7 +44,13 @@ export interface JobServiceDeps {
   envBytes?: number;
   /** The engine queue of a task's EnvId (undefined: no EnvId): its instances do not run on this host. */
   queueOf?: (envId: string | undefined) => string | undefined;
+  /** The InputMappings and COS Authentications of a named environment, which its tasks get. */
+  envDataOf?: (c: Caller, envId: string) => Promise<EnvData | undefined>;
+  /** Why attempts on the queue (undefined: this host) cannot have private mounts, or undefined. */
+  privateMounts?: (queue: string | undefined) => string | undefined;
 }
+
+type EnvData = { InputMappings: InputMappingInput[]; Authentications: AuthenticationInput[] };
 
 export const JOB_FILTERS = ['job-id', 'job-name', 'job-state', 'zone', 'tag-key', 'tag-value'];
 export const TASK_INSTANCE_FILTERS = ['task-instance-state', 'task-instance-type'];
@@ -69,6 +77,11 @@ export class JobService {
     }
     const { job, tasks, dependOn } = checkJob(req.Job, this.ctx(c), { envExists: (id) => usable.get(id) ?? false });
     tasks.forEach((t, i) => this.checkFitsHost(t, `Job.Tasks.${i}`));
+    const envData = new Map<string, EnvData | undefined>();
+    for (const t of tasks) {
+      if (t.EnvId !== undefined && !envData.has(t.EnvId)) envData.set(t.EnvId, await this.d.envDataOf?.(c, t.EnvId));
+    }
+    tasks.forEach((t, i) => this.checkMountsPossible(t, t.EnvId === undefined ? undefined : envData.get(t.EnvId), `Job.Tasks.${i}`));
     const now = this.d.clock.now();
     const id = newId('job');
     const rec: NewJobRecord = {
@@ -100,7 +113,8 @@ export class JobService {
         jobId: id,
         name: t.TaskName,
         ord,
-        spec: t,
+        // the environment's mappings as they are now: later changes of it do not reach this job
+        spec: t.EnvId !== undefined && envData.get(t.EnvId) ? { ...t, [ENV_DATA_FIELD]: envData.get(t.EnvId) } : t,
         instanceNum: t.TaskInstanceNum,
         state: 'SUBMITTED',
         createTime: now,
@@ -112,6 +126,17 @@ export class JobService {
     });
     const { jobId } = await this.d.store.insertJob(rec, taskRecs);
     return { JobId: jobId };
+  }
+
+  /** Mapped paths are private to each attempt, or the task does not run at all: refused here where
+   *  the executor cannot make them private. */
+  private checkMountsPossible(t: CheckedTask, env: EnvData | undefined, param: string): void {
+    const mapped = (t.InputMappings?.length ?? 0) + (t.OutputMappings?.length ?? 0) + (env?.InputMappings.length ?? 0);
+    if (mapped === 0 || !this.d.privateMounts) return;
+    const why = this.d.privateMounts(this.d.queueOf?.(t.EnvId));
+    if (why === undefined) return;
+    const what = (env?.InputMappings.length ?? 0) > 0 && mapped === env!.InputMappings.length ? `the InputMappings of compute environment ${t.EnvId}` : `${param}: InputMappings and OutputMappings`;
+    throw apiError('UnsupportedOperation', { detail: `${what} need a private view of the mapped paths for each attempt, which cannot be had here: ${why}.` });
   }
 
   /** An instance of an anonymous environment must fit in what this host can promise at all. */

@@ -11,6 +11,7 @@ import { TASK_EXECUTION_DEPEND_ON, type DependOn } from '../domain/states.ts';
 import { DEFAULT_TIMEOUT_SEC } from '../domain/task-spec.ts';
 import { MAX_ARG_STRLEN } from '../lib/exec-limits.ts';
 import { parseCosUrl } from '../objectstore/cos-url.ts';
+import { checkInputMappings, checkMappingsApart, checkOutputMappingConfigs, checkOutputMappings, checkPackagePath } from './validate-data.ts';
 import type {
   AuthenticationInput, EnvDataInput, JobInput, LoginSettingsInput, MountDataDiskInput, NotificationInput, TaskInput,
 } from '../api/models.ts';
@@ -276,9 +277,7 @@ export function checkTask(t: TaskInput, ctx: ValidationContext, param: string, o
   if (app.Docker !== undefined) {
     fail('UnsupportedOperation', { detail: `${param}.Application.Docker: running tasks in Docker containers is not supported by OpenBatch yet (no container runtime on this executor); remove Docker to run the command directly.` });
   }
-  if (app.DeliveryForm === 'PACKAGE') {
-    fail('UnsupportedOperation', { detail: `${param}.Application.DeliveryForm PACKAGE is not supported by OpenBatch yet; use LOCAL with the software present on the host.` });
-  }
+  if (app.DeliveryForm === 'PACKAGE') checkPackagePath(app.PackagePath, `${param}.Application.PackagePath`);
   if (app.Command !== undefined && app.Commands !== undefined) {
     fail('InvalidParameter.InvalidParameterCombination', { detail: `${param}.Application may give Command or Commands, not both.` });
   }
@@ -289,7 +288,8 @@ export function checkTask(t: TaskInput, ctx: ValidationContext, param: string, o
   if (app.Command.trim() === '') fail('InvalidParameterValue', { param: `${param}.Application.Command`, problem: 'must not be empty' });
   // COMPAT: a command of any length up to the request limit runs (a long one through a file)
   if (app.Command.includes('\0')) fail('InvalidParameterValue', { param: `${param}.Application.Command`, problem: 'contains a NUL character, which no shell command can hold' });
-  if (app.PackagePath !== undefined) checkRemotePath(app.PackagePath, `${param}.Application.PackagePath`);
+  // COMPAT: a PackagePath of a LOCAL application is ignored, as Tencent does, once it is a valid path
+  if (app.PackagePath !== undefined && app.DeliveryForm !== 'PACKAGE') checkPackagePath(app.PackagePath, `${param}.Application.PackagePath`);
   // where it runs
   if ((t.ComputeEnv === undefined) === (t.EnvId === undefined)) {
     fail('AllowedOneAttributeInEnvIdAndComputeEnv', { param, given: t.ComputeEnv === undefined ? 'neither' : 'both' });
@@ -323,11 +323,11 @@ export function checkTask(t: TaskInput, ctx: ValidationContext, param: string, o
       if (rl[k]) validateFileNameTemplate(rl[k], `${param}.RedirectLocalInfo.${k}`, 'InvalidParameterValue.LocalPath');
     }
   }
-  if (t.InputMappings !== undefined || t.OutputMappings !== undefined || t.OutputMappingConfigs !== undefined) {
-    t.InputMappings?.forEach((m, i) => checkRemotePath(m.SourcePath, `${param}.InputMappings.${i}.SourcePath`));
-    t.OutputMappings?.forEach((m, i) => checkRemotePath(m.DestinationPath, `${param}.OutputMappings.${i}.DestinationPath`));
-    fail('UnsupportedOperation', { detail: `${param}: InputMappings, OutputMappings and OutputMappingConfigs are not supported by OpenBatch yet; use RedirectInfo for logs.` });
-  }
+  checkMappingsApart(
+    checkInputMappings(t.InputMappings, `${param}.InputMappings`),
+    checkOutputMappings(t.OutputMappings, `${param}.OutputMappings`),
+  );
+  checkOutputMappingConfigs(t.OutputMappingConfigs, `${param}.OutputMappingConfigs`);
   // environment
   const names = new Set<string>();
   let envBytes = 0;

@@ -99,7 +99,7 @@ export function secureDataDir(dataDir: string, otherUsers: boolean): void {
   };
   chmod(dataDir, otherUsers ? 0o711 : 0o700);
   for (const f of ['openbatch.db', 'openbatch.db-wal', 'openbatch.db-shm', 'credentials.json', 'server.lock', 'server.pid']) chmod(path.join(dataDir, f), 0o600);
-  for (const d of ['logs', 'attempts', 'objects', 'local']) chmod(path.join(dataDir, d), 0o700);
+  for (const d of ['logs', 'attempts', 'objects', 'local', 'staging', 'cache']) chmod(path.join(dataDir, d), 0o700);
   fs.mkdirSync(path.join(dataDir, 'work'), { recursive: true });
   chmod(path.join(dataDir, 'work'), otherUsers ? 0o711 : 0o700);
 }
