@@ -31,7 +31,9 @@ export class ObjectCache {
   private readonly entries = new Map<string, Entry>();
   private total = 0;
 
-  constructor(readonly root: string, private readonly maxBytes: number) {
+  /** @param graceMs an entry used this recently is kept beyond the bound: the attempt that asked for
+   *  it pins it only once all of its inputs are there */
+  constructor(readonly root: string, private readonly maxBytes: number, private readonly graceMs = 60_000) {
     for (const d of ['objects', 'views', 'packages', 'tmp']) fs.mkdirSync(path.join(root, d), { recursive: true, mode: 0o700 });
     fs.rmSync(path.join(root, 'tmp'), { recursive: true, force: true });
     fs.mkdirSync(path.join(root, 'tmp'), { mode: 0o700 });
@@ -154,14 +156,15 @@ export class ObjectCache {
     if (this.entries.has(p)) return;
     this.entries.set(p, { bytes, used: Date.now(), pins: 0 });
     this.total += bytes;
-    this.evict();
+    this.evict(p);
   }
 
   /** Least recently used first, never what is pinned; a cached object still linked from a view
    *  (nlink > 1) frees nothing until the view goes, so views are evicted before objects. */
-  private evict(): void {
+  private evict(keep?: string): void {
     if (this.total <= this.maxBytes) return;
-    const free = [...this.entries].filter(([, e]) => e.pins === 0).sort((a, b) => a[1].used - b[1].used);
+    const recent = Date.now() - this.graceMs;
+    const free = [...this.entries].filter(([p, e]) => e.pins === 0 && p !== keep && e.used <= recent).sort((a, b) => a[1].used - b[1].used);
     const order = [...free.filter(([p]) => !p.includes(`${path.sep}objects${path.sep}`)), ...free.filter(([p]) => p.includes(`${path.sep}objects${path.sep}`))];
     for (const [p, e] of order) {
       if (this.total <= this.maxBytes) break;
