@@ -8,6 +8,8 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { errorOf, startServer, tempDir, waitFor, waitJobDone, type BatchClient, type TestServer } from '../helpers/spawn-server.ts';
@@ -201,6 +203,42 @@ export function dataSuite(name: string, make: () => Promise<DataStoreFixture | s
       c = srv.client();
       expect((await waitJobDone(c, JobId)).JobState).toBe('SUCCEED');
       expect((await fx.get(`${run}/k-results/k.txt`))?.toString()).toBe('after\n');
+    });
+
+    it('shows STARTING with reason Staging while it stages, not counted against Timeout; TerminateJob ends it there', async (t) => {
+      if (skip) return t.skip();
+      // an http(s) package whose server answers only when told to
+      const body = tgz({ 'hello.sh': '#!/bin/sh\necho hello from the package\n' });
+      let release: () => void = () => {};
+      const held = new Promise<void>((r) => (release = r));
+      const web = http.createServer((req, res) => {
+        void held.then(() => {
+          res.writeHead(200, { etag: `"${run}"`, 'content-length': body.length });
+          res.end(req.method === 'HEAD' ? undefined : body);
+        });
+      });
+      await new Promise<void>((r) => web.listen(0, '127.0.0.1', r));
+      try {
+        const url = `http://127.0.0.1:${(web.address() as AddressInfo).port}/${run}/app.tgz`;
+        const app = { DeliveryForm: 'PACKAGE', PackagePath: url, Command: './hello.sh' };
+        const { JobId } = await c.SubmitJob!(job({ Application: app, Timeout: 1, RedirectInfo: { StdoutRedirectPath: `${cos}/${run}/s-logs/` } }));
+        const stopped = await c.SubmitJob!(job({ Application: app }));
+        const staging = await waitFor(async () => {
+          const i = await instance(JobId);
+          return i?.TaskInstanceState === 'STARTING' && i.StateReason === 'Staging' ? i : undefined;
+        }, 'the instance to stage');
+        expect(staging.StateDetailedReason).toContain(url);
+        await waitFor(async () => (await instance(stopped.JobId))?.StateReason === 'Staging' || undefined, 'the second job to stage');
+        await c.TerminateJob!({ JobId: stopped.JobId });
+        expect((await waitJobDone(c, stopped.JobId)).JobState).toBe('FAILED');
+        await new Promise((r) => setTimeout(r, 1500)); // longer than its Timeout, all of it staging
+        release();
+        expect((await waitJobDone(c, JobId)).JobState, JSON.stringify(await instance(JobId))).toBe('SUCCEED');
+        expect((await fx.get(`${run}/s-logs/stdout.${JobId}.A.0.log`))?.toString()).toBe('hello from the package\n');
+      } finally {
+        release();
+        web.close();
+      }
     });
 
     it('refuses bad mappings and packages at submission with the Tencent codes', async (t) => {
