@@ -72,10 +72,21 @@ export class ObjectCache {
     return this.once(dir, async () => {
       const files = await mapLimit(entries, 8, (e) => this.object(store, loc, e.key, e, opts));
       const tmp = path.join(this.root, 'tmp', randomBytes(8).toString('hex'));
-      await fsp.mkdir(tmp, { mode: 0o755 });
+      // every attempt's user reads it (through a read-only mount): modes set whatever the umask
+      const made = new Set<string>();
+      const mkdir = async (d: string) => {
+        if (made.has(d)) return;
+        if (d !== tmp) await mkdir(path.dirname(d));
+        await fsp.mkdir(d).catch((err: NodeJS.ErrnoException) => {
+          if (err.code !== 'EEXIST') throw err;
+        });
+        await fsp.chmod(d, 0o755);
+        made.add(d);
+      };
+      await mkdir(tmp);
       for (const [i, e] of entries.entries()) {
         const dest = path.join(tmp, ...e.key.slice(prefix.length).split('/').filter((s) => s !== ''));
-        await fsp.mkdir(path.dirname(dest), { recursive: true, mode: 0o755 });
+        await mkdir(path.dirname(dest));
         // a key that is also a "directory" of another key (`a` and `a/b`) cannot be both here: the
         // file wins over nothing, the directory over the file
         await fsp.link(files[i]!, dest).catch((err: NodeJS.ErrnoException) => {
