@@ -130,6 +130,7 @@ export function dataSuite(name: string, make: () => Promise<DataStoreFixture | s
         `echo mine-$BATCH_TASK_INSTANCE_INDEX > ${top}/p-out/own-$BATCH_TASK_INSTANCE_INDEX`,
         'sleep 1',
         `ls ${top}/p-out`,
+        `cat ${top}/p-in/x.txt; echo`,
         `if echo x > ${top}/p-in/x.txt 2>/dev/null; then echo INPUT-WRITABLE; else echo input-read-only; fi`,
       ].join('; ');
       const { JobId } = await c.SubmitJob!(job({
@@ -142,7 +143,7 @@ export function dataSuite(name: string, make: () => Promise<DataStoreFixture | s
       expect((await waitJobDone(c, JobId)).JobState).toBe('SUCCEED');
       for (const i of [0, 1]) {
         const out = (await fx.get(`${run}/p-logs/stdout.${JobId}.A.${i}.log`))?.toString() ?? '';
-        expect(out).toBe(`own-${i}\ninput-read-only\n`);
+        expect(out).toBe(`own-${i}\nshared input\ninput-read-only\n`);
       }
       expect(await fx.keys(`${run}/p-results/`)).toEqual([`${run}/p-results/own-0`, `${run}/p-results/own-1`]);
       expect(fs.existsSync(`${top}/p-out/own-0`)).toBe(false);
