@@ -3,8 +3,9 @@
 // at their targets by their own attempt only, read-only ones unwritable, writable ones landing in their
 // source, targets whose top-level directory is missing (an empty mount point is all the host gets) or
 // that lie below an existing directory (an overlay, the host's listing unchanged), refused targets,
-// and privateMounts() answers.
+// privateMounts() answers, and a seed directory copied into the working directory for its user.
 // Needs root (mount namespaces, another user); skips saying so otherwise.
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -260,5 +261,45 @@ describe.skipIf(!!NOT_ROOT)('private mounts of local attempts (shim)', () => {
     expect(sh.ex.privateMounts()).toMatch(/the \/bin\/sh launcher cannot give attempts private mounts/);
     const [s] = await sh.launch(sh.group('true', [{ mounts: [ro(sh.source({}), `${TOP}/x`)] }]));
     expect(!s!.ok && s!.error).toMatch(/\/bin\/sh launcher cannot/);
+  });
+});
+
+describe.each([['shim (C)', shim], ['shell supervisor', shell]] as const)('seed directory of local attempts: %s', (_name, make) => {
+  it('copies the seed into the fresh working directory, its user\'s, scripts executable, symlinks as symlinks', async () => {
+    const { group, launch, end, out, workDir, root } = setup(make, ROOT ? {} : { users: null, hide: [], namespaces: false });
+    const seed = path.join(root, 'pkg');
+    fs.mkdirSync(path.join(seed, 'lib', 'deep'), { recursive: true });
+    fs.writeFileSync(path.join(seed, 'run.sh'), '#!/bin/sh\necho "run by $(id -u) in $(pwd)"\n', { mode: 0o755 });
+    fs.writeFileSync(path.join(seed, 'lib', 'deep', 'data.txt'), 'data\n', { mode: 0o640 });
+    fs.chmodSync(path.join(seed, 'lib'), 0o750);
+    fs.symlinkSync('lib/deep/data.txt', path.join(seed, 'link'));
+    fs.symlinkSync('/etc/hostname', path.join(seed, 'outside'));
+    fs.writeFileSync(path.join(seed, 'setuid'), '', { mode: 0o4755 });
+    fs.chmodSync(path.join(seed, 'setuid'), 0o4755);
+    const [r] = await launch(group('./run.sh; cat link; stat -c "%a %n" run.sh lib lib/deep/data.txt setuid', [{}], { seedDir: seed }));
+    expect(r!.ok).toBe(true);
+    expect((await end(`job-${tag}.T.0.1`)).exitCode).toBe(0);
+    const uid = user?.uid ?? process.getuid!();
+    expect(out(0).split('\n')).toEqual([`run by ${uid} in ${workDir(0)}`, 'data', '755 run.sh', '750 lib', '640 lib/deep/data.txt', '755 setuid', '']);
+    const wd = workDir(0);
+    for (const f of ['.', 'run.sh', 'lib', 'lib/deep', 'lib/deep/data.txt', 'link', 'outside']) {
+      expect(fs.lstatSync(path.join(wd, f)).uid).toBe(uid);
+    }
+    expect(fs.statSync(wd).mode & 0o777).toBe(0o700);
+    expect(fs.readlinkSync(path.join(wd, 'outside'))).toBe('/etc/hostname');
+    expect(fs.readlinkSync(path.join(wd, 'link'))).toBe('lib/deep/data.txt');
+    expect(fs.statSync(path.dirname(wd)).mode & 0o777).toBe(0o711);
+  });
+
+  it('fails the launch when the seed cannot be copied, saying why', async () => {
+    const { group, launch, root } = setup(make, ROOT ? {} : { users: null, hide: [], namespaces: false });
+    const seed = path.join(root, 'pkg-fifo');
+    fs.mkdirSync(seed);
+    execFileSync('mkfifo', [path.join(seed, 'pipe')]);
+    const [r, m] = await launch(group('true', [{}, {}], { seedDir: seed }));
+    expect(!r!.ok && r!.error).toMatch(/^could not copy the package .*pkg-fifo into the working directory: .*pipe is not a regular file, directory or symlink$/);
+    expect(m!.ok).toBe(false);
+    const [g] = await launch(group('true', [{ index: 5 }], { seedDir: path.join(root, 'missing') }));
+    expect(!g!.ok && g!.error).toMatch(/ENOENT/);
   });
 });

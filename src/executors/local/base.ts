@@ -4,7 +4,8 @@
 // observe() re-adopts after a restart, release() forgets status files once recorded, usage() reads
 // cgroups or /proc (an end carries what its supervisor measured, and how full the disk is); and what
 // an attempt gets: its built environment, its user, its command (inline or through a file), its
-// private mounts (refused where privateMounts() names a reason).
+// private mounts (refused where privateMounts() names a reason) and the copy of its group's seed
+// directory in its working directory (seed.ts).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -18,6 +19,7 @@ import type { AdoptResult, AttemptSpec, LocalHandle as AttemptHandle } from './a
 import { attemptPids, attemptUsage, removeAttemptCgroups, type CgroupLayout } from './cgroups.ts';
 import { LocalLayout, LocalLogs } from './layout.ts';
 import type { RunUser } from './run-as.ts';
+import { seedWorkDir } from './seed.ts';
 
 /** How attempts are kept apart from the server and from each other (see isolation.ts). */
 export interface LocalIsolation {
@@ -135,6 +137,7 @@ export abstract class LocalExecutorBase implements Executor {
           if (why) throw new Error(`the attempt cannot have private mounts: ${why}`);
           spec.mounts = i.mounts;
         }
+        if (g.seedDir !== undefined) await this.seed(g.seedDir, spec);
         const handle = await this.launchAttempt(spec);
         r = { key: i.key, ok: true, handle: handle as unknown as Handle };
       } catch (e) {
@@ -156,6 +159,17 @@ export abstract class LocalExecutorBase implements Executor {
 
   onEvents(listener: (events: Observation[]) => void): void {
     this.listener = listener;
+  }
+
+  /** The seed directory's contents copied into the attempt's fresh working directory, its user's (the
+   *  launcher then finds the directory made). */
+  private async seed(seedDir: string, spec: AttemptSpec): Promise<void> {
+    const user = this.userOf(spec);
+    try {
+      await seedWorkDir(seedDir, spec.cwd, user);
+    } catch (e) {
+      throw new Error(`could not copy the package ${seedDir} into the working directory: ${e instanceof Error ? e.message : String(e)}`);
+    }
   }
 
   async observe(attempts: readonly { key: string; handle: Handle | null }[]): Promise<Observation[]> {
