@@ -21,8 +21,9 @@
  *     only, at the service's scratch directory `--scratch`, charged to the attempt's memory cgroup), so
  *     that the missing directories and file exist in its upper layer only. The overlay's root takes
  *     A's owner and mode, so A stays as writable for the attempt as it is on the host — but what the
- *     attempt writes below A then lands in the overlay and is gone when it ends, and file systems
- *     mounted below A on the host are not seen through it (an overlay shows A's own file system).
+ *     attempt writes below A then lands in the overlay and is gone when it ends (COMPAT: on a CVM it
+ *     would stay; docs/compat.md, Mappings), and file systems mounted below A on the host are not
+ *     seen through it (an overlay shows A's own file system).
  *     A == "/" is never overlaid: the first missing top-level directory is created on the host (above)
  *     and that is overlaid instead.
  * In four phases: (0) each source is cloned (open_tree, nosuid and nodev), before any overlay could

@@ -16,7 +16,9 @@ function within(p: string, dir: string): boolean {
   return p === dir || p.startsWith(dir.endsWith('/') ? dir : `${dir}/`);
 }
 
-/** The mounts, checked and sorted parents first; throws an Error saying what is wrong. */
+/** The mounts, checked and sorted parents first; throws an Error saying what is wrong.
+ *  COMPAT: refused (docs/compat.md, Mappings): `/`, /proc, /sys, /dev, at/inside/above a hidden path,
+ *  a target twice, a missing file target directly in `/`, more than MAX_MOUNTS. */
 export function checkMounts(mounts: readonly MountSpec[], hidden: readonly string[]): MountSpec[] {
   if (mounts.length > MAX_MOUNTS) throw new Error(`an attempt can have at most ${MAX_MOUNTS} private mounts (${mounts.length} asked)`);
   const seen = new Set<string>();

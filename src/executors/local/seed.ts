@@ -2,6 +2,7 @@
 // directory before its command starts, owned by the attempt's user. Directories, regular files (their
 // permission bits kept: executables stay executable; setuid, setgid and sticky bits dropped) and
 // symlinks (copied as symlinks, never followed); anything else (a FIFO, a socket, a device) is refused.
+// COMPAT: the dropped bits and the refused kinds (docs/compat.md, Mappings and packages).
 //
 // A server running as root copies into a directory its user cannot enter yet: the working directory is
 // made root's, 0700, in parents that are root's (0711), filled, every entry given to the user, and the
