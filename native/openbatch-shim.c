@@ -22,16 +22,20 @@
  *     is covered by an empty tmpfs and each hidden file by an empty file only root may read, so the
  *     attempt sees nothing of them; its working directory, when it lies below a hidden directory, is
  *     bound back at its own path.
+ *   - private mounts (the request's `mounts`; `--scratch DIR` names an empty directory of the service
+ *     where an attempt that needs overlays mounts a tmpfs of its own for their upper layers): sources
+ *     of the service bound at other paths, in the same mount namespace, before the hidden paths are
+ *     covered (see shim-mounts.c for what the host sees).
  *   - the attempt's user: uid, gid and supplementary groups of the request (the working directory and
  *     its temporary directory are created for that user; log files are opened before the switch).
  *   - the environment is exactly the request's (the shim's own is never passed on).
  *
  * Request (all fields NUL-terminated; no field contains NUL):
- *   "L" key cwd stdout stderr status pidfile command cmdfile uid gid groups mem cpu nenv
+ *   "L" key cwd stdout stderr status pidfile command cmdfile uid gid groups mem cpu mounts nenv
  *       env_1 ... env_nenv
  *   cmdfile: "" or a file holding the command (then `command` is ignored); uid/gid: "-1" = keep ours;
  *   groups: comma-separated gids; mem: bytes (0 = no limit); cpu: CFS quota in µs per 100 ms period
- *   (0 = no limit).
+ *   (0 = no limit); mounts: "" or lines "r|w\t<source>\t<target>" joined by '\n', parents first.
  * Before it reports a start, the shim writes "<pid> <starttime>\n" to the pidfile, so an attempt
  * started just before the service died can still be found and adopted.
  * Events (one line each; keys are [A-Za-z0-9._-]):
@@ -90,6 +94,7 @@ size_t ncgroups;
 const char *hidden[MAX_LIST];
 size_t nhidden;
 long pids_max;
+const char *scratch_dir;
 
 void die(const char *what) {
   perror(what);
@@ -136,8 +141,11 @@ static void emit(const char *line, size_t len) {
   evlen += len;
 }
 
+/* the exec report of a child: its errno value and the step that failed (which may name a path) */
+#define REPORT_SIZE 1024
+
 static void emit_failure(const char *key, int e, const char *step) {
-  char line[512];
+  char line[REPORT_SIZE + 256];
   int n = snprintf(line, sizeof line, "F %s %d %s\n", key, e, step);
   emit(line, (size_t)n);
 }
@@ -163,16 +171,16 @@ static void start_ticks(pid_t pid, char *out, size_t outlen) {
 }
 
 static void launch(char **f, size_t nf) {
-  /* f: key cwd stdout stderr status pidfile command cmdfile uid gid groups mem cpu nenv env... */
+  /* f: key cwd stdout stderr status pidfile command cmdfile uid gid groups mem cpu mounts nenv env... */
   const char *key = f[0], *status = f[4], *pidfile = f[5];
-  size_t nenv = nf - 14;
+  size_t nenv = nf - 15;
   ssize_t slot = -1;
   if (ncgroups > 0 && (slot = slot_take()) < 0) {
     emit_failure(key, errno ? errno : EIO, "cgroup");
     return;
   }
   char **envp = xmalloc((nenv + 1) * sizeof(char *));
-  for (size_t j = 0; j < nenv; j++) envp[j] = f[14 + j];
+  for (size_t j = 0; j < nenv; j++) envp[j] = f[15 + j];
   envp[nenv] = NULL;
   /* fork, not vfork: the shim goes on with the next launch while this child sets the attempt up and
    * execs (on a slow file system that is the long part). A failure before exec is reported through a
@@ -190,7 +198,7 @@ static void launch(char **f, size_t nf) {
     close(rep[0]);
     const char *step = "setup";
     int e = child_setup(f, envp, slot >= 0 ? slot_name((size_t)slot) : NULL, &step);
-    char msg[64];
+    char msg[REPORT_SIZE];
     memset(msg, 0, sizeof msg);
     memcpy(msg, &e, sizeof e);
     snprintf(msg + sizeof e, sizeof msg - sizeof e, "%s", step);
@@ -236,7 +244,7 @@ static void drop_child(size_t i) {
  * holds another one). */
 static int finish_launch(size_t i) {
   struct child *c = &children[i];
-  char msg[64];
+  char msg[REPORT_SIZE];
   ssize_t n;
   while ((n = read(c->launch_fd, msg, sizeof msg)) < 0 && errno == EINTR) {
   }
@@ -342,7 +350,7 @@ static void reap(void) {
 
 
 static void usage(const char *self) {
-  fprintf(stderr, "usage: %s [--nice N] [--cgroup KINDS:DIR]... [--pids-max N] [--hide PATH]...\n       %s --probe-ns DIR\n", self, self);
+  fprintf(stderr, "usage: %s [--nice N] [--cgroup KINDS:DIR]... [--pids-max N] [--hide PATH]... [--scratch DIR]\n       %s --probe-ns DIR\n", self, self);
   exit(2);
 }
 
@@ -374,6 +382,8 @@ int main(int argc, char **argv) {
       pids_max = atol(val);
     } else if (strcmp(opt, "--hide") == 0 && nhidden < MAX_LIST) {
       hidden[nhidden++] = val;
+    } else if (strcmp(opt, "--scratch") == 0) {
+      scratch_dir = val;
     } else {
       usage(argv[0]);
     }
@@ -448,21 +458,21 @@ int main(int argc, char **argv) {
         continue;
       }
       len += (size_t)n;
-      /* parse every complete request: "L" and 14 fixed fields, the last of which counts the env */
+      /* parse every complete request: "L" and 15 fixed fields, the last of which counts the env */
       size_t pos = 0;
       for (;;) {
         char *f[4096];
         size_t nf = 0, q = pos;
         int complete = 0;
-        size_t need = 15;
+        size_t need = 16;
         while (q < len) {
           char *end = memchr(buf + q, '\0', len - q);
           if (!end) break;
           if (nf < 4096) f[nf] = buf + q;
           nf++;
           q = (size_t)(end - buf) + 1;
-          if (nf == 15) need = 15 + (size_t)strtoul(f[14], NULL, 10);
-          if (nf >= 15 && nf == need) {
+          if (nf == 16) need = 16 + (size_t)strtoul(f[15], NULL, 10);
+          if (nf >= 16 && nf == need) {
             complete = 1;
             break;
           }

@@ -1,7 +1,8 @@
 /*
  * An attempt's setup in openbatch-shim, between fork and exec: its session and niceness, its cgroup
  * slot, its log files, its command file, its working directory (for its user), its private mount
- * namespace (the hidden paths covered, its working directory bound back) and its user; then the exec
+ * namespace (its private mounts: shim-mounts.c; the hidden paths covered, its working directory bound
+ * back) and its user; then the exec
  * with exactly the environment of its request. Also the start-time probe of mount namespaces.
  */
 #include "shim.h" /* first: it defines _GNU_SOURCE */
@@ -14,7 +15,7 @@
 
 /* mkdir -p with `mode` for every directory it creates; the parent usually exists, so one mkdir is
  * tried before walking the path */
-static int mkdirs(const char *path, mode_t mode) {
+int mkdirs(const char *path, mode_t mode) {
   if (mkdir(path, mode) != 0 && errno != EEXIST) {
     if (errno != ENOENT) return errno;
     char buf[PATH_MAX];
@@ -35,13 +36,17 @@ static int mkdirs(const char *path, mode_t mode) {
   return S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
 }
 
-/* Cover the hidden paths in a private mount namespace; bind the working directory (our cwd, already
- * entered) back when it lies below one of them. */
-static int hide_paths(const char *cwd, const char **step) {
+/* A private mount namespace: nothing mounted here may reach the host's mount table. */
+static int enter_namespace(const char **step) {
   *step = "mount namespace";
   if (unshare(CLONE_NEWNS) != 0) return errno;
-  /* nothing mounted here may reach the host's mount table */
   if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) != 0) return errno;
+  return 0;
+}
+
+/* Cover the hidden paths (in the attempt's mount namespace); bind the working directory (our cwd,
+ * already entered) back when it lies below one of them. */
+static int hide_paths(const char *cwd, const char **step) {
   /* a hidden file is covered by an empty file nobody but root may read, kept in the first tmpfs */
   char voidfile[PATH_MAX] = "";
   for (size_t i = 0; i < nhidden; i++) {
@@ -86,6 +91,7 @@ static int parse_groups(const char *s, gid_t *out, size_t max) {
 /* Everything between fork and exec; returns only on failure (errno value, *step says what failed). */
 int child_setup(char **f, char **envp, const char *slot, const char **step) {
   const char *cwd = f[1], *out = f[2], *err = f[3], *cmd = f[6], *cmdfile = f[7];
+  char *mounts = f[13];
   long uid = strtol(f[8], NULL, 10), gid = strtol(f[9], NULL, 10);
   long long mem = strtoll(f[11], NULL, 10);
   long cpu = strtol(f[12], NULL, 10);
@@ -131,7 +137,12 @@ int child_setup(char **f, char **envp, const char *slot, const char **step) {
   if (mkdir(cwd, 0700) != 0 && errno != EEXIST) return errno;
   if (uid >= 0 && chown(cwd, (uid_t)uid, (gid_t)gid) != 0) return errno;
   if (chdir(cwd) != 0) return errno;
-  if (nhidden > 0 && (e = hide_paths(cwd, step))) return e;
+  if (nhidden > 0 || mounts[0]) {
+    /* one namespace for both; the mounts first: their sources lie in the data dir, hidden next */
+    if ((e = enter_namespace(step))) return e;
+    if (mounts[0] && (e = private_mounts(mounts, cwd, step))) return e;
+    if (nhidden > 0 && (e = hide_paths(cwd, step))) return e;
+  }
   if (uid >= 0) {
     *step = "user";
     gid_t groups[64];

@@ -1,6 +1,7 @@
 /*
  * What the parts of openbatch-shim share (openbatch-shim.c: the protocol and the supervision;
- * shim-slots.c: the attempts' cgroup slots; shim-child.c: an attempt's setup between fork and exec).
+ * shim-slots.c: the attempts' cgroup slots; shim-child.c: an attempt's setup between fork and exec;
+ * shim-mounts.c: its private mounts).
  */
 #ifndef OPENBATCH_SHIM_H
 #define OPENBATCH_SHIM_H
@@ -33,6 +34,7 @@ extern size_t ncgroups;
 extern const char *hidden[MAX_LIST];
 extern size_t nhidden;
 extern long pids_max;
+extern const char *scratch_dir;
 extern int attempt_nice, attempt_priority;
 
 void die(const char *what);
@@ -51,5 +53,9 @@ int cg_join(const char *slot, long long mem, long cpu_quota);
 /* shim-child.c */
 int child_setup(char **f, char **envp, const char *slot, const char **step);
 int probe_ns(const char *dir);
+int mkdirs(const char *path, mode_t mode);
+
+/* shim-mounts.c */
+int private_mounts(char *spec, const char *cwd, const char **step);
 
 #endif

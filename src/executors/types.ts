@@ -67,7 +67,8 @@ export interface LaunchGroup {
 /** A path of this server that an attempt sees at another absolute path (`target`), privately: no
  *  other attempt and nothing on the host sees it there (the attempt's own mount namespace). A
  *  directory or a regular file; `readOnly` ones cannot be written through. Where `target` or its
- *  parents do not exist, they exist for the attempt only. */
+ *  parents do not exist, they exist for the attempt only (the local executor leaves at most an empty
+ *  top-level directory on the host as a mount point: docs/security.md). */
 export interface MountSpec {
   source: string;
   target: string;

@@ -1,6 +1,6 @@
 // One local attempt as the local launchers see it: what to start (AttemptSpec, built by the local
 // executor from a LaunchGroup), the handle persisted for it, and what re-adoption finds.
-import type { ExitInfo, Resources } from '../types.ts';
+import type { ExitInfo, MountSpec, Resources } from '../types.ts';
 
 export interface AttemptSpec {
   /** Unique, filesystem-safe key of the attempt, e.g. `job-abcd1234.A.0.1` (job, task, index, attempt). */
@@ -19,6 +19,8 @@ export interface AttemptSpec {
   /** Files that receive stdout / stderr while the attempt runs (created/truncated by the executor). */
   stdoutPath: string;
   stderrPath: string;
+  /** Paths it sees privately (a launcher that cannot give them refuses the attempt). */
+  mounts?: MountSpec[];
 }
 
 /** The local executor's handle (JSON, persisted in the store). */

@@ -3,7 +3,9 @@
 // in batches, stops escalate SIGTERM → SIGKILL over the whole attempt (process group and cgroup),
 // observe() re-adopts after a restart, release() forgets status files once recorded, usage() reads
 // cgroups or /proc (an end carries what its supervisor measured, and how full the disk is); and what
-// an attempt gets: its built environment, its user, its command (inline or through a file).
+// an attempt gets: its built environment, its user, its command (inline or through a file), its
+// private mounts (refused where privateMounts() names a reason) and the copy of its group's seed
+// directory in its working directory (seed.ts).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -17,6 +19,7 @@ import type { AdoptResult, AttemptSpec, LocalHandle as AttemptHandle } from './a
 import { attemptPids, attemptUsage, removeAttemptCgroups, type CgroupLayout } from './cgroups.ts';
 import { LocalLayout, LocalLogs } from './layout.ts';
 import type { RunUser } from './run-as.ts';
+import { seedWorkDir } from './seed.ts';
 
 /** How attempts are kept apart from the server and from each other (see isolation.ts). */
 export interface LocalIsolation {
@@ -24,6 +27,9 @@ export interface LocalIsolation {
   users: Map<string, RunUser> | null;
   /** Hidden from every attempt by its private mount namespace (empty: no namespace). */
   hide: string[];
+  /** Each attempt can have a private mount namespace (the server is root and the launcher's probe
+   *  succeeded at start): its private mounts need one. Default: whether `hide` names paths. */
+  namespaces?: boolean;
   /** Where attempt cgroups go; null: resources are not enforced. */
   cgroups: CgroupLayout | null;
   /** pids.max of each attempt's cgroup. */
@@ -88,8 +94,13 @@ export abstract class LocalExecutorBase implements Executor {
   /** Start one attempt. Resolves once its process exists. */
   abstract launchAttempt(spec: AttemptSpec): Promise<AttemptHandle>;
 
+  /** Why attempts cannot have private mounts: they have no mount namespace of their own (a launcher
+   *  that cannot make mounts at all overrides this with its own reason). */
   privateMounts(): string | undefined {
-    return 'private mounts of local attempts are not built yet';
+    if (this.isolation.namespaces ?? this.isolation.hide.length > 0) return undefined;
+    return process.getuid?.() === 0
+      ? 'attempts cannot have a private mount namespace on this machine (the server said why as it started)'
+      : 'the server does not run as root: attempts cannot have a private mount namespace';
   }
 
   capacity(): Capacity {
@@ -116,11 +127,18 @@ export abstract class LocalExecutorBase implements Executor {
       const id = { jobId: g.jobId, taskName: g.taskName, index: i.index, attempt: i.attempt };
       let r: LaunchResult;
       try {
-        const handle = await this.launchAttempt({
+        const spec: AttemptSpec = {
           key: i.key, command: g.command, env: { ...g.env, BATCH_TASK_INSTANCE_INDEX: String(i.index) }, account: g.account,
           resources: i.resources ?? g.resources, cwd: layout.workDir(id),
           stdoutPath: layout.logFile(id, 'stdout'), stderrPath: layout.logFile(id, 'stderr'),
-        });
+        };
+        if (i.mounts && i.mounts.length > 0) {
+          const why = this.privateMounts();
+          if (why) throw new Error(`the attempt cannot have private mounts: ${why}`);
+          spec.mounts = i.mounts;
+        }
+        if (g.seedDir !== undefined) await this.seed(g.seedDir, spec);
+        const handle = await this.launchAttempt(spec);
         r = { key: i.key, ok: true, handle: handle as unknown as Handle };
       } catch (e) {
         r = { key: i.key, ok: false, error: e instanceof Error ? e.message : String(e) };
@@ -141,6 +159,17 @@ export abstract class LocalExecutorBase implements Executor {
 
   onEvents(listener: (events: Observation[]) => void): void {
     this.listener = listener;
+  }
+
+  /** The seed directory's contents copied into the attempt's fresh working directory, its user's (the
+   *  launcher then finds the directory made). */
+  private async seed(seedDir: string, spec: AttemptSpec): Promise<void> {
+    const user = this.userOf(spec);
+    try {
+      await seedWorkDir(seedDir, spec.cwd, user);
+    } catch (e) {
+      throw new Error(`could not copy the package ${seedDir} into the working directory: ${e instanceof Error ? e.message : String(e)}`);
+    }
   }
 
   async observe(attempts: readonly { key: string; handle: Handle | null }[]): Promise<Observation[]> {

@@ -114,7 +114,12 @@ export class LocalExecutor extends LocalExecutorBase {
   private readonly tools = findTools();
   protected override readonly keepsPidFile = true;
 
+  override privateMounts(): string | undefined {
+    return 'the /bin/sh launcher cannot give attempts private mounts (the C shim can: the server needs a C compiler to build it)';
+  }
+
   async launchAttempt(spec: AttemptSpec): Promise<AttemptHandle> {
+    if (spec.mounts && spec.mounts.length > 0) throw new Error(`the attempt cannot have private mounts: ${this.privateMounts()}`);
     const user = this.userOf(spec);
     const cgroups = this.prepareCgroups(spec);
     this.prepareWorkDir(spec, user);

@@ -15,7 +15,7 @@ import type { Launcher } from '../../config/choices.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 /** The shim's sources: compiled together, and hashed together to name the build. */
-const SOURCES = ['openbatch-shim.c', 'shim-slots.c', 'shim-child.c', 'shim.h'].map((f) => path.join(ROOT, 'native', f));
+const SOURCES = ['openbatch-shim.c', 'shim-slots.c', 'shim-child.c', 'shim-mounts.c', 'shim.h'].map((f) => path.join(ROOT, 'native', f));
 
 /** Path of the compiled shim (compiling it if needed), or an Error saying why it cannot be had. */
 export function buildShim(): string | Error {

@@ -48,13 +48,15 @@ export function planIsolation(i: IsolationInput, probeNamespace: (dir: string) =
   }
   secureDataDir(i.dataDir, users !== null);
   const hide: string[] = [];
+  let namespaces = false;
   if (root) {
     const why = probeNamespace(i.dataDir);
     if (why === undefined) {
+      namespaces = true;
       hide.push(i.dataDir);
       if (i.configFile && !isInside(path.resolve(i.configFile), i.dataDir)) hide.push(path.resolve(i.configFile));
     } else {
-      warnings.push(`no private mount namespace for tasks (${why}): they are kept out of the data dir by its permissions only`);
+      warnings.push(`no private mount namespace for tasks (${why}): they are kept out of the data dir by its permissions only, and they cannot have private mounts (InputMappings, OutputMappings)`);
     }
   }
   if (i.configFile) {
@@ -73,7 +75,7 @@ export function planIsolation(i: IsolationInput, probeNamespace: (dir: string) =
   const how = [hide.length > 0 ? 'a private mount namespace' : '', users ? 'data dir permissions' : ''].filter(Boolean).join(' and ');
   const limits = cgroups ? `vCPUs, memory and pids limited by cgroup v${cgroups.version}` : 'resources not enforced';
   return {
-    isolation: { users, hide, cgroups, pidsMax: cgroups ? ATTEMPT_PIDS_MAX : 0 },
+    isolation: { users, hide, namespaces, cgroups, pidsMax: cgroups ? ATTEMPT_PIDS_MAX : 0 },
     warnings,
     summary: `Tasks run ${who}${how ? `, kept from the server's files by ${how}` : ''}; ${limits}`,
   };

@@ -3,13 +3,16 @@
 // session and process group), never a fork of the large Node process — waits for them and writes their
 // exit statuses. It lives in its own session: when the service stops or dies it keeps supervising the
 // attempts it started and exits after the last one; the next service process re-adopts them. The shim
-// also sets each attempt up: its cgroups, its private mount namespace, its user (see the C source),
-// and measures what each used when it ends.
+// also sets each attempt up: its cgroups, its private mount namespace (its private mounts, the hidden
+// paths), its user (see the C source), and measures what each used when it ends.
 import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import type { ExitInfo } from '../types.ts';
 import type { LocalHandle as AttemptHandle, AttemptSpec } from './attempt.ts';
 import { LocalExecutorBase, type LocalExecutorOptions } from './base.ts';
+import { checkMounts, encodeMounts } from './mounts.ts';
 import { parseStatus, parseUsage } from './status.ts';
 
 /** CFS period of attempt cgroups (the shim writes the quota per this period). */
@@ -29,8 +32,14 @@ export class ShimExecutor extends LocalExecutorBase {
   private partial = '';
   private closed = false;
 
+  /** Where an attempt that needs overlays for its mounts mounts a tmpfs of its own (in its mount
+   *  namespace only) for their upper layers: an empty directory of the state dir, never written. */
+  private readonly scratchDir: string;
+
   constructor(o: LocalExecutorOptions, private readonly shimPath: string) {
     super(o);
+    this.scratchDir = path.join(o.stateDir, 'scratch');
+    fs.mkdirSync(this.scratchDir, { recursive: true, mode: 0o700 });
   }
 
   /** The shim's arguments: what is the same for every attempt. */
@@ -47,6 +56,7 @@ export class ShimExecutor extends LocalExecutorBase {
     }
     if (iso.cgroups && iso.pidsMax > 0) args.push('--pids-max', String(iso.pidsMax));
     for (const p of iso.hide) args.push('--hide', p);
+    args.push('--scratch', this.scratchDir);
     return args;
   }
 
@@ -69,12 +79,14 @@ export class ShimExecutor extends LocalExecutorBase {
     const user = this.userOf(spec);
     const env = Object.entries(this.attemptEnv(spec, user)).map(([k, v]) => `${k}=${v}`);
     const limits = this.isolation.cgroups ? spec.resources : undefined;
+    const mounts = spec.mounts && spec.mounts.length > 0 ? encodeMounts(checkMounts(spec.mounts, this.isolation.hide)) : '';
     const cmdfile = this.commandFile(spec);
     const fields = [
       spec.key, spec.cwd, spec.stdoutPath, spec.stderrPath, this.statusPath(spec.key), this.pidPath(spec.key),
       cmdfile ? '' : spec.command, cmdfile,
       String(user?.uid ?? -1), String(user?.gid ?? -1), (user?.groups ?? []).join(','),
       String(limits ? Math.floor(limits.memoryBytes) : 0), String(limits ? Math.max(1000, Math.round(limits.cpus * CFS_PERIOD_US)) : 0),
+      mounts,
     ];
     for (const f of [...fields, ...env]) {
       if (f.includes('\0')) throw new Error(`attempt ${spec.key}: NUL characters cannot be passed to a process`);

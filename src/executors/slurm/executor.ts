@@ -4,7 +4,9 @@
 // from the status files and one squeue (finding by key, through its job name and its script, an
 // element whose launch was never recorded). Every Slurm command goes through SlurmCli. A server that
 // runs as root submits each account's jobs as that account's user (sbatch --uid/--gid) and never as
-// root.
+// root. A group's seed directory (PACKAGE) is copied once into the shared directory, for its user,
+// and each element copies it into its working directory before its command runs (script.ts).
+// Instances with private mounts are refused (privateMounts() says why).
 //
 // Stops: `terminate`/`node-gone` with a grace send SIGTERM to the element's processes (scancel --full
 // --signal=TERM; a pending element is cancelled at once) and, after graceMs, kill it; `timeout` (or a
@@ -23,6 +25,7 @@ import type {
   AttemptId, Capacity, Executor, Handle, LaunchGroup, LaunchInstance, LaunchResult, Observation, StopReason,
 } from '../types.ts';
 import { SlurmCommandError, SlurmUnavailable, type SlurmCli } from './cli.ts';
+import { seedWorkDir } from '../local/seed.ts';
 import { listStatus, makeJobDirs, parseStart, readQuietly, SlurmLayout, SlurmLogs, unlinkQuietly, writeShared } from './files.ts';
 import { queryQueue, readMaxArraySize, type QueueView } from './queue.ts';
 import { compressIndexes, envProblem, inArraySpec, jobScript, needsCommandFile, planArray, scriptHeader } from './script.ts';
@@ -152,6 +155,11 @@ export class SlurmExecutor implements Executor {
     const fail = (is: readonly LaunchInstance[], error: string) => {
       for (const i of is) tell({ key: i.key, ok: false, error });
     };
+    if (g.instances.some((i) => i.mounts && i.mounts.length > 0)) {
+      const why = `the attempt cannot have private mounts: ${this.privateMounts()}`;
+      fail(g.instances.filter((i) => i.mounts && i.mounts.length > 0), why);
+      g = { ...g, instances: g.instances.filter((i) => !i.mounts || i.mounts.length === 0) };
+    }
     if (g.instances.length === 0) return;
     let user: RunUser | undefined;
     if (this.root) {
@@ -170,6 +178,16 @@ export class SlurmExecutor implements Executor {
     } catch (e) {
       return fail(g.instances, `could not create the directories of the job in ${this.layout.sharedDir}: ${e instanceof Error ? e.message : String(e)}`);
     }
+    let seedDir: string | undefined;
+    if (g.seedDir !== undefined) {
+      // one copy for the group, its user's, that each element copies into its working directory
+      seedDir = path.join(this.layout.seedDir(g.jobId), `${g.taskName}.${Date.now().toString(36)}${(++uniq).toString(36)}`);
+      try {
+        await seedWorkDir(g.seedDir, seedDir, user);
+      } catch (e) {
+        return fail(g.instances, `could not copy the package ${g.seedDir} into ${this.layout.sharedDir}: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }
     this.maxArray ??= readMaxArraySize(this.o.cli);
     const max = await this.maxArray;
     const byAttempt = new Map<number, LaunchInstance[]>();
@@ -182,7 +200,7 @@ export class SlurmExecutor implements Executor {
       const sorted = [...all].sort((a, b) => a.index - b.index);
       // an array holds at most MaxArraySize elements
       for (let at = 0; at < sorted.length; at += max) {
-        await this.submit(g, attempt, sorted.slice(at, at + max), partition, user, max, tell, fail);
+        await this.submit(g, attempt, sorted.slice(at, at + max), partition, user, max, seedDir, tell, fail);
       }
     }
   }
@@ -190,7 +208,7 @@ export class SlurmExecutor implements Executor {
   /** One sbatch --array for instances of one attempt number. */
   private async submit(
     g: LaunchGroup, attempt: number, is: LaunchInstance[], partition: string | undefined, user: RunUser | undefined, max: number,
-    tell: (r: LaunchResult) => void, fail: (is: readonly LaunchInstance[], error: string) => void,
+    seedDir: string | undefined, tell: (r: LaunchResult) => void, fail: (is: readonly LaunchInstance[], error: string) => void,
   ): Promise<void> {
     const plan = planArray(is.map((i) => i.index), max);
     const dir = this.layout.scriptDir(g.jobId);
@@ -205,7 +223,7 @@ export class SlurmExecutor implements Executor {
         jobId: g.jobId, taskName: g.taskName, attempt, arraySpec: plan.spec, command: g.command, env: g.env,
         home: user?.home ?? this.ownHome, statusDir: this.layout.statusDir(g.jobId),
         logTaskDir: this.layout.logDir(g.jobId, g.taskName), workTaskDir: path.join(this.layout.workRoot, g.jobId, g.taskName),
-        mapFile, commandFile,
+        mapFile, commandFile, seedDir,
       }), user);
     } catch (e) {
       return fail(is, `could not write the job script: ${e instanceof Error ? e.message : String(e)}`);

@@ -1,9 +1,12 @@
 // Where the Slurm executor keeps things in the shared directory (the same path on the server and on
 // every node): logs and working directories exactly as LocalLayout puts them, job scripts (and map,
 // command and wrapper-error files) in scripts/<jobId>/, each attempt's status files in
-// status/<jobId>/<key>.{start,exit}, and what stop() asked in status/<jobId>/stops. The top-level directories are 0711 (nobody lists them), a
-// job's own directories belong to its run-as user, 0700 (one account's attempts cannot see another's).
-// Also reads and writes those status files.
+// status/<jobId>/<key>.{start,exit}, and what stop() asked in status/<jobId>/stops; the copy of a
+// launch group's seed directory (PACKAGE) that its elements copy into their working directories in
+// seeds/<jobId>/<name>. The top-level directories are 0711 (nobody lists them), a job's own directories
+// belong to its run-as user, 0700 (one account's attempts cannot see another's) — but seeds/<jobId> is
+// root's (0711), so that the server fills a seed copy where no process of the user can redirect a
+// write; the copy is given to the user once filled. Also reads and writes those status files.
 import fs from 'node:fs';
 import path from 'node:path';
 import { LocalLayout, LocalLogs } from '../local/layout.ts';
@@ -12,10 +15,16 @@ import type { ExitInfo } from '../types.ts';
 export class SlurmLayout extends LocalLayout {
   readonly scriptRoot: string;
   readonly statusRoot: string;
+  readonly seedRoot: string;
   constructor(readonly sharedDir: string) {
     super(sharedDir);
     this.scriptRoot = path.join(sharedDir, 'scripts');
     this.statusRoot = path.join(sharedDir, 'status');
+    this.seedRoot = path.join(sharedDir, 'seeds');
+  }
+  /** Where a job's seed copies go (root's, made when one is needed). */
+  seedDir(jobId: string): string {
+    return path.join(this.seedRoot, jobId);
   }
   scriptDir(jobId: string): string {
     return path.join(this.scriptRoot, jobId);
@@ -36,14 +45,14 @@ export class SlurmLayout extends LocalLayout {
   }
 }
 
-/** LocalLogs, whose removeJob also removes the job's scripts and status files. */
+/** LocalLogs, whose removeJob also removes the job's scripts, status files and seed copies. */
 export class SlurmLogs extends LocalLogs {
   constructor(override readonly layout: SlurmLayout) {
     super(layout);
   }
   override async removeJob(jobId: string): Promise<void> {
     await super.removeJob(jobId);
-    await Promise.all([this.layout.scriptDir(jobId), this.layout.statusDir(jobId)].map((d) =>
+    await Promise.all([this.layout.scriptDir(jobId), this.layout.statusDir(jobId), this.layout.seedDir(jobId)].map((d) =>
       fs.promises.rm(d, { recursive: true, force: true }).catch(() => {})));
   }
 }

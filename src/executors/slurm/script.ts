@@ -2,7 +2,10 @@
 // expression. Each array element runs one instance: it finds its instance index (its array task id,
 // or a line of the map file when the indexes are too large for MaxArraySize), refuses to run an
 // attempt that has run already (its status files exist), creates its working directory, writes
-// `<key>.start` (node, start ms, array job id, array task id) atomically, runs the command under
+// `<key>.start` (node, start ms, array job id, array task id) atomically, copies the group's seed
+// directory (PACKAGE) into the working directory when it has one (cp -PRp as the element's user: its
+// files, modes kept, symlinks as symlinks; a failed copy is exit status 73 and a line in the
+// attempt's stderr log, the command not run), runs the command under
 // `/bin/sh -c` in that directory with an environment built from nothing (Slurm's own SLURM_*/SLURMD_*
 // variables, the documented base, the group's variables, the instance index) and its streams to the
 // log files, survives TERM/INT/HUP (the command gets them; the wrapper waits for it) and writes
@@ -72,6 +75,9 @@ export interface ScriptInput {
   mapFile?: string;
   /** A file holding the command, when it is too long to be one argument. */
   commandFile?: string;
+  /** A copy of the group's seed directory (the user's, readable on the nodes), copied into each
+   *  element's working directory before its command runs. */
+  seedDir?: string;
 }
 
 /** The --array expression and whether a map file gives the indexes, from a script's header. */
@@ -121,6 +127,12 @@ export function jobScript(s: ScriptInput): string {
   const run = s.commandFile
     ? `/bin/sh /proc/self/fd/3 3< ${shq(s.commandFile)}`
     : `/bin/sh -c ${shq(s.command)}`;
+  const exec = `env -i -- "$@" ${run} > "$_ob_log.stdout" 2> "$_ob_log.stderr"\n_ob_rc=$?`;
+  // the seed is copied as the element's user, in the working directory the element made
+  const body = s.seedDir
+    ? `if cp -PRp ${shq(s.seedDir)}/. . 2>> "$_ob_log.stderr"; then\n${exec}\nelse\n`
+      + `  echo "openbatch: could not copy the package into the working directory $_ob_wd" >> "$_ob_log.stderr"; _ob_rc=${EX_CANTCREATE}\nfi`
+    : exec;
   return `#!/bin/sh
 # OpenBatch: job ${s.jobId}, task ${s.taskName}, attempt ${s.attempt} (src/executors/slurm/script.ts)
 # openbatch-array ${s.arraySpec}${s.mapFile ? ' map' : ''}
@@ -154,8 +166,7 @@ set -- "$@" ${vars.join(' ')} "TMPDIR=$_ob_wd"${own.length > 0 ? ` ${own.join(' 
 cd "$_ob_wd" || exit ${EX_CANTCREATE}
 _ob_sig=
 trap '_ob_sig=" sig"' TERM INT HUP
-env -i -- "$@" ${run} > "$_ob_log.stdout" 2> "$_ob_log.stderr"
-_ob_rc=$?
+${body}
 printf '%s%s\\n' "$_ob_rc" "$_ob_sig" > "$_ob_st.exit.$$" && mv -f "$_ob_st.exit.$$" "$_ob_st.exit"
 exit "$_ob_rc"
 `;
