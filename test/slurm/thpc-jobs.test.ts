@@ -1,8 +1,10 @@
 // What works on the local executor works on a THPC_QUEUE environment too, through the official SDK
 // against a real server on the real Slurm cluster: DAG rules (a task waits for its upstream, a failed
 // upstream stops it), RetryJobs of a failed job, RedirectInfo to `cos://`, DeleteJob removing what the
-// job left in the shared directory, and DescribeJobMonitorData answering UnsupportedOperation. Skipped,
+// job left in the shared directory, DescribeJobMonitorData answering UnsupportedOperation, a PACKAGE
+// unpacked into each element's working directory, and InputMappings refused (no private mounts). Skipped,
 // with the reason in the title, where no cluster answers.
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -45,6 +47,26 @@ describe.skipIf(!slurm.ok)(title('jobs on a THPC_QUEUE environment, as on the lo
     return JobId;
   }
   const states = async (JobId: string) => Object.fromEntries(((await c.DescribeJob!({ JobId })).TaskSet as Record<string, any>[]).map((t) => [t.TaskName, t.TaskState]));
+
+  it('runs a PACKAGE there (unpacked into each element\'s working directory); refuses mappings, which need private mounts', async () => {
+    const pkg = tempDir('openbatch-thpc-pkg-');
+    fs.writeFileSync(path.join(pkg, 'hello.sh'), '#!/bin/sh\necho "packaged $BATCH_TASK_INSTANCE_INDEX" >> "$1"\n', { mode: 0o755 });
+    const objects = path.join(srv.dataDir, 'objects', 'pkg-1250000000');
+    fs.mkdirSync(objects, { recursive: true });
+    execFileSync('tar', ['-czf', path.join(objects, 'hello.tgz'), '-C', pkg, '.']);
+    const out = path.join(scratch, 'packaged');
+    const JobId = await submit([task('A', `./hello.sh ${out}`, {
+      TaskInstanceNum: 2, Application: { DeliveryForm: 'PACKAGE', PackagePath: 'cos://pkg-1250000000.cos.ap-guangzhou.myqcloud.com/hello.tgz', Command: `./hello.sh ${out}` },
+    })]);
+    expect((await waitJobDone(c, JobId, 60_000)).JobState).toBe('SUCCEED');
+    expect(fs.readFileSync(out, 'utf8').split('\n').filter(Boolean).sort()).toEqual(['packaged 0', 'packaged 1']);
+    const e = await c.SubmitJob!({
+      Placement: { Zone: 'ap-guangzhou-2' },
+      Job: { JobName: 'thpc-map', Tasks: [task('A', 'true', { InputMappings: [{ SourcePath: 'cos://pkg-1250000000.cos.ap-guangzhou.myqcloud.com/', DestinationPath: '/data/in/' }] })] },
+    }).catch((x: { code: string; message: string }) => x);
+    expect((e as { code: string }).code).toBe('UnsupportedOperation');
+    expect((e as { message: string }).message).toMatch(/Slurm/);
+  });
 
   it('runs a task only after its upstream succeeded, and not at all after it failed', async () => {
     const order = path.join(scratch, 'order');
