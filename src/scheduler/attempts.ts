@@ -526,6 +526,9 @@ export class Attempts {
       } else if (ob.state === 'exited') {
         a.stop = stop;
         queueMicrotask(() => this.onExit(a.key, ob.exit));
+      } else if (ob.infrastructure && !stop) {
+        // lost for a reason outside the attempt (its staging cut short by the restart): it runs again
+        queueMicrotask(() => this.lost(a.key, ob.reason, true));
       } else {
         a.stop = stop ?? {
           reason: 'ServiceRestarted',

@@ -242,6 +242,34 @@ export function dataSuite(name: string, make: () => Promise<DataStoreFixture | s
       }
     });
 
+    it('stages again after a kill -9 of the server in the middle of staging, without using a retry', async (t) => {
+      if (skip) return t.skip();
+      const body = tgz({ 'go.sh': '#!/bin/sh\necho staged again\n' });
+      let release: () => void = () => {};
+      const held = new Promise<void>((r) => (release = r));
+      const web = http.createServer((req, res) => {
+        void held.then(() => {
+          res.writeHead(200, { etag: `"${run}-k"`, 'content-length': body.length });
+          res.end(req.method === 'HEAD' ? undefined : body);
+        });
+      });
+      await new Promise<void>((r) => web.listen(0, '127.0.0.1', r));
+      try {
+        const url = `http://127.0.0.1:${(web.address() as AddressInfo).port}/${run}/k.tgz`;
+        const { JobId } = await c.SubmitJob!(job({ Application: { DeliveryForm: 'PACKAGE', PackagePath: url, Command: './go.sh' }, MaxRetryCount: 0 }));
+        await waitFor(async () => (await instance(JobId))?.StateReason === 'Staging' || undefined, 'the instance to stage');
+        await srv.kill9();
+        const s = fx.server(srv.dataDir);
+        srv = await startServer({ dataDir: srv.dataDir, ...(s.args ? { args: s.args } : {}), ...(s.env ? { env: s.env } : {}) });
+        c = srv.client();
+        release();
+        expect((await waitJobDone(c, JobId)).JobState, JSON.stringify(await instance(JobId))).toBe('SUCCEED');
+      } finally {
+        release();
+        web.close();
+      }
+    });
+
     it('refuses bad mappings and packages at submission with the Tencent codes', async (t) => {
       if (skip) return t.skip();
       const cases: [Record<string, unknown>, string][] = [
