@@ -427,6 +427,7 @@ function parseObjectStore(v: unknown, env: Record<string, string | undefined>, d
     if (!REGION_NAME.test(region)) throw new ConfigError(`${pick('region')!.label} must be a region name like ap-guangzhou, got ${JSON.stringify(region)}`);
     out.region = region;
   }
+  // COMPAT: path style by default with an endpoint (RGW, MinIO: no wildcard DNS); COS refuses it
   const pathStyle = pick('forcePathStyle');
   out.forcePathStyle = pathStyle === undefined ? out.endpoint !== undefined : toBool(pathStyle.value, pathStyle.label);
   const id = pick('accessKeyId'), secret = pick('secretAccessKey');

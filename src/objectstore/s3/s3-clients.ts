@@ -49,7 +49,7 @@ export function cosEndpoint(region: string): string {
 }
 
 /**
- * The endpoint of `loc`: with a configured endpoint every bucket goes there (signed for the
+ * COMPAT: the endpoint of `loc`: with a configured endpoint every bucket goes there (signed for the
  * configured region: one endpoint is one region); without one, a bucket goes to COS of the region
  * its `cos://` host names, else of the configured region, virtual-hosted (COS refuses path style).
  */

@@ -48,7 +48,8 @@ function refuse(bucket: string, key: string, problem: string): ApiError {
   return new ApiError('InvalidParameterValue.RemoteStoragePath', `object ${JSON.stringify(`cos://${bucket}/${key}`)} ${problem}.`);
 }
 
-/** S3 ETags are quoted (`"9b2c…"`, `"…-3"` for multipart objects); ours are not. */
+/** S3 ETags are quoted (`"9b2c…"`, `"…-3"` for multipart objects); ours are not.
+ *  COMPAT: the same bytes put again in one part keep their etag (it is their MD5), as on S3. */
 function etagOf(raw: string | undefined): string {
   return (raw ?? '').replace(/^W\//, '').replace(/^"|"$/g, '');
 }
@@ -72,8 +73,9 @@ export class S3ObjectStore implements ObjectStore {
     return { endpoint: this.o.endpoint ?? 'https://cos.<region>.myqcloud.com (per bucket)', region: this.o.region, forcePathStyle: this.o.forcePathStyle };
   }
 
-  /** One cheap request (ListBuckets) to the configured endpoint: undefined when it answered as it
-   *  should, else why not (it does not answer, or refuses the keys). */
+  /** One cheap request (ListBuckets, which RGW, MinIO, AWS and COS all answer) to the configured
+   *  endpoint: undefined when it answered with the keys accepted (AccessDenied included: the keys
+   *  may lack only that right), else why not (no answer, unknown keys, a bad signature). */
   async probe(timeoutMs = 3_000): Promise<string | undefined> {
     const route = routeOf(this.o, { bucket: 'probe' });
     try {
@@ -81,6 +83,8 @@ export class S3ObjectStore implements ObjectStore {
       return undefined;
     } catch (e) {
       const f = failureOf(e);
+      // the keys are good, and may only lack the right to list buckets
+      if (f.code === 'AccessDenied') return undefined;
       if (f.code === 'AbortError' || f.code === 'TimeoutError') return `${route.endpoint} did not answer within ${timeoutMs} ms`;
       const why = f.message === '' ? f.code : `${f.code}: ${f.message}`;
       if (f.status === undefined) return `${route.endpoint} did not answer (${why})`;
