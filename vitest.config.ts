@@ -21,10 +21,10 @@ export default defineConfig({
         extends: true,
         test: {
           // the real S3 server of scripts/s3-up.sh (Ceph RGW): each file makes buckets of its own, so
-          // they run beside the main project
+          // they run beside the main project, in its workers (one group must have one maxWorkers)
           name: 's3',
           include: ['test/s3/**/*.test.ts'],
-          maxWorkers: 2,
+          maxWorkers: 3,
           sequence: { groupOrder: 0 },
         },
       },

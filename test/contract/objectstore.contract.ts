@@ -349,6 +349,11 @@ export function objectStoreContract(name: string, make: () => Promise<ObjectStor
       expect(e).toMatchObject({ code: 'NoSuchKey', retryable: false });
       expect(['NoSuchKey', 'NoSuchBucket']).toContain(await codeOf(s.getFile(missing, 'k', path.join(dir, 'y'))));
       expect(fs.readdirSync(dir)).toEqual([]);
+      // a destination that cannot be written is the caller's error, not the store's
+      await s.putFile(b, 'present', src);
+      const local = await rejection(s.getFile(b, 'present', path.join(dir, 'no-such-dir', 'x')));
+      expect(local).not.toBeInstanceOf(ObjectStoreError);
+      expect(local).toMatchObject({ code: 'ENOENT' });
     });
 
     it('an aborted getFile rejects and leaves nothing, before or during the transfer', async () => {

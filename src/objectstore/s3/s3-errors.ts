@@ -1,6 +1,6 @@
 // How the S3 store reports its server's failures: an S3 error (code, HTTP status) or a transport
 // failure (refused connection, timeout, reset) becomes an ObjectStoreError naming the operation,
-// the object and the server's own code and message. Nothing of the request goes in (no headers,
+// the object and the server's own code and message; a local file's failure passes through. Nothing of the request goes in (no headers,
 // no signature, no keys); the SDK's error is not kept as the cause, since its fields are the
 // server's whole answer.
 import { ApiError } from '../../domain/errors.ts';
@@ -30,6 +30,13 @@ export function failureOf(e: unknown): S3Failure {
   return { code, message, ...(status !== undefined ? { status } : {}) };
 }
 
+/** A failure of a local file (the upload's source, the download's destination): the caller's, not
+ *  the server's. Node's file errors name a `path`; its network errors an `address`. */
+function isLocalFileError(e: unknown): boolean {
+  const o = e as { path?: unknown; syscall?: unknown } | null;
+  return typeof o === 'object' && o !== null && typeof o.path === 'string' && typeof o.syscall === 'string';
+}
+
 /** The answer says the object (or its bucket) is not there. */
 export function isNotFound(f: S3Failure): boolean {
   return f.code === 'NoSuchKey' || f.code === 'NoSuchBucket' || f.code === 'NotFound' || f.status === 404;
@@ -51,7 +58,7 @@ function codeOf(f: S3Failure): { code: ObjectStoreErrorCode; retryable?: boolean
  * that is already ours (ObjectStoreError, ApiError, RangeError) passes through.
  */
 export function s3StoreError(e: unknown, op: string, where: string, bucket: string, key: string): unknown {
-  if (e instanceof ObjectStoreError || e instanceof RangeError || e instanceof ApiError) return e;
+  if (e instanceof ObjectStoreError || e instanceof RangeError || e instanceof ApiError || isLocalFileError(e)) return e;
   const f = failureOf(e);
   const { code, retryable } = codeOf(f);
   const what = key === '' ? `bucket ${bucket}` : `${bucket}/${key}`;
