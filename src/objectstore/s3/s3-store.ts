@@ -16,7 +16,7 @@ import {
   ListBucketsCommand, ListObjectsV2Command, PutObjectCommand, UploadPartCopyCommand, AbortMultipartUploadCommand, type S3Client,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { ApiError } from '../../domain/errors.ts';
+import { apiError, type ApiError } from '../../domain/errors.ts';
 import { bucketNameProblem, keyProblem, listPrefixProblem } from '../cos-url.ts';
 import { checkListOptions } from '../list.ts';
 import type { BucketRef, ListPage, ListPageOptions, ObjectInfo, ObjectStore, PutOptions, RequestOptions, TransferOptions } from '../types.ts';
@@ -45,7 +45,7 @@ export interface S3StoreTuning {
 }
 
 function refuse(bucket: string, key: string, problem: string): ApiError {
-  return new ApiError('InvalidParameterValue.RemoteStoragePath', `object ${JSON.stringify(`cos://${bucket}/${key}`)} ${problem}.`);
+  return apiError('InvalidParameterValue.RemoteStoragePath', { param: `object ${JSON.stringify(`cos://${bucket}/${key}`)}`, problem });
 }
 
 /** S3 ETags are quoted (`"9b2c…"`, `"…-3"` for multipart objects); ours are not.
