@@ -4,9 +4,10 @@
 # cluster (one ceph-mon, one ceph-osd, one radosgw; Debian packages ceph-mon ceph-osd radosgw
 # ceph-common) answering S3 on http://127.0.0.1:7480 (path-style requests; SigV4 and v2).
 #
-# Measured here (2 cores, Debian 12, ceph 16.2 "pacific"): from nothing (packages not installed)
-# about 65 s: 44 s of apt-get install, 21 s of bootstrap (monitor, OSD, radosgw started twice, user);
-# a restart of a stopped cluster 6 s; a run while it is up < 1 s.
+# Measured here (2 cores, Debian 12, ceph 16.2 "pacific"), cold (no ceph package, no data): 49 s
+# with the .debs in apt's cache (29 s of apt-get install, 20 s of bootstrap: monitor, OSD, radosgw
+# started twice, user), about 65 s when apt downloads them (44 s of install); a restart of a stopped
+# cluster 6 s; a run while it is up < 1 s.
 #
 # It needs root and no systemd: daemons are started directly and known by the PID files under the
 # data directory. Everything is the cluster's own: its config (<dir>/ceph.conf), data, logs,
