@@ -11,8 +11,19 @@ export default defineConfig({
         test: {
           name: 'main',
           include: ['test/**/*.test.ts'],
-          exclude: ['test/slurm/**'],
+          exclude: ['test/slurm/**', 'test/s3/**'],
           // e2e files each start their own server; keep parallelism modest on a 2-core machine
+          maxWorkers: 3,
+          sequence: { groupOrder: 0 },
+        },
+      },
+      {
+        extends: true,
+        test: {
+          // the real S3 server of scripts/s3-up.sh (Ceph RGW): each file makes buckets of its own, so
+          // they run beside the main project, in its workers (one group must have one maxWorkers)
+          name: 's3',
+          include: ['test/s3/**/*.test.ts'],
           maxWorkers: 3,
           sequence: { groupOrder: 0 },
         },

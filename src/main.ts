@@ -25,6 +25,8 @@ import { createLogger, type Logger } from './lib/logger.ts';
 import { writeProblem } from './lib/write-probe.ts';
 import { lockDataDir } from './lib/data-dir-lock.ts';
 import { FsObjectStore } from './objectstore/fs/fs-store.ts';
+import { S3ObjectStore } from './objectstore/s3/s3-store.ts';
+import type { ObjectStore } from './objectstore/types.ts';
 import { ObjectCache } from './staging/cache.ts';
 import { Stager } from './staging/stager.ts';
 import { StagingExecutor } from './staging/staging-executor.ts';
@@ -111,6 +113,33 @@ function openStore(file: string): SqliteStore {
   }
 }
 
+/**
+ * The object store of `cos://` paths, said in one log line (endpoint and region, never the keys).
+ * An S3 endpoint is asked once (a ListBuckets of 3 s at most): one that does not answer, or refuses
+ * the keys, is a warning, not a refusal to start — each object transfer then fails with its reason.
+ */
+async function openObjectStore(cfg: Config, dir: string, logger: Logger): Promise<{ store: ObjectStore; close(): void }> {
+  const o = cfg.objectStore;
+  if (o.type === 'embedded') {
+    logger.info({ objectStore: { type: 'embedded', dir } }, `object store: embedded, in ${dir}`);
+    return { store: new FsObjectStore(dir), close: () => {} };
+  }
+  const s3 = new S3ObjectStore({
+    region: o.region, forcePathStyle: o.forcePathStyle,
+    ...(o.endpoint !== undefined ? { endpoint: o.endpoint } : {}),
+    ...(o.accessKeyId !== undefined && o.secretAccessKey !== undefined ? { accessKeyId: o.accessKeyId, secretAccessKey: o.secretAccessKey } : {}),
+  });
+  const where = s3.describe();
+  logger.info({ objectStore: { type: 's3', ...where, keys: o.accessKeyId === undefined ? 'none' : 'configured' } },
+    `object store: S3 at ${where.endpoint}, region ${where.region}${o.forcePathStyle ? ', path-style' : ''}`);
+  if (o.accessKeyId === undefined) logger.warn('the object store has no keys (objectStore.accessKeyId, secretAccessKey): only requests carrying their own credentials are signed');
+  if (o.endpoint !== undefined) {
+    const problem = await s3.probe(3_000);
+    if (problem) logger.warn({ objectStore: where }, `the object store does not answer as it should: ${problem}; starting anyway (cos:// transfers fail until it does)`);
+  }
+  return { store: s3, close: () => s3.close() };
+}
+
 const LISTEN_PROBLEMS: Record<string, string> = {
   EADDRINUSE: 'the address is already in use (is another server running?); choose another --port',
   EACCES: 'permission denied (ports below 1024 need privileges); choose another --port',
@@ -180,13 +209,13 @@ export async function start(cfg: Config, opts: { clock?: Clock; logger?: Logger 
   const cluster: QueueCluster | undefined = slurmCli && { kind: 'Slurm', nodes: (partitions) => listNodes(slurmCli, partitions) };
   const queues = new QueueEnvs(slurm?.queues ?? [], cfg.defaultRegion, cluster, clock.now());
   const queueOf = (envId: string | undefined) => (envId === undefined ? slurm?.anonymousQueue : queues.queueOfEnv(envId));
-  const objects = new FsObjectStore(p.objects);
+  const objects = await openObjectStore(cfg, p.objects, logger);
   // InputMappings, OutputMappings and packages: staged in front of every engine
   const stager = new Stager({
-    root: p.staging, store: objects, cache: new ObjectCache(p.cache, cfg.cacheMaxBytes), userOf: (account) => plan.isolation.users?.get(account),
+    root: p.staging, store: objects.store, cache: new ObjectCache(p.cache, cfg.cacheMaxBytes), userOf: (account) => plan.isolation.users?.get(account),
   });
   const executor = new StagingExecutor(new ExecutorRouter(local, slurmExecutor), stager, (o, m) => logger.warn(o, m));
-  const shipper = new LogShipper(objects, p.local);
+  const shipper = new LogShipper(objects.store, p.local);
   const catalogue = new CatalogueService(cfg.limits, cfg.catalogue === undefined ? undefined : loadCatalogue(cfg.catalogue));
   const capacityOf = (t: string) => catalogue.capacityOf(t);
   // what a task's EnvVars may take: an exec's room less the longest inline command and what OpenBatch
@@ -250,6 +279,7 @@ export async function start(cfg: Config, opts: { clock?: Clock; logger?: Logger 
     await scheduler.close();
     await executor.close();
     await store.close();
+    objects.close();
     lock.release();
     const why = LISTEN_PROBLEMS[(e as NodeJS.ErrnoException).code ?? ''];
     if (why) throw new StartupError(`cannot listen on ${cfg.host}:${cfg.port}: ${why}`);
@@ -275,6 +305,7 @@ export async function start(cfg: Config, opts: { clock?: Clock; logger?: Logger 
         await executor.close();
         if (cgroups) removeParents(cgroups); // left alone where attempts still run (they outlive us)
         await store.close();
+        objects.close();
         lock.release();
         logger.flush?.();
       })();

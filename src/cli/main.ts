@@ -1,10 +1,10 @@
 // `openbatch` command line: `openbatch serve` starts the service. Its help is made from the config
-// module's tables (FLAG_HELP, ENV_HELP, SLURM_FILE_HELP), so that it names every setting and
+// module's tables (FLAG_HELP, ENV_HELP, SLURM_FILE_HELP, OBJECT_STORE_FILE_HELP), so that it names every setting and
 // environment variable.
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import path from 'node:path';
-import { CONFIG_FILE_ENV, ConfigError, ENV_HELP, FLAG_HELP, loadConfig, SLURM_FILE_HELP } from '../config/config.ts';
+import { CONFIG_FILE_ENV, ConfigError, ENV_HELP, FLAG_HELP, loadConfig, OBJECT_STORE_FILE_HELP, SLURM_FILE_HELP } from '../config/config.ts';
 import { CatalogueError } from '../domain/catalogue.ts';
 import { start, StartupError } from '../main.ts';
 import { launchedByNpm, watchParent } from './parent-watch.ts';
@@ -21,10 +21,13 @@ Options of serve:
 ${OPTIONS.map(([k, v]) => `  --${k.padEnd(WIDTH)}  ${v}`).join('\n')}
 
 Environment:
-${ENV_HELP.map(({ env, help }) => `  ${env.padEnd(28)} ${help}`).join('\n')}
+${ENV_HELP.map(({ env, help }) => `  ${env.padEnd(31)} ${help}`).join('\n')}
 
 Config file section "slurm" (Slurm partitions as THPC_QUEUE compute environments; checked against the cluster at start):
 ${SLURM_FILE_HELP.map(({ key, help }) => `  ${key.padEnd(22)} ${help}`).join('\n')}
+
+Config file section "objectStore" (where cos:// paths live; its environment variables above override its fields):
+${OBJECT_STORE_FILE_HELP.map(({ key, help }) => `  ${key.padEnd(28)} ${help}`).join('\n')}
 
 Precedence: flags > environment > config file > defaults.
 `;

@@ -36,6 +36,21 @@ export interface SlurmConfig {
   anonymousQueue?: string;
 }
 
+/** Where `cos://` objects live (config file section `objectStore`, OPENBATCH_S3_*). */
+export type ObjectStoreConfig =
+  | { type: 'embedded' }
+  | {
+      type: 's3';
+      /** One S3 endpoint for every bucket; undefined: Tencent COS, `https://cos.<region>.myqcloud.com`. */
+      endpoint?: string;
+      /** The region requests are signed for (default: the server's default region). */
+      region: string;
+      /** Path-style requests to the endpoint (default: true with an endpoint, else false). */
+      forcePathStyle: boolean;
+      accessKeyId?: string;
+      secretAccessKey?: string;
+    };
+
 export interface Config {
   host: string;
   port: number;
@@ -76,6 +91,8 @@ export interface Config {
   limits: Limits;
   /** Slurm queues (config file `slurm`); undefined: no Slurm. */
   slurm?: SlurmConfig;
+  /** The object store of `cos://` paths: the embedded one in the data dir, or an S3 server. */
+  objectStore: ObjectStoreConfig;
 }
 
 export interface Limits {
@@ -120,6 +137,7 @@ export function defaultConfig(): Config {
     accounts: [],
     attachableInstances: [],
     limits: { ...DEFAULT_LIMITS },
+    objectStore: { type: 'embedded' },
   };
 }
 
@@ -153,12 +171,26 @@ export const CONFIG_FILE_ENV = 'OPENBATCH_CONFIG';
 const SECRET_ID_ENV = 'OPENBATCH_SECRET_ID';
 const SECRET_KEY_ENV = 'OPENBATCH_SECRET_KEY';
 
+/** The environment variables of the object store (over the config file's `objectStore`). */
+export const S3_ENV = {
+  endpoint: 'OPENBATCH_S3_ENDPOINT',
+  region: 'OPENBATCH_S3_REGION',
+  accessKeyId: 'OPENBATCH_S3_ACCESS_KEY_ID',
+  secretAccessKey: 'OPENBATCH_S3_SECRET_ACCESS_KEY',
+  forcePathStyle: 'OPENBATCH_S3_FORCE_PATH_STYLE',
+} as const;
+
 /** Every environment variable the server reads, with its flag or what it holds (for --help). */
 export const ENV_HELP: { env: string; help: string }[] = [
   ...SETTINGS.map((s) => ({ env: s.env, help: `as --${s.flag}` })),
   { env: CONFIG_FILE_ENV, help: 'as --config' },
   { env: SECRET_ID_ENV, help: `the default account's SecretId (with ${SECRET_KEY_ENV}; generated and kept in the data dir when unset)` },
   { env: SECRET_KEY_ENV, help: "the default account's SecretKey" },
+  { env: S3_ENV.endpoint, help: 'as objectStore.endpoint; when set, objectStore.type is s3' },
+  { env: S3_ENV.region, help: 'as objectStore.region' },
+  { env: S3_ENV.accessKeyId, help: 'as objectStore.accessKeyId' },
+  { env: S3_ENV.secretAccessKey, help: 'as objectStore.secretAccessKey' },
+  { env: S3_ENV.forcePathStyle, help: 'as objectStore.forcePathStyle (true, false, 1 or 0)' },
 ];
 
 export const FLAG_HELP: Record<string, string> = {
@@ -186,6 +218,16 @@ export const SLURM_FILE_HELP: { key: string; help: string }[] = [
   { key: 'slurm.sharedDir', help: 'directory the server and every Slurm node see at the same path (default: <data-dir>/slurm)' },
   { key: 'slurm.queues', help: 'THPC_QUEUE compute environments, each [{ "name", "partition", "zone" }]: EnvName (letters, digits, _ and -), Slurm partition, zone (default: the first of the region)' },
   { key: 'slurm.anonymousQueue', help: 'the queue (one of the names) that tasks naming no compute environment run on (default: none, they run on this host)' },
+];
+
+/** The settings of the config file's `objectStore` section (for --help and the README). */
+export const OBJECT_STORE_FILE_HELP: { key: string; help: string }[] = [
+  { key: 'objectStore.type', help: 'embedded (default: objects under <data-dir>/objects) or s3 (an S3 server: Tencent COS, Ceph RGW, MinIO, AWS S3)' },
+  { key: 'objectStore.endpoint', help: 'http(s) URL of the S3 server for every bucket (default: none, Tencent COS: each bucket at https://cos.<region>.myqcloud.com, <region> from its cos:// host)' },
+  { key: 'objectStore.region', help: 'region requests are signed for, and of cos:// hosts that name none (default: the default region)' },
+  { key: 'objectStore.forcePathStyle', help: 'path-style requests, <endpoint>/<bucket>/<key> (default: true with an endpoint, false for COS)' },
+  { key: 'objectStore.accessKeyId', help: 'the S3 access key (SecretId on COS); with secretAccessKey' },
+  { key: 'objectStore.secretAccessKey', help: 'the S3 secret key (SecretKey on COS)' },
 ];
 
 function convert(kind: Kind, name: string, v: unknown): unknown {
@@ -245,6 +287,7 @@ export function loadConfig({ env, flags, file }: ConfigInputs): Config {
   if (file?.attachableInstances !== undefined) cfg.attachableInstances = parseAttachable(file.attachableInstances);
   if (file?.catalogue !== undefined) cfg.catalogue = file.catalogue;
   if (file?.slurm !== undefined) cfg.slurm = parseSlurm(file.slurm, cfg);
+  cfg.objectStore = parseObjectStore(file?.objectStore, env, cfg.defaultRegion);
   const sid = env[SECRET_ID_ENV], skey = env[SECRET_KEY_ENV];
   if ((sid && !skey) || (!sid && skey)) {
     throw new ConfigError(`${SECRET_ID_ENV} and ${SECRET_KEY_ENV} must be set together`);
@@ -355,4 +398,76 @@ function parseSlurm(v: unknown, cfg: Config): SlurmConfig {
     out.anonymousQueue = v.anonymousQueue;
   }
   return out;
+}
+
+const OBJECT_STORE_KEYS = ['type', 'endpoint', 'region', 'forcePathStyle', 'accessKeyId', 'secretAccessKey'];
+const REGION_NAME = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;
+
+/** The `objectStore` section with the OPENBATCH_S3_* variables over it. Values are checked here so
+ *  that a bad one stops the start naming its setting; no message repeats a key. */
+function parseObjectStore(v: unknown, env: Record<string, string | undefined>, defaultRegion: string): ObjectStoreConfig {
+  if (v !== undefined && !isObject(v)) throw new ConfigError('config file "objectStore" must be an object');
+  const o = v ?? {};
+  unknownKeys(o, OBJECT_STORE_KEYS, 'objectStore');
+  /** The value of `key`: its environment variable when set (non-empty), else the file's. */
+  const pick = (key: keyof typeof S3_ENV): { value: unknown; label: string } | undefined => {
+    const e = env[S3_ENV[key]];
+    if (e !== undefined && e !== '') return { value: e, label: S3_ENV[key] };
+    return o[key] === undefined ? undefined : { value: o[key], label: `config file "objectStore.${key}"` };
+  };
+  const endpoint = pick('endpoint');
+  let type = o.type ?? 'embedded';
+  if (type !== 'embedded' && type !== 's3') throw new ConfigError(`config file "objectStore.type" must be embedded or s3, got ${JSON.stringify(type)}`);
+  if (endpoint?.label === S3_ENV.endpoint) type = 's3';
+  if (type === 'embedded') return { type: 'embedded' };
+  const str = (p: { value: unknown; label: string } | undefined): string | undefined => {
+    if (p === undefined) return undefined;
+    if (typeof p.value !== 'string' || p.value.trim() === '') throw new ConfigError(`${p.label} must be a non-empty string`);
+    return p.value;
+  };
+  const out: ObjectStoreConfig = { type: 's3', region: defaultRegion, forcePathStyle: false };
+  const url = str(endpoint);
+  if (url !== undefined) out.endpoint = checkEndpoint(url, endpoint!.label);
+  const region = str(pick('region'));
+  if (region !== undefined) {
+    if (!REGION_NAME.test(region)) throw new ConfigError(`${pick('region')!.label} must be a region name like ap-guangzhou, got ${JSON.stringify(region)}`);
+    out.region = region;
+  }
+  // COMPAT: path style by default with an endpoint (RGW, MinIO: no wildcard DNS); COS refuses it
+  const pathStyle = pick('forcePathStyle');
+  out.forcePathStyle = pathStyle === undefined ? out.endpoint !== undefined : toBool(pathStyle.value, pathStyle.label);
+  const id = pick('accessKeyId'), secret = pick('secretAccessKey');
+  if ((id === undefined) !== (secret === undefined)) {
+    throw new ConfigError(`objectStore.accessKeyId and objectStore.secretAccessKey (${S3_ENV.accessKeyId}, ${S3_ENV.secretAccessKey}) must be given together`);
+  }
+  if (id && secret) {
+    out.accessKeyId = str(id)!;
+    // the message names the setting, never the value
+    if (typeof secret.value !== 'string' || secret.value === '') throw new ConfigError(`${secret.label} must be a non-empty string`);
+    out.secretAccessKey = secret.value;
+  }
+  return out;
+}
+
+function checkEndpoint(url: string, label: string): string {
+  // a URL with `user:password@` is never repeated in a message
+  const shown = url.includes('@') ? 'a URL with credentials (not shown)' : JSON.stringify(url);
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new ConfigError(`${label} must be an http:// or https:// URL, got ${shown}`);
+  }
+  if (u.username !== '' || u.password !== '') throw new ConfigError(`${label} must not hold credentials (give objectStore.accessKeyId and secretAccessKey)`);
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new ConfigError(`${label} must be an http:// or https:// URL, got ${shown}`);
+  if ((u.pathname !== '/' && u.pathname !== '') || u.search !== '' || u.hash !== '') {
+    throw new ConfigError(`${label} must be the server's address alone (scheme, host, port), got ${shown}`);
+  }
+  return `${u.protocol}//${u.host}`;
+}
+
+function toBool(v: unknown, label: string): boolean {
+  if (v === true || v === 'true' || v === '1' || v === 1) return true;
+  if (v === false || v === 'false' || v === '0' || v === 0) return false;
+  throw new ConfigError(`${label} must be true or false (or 1 or 0), got ${JSON.stringify(v)}`);
 }

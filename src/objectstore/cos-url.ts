@@ -71,6 +71,17 @@ export function keyProblem(key: string, rules: KeyRules = {}): string | undefine
   return undefined;
 }
 
+/** Why a listing `prefix` is not acceptable, or undefined when it is. A prefix is a plain string
+ *  (`logs/std` is fine); its directory part (up to the last `/`) must obey the key rules, so it can
+ *  smuggle no traversal into a listing. */
+export function listPrefixProblem(prefix: string): string | undefined {
+  const cut = prefix.lastIndexOf('/');
+  if (cut === 0) return "starts with '/'";
+  if (cut === -1) return CONTROL_RE.test(prefix) ? 'contains a control character' : undefined;
+  const kp = keyProblem(prefix.slice(0, cut));
+  return kp === undefined ? undefined : `has a directory part that ${kp}`;
+}
+
 function segmentsProblem(key: string, allowTrailingSlash: boolean, dotsOnly = false): string | undefined {
   if (key.startsWith('/')) return dotsOnly ? undefined : "starts with '/' (an empty path segment)";
   const segs = key.split('/');

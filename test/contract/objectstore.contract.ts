@@ -1,6 +1,7 @@
-// The ObjectStore contract: every backend (the embedded fs store now, S3/COS next) must pass these
-// tests. A backend's test file calls objectStoreContract() with a factory of fresh, empty stores;
+// The ObjectStore contract: every backend (the embedded fs store, the S3 store on a real RGW) must
+// pass these tests. A backend's test file calls objectStoreContract() with a factory of fresh, empty stores;
 // what only one backend can do (KeyConflict, symlinks, where objects land) is tested beside it.
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -21,6 +22,13 @@ export interface ObjectStoreFixture {
   /** Where writes are refused (AccessDenied), when the backend can arrange that; `undo` lifts it. */
   denied?(): Promise<{ loc: BucketRef; opts?: RequestOptions; undo(): Promise<void> }>;
 }
+
+/** What head() says of an object of `size` bytes (any etag: each backend has its own). */
+export function sized(size: number): { size: number; etag: string } {
+  return { size, etag: expect.stringMatching(/^[^"\s]+$/) as unknown as string };
+}
+
+const MiB = 1024 * 1024;
 
 /** Bucket/key pairs that no store may act on (InvalidParameterValue.RemoteStoragePath). */
 export const REFUSED: Array<[string, string]> = [
@@ -107,10 +115,10 @@ export function objectStoreContract(name: string, make: () => Promise<ObjectStor
 
     it('round-trips an object: head gives its size, getRange its bytes', async () => {
       await s.putFile(b, 'hello2/logs/stdout.log', src);
-      expect(await s.head(b, 'hello2/logs/stdout.log')).toEqual({ size: 13 });
+      expect(await s.head(b, 'hello2/logs/stdout.log')).toEqual(sized(13));
       expect(await text(b, 'hello2/logs/stdout.log')).toBe('hello, world\n');
       await s.putFile(b, 'empty', file(''));
-      expect(await s.head(b, 'empty')).toEqual({ size: 0 });
+      expect(await s.head(b, 'empty')).toEqual(sized(0));
       expect((await s.getRange(b, 'empty', 0)).length).toBe(0);
       await s.putFile(b, '日志/a b%.log', src);
       expect(await text(b, '日志/a b%.log')).toBe('hello, world\n');
@@ -135,7 +143,7 @@ export function objectStoreContract(name: string, make: () => Promise<ObjectStor
       await s.putFile(b, 'k', src);
       await s.putFile(b, 'k', file('second'));
       expect(await text(b, 'k')).toBe('second');
-      expect(await s.head(b, 'k')).toEqual({ size: 6 });
+      expect(await s.head(b, 'k')).toEqual(sized(6));
     });
 
     it('reports missing objects: head undefined, getRange and rename NoSuchKey, delete a no-op', async () => {
@@ -196,7 +204,7 @@ export function objectStoreContract(name: string, make: () => Promise<ObjectStor
       expect(await listKeys(s, b, 'missing/')).toEqual([]);
       expect(await listKeys(s, b, 'z/')).toEqual([]);
       expect(await listKeys(s, other, '')).toEqual(['logs/stdout.1.log']);
-      expect(await s.listPage(b, 'out/')).toEqual({ keys: [{ key: 'out/a', size: 13 }] });
+      expect(await s.listPage(b, 'out/')).toEqual({ keys: [{ key: 'out/a', ...sized(13) }] });
     });
 
     it('sorts by UTF-8 bytes, across "directories", page after page', async () => {
@@ -230,7 +238,7 @@ export function objectStoreContract(name: string, make: () => Promise<ObjectStor
       expect(p3.keys).toHaveLength(500);
       expect(p3.nextToken).toBeUndefined();
       expect([...p1.keys, ...p2.keys, ...p3.keys].map((e) => e.key)).toEqual(sorted);
-      expect(p1.keys[0]).toEqual({ key: sorted[0], size: 13 });
+      expect(p1.keys[0]).toEqual({ key: sorted[0], ...sized(13) });
       // startAfter: strictly after a key, which need not exist
       const after = await s.listPage(b, 'many/', { startAfter: sorted[1499], maxKeys: 3 });
       expect(after.keys.map((e) => e.key)).toEqual(sorted.slice(1500, 1503));
@@ -298,16 +306,96 @@ export function objectStoreContract(name: string, make: () => Promise<ObjectStor
         await d.undo();
       }
       await s.putFile(d.loc, 'allowed', src, d.opts);
-      expect(await s.head(d.loc, 'allowed', d.opts)).toEqual({ size: 13 });
+      expect(await s.head(d.loc, 'allowed', d.opts)).toEqual(sized(13));
+    });
+
+    it('tells an etag: the same from head, listPage and getFile, another once the object is replaced', async () => {
+      await s.putFile(b, 'v/k', src);
+      const first = (await s.head(b, 'v/k'))!;
+      expect(first).toEqual(sized(13));
+      expect((await s.listPage(b, 'v/')).keys).toEqual([{ key: 'v/k', ...first }]);
+      expect(await s.getFile(b, 'v/k', path.join(tmp, `etag-${++n}`))).toEqual(first);
+      await s.putFile(b, 'v/k', file('another version'));
+      const second = (await s.head(b, 'v/k'))!;
+      expect(second.size).toBe(15);
+      expect(second.etag).not.toBe(first.etag);
+      expect((await s.listPage(b, 'v/')).keys).toEqual([{ key: 'v/k', ...second }]);
+    });
+
+    it('getFile downloads a whole object, small or of several MiB, replacing the file', async () => {
+      const dir = fs.mkdtempSync(path.join(tmp, 'get-'));
+      const dest = path.join(dir, 'small');
+      fs.writeFileSync(dest, 'an older file, longer than the object');
+      await s.putFile(b, 'g/small', src);
+      expect(await s.getFile(b, 'g/small', dest)).toEqual(await s.head(b, 'g/small'));
+      expect(fs.readFileSync(dest, 'utf8')).toBe('hello, world\n');
+      const bytes = randomBytes(6 * MiB + 12345);
+      const big = path.join(tmp, `big-${++n}`);
+      fs.writeFileSync(big, bytes);
+      await s.putFile(b, 'g/big', big);
+      const info = await s.getFile(b, 'g/big', path.join(dir, 'big'));
+      expect(info).toEqual({ ...sized(bytes.length), etag: (await s.head(b, 'g/big'))!.etag });
+      expect(fs.readFileSync(path.join(dir, 'big')).equals(bytes)).toBe(true);
+      await s.putFile(b, 'g/empty', file(''));
+      expect(await s.getFile(b, 'g/empty', path.join(dir, 'empty'))).toEqual(sized(0));
+      expect(fs.readFileSync(path.join(dir, 'empty')).length).toBe(0);
+      expect(fs.readdirSync(dir).sort()).toEqual(['big', 'empty', 'small']); // no temp file left
+    });
+
+    it('getFile of a missing object (or bucket) fails and leaves nothing', async () => {
+      const dir = fs.mkdtempSync(path.join(tmp, 'get-'));
+      const e = await rejection(s.getFile(b, 'nope', path.join(dir, 'x')));
+      expect(e).toBeInstanceOf(ObjectStoreError);
+      expect(e).toMatchObject({ code: 'NoSuchKey', retryable: false });
+      expect(['NoSuchKey', 'NoSuchBucket']).toContain(await codeOf(s.getFile(missing, 'k', path.join(dir, 'y'))));
+      expect(fs.readdirSync(dir)).toEqual([]);
+      // a destination that cannot be written is the caller's error, not the store's
+      await s.putFile(b, 'present', src);
+      const local = await rejection(s.getFile(b, 'present', path.join(dir, 'no-such-dir', 'x')));
+      expect(local).not.toBeInstanceOf(ObjectStoreError);
+      expect(local).toMatchObject({ code: 'ENOENT' });
+    });
+
+    it('an aborted getFile rejects and leaves nothing, before or during the transfer', async () => {
+      const dir = fs.mkdtempSync(path.join(tmp, 'get-'));
+      const big = path.join(tmp, `big-${++n}`);
+      fs.writeFileSync(big, randomBytes(24 * MiB));
+      await s.putFile(b, 'g/big', big);
+      const before = new AbortController();
+      before.abort(new Error('stopped before'));
+      await expect(s.getFile(b, 'g/big', path.join(dir, 'x'), { signal: before.signal })).rejects.toThrow('stopped before');
+      const during = new AbortController();
+      const p = s.getFile(b, 'g/big', path.join(dir, 'y'), { signal: during.signal });
+      setTimeout(() => during.abort(new Error('stopped during')), 2);
+      expect(await rejection(p)).toBeInstanceOf(Error);
+      expect(fs.readdirSync(dir)).toEqual([]);
+      expect(await s.getFile(b, 'g/big', path.join(dir, 'z'))).toEqual(sized(24 * MiB)); // the object is unharmed
+    });
+
+    it('putFile sends a file larger than its part size in parts, and an aborted put stores nothing', async () => {
+      const bytes = randomBytes(12 * MiB + 7);
+      const big = path.join(tmp, `big-${++n}`);
+      fs.writeFileSync(big, bytes);
+      await s.putFile(b, 'mp/big', big, { partSizeBytes: 5 * MiB, concurrency: 2 });
+      expect(await s.head(b, 'mp/big')).toEqual(sized(bytes.length));
+      const dest = path.join(tmp, `dl-${++n}`);
+      await s.getFile(b, 'mp/big', dest);
+      expect(fs.readFileSync(dest).equals(bytes)).toBe(true);
+      // across the boundary of the first two parts
+      expect((await s.getRange(b, 'mp/big', 5 * MiB - 3, 5 * MiB + 3)).equals(bytes.subarray(5 * MiB - 3, 5 * MiB + 3))).toBe(true);
+      const aborted = new AbortController();
+      aborted.abort(new Error('no'));
+      await expect(s.putFile(b, 'mp/none', big, { signal: aborted.signal })).rejects.toThrow('no');
+      expect(await s.head(b, 'mp/none')).toBeUndefined();
     });
 
     it('takes per-request options on every call', async () => {
       const opts: RequestOptions = {};
       await s.putFile(b, 'k', src, opts);
-      expect(await s.head(b, 'k', opts)).toEqual({ size: 13 });
+      expect(await s.head(b, 'k', opts)).toEqual(sized(13));
       expect((await s.getRange(b, 'k', 0, 5, opts)).toString()).toBe('hello');
       await s.rename(b, 'k', 'l', opts);
-      expect(await s.listPage(b, '', { ...opts, maxKeys: 10 })).toEqual({ keys: [{ key: 'l', size: 13 }] });
+      expect(await s.listPage(b, '', { ...opts, maxKeys: 10 })).toEqual({ keys: [{ key: 'l', ...sized(13) }] });
       await s.delete(b, 'l', opts);
       expect(await s.head(b, 'l', opts)).toBeUndefined();
     });

@@ -111,3 +111,64 @@ describe('loadConfig: the slurm section', () => {
     expect(c.slurm!.anonymousQueue).toBe('hpc-2');
   });
 });
+
+describe('loadConfig: the objectStore section and OPENBATCH_S3_*', () => {
+  const load = (objectStore: unknown, env: Record<string, string> = {}, more: Record<string, unknown> = {}) =>
+    loadConfig({ env, flags: {}, file: objectStore === undefined ? more : { objectStore, ...more } }).objectStore;
+  const rgw = { type: 's3', endpoint: 'http://127.0.0.1:7480', region: 'ap-guangzhou', forcePathStyle: true, accessKeyId: 'testak', secretAccessKey: 'testsk' };
+
+  it('is the embedded store by default, and with type embedded', () => {
+    expect(load(undefined)).toEqual({ type: 'embedded' });
+    expect(load({ type: 'embedded' })).toEqual({ type: 'embedded' });
+    // S3 settings without the endpoint variable do not switch the type
+    expect(load(undefined, { OPENBATCH_S3_REGION: 'ap-shanghai' })).toEqual({ type: 'embedded' });
+  });
+  it('takes the file\'s section as the README shows it', () => {
+    expect(load(rgw)).toEqual(rgw);
+  });
+  it('COS: no endpoint, virtual-hosted, the default region unless given', () => {
+    expect(load({ type: 's3', accessKeyId: 'AKID1', secretAccessKey: 'sk' })).toEqual({ type: 's3', region: 'ap-guangzhou', forcePathStyle: false, accessKeyId: 'AKID1', secretAccessKey: 'sk' });
+    expect(load({ type: 's3' }, {}, { defaultRegion: 'ap-beijing' })).toEqual({ type: 's3', region: 'ap-beijing', forcePathStyle: false });
+    expect(loadConfig({ env: {}, flags: { region: 'ap-chengdu' }, file: { objectStore: { type: 's3' } } }).objectStore).toMatchObject({ region: 'ap-chengdu' });
+  });
+  it('OPENBATCH_S3_ENDPOINT makes it s3 (path-style by default); the variables override the file\'s fields', () => {
+    expect(load(undefined, { OPENBATCH_S3_ENDPOINT: 'http://minio.local:9000/', OPENBATCH_S3_ACCESS_KEY_ID: 'ak', OPENBATCH_S3_SECRET_ACCESS_KEY: 'sk' }))
+      .toEqual({ type: 's3', endpoint: 'http://minio.local:9000', region: 'ap-guangzhou', forcePathStyle: true, accessKeyId: 'ak', secretAccessKey: 'sk' });
+    expect(load({ type: 'embedded' }, { OPENBATCH_S3_ENDPOINT: 'https://s3.example.com' })).toMatchObject({ type: 's3', endpoint: 'https://s3.example.com' });
+    const env = { OPENBATCH_S3_REGION: 'us-east-1', OPENBATCH_S3_FORCE_PATH_STYLE: '0', OPENBATCH_S3_SECRET_ACCESS_KEY: 'other', OPENBATCH_S3_ENDPOINT: '' };
+    expect(load(rgw, env)).toEqual({ ...rgw, region: 'us-east-1', forcePathStyle: false, secretAccessKey: 'other' });
+    for (const [v, b] of [['true', true], ['1', true], ['false', false], ['0', false]] as const) {
+      expect(load(rgw, { OPENBATCH_S3_FORCE_PATH_STYLE: v })).toMatchObject({ forcePathStyle: b });
+    }
+  });
+  it('refuses bad values, naming the setting and never a secret', () => {
+    const bad = (objectStore: unknown, re: RegExp, env: Record<string, string> = {}) => {
+      expect(() => load(objectStore, env)).toThrow(ConfigError);
+      expect(() => load(objectStore, env)).toThrow(re);
+    };
+    bad('s3', /config file "objectStore" must be an object/);
+    bad({ type: 'cos' }, /config file "objectStore.type" must be embedded or s3, got "cos"/);
+    bad({ ...rgw, bucket: 'x' }, /unknown setting "objectStore\.bucket" \(known: type, endpoint, region, forcePathStyle, accessKeyId, secretAccessKey\)/);
+    bad({ ...rgw, endpoint: 'ftp://127.0.0.1' }, /config file "objectStore.endpoint" must be an http:\/\/ or https:\/\/ URL/);
+    bad({ ...rgw, endpoint: 'not a url' }, /objectStore.endpoint/);
+    bad({ ...rgw, endpoint: 'http://127.0.0.1:7480/bucket' }, /objectStore.endpoint" must be the server's address alone/);
+    bad({ ...rgw, endpoint: 7480 }, /config file "objectStore.endpoint" must be a non-empty string/);
+    bad(undefined, /OPENBATCH_S3_ENDPOINT must be an http/, { OPENBATCH_S3_ENDPOINT: 'localhost:7480x' });
+    bad({ ...rgw, region: 'AP Guangzhou' }, /config file "objectStore.region" must be a region name/);
+    bad(rgw, /OPENBATCH_S3_REGION must be a region name/, { OPENBATCH_S3_REGION: 'ap_guangzhou' });
+    bad({ ...rgw, forcePathStyle: 'yes' }, /config file "objectStore.forcePathStyle" must be true or false/);
+    bad(rgw, /OPENBATCH_S3_FORCE_PATH_STYLE must be true or false/, { OPENBATCH_S3_FORCE_PATH_STYLE: 'on' });
+    bad({ type: 's3', accessKeyId: 'ak' }, /accessKeyId and objectStore\.secretAccessKey .* must be given together/);
+    bad({ type: 's3', accessKeyId: 'ak', secretAccessKey: 5 }, /config file "objectStore.secretAccessKey" must be a non-empty string/);
+    for (const endpoint of ['http://ak:s3cr3t@127.0.0.1:7480', 'ftp://ak:s3cr3t@x', 'http://ak:s3cr3t@h/p']) {
+      let msg = '';
+      try {
+        load({ ...rgw, endpoint });
+      } catch (e) {
+        msg = (e as Error).message;
+      }
+      expect(msg).toMatch(/objectStore.endpoint/);
+      expect(msg).not.toContain('s3cr3t');
+    }
+  });
+});

@@ -10,7 +10,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FsObjectStore } from '../../src/objectstore/fs/fs-store.ts';
 import { listKeys } from '../../src/objectstore/list.ts';
 import { ObjectStoreError } from '../../src/objectstore/types.ts';
-import { codeOf as asyncCodeOf, objectStoreContract, REFUSED } from '../contract/objectstore.contract.ts';
+import { codeOf as asyncCodeOf, objectStoreContract, REFUSED, sized } from '../contract/objectstore.contract.ts';
 
 const isRoot = process.getuid?.() === 0;
 
@@ -63,10 +63,10 @@ describe('FsObjectStore', () => {
   it('stores <root>/<bucket>/<key> through its temp dir, leaving nothing there', async () => {
     await store.putFile(b, 'hello2/logs/stdout.log', src);
     expect(fs.readFileSync(path.join(root, 'b', 'hello2', 'logs', 'stdout.log'), 'utf8')).toBe('hello, world\n');
-    expect(await store.head(b, 'hello2/logs/stdout.log')).toEqual({ size: 13 });
+    expect(await store.head(b, 'hello2/logs/stdout.log')).toEqual(sized(13));
     // no temp files left behind, and the temp dir is not a bucket
     expect(fs.readdirSync(path.join(root, '.tmp'))).toEqual([]);
-    expect(await store.listPage({ bucket: 'b' }, '')).toEqual({ keys: [{ key: 'hello2/logs/stdout.log', size: 13 }] });
+    expect(await store.listPage({ bucket: 'b' }, '')).toEqual({ keys: [{ key: 'hello2/logs/stdout.log', ...sized(13) }] });
   });
 
   it('addresses a bucket by its name alone: region, host and credentials are ignored', async () => {
@@ -75,7 +75,7 @@ describe('FsObjectStore', () => {
     await store.putFile(full, 'k', src, creds);
     expect(fs.existsSync(path.join(root, 'b-1250000000', 'k'))).toBe(true);
     for (const loc of [{ bucket: 'b-1250000000' }, { bucket: 'b-1250000000', region: 'ap-shanghai', host: 'b-1250000000.cossh.myqcloud.com' }]) {
-      expect(await store.head(loc, 'k')).toEqual({ size: 13 });
+      expect(await store.head(loc, 'k')).toEqual(sized(13));
       expect(await listKeys(store, loc, '')).toEqual(['k']);
     }
   });
@@ -139,7 +139,7 @@ describe('FsObjectStore', () => {
           expect(e).toMatchObject({ code: 'AccessDenied', retryable: false });
           expect((e as Error).message).toMatch(/b\/logs|EPERM/);
         }
-        expect(await store.head(b, 'logs/old')).toEqual({ size: 13 }); // reads still work
+        expect(await store.head(b, 'logs/old')).toEqual(sized(13)); // reads still work
         expect(await listKeys(store, b, '')).toEqual(['logs/old']);
       } finally {
         chattr('-i', dir);
@@ -168,7 +168,7 @@ describe('FsObjectStore', () => {
         expect(await small.head(b, 'big')).toBeUndefined();
         fs.truncateSync(big, 1000);
         await small.putFile(b, 'big', big);
-        expect(await small.head(b, 'big')).toEqual({ size: 1000 });
+        expect(await small.head(b, 'big')).toEqual(sized(1000));
       } finally {
         execFileSync('umount', ['-l', mnt]);
       }
@@ -228,13 +228,13 @@ describe('FsObjectStore', () => {
     it('a symlink staying inside the bucket is tolerated, and listed with its target\'s size', async () => {
       await store.putFile(b, 'real/file', src);
       fs.symlinkSync(path.join(root, 'b', 'real'), path.join(root, 'b', 'alias'));
-      expect(await store.head(b, 'alias/file')).toEqual({ size: 13 });
+      expect(await store.head(b, 'alias/file')).toEqual(sized(13));
       await store.putFile(b, 'alias/new', src);
-      expect(await store.head(b, 'real/new')).toEqual({ size: 13 });
+      expect(await store.head(b, 'real/new')).toEqual(sized(13));
       fs.symlinkSync(path.join(root, 'b', 'real', 'file'), path.join(root, 'b', 'flink'));
       fs.symlinkSync(path.join(root, 'b', 'nowhere'), path.join(root, 'b', 'dangling'));
       expect((await store.listPage(b, '')).keys).toEqual([
-        { key: 'flink', size: 13 }, { key: 'real/file', size: 13 }, { key: 'real/new', size: 13 },
+        { key: 'flink', ...sized(13) }, { key: 'real/file', ...sized(13) }, { key: 'real/new', ...sized(13) },
       ]);
     });
 

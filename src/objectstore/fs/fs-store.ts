@@ -10,7 +10,7 @@ import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { ApiError } from '../../domain/errors.ts';
-import { bucketNameProblem, keyProblem } from '../cos-url.ts';
+import { bucketNameProblem, keyProblem, listPrefixProblem } from '../cos-url.ts';
 import { checkListOptions, compareKeys } from '../list.ts';
 import {
   ObjectStoreError, type BucketRef, type ListPage, type ListPageOptions, type ObjectEntry, type ObjectInfo, type ObjectStore, type PutOptions,
@@ -209,10 +209,10 @@ export class FsObjectStore implements ObjectStore {
     if (bp) throw refuse(bucket, prefix, `names an invalid ${bp}`);
     // A prefix is a plain string (`logs/std` is fine); only its directory part is walked, and that
     // part must obey the key rules so it cannot smuggle traversal into the walk.
+    const pp = listPrefixProblem(prefix);
+    if (pp) throw refuse(bucket, prefix, `has a prefix that ${pp}`);
     const cut = prefix.lastIndexOf('/');
     const dirKey = cut === -1 ? '' : prefix.slice(0, cut);
-    const kp = dirKey === '' ? (cut === 0 ? "starts with '/'" : undefined) : keyProblem(dirKey);
-    if (kp) throw refuse(bucket, prefix, `has a prefix whose directory part ${kp}`);
     const bucketDir = await this.realBucketDir(bucket);
     if (bucketDir === undefined) return;
     let start = bucketDir;
