@@ -12,18 +12,41 @@ import { bucketRef, joinKey, parseCosUrl } from '../objectstore/cos-url.ts';
 import { isNoSuchKey, type BucketRef, type ObjectStore } from '../objectstore/types.ts';
 import type { FinishedAttempt } from '../domain/task-spec.ts';
 
+/** Attempts whose logs are shipped at once; the others wait their turn. Short attempts end faster
+ *  than an object store takes their logs: without a bound, hundreds of uploads would compete for the
+ *  store (and its connections) and each would go slower. */
+export const SHIP_CONCURRENCY = 8;
+
 export class LogShipper {
+  private active = 0;
+  private readonly waiting: (() => void)[] = [];
+
   constructor(
     private readonly objects: ObjectStore,
     private readonly localRoot: string,
+    private readonly concurrency = SHIP_CONCURRENCY,
   ) {}
 
   async ship(a: FinishedAttempt): Promise<void> {
+    if (this.active >= this.concurrency) await new Promise<void>((r) => this.waiting.push(r));
+    this.active += 1;
+    try {
+      await this.shipNow(a);
+    } finally {
+      this.active -= 1;
+      this.waiting.shift()?.();
+    }
+  }
+
+  private async shipNow(a: FinishedAttempt): Promise<void> {
     const vars = { jobId: a.jobId, taskName: a.taskName, index: a.index };
     const r = a.spec.redirect;
     if (r) {
-      await this.toObject(r.stdoutPath, r.stdoutFile, vars, a.stdoutFile, a.attempt);
-      await this.toObject(r.stderrPath, r.stderrFile, vars, a.stderrFile, a.attempt);
+      // both streams at once: an object store takes requests in parallel
+      await Promise.all([
+        this.toObject(r.stdoutPath, r.stdoutFile, vars, a.stdoutFile, a.attempt),
+        this.toObject(r.stderrPath, r.stderrFile, vars, a.stderrFile, a.attempt),
+      ]);
     }
     const l = a.spec.redirectLocal;
     if (l) {
