@@ -2,7 +2,7 @@
 // job that reads its inputs from a bucket (a directory and a single object), runs a packaged program
 // and writes its results and logs back; mapped paths private to each attempt (and the host's own
 // untouched); outputs of an attempt that ended while the server was down uploaded by the next one;
-// and every fault (a missing input, a missing package, a package that is no .tar.gz, an upload the
+// an environment's InputMappings given to its tasks; and every fault (a missing input, a missing package, a package that is no .tar.gz, an upload the
 // store refuses) ending the instance FAILED with a reason that names the path. A store fixture says
 // how the server is configured and how the test puts and reads objects, as a user would.
 import { execFileSync } from 'node:child_process';
@@ -122,6 +122,28 @@ export function dataSuite(name: string, make: () => Promise<DataStoreFixture | s
       expect(fs.existsSync(`${top}/out/joined-0.txt`)).toBe(false);
       expect(fs.existsSync(`${top}/in/a.txt`)).toBe(false);
     });
+
+    it("gives every task on a compute environment the environment's InputMappings", async (t) => {
+      if (skip) return t.skip();
+      await fx.put(`${run}/env-in/conf.txt`, 'from the environment');
+      const { EnvId } = await c.CreateComputeEnv!({
+        Placement: { Zone: 'ap-guangzhou-2' },
+        ComputeEnv: {
+          EnvName: `data-${run}`, DesiredComputeNodeCount: 1, EnvData: { InstanceType: 'S1.SMALL1', ImageId: 'img-bd78fy2t' },
+          InputMappings: [{ SourcePath: `${cos}/${run}/env-in/`, DestinationPath: `${top}/env/` }],
+        },
+      });
+      const { JobId } = await c.SubmitJob!({
+        Placement: { Zone: 'ap-guangzhou-2' },
+        Job: { JobName: 'env-data', Tasks: [{
+          TaskName: 'A', EnvId, Application: { DeliveryForm: 'LOCAL', Command: `cat ${top}/env/conf.txt` },
+          RedirectInfo: { StdoutRedirectPath: `${cos}/${run}/env-logs/` },
+        }] },
+      });
+      expect((await waitJobDone(c, JobId, 120_000)).JobState, JSON.stringify(await instance(JobId))).toBe('SUCCEED');
+      expect((await fx.get(`${run}/env-logs/stdout.${JobId}.A.0.log`))?.toString()).toBe('from the environment');
+      await c.DeleteComputeEnv!({ EnvId });
+    }, 150_000);
 
     it('keeps mapped paths private to each attempt: its own outputs only, inputs read-only', async (t) => {
       if (skip) return t.skip();
