@@ -7,6 +7,7 @@
 // belong to its run-as user, 0700 (one account's attempts cannot see another's) — but seeds/<jobId> is
 // root's (0711), so that the server fills a seed copy where no process of the user can redirect a
 // write; the copy is given to the user once filled. Also reads and writes those status files.
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { LocalLayout, LocalLogs } from '../local/layout.ts';
@@ -90,9 +91,17 @@ export function makeJobDirs(layout: SlurmLayout, jobId: string, owner: Owner | u
 
 /** A file the elements read (map, command): written whole, then renamed into place, their user's. */
 export function writeShared(file: string, data: string, owner: Owner | undefined): void {
-  const tmp = `${file}.tmp`;
-  fs.writeFileSync(tmp, data, { mode: 0o600 });
-  if (owner) fs.chownSync(tmp, owner.uid, owner.gid);
+  // the directory is the user's: a name they planted (a symlink to a file of root's) is never
+  // followed — the temporary file is new (O_EXCL, a name they cannot guess), and rename(2) replaces
+  // a link at `file` rather than writing through it
+  const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
+  const fd = fs.openSync(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600);
+  try {
+    fs.writeFileSync(fd, data);
+    if (owner) fs.fchownSync(fd, owner.uid, owner.gid);
+  } finally {
+    fs.closeSync(fd);
+  }
   fs.renameSync(tmp, file);
 }
 
