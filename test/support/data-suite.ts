@@ -2,9 +2,11 @@
 // job that reads its inputs from a bucket (a directory and a single object), runs a packaged program
 // and writes its results and logs back; mapped paths private to each attempt (and the host's own
 // untouched); outputs of an attempt that ended while the server was down uploaded by the next one;
-// an environment's InputMappings given to its tasks; and every fault (a missing input, a missing package, a package that is no .tar.gz, an upload the
-// store refuses) ending the instance FAILED with a reason that names the path. A store fixture says
-// how the server is configured and how the test puts and reads objects, as a user would.
+// an environment's InputMappings given to its tasks; staging shown as STARTING, outside Timeout, and
+// done again after a kill -9; and every fault (a missing input, a missing package, a package that is
+// no .tar.gz, an upload the store refuses) ending the instance FAILED with a reason that names the
+// path. A store fixture says how the server is configured and how the test puts and reads objects,
+// as a user would.
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
