@@ -79,7 +79,7 @@ describe('SubmitJob validation', () => {
     ['bad instance type', { ComputeEnv: { EnvData: { InstanceType: 'huge' } } }, 'InvalidParameterValue.InstanceType'],
     ['duplicate instance types', { ComputeEnv: { EnvData: { InstanceTypes: ['S1.SMALL1', 'S1.SMALL1'] } } }, 'InvalidParameterValue.InstanceTypeDuplicate'],
     ['weak password', { ComputeEnv: { EnvData: { InstanceType: 'S1.SMALL1', LoginSettings: { Password: 'abc' } } } }, 'InvalidParameter.CvmParameters'],
-    ['PACKAGE delivery', { Application: { DeliveryForm: 'PACKAGE', Command: 'run.sh', PackagePath: 'cos://bucket/pkg.tgz' } }, 'UnsupportedOperation'],
+    ['a PACKAGE that is no .tar.gz', { Application: { DeliveryForm: 'PACKAGE', Command: 'run.sh', PackagePath: 'cos://bucket/pkg.zip' } }, 'InvalidParameterValue.RemoteStoragePath'],
     ['Docker', { Application: { DeliveryForm: 'LOCAL', Command: 'true', Docker: { Image: 'alpine' } } }, 'UnsupportedOperation'],
     ['bad DeliveryForm', { Application: { DeliveryForm: 'REMOTE', Command: 'true' } }, 'InvalidParameterValue'],
     ['empty command', { Application: { DeliveryForm: 'LOCAL', Command: '  ' } }, 'InvalidParameterValue'],
@@ -92,7 +92,8 @@ describe('SubmitJob validation', () => {
     ['bad FailedAction', { FailedAction: 'EXPLODE' }, 'InvalidParameterValue'],
     ['MaxConcurrentNum over 200000', { MaxConcurrentNum: 200001 }, 'InvalidParameterValue'],
     ['bad env var name', { EnvVars: [{ Name: 'A-B', Value: '1' }] }, 'InvalidParameterValue'],
-    ['input mappings (not built)', { InputMappings: [{ SourcePath: 'cos://bucket/in/', DestinationPath: '/data/' }] }, 'UnsupportedOperation'],
+    ['an input mapping to a relative path', { InputMappings: [{ SourcePath: 'cos://bucket/in/', DestinationPath: 'data/' }] }, 'InvalidParameterValue.LocalPath'],
+    ['an input mapping into /proc', { InputMappings: [{ SourcePath: 'cos://bucket/in/', DestinationPath: '/proc/data/' }] }, 'InvalidParameterValue.LocalPath'],
   ])('rejects a task with %s', async (_name, over, expected) => {
     expect(await code(c.SubmitJob!(withTask(over as Record<string, unknown>)))).toBe(expected);
   });
