@@ -45,6 +45,20 @@ function tgz(files: Record<string, string>): Buffer {
   return out;
 }
 
+/** An http package whose server answers (HEAD and GET) only once `release` is called. */
+async function heldPackage(body: Buffer, name: string): Promise<{ url: string; release: () => void; close: () => void }> {
+  let release: () => void = () => {};
+  const held = new Promise<void>((r) => (release = r));
+  const web = http.createServer((req, res) => {
+    void held.then(() => {
+      res.writeHead(200, { etag: `"${name}"`, 'content-length': body.length });
+      res.end(req.method === 'HEAD' ? undefined : body);
+    });
+  });
+  await new Promise<void>((r) => web.listen(0, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${(web.address() as AddressInfo).port}/${name}`, release, close: () => web.close() };
+}
+
 function task(over: Record<string, unknown>) {
   return {
     TaskName: 'A', TaskInstanceNum: 1,
@@ -232,19 +246,8 @@ export function dataSuite(name: string, make: () => Promise<DataStoreFixture | s
 
     it('shows STARTING with reason Staging while it stages, not counted against Timeout; TerminateJob ends it there', async (t) => {
       if (skip) return t.skip();
-      // an http(s) package whose server answers only when told to
-      const body = tgz({ 'hello.sh': '#!/bin/sh\necho hello from the package\n' });
-      let release: () => void = () => {};
-      const held = new Promise<void>((r) => (release = r));
-      const web = http.createServer((req, res) => {
-        void held.then(() => {
-          res.writeHead(200, { etag: `"${run}"`, 'content-length': body.length });
-          res.end(req.method === 'HEAD' ? undefined : body);
-        });
-      });
-      await new Promise<void>((r) => web.listen(0, '127.0.0.1', r));
+      const { url, release, close } = await heldPackage(tgz({ 'hello.sh': '#!/bin/sh\necho hello from the package\n' }), `${run}/app.tgz`);
       try {
-        const url = `http://127.0.0.1:${(web.address() as AddressInfo).port}/${run}/app.tgz`;
         const app = { DeliveryForm: 'PACKAGE', PackagePath: url, Command: './hello.sh' };
         const { JobId } = await c.SubmitJob!(job({ Application: app, Timeout: 1, RedirectInfo: { StdoutRedirectPath: `${cos}/${run}/s-logs/` } }));
         const stopped = await c.SubmitJob!(job({ Application: app }));
@@ -262,24 +265,14 @@ export function dataSuite(name: string, make: () => Promise<DataStoreFixture | s
         expect((await fx.get(`${run}/s-logs/stdout.${JobId}.A.0.log`))?.toString()).toBe('hello from the package\n');
       } finally {
         release();
-        web.close();
+        close();
       }
     });
 
     it('stages again after a kill -9 of the server in the middle of staging, without using a retry', async (t) => {
       if (skip) return t.skip();
-      const body = tgz({ 'go.sh': '#!/bin/sh\necho staged again\n' });
-      let release: () => void = () => {};
-      const held = new Promise<void>((r) => (release = r));
-      const web = http.createServer((req, res) => {
-        void held.then(() => {
-          res.writeHead(200, { etag: `"${run}-k"`, 'content-length': body.length });
-          res.end(req.method === 'HEAD' ? undefined : body);
-        });
-      });
-      await new Promise<void>((r) => web.listen(0, '127.0.0.1', r));
+      const { url, release, close } = await heldPackage(tgz({ 'go.sh': '#!/bin/sh\necho staged again\n' }), `${run}/k.tgz`);
       try {
-        const url = `http://127.0.0.1:${(web.address() as AddressInfo).port}/${run}/k.tgz`;
         const { JobId } = await c.SubmitJob!(job({ Application: { DeliveryForm: 'PACKAGE', PackagePath: url, Command: './go.sh' }, MaxRetryCount: 0 }));
         await waitFor(async () => (await instance(JobId))?.StateReason === 'Staging' || undefined, 'the instance to stage');
         await srv.kill9();
@@ -290,7 +283,7 @@ export function dataSuite(name: string, make: () => Promise<DataStoreFixture | s
         expect((await waitJobDone(c, JobId)).JobState, JSON.stringify(await instance(JobId))).toBe('SUCCEED');
       } finally {
         release();
-        web.close();
+        close();
       }
     });
 
