@@ -11,7 +11,7 @@ import { normalTarget, type DataSpec } from '../domain/data-spec.ts';
 import type { LaunchGroup, MountSpec } from '../executors/types.ts';
 import type { ObjectStore } from '../objectstore/types.ts';
 import type { ObjectCache } from './cache.ts';
-import { resolveInput, resolvePackage, StagingError, uploadDir, type TransferContext } from './transfer.ts';
+import { resolveInput, resolvePackage, uploadDir, type TransferContext } from './transfer.ts';
 
 export interface StagerOptions {
   root: string;
@@ -45,6 +45,8 @@ export interface StagingFailure {
 export class Stager {
   /** Manifests of attempts staged or found (by key). */
   private readonly manifests = new Map<string, Manifest>();
+  /** Jobs with a staging directory, as found after a restart (asked once per job). */
+  private readonly jobsHere = new Map<string, boolean>();
 
   constructor(private readonly o: StagerOptions) {
     fs.mkdirSync(o.root, { recursive: true, mode: 0o700 });
@@ -103,6 +105,9 @@ export class Stager {
   found(jobId: string, key: string): { outputs: boolean } | undefined {
     let m = this.manifests.get(key);
     if (!m) {
+      let here = this.jobsHere.get(jobId);
+      if (here === undefined) this.jobsHere.set(jobId, (here = fs.existsSync(path.join(this.o.root, jobId))));
+      if (!here) return undefined;
       try {
         m = JSON.parse(fs.readFileSync(path.join(this.dirOf(jobId, key), 'manifest.json'), 'utf8')) as Manifest;
       } catch {
@@ -155,7 +160,6 @@ async function failingAs<T>(reason: string, what: string, fn: () => Promise<T>):
   try {
     return await fn();
   } catch (e) {
-    if (e instanceof StagingError) throw new StagingFailed({ reason, detail: `${what} could not be staged: ${e.message}` });
     throw new StagingFailed({ reason, detail: `${what} could not be staged: ${e instanceof Error ? e.message : String(e)}` });
   }
 }

@@ -17,7 +17,7 @@ import { mapLimit, type ObjectCache } from './cache.ts';
 
 /** A staging step that failed for good: its message is the instance's StateDetailedReason. */
 export class StagingError extends Error {
-  constructor(message: string, readonly reason: string) {
+  constructor(message: string) {
     super(message);
     this.name = 'StagingError';
   }
@@ -67,10 +67,10 @@ export async function resolveInput(source: string, ctx: TransferContext): Promis
       // "directory marker" objects (`dir/`) hold nothing
       if (e.key.endsWith('/')) continue;
       entries.push(e);
-      if (entries.length > MAX_INPUT_OBJECTS) throw new StagingError(`${source} holds more than ${MAX_INPUT_OBJECTS} objects`, 'InputTooLarge');
+      if (entries.length > MAX_INPUT_OBJECTS) throw new StagingError(`${source} holds more than ${MAX_INPUT_OBJECTS} objects`);
     }
     if (entries.length === 0) {
-      throw new StagingError(`no object ${loc.prefix.endsWith('/') || loc.prefix === '' ? 'under' : 'at or under'} ${source} (or its bucket does not exist)`, 'InputNotFound');
+      throw new StagingError(`no object ${loc.prefix.endsWith('/') || loc.prefix === '' ? 'under' : 'at or under'} ${source} (or its bucket does not exist)`);
     }
     const view = await ctx.cache.view(ctx.store, bucket, prefix, entries, opts);
     return { kind: 'dir', path: view, objects: entries.length, bytes: entries.reduce((n, e) => n + e.size, 0) };
@@ -88,8 +88,8 @@ export async function resolvePackage(packagePath: string, user: { uid: number; g
       const bucket = bucketRef(loc);
       const opts = { ...(ctx.credentials ? { credentials: ctx.credentials } : {}), ...(ctx.signal ? { signal: ctx.signal } : {}) };
       const info = await ctx.store.head(bucket, loc.prefix, opts);
-      if (!info) throw new StagingError(`no object at ${packagePath} (or its bucket does not exist)`, 'PackageNotFound');
-      if (info.size > MAX_PACKAGE_BYTES) throw new StagingError(`${packagePath} is larger than ${MAX_PACKAGE_BYTES} bytes`, 'PackageTooLarge');
+      if (!info) throw new StagingError(`no object at ${packagePath} (or its bucket does not exist)`);
+      if (info.size > MAX_PACKAGE_BYTES) throw new StagingError(`${packagePath} is larger than ${MAX_PACKAGE_BYTES} bytes`);
       archive = { file: await ctx.cache.object(ctx.store, bucket, loc.prefix, info, opts), version: info.etag };
     }
     return ctx.cache.directory(['package', packagePath, archive.version, String(user?.uid ?? -1)], (dir) => untar(archive.file, dir, user, packagePath));
@@ -165,10 +165,10 @@ export async function withRetries<T>(where: string, fn: () => Promise<T>, signal
 function asStagingError(where: string, e: unknown, tries: number): StagingError {
   if (e instanceof ObjectStoreError) {
     const after = e.retryable ? ` (after ${tries} tries)` : '';
-    return new StagingError(`${where}: ${e.code}: ${e.message}${after}`, e.code === 'AccessDenied' ? 'AccessDenied' : e.code === 'Unavailable' ? 'StoreUnavailable' : 'ObjectNotFound');
+    return new StagingError(`${where}: ${e.code}: ${e.message}${after}`);
   }
   const msg = e instanceof Error ? e.message : String(e);
-  return new StagingError(`${where}: ${msg}`, 'StagingFailed');
+  return new StagingError(`${where}: ${msg}`);
 }
 
 function isTransient(e: unknown): boolean {
@@ -181,13 +181,13 @@ function isTransient(e: unknown): boolean {
 async function fetchHttp(url: string, ctx: TransferContext): Promise<{ file: string; version: string }> {
   const signal = ctx.signal ? AbortSignal.any([ctx.signal, AbortSignal.timeout(HTTP_TIMEOUT_MS)]) : AbortSignal.timeout(HTTP_TIMEOUT_MS);
   const head = await fetch(url, { method: 'HEAD', signal, redirect: 'follow' });
-  if (!head.ok) throw new StagingError(`${url}: HTTP ${head.status} ${head.statusText}`, head.status === 404 ? 'PackageNotFound' : 'StagingFailed');
+  if (!head.ok) throw new StagingError(`${url}: HTTP ${head.status} ${head.statusText}`);
   const version = head.headers.get('etag') ?? `${head.headers.get('last-modified') ?? ''}/${head.headers.get('content-length') ?? ''}`;
   const file = await ctx.cache.file(['http', url, version], async (tmp) => {
     const res = await fetch(url, { signal: ctx.signal ?? null, redirect: 'follow' });
-    if (!res.ok || !res.body) throw new StagingError(`${url}: HTTP ${res.status} ${res.statusText}`, 'StagingFailed');
+    if (!res.ok || !res.body) throw new StagingError(`${url}: HTTP ${res.status} ${res.statusText}`);
     const len = Number(res.headers.get('content-length') ?? 0);
-    if (len > MAX_PACKAGE_BYTES) throw new StagingError(`${url} is larger than ${MAX_PACKAGE_BYTES} bytes`, 'PackageTooLarge');
+    if (len > MAX_PACKAGE_BYTES) throw new StagingError(`${url} is larger than ${MAX_PACKAGE_BYTES} bytes`);
     await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), fs.createWriteStream(tmp, { flags: 'wx' }));
     return (await fsp.stat(tmp)).size;
   });
@@ -211,7 +211,7 @@ async function untar(archive: string, dir: string, user: { uid: number; gid: num
     child.on('error', reject);
     child.on('close', (code) => {
       if (code === 0) resolve();
-      else reject(new StagingError(`${name} could not be unpacked as a .tar.gz: ${err.trim().split('\n').slice(-2).join('; ') || `tar exited with ${code}`}`, 'PackageInvalid'));
+      else reject(new StagingError(`${name} could not be unpacked as a .tar.gz: ${err.trim().split('\n').slice(-2).join('; ') || `tar exited with ${code}`}`));
     });
     fs.createReadStream(archive).on('error', reject).pipe(child.stdin!).on('error', () => {});
   });
