@@ -9,6 +9,8 @@ export interface Lease {
   epoch: number;
   /** Time (ms) from which another holder may take the lease over. */
   expiresAt: number;
+  /** When this holder took the lease (ms): kept across its renewals (/healthz says since when it leads). */
+  since: number;
 }
 
 /** What a service asks the scheduler to do; each kind carries its own typed fields (stored as JSON). */
@@ -32,3 +34,18 @@ export type NewCommand = Command & { createdAt: number };
 
 /** A command as stored: `id` comes from the database and grows with every insert (never reused). */
 export type CommandRecord = NewCommand & { id: number };
+
+/** How a command went, as a sender on any replica reads it back (Store.commandResults). */
+export type CommandResult = { done: true } | { done: false; reason: string };
+
+/** A command the leader refused (or failed to carry out): completed with its reason, which is kept
+ *  for REFUSALS_KEPT_MS so that a sender on another replica can read it. */
+export interface RefusedCommand {
+  id: number;
+  reason: string;
+  /** When it was refused (ms, the leader's clock). */
+  at: number;
+}
+
+/** How long the reasons of refused commands are kept (senders wait far less than this). */
+export const REFUSALS_KEPT_MS = 3_600_000;

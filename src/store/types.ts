@@ -3,9 +3,9 @@
 // server replicas) implements this interface and passes the same contract suite
 // (test/contract/store.contract.ts). No transaction leaks out: each method is atomic on its own.
 import type { Counts, State } from '../domain/states.ts';
-import type { CommandRecord, Lease, NewCommand } from './coordination.ts';
+import type { CommandRecord, CommandResult, Lease, NewCommand, RefusedCommand } from './coordination.ts';
 
-export type { Command, CommandKind, CommandRecord, Lease, NewCommand } from './coordination.ts';
+export type { Command, CommandKind, CommandRecord, CommandResult, Lease, NewCommand, RefusedCommand } from './coordination.ts';
 export { FencedError } from './errors.ts';
 
 export interface Tag {
@@ -222,6 +222,9 @@ export interface WriteBatch {
   samples?: SampleRecord[];
   /** Commands this batch's changes carry out: completed (deleted) in the same transaction. */
   completedCommands?: number[];
+  /** Of those, the ones refused or failed: their reasons are kept (commandResults) for REFUSALS_KEPT_MS;
+   *  older kept reasons may be dropped by the same write. */
+  refusedCommands?: RefusedCommand[];
 }
 
 /** A page of a task's instances (rows and not-yet-materialised ones); see instance-page.ts. */
@@ -363,6 +366,23 @@ export interface Store {
    * lost while its connection is down). Returns the unsubscribe function.
    */
   onCommand(listener: () => void): () => void;
+  /**
+   * How these commands went, for a sender on any replica: an id still pending is absent from the map;
+   * a completed one is { done: true }, or { done: false, reason } when it was completed as refused
+   * (WriteBatch.refusedCommands, kept for REFUSALS_KEPT_MS). An id never given reads as done.
+   */
+  commandResults(ids: number[]): Promise<Map<number, CommandResult>>;
+
+  /**
+   * Request limits that hold for the deployment as a whole (every replica sharing this store).
+   * takeRateToken: a token bucket per key (burst = perSecond, refilled continuously at perSecond per
+   * second); true when a token was taken, false when the bucket is empty. firstUse: true the first
+   * time `key` is used within `windowMs` (the use is recorded), false when it was already used (v1
+   * replay protection). `nowMs` is the caller's clock; a shared backend may use its own. SQLite (one
+   * process per database, as the data-dir lock ensures) keeps them in memory; PostgreSQL in tables.
+   */
+  takeRateToken(key: string, perSecond: number, nowMs: number): Promise<boolean>;
+  firstUse(key: string, nowMs: number, windowMs: number): Promise<boolean>;
 
   close(): Promise<void>;
 }

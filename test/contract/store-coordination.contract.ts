@@ -3,6 +3,7 @@
 // (acquire, renew, takeover after expiry with a new epoch, release) and fencing of the scheduler's writes.
 import { describe, expect, it } from 'vitest';
 import { zeroCounts } from '../../src/domain/states.ts';
+import { REFUSALS_KEPT_MS } from '../../src/store/coordination.ts';
 import { FencedError } from '../../src/store/errors.ts';
 import type { Command, Lease, Store } from '../../src/store/types.ts';
 import { activity, env, inst, job, node, settle, task, type StoreFactory } from './store-fixtures.ts';
@@ -88,19 +89,19 @@ export function coordinationContract(f: StoreFactory): void {
       const s = await f.create();
       expect(await s.currentLease()).toBeUndefined();
       const a = (await s.acquireLease('a', TTL, 1000))!;
-      expect(a).toEqual({ holder: 'a', epoch: expect.any(Number), expiresAt: 1000 + TTL });
+      expect(a).toEqual({ holder: 'a', epoch: expect.any(Number), expiresAt: 1000 + TTL, since: 1000 });
       expect(a.epoch).toBeGreaterThanOrEqual(1);
       expect(await s.currentLease()).toEqual(a);
       // another holder waits while the lease runs
       expect(await s.acquireLease('b', TTL, 1000 + TTL - 1)).toBeUndefined();
       // the holder renews it: same epoch, later expiry (by acquire or by renew)
-      expect(await s.acquireLease('a', TTL, 2000)).toEqual({ holder: 'a', epoch: a.epoch, expiresAt: 2000 + TTL });
+      expect(await s.acquireLease('a', TTL, 2000)).toEqual({ holder: 'a', epoch: a.epoch, expiresAt: 2000 + TTL, since: 1000 });
       const renewed = (await s.renewLease(a, TTL, 3000))!;
-      expect(renewed).toEqual({ holder: 'a', epoch: a.epoch, expiresAt: 3000 + TTL });
+      expect(renewed).toEqual({ holder: 'a', epoch: a.epoch, expiresAt: 3000 + TTL, since: 1000 });
       expect(await s.acquireLease('b', TTL, 2000 + TTL)).toBeUndefined();
       // expired: b takes over with a new epoch; a can no longer renew, nor take it back while b's runs
       const b = (await s.acquireLease('b', TTL, 3000 + TTL))!;
-      expect(b).toEqual({ holder: 'b', epoch: a.epoch + 1, expiresAt: 3000 + 2 * TTL });
+      expect(b).toEqual({ holder: 'b', epoch: a.epoch + 1, expiresAt: 3000 + 2 * TTL, since: 3000 + TTL });
       expect(await s.currentLease()).toEqual(b);
       expect(await s.renewLease(renewed, TTL, 3000 + TTL)).toBeUndefined();
       expect(await s.acquireLease('a', TTL, 3001 + TTL)).toBeUndefined();
@@ -113,13 +114,13 @@ export function coordinationContract(f: StoreFactory): void {
     it('renews a lapsed lease nobody took over, and gives a new epoch after a release, even to the same holder', async () => {
       const s = await f.create();
       const a = (await s.acquireLease('a', TTL, 1000))!;
-      expect(await s.renewLease(a, TTL, 1000 + 5 * TTL)).toEqual({ holder: 'a', epoch: a.epoch, expiresAt: 1000 + 6 * TTL });
-      expect(await s.acquireLease('a', TTL, 1000 + 9 * TTL)).toEqual({ holder: 'a', epoch: a.epoch, expiresAt: 1000 + 10 * TTL });
+      expect(await s.renewLease(a, TTL, 1000 + 5 * TTL)).toEqual({ holder: 'a', epoch: a.epoch, expiresAt: 1000 + 6 * TTL, since: 1000 });
+      expect(await s.acquireLease('a', TTL, 1000 + 9 * TTL)).toEqual({ holder: 'a', epoch: a.epoch, expiresAt: 1000 + 10 * TTL, since: 1000 });
       await s.releaseLease(a);
       expect(await s.currentLease()).toBeUndefined();
       expect(await s.renewLease(a, TTL, 2000)).toBeUndefined();
       const again = (await s.acquireLease('a', TTL, 2000))!;
-      expect(again.epoch).toBe(a.epoch + 1);
+      expect(again).toMatchObject({ epoch: a.epoch + 1, since: 2000 });
       // the same holder's lease of an older epoch is lost for good
       expect(await s.renewLease(a, TTL, 2001)).toBeUndefined();
       expect(await s.currentLease()).toEqual(again);
@@ -217,6 +218,66 @@ export function coordinationContract(f: StoreFactory): void {
       const err = await s.deleteJob(j.id, current).then(() => undefined, (e: unknown) => e);
       expect(err).toMatchObject({ code: 'Fenced', staleEpoch: current, currentEpoch: undefined });
       expect((await s.getJobById(j.id))?.id).toBe(j.id);
+      await s.close();
+    });
+  });
+
+  describe('command results', () => {
+    it('answers pending, done and refused (with its reason) for a sender on any replica', async () => {
+      const s = await f.create();
+      const { epoch } = (await s.acquireLease('a', TTL, 1000))!;
+      const c1 = await s.insertCommand({ kind: 'terminate-job', jobId: 'job-1', createdAt: 1 });
+      const c2 = await s.insertCommand({ kind: 'delete-job', jobId: 'job-2', createdAt: 2 });
+      const c3 = await s.insertCommand({ kind: 'retry-job', jobId: 'job-3', createdAt: 3 });
+      expect(await s.commandResults([c1.id, c2.id, c3.id])).toEqual(new Map());
+      await s.applyBatch({
+        jobs: [], tasks: [], instances: [], attempts: [], completedCommands: [c1.id, c2.id],
+        refusedCommands: [{ id: c2.id, reason: 'the job is still being processed', at: 5000 }],
+      }, epoch);
+      expect(await s.commandResults([c1.id, c2.id, c3.id])).toEqual(new Map([
+        [c1.id, { done: true }], [c2.id, { done: false, reason: 'the job is still being processed' }],
+      ]));
+      expect(await s.commandResults([])).toEqual(new Map());
+      // a stale leader's refusals are fenced with the rest of its batch
+      const b = (await s.acquireLease('b', TTL, 1000 + TTL))!;
+      await expect(s.applyBatch({ jobs: [], tasks: [], instances: [], attempts: [], completedCommands: [c3.id],
+        refusedCommands: [{ id: c3.id, reason: 'no', at: 6000 }] }, epoch)).rejects.toBeInstanceOf(FencedError);
+      expect((await s.commandResults([c3.id])).has(c3.id)).toBe(false);
+      // reasons are kept for REFUSALS_KEPT_MS: a later refusal drops the ones older than that
+      await s.applyBatch({ jobs: [], tasks: [], instances: [], attempts: [], completedCommands: [c3.id],
+        refusedCommands: [{ id: c3.id, reason: 'later', at: 5000 + REFUSALS_KEPT_MS + 1 }] }, b.epoch);
+      expect(await s.commandResults([c2.id, c3.id])).toEqual(new Map([[c2.id, { done: true }], [c3.id, { done: false, reason: 'later' }]]));
+      await s.close();
+    });
+  });
+
+  describe('request limits', () => {
+    it('takes rate tokens from a bucket per key: a burst of perSecond, then perSecond a second', async () => {
+      const s = await f.create();
+      const take = async (key: string, n: number, at: number) => {
+        let ok = 0;
+        for (let i = 0; i < n; i++) if (await s.takeRateToken(key, 5, at)) ok++;
+        return ok;
+      };
+      expect(await take('DescribeJob\u0000acc\u0000r', 8, 10_000)).toBe(5);
+      expect(await take('DescribeJob\u0000acc\u0000r', 3, 10_000)).toBe(0);
+      // another key has its own bucket
+      expect(await take('DescribeJob\u0000acc2\u0000r', 1, 10_000)).toBe(1);
+      // 400 ms later: 2 tokens back; a second later: full again, not more than the burst
+      expect(await take('DescribeJob\u0000acc\u0000r', 5, 10_400)).toBe(2);
+      expect(await take('DescribeJob\u0000acc\u0000r', 8, 12_000)).toBe(5);
+      await s.close();
+    });
+
+    it('answers firstUse true once per key within its window', async () => {
+      const s = await f.create();
+      expect(await s.firstUse('sig-1', 1000, 60_000)).toBe(true);
+      expect(await s.firstUse('sig-1', 1001, 60_000)).toBe(false);
+      expect(await s.firstUse('sig-2', 1001, 60_000)).toBe(true);
+      expect(await s.firstUse('sig-1', 60_999, 60_000)).toBe(false);
+      // once the window has passed the key may be used again (and is recorded anew)
+      expect(await s.firstUse('sig-1', 61_000, 60_000)).toBe(true);
+      expect(await s.firstUse('sig-1', 61_001, 60_000)).toBe(false);
       await s.close();
     });
   });

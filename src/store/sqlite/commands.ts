@@ -2,7 +2,7 @@
 // carried out (fenced by its epoch). The wake-up is in-process: inserts made close together make one
 // call of each listener (setImmediate), after their transactions committed. A backend shared by
 // several processes maps onCommand to LISTEN/NOTIFY instead (see Store.onCommand).
-import { COMMAND_KINDS, type CommandRecord, type NewCommand } from '../coordination.ts';
+import { COMMAND_KINDS, REFUSALS_KEPT_MS, type CommandRecord, type CommandResult, type NewCommand, type RefusedCommand } from '../coordination.ts';
 import type { Conn, Row } from './connection.ts';
 import type { SqliteLeadership } from './lease.ts';
 
@@ -37,6 +37,35 @@ export class SqliteCommands {
     this.c.write(() => {
       this.lease.fence(epoch, 'completeCommands');
       if (ids.length > 0) this.c.sql('DELETE FROM commands WHERE id IN (SELECT value FROM json_each(?))').run(JSON.stringify(ids));
+    });
+  }
+
+  /** Inside the caller's write transaction: keep the reasons of refused commands (dropping old ones). */
+  refuseIn(refused: RefusedCommand[]): void {
+    if (refused.length === 0) return;
+    const keep = this.c.sql('INSERT OR REPLACE INTO command_refusals (id, reason, at) VALUES (?, ?, ?)');
+    let latest = 0;
+    for (const r of refused) {
+      keep.run(r.id, r.reason, r.at);
+      latest = Math.max(latest, r.at);
+    }
+    this.c.sql('DELETE FROM command_refusals WHERE at < ?').run(latest - REFUSALS_KEPT_MS);
+  }
+
+  results(ids: number[]): Map<number, CommandResult> {
+    const m = new Map<number, CommandResult>();
+    if (ids.length === 0) return m;
+    return this.c.read(() => {
+      const json = JSON.stringify(ids);
+      const pending = new Set(this.c.sql('SELECT id FROM commands WHERE id IN (SELECT value FROM json_each(?))').pluck().all(json) as number[]);
+      const refused = new Map((this.c.sql('SELECT id, reason FROM command_refusals WHERE id IN (SELECT value FROM json_each(?))')
+        .all(json) as { id: number; reason: string }[]).map((r) => [r.id, r.reason]));
+      for (const id of ids) {
+        if (pending.has(id)) continue;
+        const reason = refused.get(id);
+        m.set(id, reason === undefined ? { done: true } : { done: false, reason });
+      }
+      return m;
     });
   }
 

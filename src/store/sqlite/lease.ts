@@ -9,9 +9,10 @@ interface LeaseRow {
   holder: string;
   epoch: number;
   expires_at: number;
+  since: number;
 }
 
-const READ = 'SELECT holder, epoch, expires_at FROM leadership WHERE id = 1';
+const READ = 'SELECT holder, epoch, expires_at, since FROM leadership WHERE id = 1';
 
 export class SqliteLeadership {
   constructor(private readonly c: Conn) {}
@@ -22,15 +23,15 @@ export class SqliteLeadership {
       const row = this.row();
       const expiresAt = now + ttlMs;
       if (row === undefined) {
-        this.c.sql('INSERT INTO leadership (id, holder, epoch, expires_at) VALUES (1, ?, 1, ?)').run(holder, expiresAt);
-        return { holder, epoch: 1, expiresAt };
+        this.c.sql('INSERT INTO leadership (id, holder, epoch, expires_at, since) VALUES (1, ?, 1, ?, ?)').run(holder, expiresAt, now);
+        return { holder, epoch: 1, expiresAt, since: now };
       }
       // the holder itself: a renewal, even after its lease lapsed (nobody took it over since)
       if (row.holder === holder) return this.extend(row, expiresAt);
       if (row.holder !== '' && row.expires_at > now) return undefined;
       const epoch = row.epoch + 1;
-      this.c.sql('UPDATE leadership SET holder = ?, epoch = ?, expires_at = ? WHERE id = 1').run(holder, epoch, expiresAt);
-      return { holder, epoch, expiresAt };
+      this.c.sql('UPDATE leadership SET holder = ?, epoch = ?, expires_at = ?, since = ? WHERE id = 1').run(holder, epoch, expiresAt, now);
+      return { holder, epoch, expiresAt, since: now };
     });
   }
 
@@ -51,7 +52,7 @@ export class SqliteLeadership {
 
   current(): Lease | undefined {
     const row = this.row();
-    return row === undefined || row.holder === '' ? undefined : { holder: row.holder, epoch: row.epoch, expiresAt: row.expires_at };
+    return row === undefined || row.holder === '' ? undefined : { holder: row.holder, epoch: row.epoch, expiresAt: row.expires_at, since: row.since };
   }
 
   /**
@@ -71,7 +72,7 @@ export class SqliteLeadership {
 
   private extend(row: LeaseRow, expiresAt: number): Lease {
     this.c.sql('UPDATE leadership SET expires_at = ? WHERE id = 1').run(expiresAt);
-    return { holder: row.holder, epoch: row.epoch, expiresAt };
+    return { holder: row.holder, epoch: row.epoch, expiresAt, since: row.since };
   }
 }
 

@@ -242,4 +242,18 @@ export const MIGRATIONS: Migration[] = [
         WHERE client_token <> '';
     `);
   },
+  // 9: since when the lease's holder leads (kept across renewals; 0 for a lease taken before), and the
+  // reasons of refused commands, kept an hour for senders on other replicas (Store.commandResults).
+  (db) => {
+    const cols = db.prepare("SELECT name FROM pragma_table_info('leadership')").pluck().all() as string[];
+    if (!cols.includes('since')) db.exec('ALTER TABLE leadership ADD COLUMN since INTEGER NOT NULL DEFAULT 0');
+    db.exec(`
+      CREATE TABLE IF NOT EXISTS command_refusals (
+        id INTEGER PRIMARY KEY,
+        reason TEXT NOT NULL,
+        at INTEGER NOT NULL
+      );
+      CREATE INDEX IF NOT EXISTS command_refusals_by_time ON command_refusals (at);
+    `);
+  },
 ];

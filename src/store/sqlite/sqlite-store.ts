@@ -3,7 +3,8 @@
 // Durability: WAL + synchronous=NORMAL survives a kill -9 of the service (every commit is in the WAL
 // before the call returns); only an OS crash may lose the last commits.
 import type { State } from '../../domain/states.ts';
-import type { CommandRecord, Lease, NewCommand } from '../coordination.ts';
+import type { CommandRecord, CommandResult, Lease, NewCommand } from '../coordination.ts';
+import { MemoryLimits } from '../memory-limits.ts';
 import { pageInstancesSync, type SyncPageReader } from '../instance-page.ts';
 import type {
   ActiveSnapshot, ActivityRecord, AttemptRecord, EnvBatch, EnvFilter, EnvRecord, InstancePage, InstanceRecord, JobFilter,
@@ -54,6 +55,8 @@ export class SqliteStore implements Store {
   private readonly commands: SqliteCommands;
   private readonly envs: SqliteEnvs;
   private readonly templates: SqliteTemplates;
+  /** One process per database (the data-dir lock): request limits are counted in its memory. */
+  private readonly limits = new MemoryLimits();
   /** See SqliteStoreOptions.cacheJobRecords; undefined when disabled. */
   private readonly jobRecords: Map<string, { job: JobRecord; tasks: TaskRecord[] }> | undefined;
 
@@ -312,6 +315,7 @@ export class SqliteStore implements Store {
       if (b.completedCommands?.length) {
         this.c.sql('DELETE FROM commands WHERE id IN (SELECT value FROM json_each(?))').run(JSON.stringify(b.completedCommands));
       }
+      if (b.refusedCommands?.length) this.commands.refuseIn(b.refusedCommands);
     });
   }
 
@@ -413,6 +417,18 @@ export class SqliteStore implements Store {
   }
   onCommand(listener: () => void): () => void {
     return this.commands.on(listener);
+  }
+  async commandResults(ids: number[]): Promise<Map<number, CommandResult>> {
+    return this.commands.results(ids);
+  }
+
+  // ------------------------------------------------------------------ request limits (memory-limits.ts)
+
+  async takeRateToken(key: string, perSecond: number, nowMs: number): Promise<boolean> {
+    return this.limits.takeToken(key, perSecond, nowMs);
+  }
+  async firstUse(key: string, nowMs: number, windowMs: number): Promise<boolean> {
+    return this.limits.firstUse(key, nowMs, windowMs);
   }
 
   async close(): Promise<void> {
