@@ -45,6 +45,22 @@ export interface AuthResult {
   paramsKind: 'json' | 'flat';
   /** For 'flat': the decoded request parameters with the common ones removed. Empty for 'json'. */
   flatParams: Map<string, string>;
+  /** V1 only: the key of this verified signature for replay protection (§a.7). The caller refuses the
+   *  request with replayedError() when the key was used within REPLAY_WINDOW_MS (Store.firstUse, so that
+   *  a replay sent to another replica is refused too). */
+  replayKey?: string;
+}
+
+/** How long a v1 signature may not be used again (§a.7). */
+export const REPLAY_WINDOW_MS = 10 * 60 * 1000;
+
+/** The answer to a v1 request whose signature was already used within the window. */
+export function replayedError(windowMs = REPLAY_WINDOW_MS): ApiError {
+  return apiError('AuthFailure.SignatureFailure', {
+    detail:
+      `replayed request: this Signature was already used within the last ${Math.round(windowMs / 1000)} s; ` +
+        'sign every request anew (fresh Timestamp and Nonce)',
+  });
 }
 
 /** Parameters that belong to the protocol, not to the action (removed from AuthResult.flatParams). */
@@ -66,63 +82,6 @@ const TC3_ALGORITHM = 'TC3-HMAC-SHA256';
 const FORM_TYPE = 'application/x-www-form-urlencoded';
 const JSON_TYPE = 'application/json';
 const UNSIGNED_PAYLOAD = 'UNSIGNED-PAYLOAD';
-const DEFAULT_MAX_REPLAY_ENTRIES = 1_000_000;
-
-/**
- * Remembers v1 signatures seen within a time window (anti-replay, §a.7).
- * Entries older than the window are evicted on every access, so memory is bounded by the number
- * of verified v1 requests per window; `maxEntries` is a hard cap on top of that (the oldest entries
- * are dropped first when it is reached).
- */
-export class ReplayCache {
-  readonly windowMs: number;
-  private readonly maxEntries: number;
-  /** key -> time first seen (ms). Insertion order == time order (re-recorded keys are moved to the end). */
-  private readonly seenAt = new Map<string, number>();
-
-  constructor(windowMs: number, maxEntries: number = DEFAULT_MAX_REPLAY_ENTRIES) {
-    if (!Number.isFinite(windowMs) || windowMs <= 0) {
-      throw new RangeError(`ReplayCache window must be a positive number of ms, got ${windowMs}`);
-    }
-    if (!Number.isInteger(maxEntries) || maxEntries < 1) {
-      throw new RangeError(`ReplayCache maxEntries must be a positive integer, got ${maxEntries}`);
-    }
-    this.windowMs = windowMs;
-    this.maxEntries = maxEntries;
-  }
-
-  /** Number of remembered entries (after the last eviction). */
-  get size(): number {
-    return this.seenAt.size;
-  }
-
-  /** True when `key` was recorded less than windowMs before `nowMs`. */
-  has(key: string, nowMs: number): boolean {
-    this.evict(nowMs);
-    const t = this.seenAt.get(key);
-    return t !== undefined && nowMs - t < this.windowMs;
-  }
-
-  /** Records `key` as seen at `nowMs`. */
-  record(key: string, nowMs: number): void {
-    this.evict(nowMs);
-    this.seenAt.delete(key);
-    this.seenAt.set(key, nowMs);
-    while (this.seenAt.size > this.maxEntries) {
-      const oldest = this.seenAt.keys().next();
-      if (oldest.done) break;
-      this.seenAt.delete(oldest.value);
-    }
-  }
-
-  private evict(nowMs: number): void {
-    for (const [key, t] of this.seenAt) {
-      if (nowMs - t < this.windowMs) break; // the rest is younger
-      this.seenAt.delete(key);
-    }
-  }
-}
-
 // ---------------------------------------------------------------------------------------------
 // helpers
 
@@ -273,7 +232,7 @@ export function authenticate(
   req: IncomingRequest,
   lookup: SecretLookup,
   nowMs: number,
-  opts: { maxSkewSeconds: number; replay: ReplayCache },
+  opts: { maxSkewSeconds: number },
 ): AuthResult {
   if (req.method !== 'GET' && req.method !== 'POST') {
     throw apiError('UnsupportedProtocol', { method: show(req.method) });
@@ -509,7 +468,7 @@ function authenticateV1(
   where: string,
   lookup: SecretLookup,
   nowMs: number,
-  opts: { maxSkewSeconds: number; replay: ReplayCache },
+  opts: { maxSkewSeconds: number },
 ): AuthResult {
   // 1. format
   const signatureMethod = params.get('SignatureMethod') ?? 'HmacSHA1';
@@ -562,17 +521,6 @@ function authenticateV1(
     });
   }
 
-  // 5. replay (only verified requests are recorded)
-  const replayKey = `${secretId}\n${signature}`;
-  if (opts.replay.has(replayKey, nowMs)) {
-    throw apiError('AuthFailure.SignatureFailure', {
-      detail:
-        `replayed request: this Signature was already used within the last ${Math.round(opts.replay.windowMs / 1000)} s; ` +
-          'sign every request anew (fresh Timestamp and Nonce)',
-    });
-  }
-  opts.replay.record(replayKey, nowMs);
-
   return {
     style: 'V1',
     accountId: secret.accountId,
@@ -583,5 +531,7 @@ function authenticateV1(
     language: nonEmpty(params.get('Language')),
     paramsKind: 'flat',
     flatParams: withoutCommon(params),
+    // 5. replay: checked by the caller, for verified requests only
+    replayKey: `${secretId}\n${signature}`,
   };
 }

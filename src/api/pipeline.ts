@@ -1,9 +1,10 @@
 // The request pipeline of the Tencent API 3.0 transport: trace → auth → action/version/region →
-// rate limit → params → dispatch → envelope. Every answer is HTTP 200 with {"Response": {...}}; only
+// rate limit → params → dispatch → envelope. Replays and rate limits are counted by the store, for the
+// deployment as a whole. Every answer is HTTP 200 with {"Response": {...}}; only
 // ApiError reaches the wire with its own code, StoreUnavailable is FailedOperation, anything else is
 // InternalError (logged, no stack).
 import { randomUUID } from 'node:crypto';
-import { authenticate, ReplayCache, type IncomingRequest } from './auth.ts';
+import { authenticate, REPLAY_WINDOW_MS, replayedError, type IncomingRequest } from './auth.ts';
 import { apiError, isApiError, StoreUnavailable, type ApiError, type StoreUnavailableKind } from '../domain/errors.ts';
 import { ACTION_NAMES, REQUESTS, type ActionName, type ResponseOf } from './models.ts';
 import { RateLimiter } from './ratelimit.ts';
@@ -19,6 +20,9 @@ export interface PipelineOptions {
   lookup: SecretLookup;
   actions: ActionRegistry;
   rateLimiter: RateLimiter;
+  /** Store.firstUse: true the first time a key is used within the window (v1 replay protection that
+   *  holds for every replica sharing the store). */
+  firstUse: (key: string, nowMs: number, windowMs: number) => Promise<boolean>;
   now: () => number;
   maxSkewSeconds: number;
   defaultRegion: string;
@@ -34,7 +38,6 @@ const ACTIONS = new Set<string>(ACTION_NAMES);
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 export class Pipeline {
-  private readonly replay = new ReplayCache(10 * 60 * 1000);
   constructor(private readonly o: PipelineOptions) {}
 
   async handle(req: IncomingRequest): Promise<Answer> {
@@ -47,10 +50,9 @@ export class Pipeline {
     if (traceId) headers['x-tc-traceid'] = traceId;
     let action: string | undefined;
     try {
-      const auth = authenticate(req, this.o.lookup, this.o.now(), {
-        maxSkewSeconds: this.o.maxSkewSeconds,
-        replay: this.replay,
-      });
+      const now = this.o.now();
+      const auth = authenticate(req, this.o.lookup, now, { maxSkewSeconds: this.o.maxSkewSeconds });
+      if (auth.replayKey !== undefined && !(await this.o.firstUse(auth.replayKey, now, REPLAY_WINDOW_MS))) throw replayedError();
       action = auth.action;
       if (action === undefined || action === '') {
         throw apiError('MissingParameter', { detail: 'The action is missing: send the X-TC-Action header (TC3) or the Action parameter (v1).' });
@@ -69,7 +71,7 @@ export class Pipeline {
         throw apiError('UnsupportedRegion', { region });
       }
       const name = action as ActionName;
-      if (!this.o.rateLimiter.tryTake(name, auth.accountId, region)) {
+      if (!(await this.o.rateLimiter.tryTake(name, auth.accountId, region))) {
         throw apiError('RequestLimitExceeded', { action: name, limit: String(this.o.rateLimiter.limitOf(name)) });
       }
       const schema = REQUESTS[name];

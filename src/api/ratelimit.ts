@@ -1,6 +1,7 @@
 // Per-action request-rate limits (batch-api.md §f.1): a token bucket per (action, account, region),
 // burst = the per-second limit, refilled continuously at that many tokens per second.
-// Exceeding a limit is answered with RequestLimitExceeded by the caller.
+// Exceeding a limit is answered with RequestLimitExceeded by the caller. The buckets live behind the
+// store (Store.takeRateToken), so that they hold for the deployment as a whole.
 import type { RateLimitMode } from '../config/choices.ts';
 
 /** Requests per second per action, from the mainland and the international documentation (§f.1). */
@@ -47,28 +48,15 @@ export const RATE_LIMITS: Record<string, { mainland: number; intl: number }> = {
   DescribeInstanceCategories: { mainland: 20, intl: 20 },
 };
 
-/** A bucket idle for longer than this (and full) may be dropped. */
-const IDLE_DROP_MS = 60_000;
-/** Sweep idle buckets only once the map holds more than this many. */
-const SWEEP_THRESHOLD = 5_000;
-/** ... and at most this often. */
-const SWEEP_INTERVAL_MS = 1_000;
-
-interface Bucket {
-  tokens: number;
-  /** Last refill time (ms); buckets are refilled only when used, so this is also the last use. */
-  updatedAt: number;
-}
+/** Takes one token of the bucket `key` (burst = perSecond, refilled at perSecond a second): true when
+ *  taken. The store's takeRateToken, so that a limit holds for every replica sharing it. */
+export type TokenTaker = (key: string, perSecond: number, nowMs: number) => Promise<boolean>;
 
 export class RateLimiter {
   readonly mode: RateLimitMode;
-  private readonly now: () => number;
-  private readonly buckets = new Map<string, Bucket>();
-  private lastSweep = Number.NEGATIVE_INFINITY;
 
-  constructor(mode: RateLimitMode, now: () => number /* ms */) {
+  constructor(mode: RateLimitMode, private readonly now: () => number /* ms */, private readonly take: TokenTaker) {
     this.mode = mode;
-    this.now = now;
   }
 
   /** Per-second limit (= burst) of `action` in the current mode; undefined when mode is 'off' or the action has none. */
@@ -78,58 +66,13 @@ export class RateLimiter {
     return row === undefined ? undefined : row[this.mode];
   }
 
-  /** Number of live buckets (for tests and metrics). */
-  get bucketCount(): number {
-    return this.buckets.size;
-  }
-
   /**
-   * Token bucket per (action, accountId, region); burst = per-second limit. Returns true if allowed.
-   * Actions without a limit (and every action in mode 'off') are always allowed.
+   * One token of the bucket of (action, accountId, region); burst = per-second limit. True if allowed.
+   * Actions without a limit (and every action in mode 'off') are always allowed, without asking the store.
    */
-  tryTake(action: string, accountId: string, region: string): boolean {
+  async tryTake(action: string, accountId: string, region: string): Promise<boolean> {
     const limit = this.limitOf(action);
     if (limit === undefined) return true;
-    const now = this.now();
-    const key = `${action}\u0000${accountId}\u0000${region}`;
-    let bucket = this.buckets.get(key);
-    if (bucket === undefined) {
-      this.maybeSweep(now);
-      bucket = { tokens: limit, updatedAt: now };
-      this.buckets.set(key, bucket);
-    } else {
-      refill(bucket, limit, now);
-    }
-    if (bucket.tokens >= 1 - 1e-9) {
-      bucket.tokens -= 1;
-      return true;
-    }
-    return false;
-  }
-
-  /** Drops buckets that are full and idle for more than 60 s, once the map has grown large. */
-  private maybeSweep(now: number): void {
-    if (this.buckets.size < SWEEP_THRESHOLD || now - this.lastSweep < SWEEP_INTERVAL_MS) return;
-    this.lastSweep = now;
-    for (const [key, bucket] of this.buckets) {
-      const action = key.slice(0, key.indexOf('\u0000'));
-      const limit = this.limitOf(action);
-      if (limit === undefined) {
-        this.buckets.delete(key);
-        continue;
-      }
-      // read-only: refilling here would reset the idle time of buckets that were not used
-      const idle = now - bucket.updatedAt;
-      const tokens = Math.min(limit, bucket.tokens + (Math.max(0, idle) / 1000) * limit);
-      if (idle > IDLE_DROP_MS && tokens >= limit) this.buckets.delete(key);
-    }
-  }
-}
-
-function refill(bucket: Bucket, limit: number, now: number): void {
-  const elapsedMs = now - bucket.updatedAt;
-  if (elapsedMs > 0) {
-    bucket.tokens = Math.min(limit, bucket.tokens + (elapsedMs / 1000) * limit);
-    bucket.updatedAt = now;
+    return this.take(`${action}\u0000${accountId}\u0000${region}`, limit, this.now());
   }
 }

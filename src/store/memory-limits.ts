@@ -33,6 +33,11 @@ export class MemoryLimits {
     return this.buckets.size;
   }
 
+  /** Number of remembered keys (tests). */
+  get keyCount(): number {
+    return this.seenAt.size;
+  }
+
   takeToken(key: string, perSecond: number, now: number): boolean {
     let b = this.buckets.get(key);
     if (b === undefined) {

@@ -7,7 +7,8 @@ import { createHash, createHmac } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import querystring from 'node:querystring';
-import { authenticate, ReplayCache, type AuthResult, type IncomingRequest } from '../../src/api/auth.ts';
+import { authenticate, replayedError, type AuthResult, type IncomingRequest } from '../../src/api/auth.ts';
+import { MemoryLimits } from '../../src/store/memory-limits.ts';
 import type { SecretLookup } from '../../src/services/types.ts';
 import { ApiError, type ErrorCode } from '../../src/domain/errors.ts';
 
@@ -86,12 +87,22 @@ const DESCRIBE_TASK_FLAT = new Map([
   ['Filters.0.Values.0', 'SUCCEED'],
 ]);
 
-function opts(replay = new ReplayCache(600_000)) {
-  return { maxSkewSeconds: 300, replay };
+/** Replay protection as the pipeline applies it: the store's firstUse (here the in-memory one of SQLite). */
+class ReplayCache {
+  readonly mem = new MemoryLimits();
+  constructor(readonly windowMs: number) {}
+  check(r: AuthResult, nowMs: number): AuthResult {
+    if (r.replayKey !== undefined && !this.mem.firstUse(r.replayKey, nowMs, this.windowMs)) throw replayedError(this.windowMs);
+    return r;
+  }
+}
+
+function opts() {
+  return { maxSkewSeconds: 300 };
 }
 
 function auth(req: IncomingRequest, nowMs = NOW_MS, replay?: ReplayCache): AuthResult {
-  return authenticate(req, lookup, nowMs, opts(replay));
+  return (replay ?? new ReplayCache(600_000)).check(authenticate(req, lookup, nowMs, opts()), nowMs);
 }
 
 function rejects(fn: () => unknown, code: ErrorCode, message?: RegExp): ApiError {
@@ -565,6 +576,7 @@ describe('legacy v1 signature', () => {
           language: undefined,
           paramsKind: 'flat',
           flatParams: DESCRIBE_TASK_FLAT,
+          replayKey: `${SECRET_ID}\n${new URLSearchParams(req.method === 'GET' ? req.rawQuery : req.body.toString()).get('Signature')}`,
         });
       });
     }
@@ -683,24 +695,24 @@ describe('legacy v1 signature', () => {
   });
 });
 
-describe('ReplayCache', () => {
+describe('replay memory (MemoryLimits.firstUse)', () => {
   it('evicts entries older than the window (bounded memory)', () => {
-    const c = new ReplayCache(1_000);
-    for (let i = 0; i < 100; i++) c.record(`k${i}`, i);
-    expect(c.size).toBe(100);
-    expect(c.has('k0', 999)).toBe(true);
-    expect(c.has('k0', 1_000)).toBe(false);
-    expect(c.size).toBe(99);
-    c.record('late', 5_000);
-    expect(c.size).toBe(1);
+    const c = new MemoryLimits();
+    for (let i = 0; i < 100; i++) c.firstUse(`k${i}`, i, 1_000);
+    expect(c.keyCount).toBe(100);
+    expect(c.firstUse('k0', 999, 1_000)).toBe(false);
+    expect(c.firstUse('k1', 1_001, 1_000)).toBe(true);
+    expect(c.keyCount).toBe(99);
+    c.firstUse('late', 5_000, 1_000);
+    expect(c.keyCount).toBe(1);
   });
 
   it('honours a hard cap on entries', () => {
-    const c = new ReplayCache(1_000_000, 10);
-    for (let i = 0; i < 25; i++) c.record(`k${i}`, i);
-    expect(c.size).toBe(10);
-    expect(c.has('k24', 30)).toBe(true);
-    expect(c.has('k0', 30)).toBe(false);
+    const c = new MemoryLimits(10);
+    for (let i = 0; i < 25; i++) c.firstUse(`k${i}`, i, 1_000_000);
+    expect(c.keyCount).toBe(10);
+    expect(c.firstUse('k24', 30, 1_000_000)).toBe(false);
+    expect(c.firstUse('k0', 30, 1_000_000)).toBe(true);
   });
 });
 
@@ -734,7 +746,8 @@ describe('end to end with the official SDK client', () => {
       };
       let response: unknown;
       try {
-        const result = authenticate(incoming, lookup, Date.now(), { maxSkewSeconds: 300, replay });
+        const now = Date.now();
+        const result = replay.check(authenticate(incoming, lookup, now, { maxSkewSeconds: 300 }), now);
         seen.push({ result });
         response = { RequestId: 'x' };
       } catch (e) {
