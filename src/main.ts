@@ -33,6 +33,7 @@ import { StagingExecutor } from './staging/staging-executor.ts';
 import { HostCapacity } from './domain/capacity.ts';
 import { EnvPools } from './scheduler/env-pools.ts';
 import { Scheduler } from './scheduler/scheduler.ts';
+import { Replica } from './scheduler/replica.ts';
 import { DEFAULT_ACCOUNT_ID, loadAccounts, type Accounts } from './services/accounts.ts';
 import { loadCatalogue } from './domain/catalogue.ts';
 import { StoreOpenError, StoreUnavailable } from './domain/errors.ts';
@@ -49,7 +50,8 @@ export interface Running {
   url: string;
   port: number;
   accounts: Accounts;
-  scheduler: Scheduler;
+  /** This replica: it leads (runs the scheduler) or stands by. */
+  replica: Replica;
   logger: Logger;
   /** How tasks are isolated here, and what could not be had (said once at start). */
   isolation: { summary: string; warnings: string[] };
@@ -148,6 +150,8 @@ const LISTEN_PROBLEMS: Record<string, string> = {
 
 export async function start(cfg: Config, opts: { clock?: Clock; logger?: Logger } = {}): Promise<Running> {
   const clock = opts.clock ?? systemClock;
+  // with --port 0 the port is not known yet: the pid names this process instead
+  const replicaId = cfg.replicaId ?? `${os.hostname()}:${cfg.port === 0 ? `pid${process.pid}` : cfg.port}`;
   const logger = opts.logger ?? createLogger(cfg.logLevel);
   // what the server writes (store, logs, objects) is its own: tasks run as other users
   process.umask(0o077);
@@ -189,6 +193,8 @@ export async function start(cfg: Config, opts: { clock?: Clock; logger?: Logger 
     );
     local = createLocalExecutor(launcher, {
       stateDir: p.attempts, logger, nice: cfg.attemptNice, isolation: plan.isolation, layout: new LocalLayout(cfg.dataDir), slots: cfg.localSlots,
+      // a shared store: handles say whose host runs them (one server alone owns every attempt of its data dir)
+      ...(cfg.store === 'sqlite' ? {} : { owner: replicaId }),
     });
     store = openStore(p.db);
   } catch (e) {
@@ -222,7 +228,10 @@ export async function start(cfg: Config, opts: { clock?: Clock; logger?: Logger 
   // adds (its base variables, BATCH_*, the launcher's own arguments)
   const envBytes = execArgBytes() - MAX_ARG_STRLEN - 16 * 1024;
   const capacity = new HostCapacity({ cpus: os.availableParallelism(), memGiB: os.totalmem() / 2 ** 30 }, cfg.overcommit);
-  const scheduler: Scheduler = new Scheduler({
+  // each time this replica starts leading: a scheduler of its own, with node pools of its own, on a
+  // host whose anonymous capacity the re-adopted attempts take again
+  const makeScheduler = (holder: string, onLost: (why: string, takenOver: boolean) => void): Scheduler => (capacity.releaseAll(), new Scheduler({
+    holder, onLost,
     store, executor, clock, logger: logger.child({ component: 'scheduler' }),
     afterAttempt: (a) => shipper.ship(a), capacity,
     resourcesOf: (t) => {
@@ -234,18 +243,22 @@ export async function start(cfg: Config, opts: { clock?: Clock; logger?: Logger 
     // scheduler starts, which is when the first of these can come)
     onStarted: (as) => monitor.attemptsStarted(as),
     onEnded: (a, exit, at) => monitor.attemptEnded(a, exit, at),
+  }));
+  const replica = new Replica({
+    id: replicaId, exclusive: store instanceof SqliteStore, store, clock, logger: logger.child({ component: 'replica', replica: replicaId }),
+    executor, makeScheduler,
   });
   const envs = new EnvService({
-    store, commands: scheduler, view: scheduler, clock, limits: cfg.limits, localRoot: p.local, capacityOf, attachable: cfg.attachableInstances, capacity,
+    store, commands: replica, view: replica, clock, limits: cfg.limits, localRoot: p.local, capacityOf, attachable: cfg.attachableInstances, capacity,
     queues,
   });
   const jobs = new JobService({
-    store, commands: scheduler, clock, limits: cfg.limits, logs: executor.logs, localRoot: p.local,
+    store, commands: replica, clock, limits: cfg.limits, logs: executor.logs, localRoot: p.local,
     envUsable: (c, id) => envs.usable(c, id), knownInstanceType: (t) => capacityOf(t) !== undefined, capacityOf, capacity, envBytes, queueOf,
     envDataOf: (c, id) => envs.dataOf(c, id), privateMounts: (q) => executor.privateMounts(q),
   });
   const monitor: MonitorService = new MonitorService({
-    store, scheduler, clock, logger, intervalSec: cfg.monitorInterval, capacityOf,
+    store, scheduler: replica, clock, logger, intervalSec: cfg.monitorInterval, capacityOf,
     executor, queueOf,
   });
   const pipeline = new Pipeline({
@@ -268,16 +281,18 @@ export async function start(cfg: Config, opts: { clock?: Clock; logger?: Logger 
     logger,
   });
   let ready = false;
-  const server: FastifyInstance = buildServer({ pipeline, maxBodyBytes: cfg.maxBodyBytes, logger, health: () => ready });
-  // the monitor first: attempts re-adopted by scheduler.start() that ended meanwhile get their end sample
+  const server: FastifyInstance = buildServer({
+    pipeline, maxBodyBytes: cfg.maxBodyBytes, logger, health: () => ready, status: () => replica.status(),
+  });
+  // the monitor first: attempts re-adopted as this replica starts leading that ended meanwhile get their end sample
   monitor.start();
-  await scheduler.start();
+  await replica.start();
   try {
     await server.listen({ host: cfg.host, port: cfg.port });
   } catch (e) {
     // attempts already started keep running under their shim; the next start adopts them
     monitor.stop();
-    await scheduler.close();
+    await replica.close();
     await executor.close();
     await store.close();
     objects.close();
@@ -294,7 +309,7 @@ export async function start(cfg: Config, opts: { clock?: Clock; logger?: Logger 
     url: `http://${host}:${port}`,
     port,
     accounts,
-    scheduler,
+    replica,
     logger,
     isolation: { summary: plan.summary, warnings: plan.warnings },
     close() {
@@ -302,7 +317,7 @@ export async function start(cfg: Config, opts: { clock?: Clock; logger?: Logger 
         ready = false;
         monitor.stop();
         await server.close();
-        await scheduler.close();
+        await replica.close();
         await executor.close();
         if (cgroups) removeParents(cgroups); // left alone where attempts still run (they outlive us)
         await store.close();

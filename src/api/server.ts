@@ -12,6 +12,9 @@ export interface ServerOptions {
   maxBodyBytes: number;
   logger: Logger;
   health: () => boolean;
+  /** What /healthz adds about this replica and who leads (read from the store; a store that cannot
+   *  answer leaves it out). */
+  status?: () => Promise<object>;
 }
 
 export function buildServer(o: ServerOptions): FastifyInstance {
@@ -58,8 +61,14 @@ export function buildServer(o: ServerOptions): FastifyInstance {
   };
   app.route({ method: ['GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'], url: '/', handler: apiHandler });
   app.get('/healthz', async (_req, reply) => {
-    if (o.health()) return reply.code(200).send({ status: 'ok' });
-    return reply.code(503).send({ status: 'starting' });
+    let extra: object = {};
+    try {
+      extra = (await o.status?.()) ?? {};
+    } catch (e) {
+      extra = { storeError: e instanceof Error ? e.message : String(e) };
+    }
+    if (o.health()) return reply.code(200).send({ status: 'ok', ...extra });
+    return reply.code(503).send({ status: 'starting', ...extra });
   });
   app.setNotFoundHandler((req, reply) => {
     const headers = req.headers as Record<string, string | undefined>;

@@ -55,6 +55,10 @@ export interface Config {
   host: string;
   port: number;
   dataDir: string;
+  /** The store: `sqlite` (the file in the data dir) or a PostgreSQL URL shared by several replicas. */
+  store: string;
+  /** This replica's name in logs, /healthz and the leadership record (default: hostname:port). */
+  replicaId?: string;
   /** Region assumed when a request names none. */
   defaultRegion: string;
   rateLimits: RateLimitMode;
@@ -122,6 +126,7 @@ export function defaultConfig(): Config {
     host: '127.0.0.1',
     port: 8080,
     dataDir: path.resolve('.openbatch'),
+    store: 'sqlite',
     defaultRegion: 'ap-guangzhou',
     rateLimits: 'intl',
     localSlots: Math.max(2, os.availableParallelism()),
@@ -152,6 +157,8 @@ const SETTINGS: { key: keyof Config; flag: string; env: string; kind: Kind }[] =
   { key: 'host', flag: 'host', env: 'OPENBATCH_HOST', kind: 'string' },
   { key: 'port', flag: 'port', env: 'OPENBATCH_PORT', kind: 'int' },
   { key: 'dataDir', flag: 'data-dir', env: 'OPENBATCH_DATA_DIR', kind: 'string' },
+  { key: 'store', flag: 'store', env: 'OPENBATCH_STORE', kind: 'string' },
+  { key: 'replicaId', flag: 'replica-id', env: 'OPENBATCH_REPLICA_ID', kind: 'string' },
   { key: 'defaultRegion', flag: 'region', env: 'OPENBATCH_REGION', kind: 'string' },
   { key: 'rateLimits', flag: 'rate-limits', env: 'OPENBATCH_RATE_LIMITS', kind: 'mode' },
   { key: 'localSlots', flag: 'slots', env: 'OPENBATCH_SLOTS', kind: 'int' },
@@ -196,7 +203,9 @@ export const ENV_HELP: { env: string; help: string }[] = [
 export const FLAG_HELP: Record<string, string> = {
   host: 'address to listen on (default 127.0.0.1)',
   port: 'port to listen on; 0 picks a free one (default 8080)',
-  'data-dir': 'directory for the SQLite store, logs, objects and keys (default ./.openbatch)',
+  'data-dir': 'directory for the SQLite store, logs, objects and keys (default ./.openbatch); each replica has its own',
+  store: 'sqlite (default: the file in the data dir) or postgres://user:password@host:port/database (libpq URL, PG* variables and ?sslmode= honoured), shared by several replicas',
+  'replica-id': 'this replica\'s name in logs, /healthz and the leadership record (default: hostname:port); unique per replica',
   region: 'region assumed when a request names none (default ap-guangzhou)',
   'rate-limits': 'per-action rate limits: intl (default), mainland or off',
   slots: 'instances of anonymous compute environments run at once, at most (default: number of CPUs, at least 2); their instance types must also fit the host (--overcommit)',
@@ -279,6 +288,12 @@ export function loadConfig({ env, flags, file }: ConfigInputs): Config {
     }
   }
   cfg.dataDir = path.resolve(cfg.dataDir);
+  if (cfg.store !== 'sqlite' && !/^postgres(ql)?:\/\//.test(cfg.store)) {
+    throw new ConfigError(`store must be sqlite or a PostgreSQL URL postgres://user:password@host:port/database, got ${JSON.stringify(redactUrl(cfg.store))}`);
+  }
+  if (cfg.replicaId !== undefined && !/^[A-Za-z0-9._:-]{1,100}$/.test(cfg.replicaId)) {
+    throw new ConfigError(`replica-id must be 1 to 100 letters, digits, '.', '_', ':' or '-', got ${JSON.stringify(cfg.replicaId)}`);
+  }
   if (cfg.localSlots < 1) throw new ConfigError('slots must be at least 1');
   if (cfg.cacheMaxBytes < 0) throw new ConfigError(`cache-max-bytes must not be negative, got ${cfg.cacheMaxBytes}`);
   if (cfg.attemptNice > 19) throw new ConfigError(`attempt-nice must be between 0 and 19, got ${cfg.attemptNice}`);
@@ -470,4 +485,9 @@ function toBool(v: unknown, label: string): boolean {
   if (v === true || v === 'true' || v === '1' || v === 1) return true;
   if (v === false || v === 'false' || v === '0' || v === 0) return false;
   throw new ConfigError(`${label} must be true or false (or 1 or 0), got ${JSON.stringify(v)}`);
+}
+
+/** A URL with its password replaced by `***` (for messages and logs). */
+export function redactUrl(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*):[^@/]*@/i, '$1:***@');
 }

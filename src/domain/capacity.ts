@@ -50,6 +50,12 @@ export class HostCapacity {
     this.anonymous.memGiB += r.memGiB;
   }
 
+  /** Nothing of the anonymous environments runs (a new scheduler starts and takes what it re-adopts). */
+  releaseAll(): void {
+    this.anonymous.cpus = 0;
+    this.anonymous.memGiB = 0;
+  }
+
   release(r: Resources): void {
     this.anonymous.cpus = Math.max(0, this.anonymous.cpus - r.cpus);
     this.anonymous.memGiB = Math.max(0, this.anonymous.memGiB - r.memGiB);

@@ -90,6 +90,12 @@ export class ExecutorRouter implements Executor {
     };
   }
 
+  async abandonAll(): Promise<number> {
+    let n = 0;
+    for (const e of this.all) n += (await e.abandonAll?.()) ?? 0;
+    return n;
+  }
+
   async close(): Promise<void> {
     for (const e of this.all) await e.close();
   }

@@ -199,6 +199,10 @@ export interface Executor {
    *  engine queue `queue`, when given — or undefined when they can. Asked at submission, so that a
    *  task that needs them is refused there rather than run unsafely. */
   privateMounts(queue?: string): string | undefined;
+  /** Stop every attempt this engine runs on this host, because another replica leads now and has run
+   *  them again elsewhere (an engine whose attempts any replica can take over, such as Slurm, has none
+   *  to stop). Resolves with how many were stopped. */
+  abandonAll?(): Promise<number>;
   /** Resource counters of running attempts (optional capability). */
   usage?(attempts: readonly { key: string; handle: Handle }[]): Promise<Map<string, Usage>>;
   readonly logs: AttemptLogs;

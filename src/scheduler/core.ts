@@ -34,6 +34,9 @@ export interface SchedulerOptions {
   afterAttempt?: (a: FinishedAttempt) => Promise<void>;
   /** Who this scheduler is in the store's leadership record (default `openbatch`). */
   holder?: string;
+  /** Told once when this scheduler lost its lease and stopped: taken over by another holder
+   *  (takenOver), or run out while the store could not be reached. */
+  onLost?: (why: string, takenOver: boolean) => void;
   /** Grace between asking an attempt to stop and forcing it. */
   killGraceMs?: number;
   /** Told of attempts that have started (RUNNING), once per batch of starts (the monitor samples them

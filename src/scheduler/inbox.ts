@@ -7,7 +7,7 @@
 import { apiError } from '../domain/errors.ts';
 import type { Clock, Timer } from '../lib/clock.ts';
 import type { Logger } from '../lib/logger.ts';
-import type { Command, CommandRecord } from '../store/coordination.ts';
+import type { Command, CommandRecord, RefusedCommand } from '../store/coordination.ts';
 import type { Store } from '../store/types.ts';
 import type { CommandOutcome, CommandSender } from './ports.ts';
 
@@ -21,9 +21,9 @@ const RETRY_MS = 1000;
 export interface InboxHooks {
   /** Carry one command out in memory (its changes are written by `persist`). */
   apply(cmd: CommandRecord): Promise<CommandOutcome>;
-  /** Write every change the applied commands made, completing the commands in the same write;
-   *  rejects when the store cannot take them. */
-  persist(ids: number[]): Promise<void>;
+  /** Write every change the applied commands made, completing the commands in the same write (with
+   *  the reasons of those refused, for senders on other replicas); rejects when the store cannot take them. */
+  persist(ids: number[], refused: RefusedCommand[]): Promise<void>;
   /** The epoch of the lease this scheduler holds (undefined: not the leader: nothing is drained). */
   epoch(): number | undefined;
 }
@@ -138,8 +138,15 @@ export class Inbox implements CommandSender {
             this.applied.set(c.id, { error: e });
           }
         }
+        const at = this.clock.now();
+        const refused: RefusedCommand[] = [];
+        for (const c of cmds) {
+          const r = this.applied.get(c.id)!;
+          if ('error' in r) refused.push({ id: c.id, reason: reasonOf(r.error), at });
+          else if (!r.done) refused.push({ id: c.id, reason: r.reason, at });
+        }
         try {
-          await this.hooks.persist(cmds.map((c) => c.id));
+          await this.hooks.persist(cmds.map((c) => c.id), refused);
         } catch (e) {
           // kept in the store (and applied in memory): written and completed by a later drain
           for (const c of cmds) this.settle(c.id, { error: e }, false);
@@ -176,4 +183,9 @@ export class Inbox implements CommandSender {
       this.early.set(id, r);
     }
   }
+}
+
+/** What a sender on another replica reads of a command that failed (an ApiError's message says it all). */
+function reasonOf(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
 }

@@ -22,10 +22,12 @@ import { WriteBehind } from './write-behind.ts';
 
 export type { SchedulerOptions } from './core.ts';
 
-/** How long the lease lasts without renewal, and how often it is renewed. */
-export const LEASE_TTL_MS = 15_000;
-const LEASE_RENEW_MS = 5_000;
-const LEASE_RETRY_MS = 1_000;
+/** How long the lease lasts without renewal, how often it is renewed, and how often a scheduler that
+ *  waits for it asks again. A leader that dies is replaced once its lease ran out: within TTL + retry
+ *  (docs/deploy.md); a leader that cannot renew stops one renewal before its lease runs out. */
+export const LEASE_TTL_MS = 3_000;
+export const LEASE_RENEW_MS = 1_000;
+export const LEASE_RETRY_MS = 500;
 /** Instances one tick submits to engine queues (a tick stays short however large the task; the starts
  *  it causes schedule the next). */
 const QUEUE_STARTS_PER_TICK = 10_000;
@@ -51,15 +53,16 @@ export class Scheduler implements CommandSender, SchedulerView {
       written: (released) => this.written(released),
       retry: () => this.scheduleTick(),
       epoch: () => this.lease?.epoch,
-      fenced: (err) => this.lostLease(err.message),
+      fenced: (err) => this.lostLease(err.message, true),
     });
     this.core = new Core(o, wb, () => this.scheduleTick());
     this.attempts = new Attempts(this.core);
     this.commands = new Commands(this.core, this.attempts);
     this.inbox = new Inbox(o.store, o.clock, o.logger, {
       apply: (c) => this.apply(c),
-      persist: (ids) => {
+      persist: (ids, refused) => {
         wb.completedCommands.push(...ids);
+        wb.refusedCommands.push(...refused);
         this.scheduleTick();
         return wb.flushSoon();
       },
@@ -77,12 +80,15 @@ export class Scheduler implements CommandSender, SchedulerView {
     return this.core.o.holder ?? 'openbatch';
   }
 
-  /** The lease: taken before anything is written, renewed while it schedules. */
-  private async takeLease(): Promise<void> {
+  /** The lease: taken before anything is written (or given, by a replica that took it), renewed while
+   *  it schedules. */
+  private async takeLease(given?: Lease): Promise<void> {
     const { store, clock } = this.core.o;
-    for (;;) {
+    this.lease = given;
+    while (!this.lease) {
       this.lease = await store.acquireLease(this.holder, LEASE_TTL_MS, clock.now());
       if (this.lease) break;
+      if (this.closed) throw new Error('the scheduler was closed while it waited for the lease');
       const cur = await store.currentLease();
       this.core.log.info({ holder: cur?.holder, epoch: cur?.epoch }, 'another scheduler holds the lease; waiting for it');
       await new Promise<void>((r) => clock.setTimer(LEASE_RETRY_MS, r));
@@ -98,7 +104,7 @@ export class Scheduler implements CommandSender, SchedulerView {
       const { store, clock } = this.core.o;
       store.renewLease(lease, LEASE_TTL_MS, clock.now()).then(
         (l) => {
-          if (!l) return this.lostLease(`the lease of epoch ${lease.epoch} was taken over`);
+          if (!l) return this.lostLease(`the lease of epoch ${lease.epoch} was taken over`, true);
           this.lease = l;
           this.renewLater();
         },
@@ -106,17 +112,19 @@ export class Scheduler implements CommandSender, SchedulerView {
           // the store is unreachable: keep trying while the lease may still be ours; once it has
           // expired another scheduler may hold it, and this one must not write
           this.core.log.warn({ err: e }, 'renewing the leadership lease failed; will retry');
-          if (clock.now() >= lease.expiresAt) this.lostLease('the lease expired while the store could not be reached');
+          if (clock.now() + LEASE_RENEW_MS >= lease.expiresAt) this.lostLease('the lease ran out while the store could not be reached', false);
           else this.renewLater();
         },
       );
     });
   }
 
-  /** Another scheduler leads now: stop scheduling at once (what runs is the new leader's to adopt). */
-  private lostLease(why: string): void {
+  /** Another scheduler leads now (takenOver), or may soon: stop scheduling at once (what runs is the new
+   *  leader's to adopt). */
+  private lostLease(why: string, takenOver: boolean): void {
     if (this.closed) return;
     this.core.log.error({ why }, 'leadership lost: this scheduler stops');
+    queueMicrotask(() => this.core.o.onLost?.(why, takenOver));
     this.lease = undefined;
     this.closed = true;
     this.leaseTimer?.cancel();
@@ -159,10 +167,11 @@ export class Scheduler implements CommandSender, SchedulerView {
 
   // ---------------------------------------------------------------- lifecycle
 
-  /** Load every active job from the store, re-adopt running attempts, and start scheduling. */
-  async start(): Promise<void> {
+  /** Load every active job from the store, re-adopt running attempts, and start scheduling: with the
+   *  lease given (taken by the replica), or once this scheduler has taken it. */
+  async start(lease?: Lease): Promise<void> {
     const core = this.core;
-    await this.takeLease();
+    await this.takeLease(lease);
     await core.o.pools.load();
     const snap = await core.o.store.loadActive();
     const byJob = new Map<string, TaskRecord[]>();
@@ -199,6 +208,15 @@ export class Scheduler implements CommandSender, SchedulerView {
     this.attempts.close();
     for (let i = 0; i < 50 && this.ticking; i++) await new Promise((r) => setTimeout(r, 20));
     await this.core.wb.flush().catch((e: unknown) => this.core.log.error({ err: e }, 'final flush failed'));
+    // handed back, so that another replica (or the next start) need not wait for it to run out
+    const lease = this.lease;
+    this.lease = undefined;
+    if (lease) await this.core.o.store.releaseLease(lease).catch((e: unknown) => this.core.log.warn({ err: e }, 'releasing the lease failed'));
+  }
+
+  /** The lease this scheduler holds (undefined: it does not lead, or no more). */
+  get currentLease(): Lease | undefined {
+    return this.closed ? undefined : this.lease;
   }
 
   /** Resolves when no command is being carried out, nothing is dirty and no tick is pending (tests

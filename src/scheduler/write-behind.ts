@@ -5,7 +5,7 @@
 import type { Clock } from '../lib/clock.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Handle } from '../executors/types.ts';
-import type { AttemptRecord, SampleRecord, Store, WriteBatch } from '../store/types.ts';
+import type { AttemptRecord, RefusedCommand, SampleRecord, Store, WriteBatch } from '../store/types.ts';
 import type { Dirty } from './runtime.ts';
 import { isFenced, type FencedError } from '../store/errors.ts';
 import { StoreUnavailable } from '../domain/errors.ts';
@@ -30,6 +30,8 @@ export class WriteBehind {
   samples: SampleRecord[] = [];
   /** Commands whose changes are among these: completed with them. */
   completedCommands: number[] = [];
+  /** Of those, the refused ones with their reasons. */
+  refusedCommands: RefusedCommand[] = [];
   private toRelease: { key: string; handle: Handle }[] = [];
   private flushPromise: Promise<boolean> | null = null;
   private failures = 0;
@@ -65,9 +67,11 @@ export class WriteBehind {
       attempts: [...this.attempts.values()].map((a) => ({ ...a })),
       samples: this.samples,
       completedCommands: this.completedCommands,
+      refusedCommands: this.refusedCommands,
     };
     this.samples = [];
     this.completedCommands = [];
+    this.refusedCommands = [];
     const released = this.toRelease;
     const jobs = new Set(d.jobs);
     const tasks = new Set(d.tasks);
@@ -101,6 +105,7 @@ export class WriteBehind {
         this.toRelease.push(...released);
         this.samples.unshift(...(batch.samples ?? []));
         this.completedCommands.push(...(batch.completedCommands ?? []));
+        this.refusedCommands.push(...(batch.refusedCommands ?? []));
         this.clock.setTimer(FLUSH_RETRY_MS, () => this.hooks.retry());
         return false;
       },

@@ -146,6 +146,10 @@ export class StagingExecutor implements Executor {
     return this.inner.usage(attempts.filter((a) => a.handle.executor !== NAME));
   }
 
+  async abandonAll(): Promise<number> {
+    return (await this.inner.abandonAll?.()) ?? 0;
+  }
+
   async close(): Promise<void> {
     this.abort.abort(new Error('the server is shutting down'));
     await this.inner.close();

@@ -34,6 +34,8 @@ export interface LocalHandle {
   statusPath: string;
   /** The name of the attempt's cgroups below the executor's cgroup parents, when it has some. */
   cgroup?: string;
+  /** The replica whose host runs it (LocalExecutorOptions.owner); absent: made before replicas. */
+  owner?: string;
 }
 
 export type AdoptResult =

@@ -18,6 +18,7 @@ import { Adopter } from './adoption.ts';
 import type { AdoptResult, AttemptSpec, LocalHandle as AttemptHandle } from './attempt.ts';
 import { attemptPids, attemptUsage, removeAttemptCgroups, type CgroupLayout } from './cgroups.ts';
 import { LocalLayout, LocalLogs } from './layout.ts';
+import { stillSupervised } from './status.ts';
 import type { RunUser } from './run-as.ts';
 import { seedWorkDir } from './seed.ts';
 
@@ -52,6 +53,9 @@ export interface LocalExecutorOptions {
   layout?: LocalLayout;
   /** Attempts run at once (the capacity the executor declares; default: the host's CPUs). */
   slots?: number;
+  /** The replica whose host runs these attempts (recorded in each handle). A handle of another replica
+   *  names processes on that replica's host: observed as lost to the infrastructure (they run again). */
+  owner?: string;
 }
 
 /** The documented base of every attempt's environment; the attempt's own variables come on top. */
@@ -139,6 +143,7 @@ export abstract class LocalExecutorBase implements Executor {
         }
         if (g.seedDir !== undefined) await this.seed(g.seedDir, spec);
         const handle = await this.launchAttempt(spec);
+        if (this.o.owner !== undefined) handle.owner = this.o.owner;
         r = { key: i.key, ok: true, handle: handle as unknown as Handle };
       } catch (e) {
         r = { key: i.key, ok: false, error: e instanceof Error ? e.message : String(e) };
@@ -177,6 +182,12 @@ export abstract class LocalExecutorBase implements Executor {
       const found = handle ? undefined : this.recover(key);
       const h = (handle as unknown as AttemptHandle | null) ?? found;
       if (!h) return { key, state: 'lost', reason: 'no trace of the attempt was found: it never started' };
+      if (h.owner !== undefined && h.owner !== this.o.owner) {
+        return {
+          key, state: 'lost', infrastructure: true,
+          reason: `it ran on the host of replica ${h.owner}, which no longer leads: its processes are lost with that replica`,
+        };
+      }
       const r = this.adopt(h);
       // ended already: a stop() must not signal its pid, which may belong to another process by now
       if (r.kind !== 'running') this.ended.add(key);
@@ -343,6 +354,28 @@ export abstract class LocalExecutorBase implements Executor {
       unlinkQuietly(this.commandPath(handle.key));
     }
     this.ended.delete(handle.key);
+  }
+
+  /** Another replica leads and has run this host's attempts again: every attempt whose supervisor still
+   *  lives in the state directory is killed (its files go; what it wrote stays in its working directory). */
+  async abandonAll(): Promise<number> {
+    let names: string[];
+    try {
+      names = await fs.promises.readdir(this.o.stateDir);
+    } catch {
+      return 0;
+    }
+    let n = 0;
+    for (const name of names) {
+      if (!name.endsWith('.pid')) continue;
+      const key = name.slice(0, -'.pid'.length);
+      const h = this.recover(key);
+      if (!h || !stillSupervised(h.pid, h.startTicks)) continue;
+      this.signal(h, 'SIGKILL');
+      n++;
+      this.warn({ key }, 'stopped an attempt another replica has run again');
+    }
+    return n;
   }
 
   async close(): Promise<void> {
