@@ -26,7 +26,7 @@ export type ObserveAnswer =
   | { state: 'waiting'; wait: WaitInfo; handle?: Handle }
   | { state: 'running'; handle?: Handle; node?: string; since?: number }
   | { state: 'exited'; exit: ExitInfo; handle?: Handle }
-  | { state: 'lost'; reason: string };
+  | { state: 'lost'; reason: string; infrastructure?: boolean };
 
 export interface ScriptedOptions {
   name?: string;
@@ -136,7 +136,7 @@ export class ScriptedExecutor implements Executor {
     this.observeCalls.push(list.map((a) => ({ key: a.key, handle: a.handle })));
     return list.map((a): Observation => {
       const ans = this.script(a);
-      if (ans.state === 'lost') return { key: a.key, state: 'lost', reason: ans.reason };
+      if (ans.state === 'lost') return { key: a.key, state: 'lost', reason: ans.reason, ...(ans.infrastructure ? { infrastructure: true } : {}) };
       const handle = ans.handle ?? a.handle;
       // a running one is watched from now on: its end may be queued like a launched one's
       if (ans.state === 'running' || ans.state === 'waiting') {
