@@ -110,6 +110,7 @@ describe('the error catalogue', () => {
     expect(get().emitted.get('ResourceNotFound.Job')?.some((at) => at.startsWith('src/services/jobs.ts:'))).toBe(true);
     expect(get().emitted.get('FailedOperation')).toEqual([
       expect.stringMatching(/^src\/api\/pipeline\.ts:\d+$/), expect.stringMatching(/^src\/scheduler\/inbox\.ts:\d+$/),
+      expect.stringMatching(/^src\/scheduler\/replica\.ts:\d+$/), expect.stringMatching(/^src\/scheduler\/replica\.ts:\d+$/),
     ]);
     expect(get().emitted.get('InvalidParameter.TaskTemplateDescriptionTooLong')).toBeDefined(); // through a helper's code parameter
     expect(emitted.filter((c) => !Object.hasOwn(ERROR_CATALOG, c))).toEqual([]);
