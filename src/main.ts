@@ -176,6 +176,11 @@ export async function start(cfg: Config, opts: { clock?: Clock; logger?: Logger 
       throw e;
     }
   }
+  if (cfg.store !== 'sqlite' && !(cfg.defaultSecretId && cfg.defaultSecretKey)) {
+    lock.release();
+    // a key pair generated here would be this replica's alone: the others would refuse its requests
+    throw new StartupError('a shared store (--store postgres://…) needs the same key pairs on every replica: set OPENBATCH_SECRET_ID and OPENBATCH_SECRET_KEY (and the same accounts in each config file)');
+  }
   let accounts: ReturnType<typeof loadAccounts>;
   let store: SqliteStore;
   let plan: IsolationPlan;
