@@ -154,6 +154,19 @@ describe.skipIf(skip !== undefined)('PostgreSQL store', () => {
     });
   });
 
+  describe('PostgreSQL: what the batch statements carry', () => {
+    it('writes text with quotes, backslashes, braces, commas and the word NULL as it is', async () => {
+      const s = await factory.create();
+      const j = job();
+      await s.insertJob(j, [task(j.id)]);
+      const odd = ['a"b', 'back\\slash\\', '{x},{y}', 'NULL', '', ' spaced ', 'ünïcode ✓', "it's"];
+      const rows = odd.map((reason, i) => ({ ...inst(j.id, i, 'FAILED'), stateReason: reason, stateDetail: reason, nodeId: i % 2 ? 'NULL' : null }));
+      await s.applyBatch({ jobs: [], tasks: [], instances: rows, attempts: [] });
+      for (const r of rows) expect(await s.getInstance(j.id, 'A', r.index)).toEqual(r);
+      await s.close();
+    });
+  });
+
   describe('PostgreSQL: a server that cannot be reached', () => {
     it('answers StoreUnavailable(unreachable) at open when nothing listens, without the password', async () => {
       const err = await rejection(PgStore.open('postgres://postgres:s3cr3t-pw@127.0.0.1:1/postgres'));
