@@ -75,15 +75,18 @@ export class PgStore implements Store {
     try {
       const c = await s.db.pool.connect();
       let broken: Error | undefined;
-      c.on('error', (e) => {
+      const onError = (e: Error): void => {
         broken = e;
-      });
+      };
+      c.on('error', onError);
       try {
         await migrate(c);
       } catch (e) {
         broken ??= e as Error;
         throw e;
       } finally {
+        c.removeListener('error', onError);
+        // a client that failed is destroyed, not given back (its session's advisory lock goes with it)
         c.release(broken);
       }
     } catch (e) {
