@@ -10,7 +10,7 @@
 # installed only when missing (apt-get update only if the install fails), the cluster is created only
 # when missing, the settings file and the trust lines are written once, and a cluster that already runs
 # is kept running (reloaded; a setting that needs a restart, such as max_connections, takes effect at its
-# next restart unless PG_RESTART=1). It waits until pg_isready answers, then prints the URL:
+# next restart unless PG_RESTART=1; a cluster this run installed or created is restarted). It waits until pg_isready answers, then prints the URL:
 #   postgres://postgres@127.0.0.1:5432/postgres
 # scripts/pg-down.sh stops the cluster (its data stays).
 #
@@ -26,6 +26,8 @@ die() { say "$*"; exit 1; }
 
 [ "$(id -u)" = 0 ] || die "run it as root (it installs packages and starts the cluster as user postgres)"
 
+# set when this run installed the package or created the cluster: nobody else uses it yet, so it may be restarted
+FRESH=0
 installed() { command -v pg_ctlcluster >/dev/null && ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; }
 if ! installed; then
   say "installing the Debian package postgresql"
@@ -37,6 +39,7 @@ if ! installed; then
       || die "cannot install postgresql (see /tmp/openbatch-pg-apt.log)"
   fi
   installed || die "postgresql is installed but no server binary was found under /usr/lib/postgresql"
+  FRESH=1
 fi
 
 VER=$(ls /usr/lib/postgresql/ | sort -n | tail -1)
@@ -44,6 +47,7 @@ state() { pg_lsclusters -h 2>/dev/null | awk -v v="$VER" '$1 == v && $2 == "main
 if [ -z "$(state)" ]; then
   say "creating cluster $VER/main"
   pg_createcluster "$VER" main >/dev/null
+  FRESH=1
 fi
 
 CONF=/etc/postgresql/$VER/main
@@ -67,7 +71,8 @@ fi
 
 case "$(state)" in
   online*)
-    if [ "${PG_RESTART:-0}" = 1 ]; then
+    # the package's own start (postinst) ran before our settings were written: a fresh cluster is restarted
+    if [ "${PG_RESTART:-0}" = 1 ] || [ "$FRESH" = 1 ]; then
       say "restarting $VER/main"
       pg_ctlcluster "$VER" main restart
     else

@@ -74,7 +74,10 @@ export function mapPgError(e: unknown, secrets: readonly string[]): unknown {
   if (e instanceof StoreUnavailable || e instanceof StoreOpenError) return e;
   const kind = kindOf(e);
   if (kind === undefined) {
-    if (e instanceof Error && secrets.some((s) => s.length > 0 && e.message.includes(s))) e.message = redact(e.message, secrets);
+    if (e instanceof Error) {
+      const clean = redact(e.message, secrets);
+      if (clean !== e.message) e.message = clean;
+    }
     return e;
   }
   return new StoreUnavailable(kind, `the PostgreSQL store cannot work now: ${describe(e, secrets)}`, { cause: e });
