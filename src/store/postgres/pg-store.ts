@@ -47,8 +47,6 @@ const INSERT_TASKS = `INSERT INTO tasks (job_id, name, ord, spec, instance_num, 
     cursor = excluded.cursor, wait_state = excluded.wait_state, wait_reason = excluded.wait_reason,
     wait_detail = excluded.wait_detail, wait_end_time = excluded.wait_end_time`;
 
-const UNIQUE_VIOLATION = '23505';
-
 export interface PgStoreOptions {
   logger?: Logger;
   /** Connections of the pool at most (default 10). */
@@ -116,33 +114,25 @@ export class PgStore implements Store {
     const existing = async (q: Queryable) => job.clientToken === null ? undefined
       : (await q.query<{ id: string }>('SELECT id FROM jobs WHERE account = $1 AND region = $2 AND client_token = $3',
         [job.account, job.region, job.clientToken])).rows[0]?.id;
-    try {
-      return await this.db.write(async (c) => {
-        const seen = await existing(c);
-        if (seen !== undefined) return { jobId: seen, created: false };
-        const inserted = await c.query({
-          name: 'ob_insert_job', text: INSERT_JOB,
-          values: [job.id, job.account, job.region, job.name, job.description, job.priority, job.zone, job.state, job.stateReason,
-            job.nextAction, job.createTime, job.endTime, job.clientToken, JSON.stringify(job.tags), JSON.stringify(job.spec)],
-        });
-        if (inserted.rows.length === 0) {
-          // a concurrent insert with the same token committed first (ON CONFLICT waited for it)
-          const winner = await existing(c);
-          if (winner === undefined) throw new Error(`insertJob: the client token of ${job.id} conflicts, yet no job holds it`);
-          return { jobId: winner, created: false };
-        }
-        await insertTags(c, 'job_tags', 'job_id', job.id, job.tags);
-        await this.insertTasks(c, tasks);
-        await this.commands.insertIn(c, { kind: 'submitted', jobId: job.id, createdAt: job.createTime });
-        return { jobId: job.id, created: true };
+    return this.db.write(async (c) => {
+      const seen = await existing(c);
+      if (seen !== undefined) return { jobId: seen, created: false };
+      const inserted = await c.query({
+        name: 'ob_insert_job', text: INSERT_JOB,
+        values: [job.id, job.account, job.region, job.name, job.description, job.priority, job.zone, job.state, job.stateReason,
+          job.nextAction, job.createTime, job.endTime, job.clientToken, JSON.stringify(job.tags), JSON.stringify(job.spec)],
       });
-    } catch (e) {
-      if ((e as { code?: string }).code === UNIQUE_VIOLATION && (e as { constraint?: string }).constraint === 'jobs_client_token') {
-        const winner = await existing(this.db);
-        if (winner !== undefined) return { jobId: winner, created: false };
+      if (inserted.rows.length === 0) {
+        // a concurrent insert with the same token committed first (ON CONFLICT waited for it)
+        const winner = await existing(c);
+        if (winner === undefined) throw new Error(`insertJob: the client token of ${job.id} conflicts, yet no job holds it`);
+        return { jobId: winner, created: false };
       }
-      throw e;
-    }
+      await insertTags(c, 'job_tags', 'job_id', job.id, job.tags);
+      await this.insertTasks(c, tasks);
+      await this.commands.insertIn(c, { kind: 'submitted', jobId: job.id, createdAt: job.createTime });
+      return { jobId: job.id, created: true };
+    });
   }
 
   private async insertTasks(c: Queryable, tasks: TaskRecord[]): Promise<void> {
