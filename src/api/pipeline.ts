@@ -111,6 +111,7 @@ const STORE_PROBLEMS: Record<StoreUnavailableKind, string> = {
   readonly: 'the data directory is read-only',
   io: 'an I/O error on the data directory',
   busy: 'the database is busy',
+  unreachable: 'the database cannot be reached',
 };
 
 /** The envelope of a failed request: an ApiError as it is, StoreUnavailable as FailedOperation, anything

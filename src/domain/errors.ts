@@ -204,8 +204,8 @@ export function isApiError(e: unknown): e is ApiError {
 }
 
 /** Why a store cannot serve a write (or a read) now: its disk is full, it was turned read-only, an I/O
- *  error, or it stayed locked. Every store backend maps its own errors (SQLite codes, SQLSTATEs) to it. */
-export type StoreUnavailableKind = 'full' | 'readonly' | 'io' | 'busy';
+ *  error, it stayed locked, or (a database server) it cannot be reached. Every store backend maps its own errors (SQLite codes, SQLSTATEs) to it. */
+export type StoreUnavailableKind = 'full' | 'readonly' | 'io' | 'busy' | 'unreachable';
 
 export class StoreUnavailable extends Error {
   readonly kind: StoreUnavailableKind;

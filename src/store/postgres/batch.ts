@@ -1,0 +1,126 @@
+// The scheduler's write path on PostgreSQL (applyBatch) and the monitor's samples: each table's rows of
+// a batch in ONE statement (INSERT … SELECT FROM unnest(arrays) ON CONFLICT … DO UPDATE, or UPDATE …
+// FROM unnest), as named statements prepared once per connection. A batch that names one row twice
+// keeps the last (as writing them one after the other would). The columns go as array literals built
+// here (cheaper than node-postgres's generic array serialisation, which showed in the batch's profile).
+import type { AttemptRecord, InstanceRecord, JobRecord, SampleRecord, TaskRecord, WriteBatch } from '../types.ts';
+import type { Queryable } from './db.ts';
+import { deleteIn, refuseIn } from './commands.ts';
+
+/** A PostgreSQL array literal of `values` (each element quoted, backslash and `"` escaped; null as NULL). */
+export function arrayLiteral(values: readonly (string | number | null)[]): string {
+  let out = '{';
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (i > 0) out += ',';
+    if (v === null || v === undefined) out += 'NULL';
+    else if (typeof v === 'number') out += String(v);
+    else out += `"${v.replace(/[\\"]/g, '\\$&')}"`;
+  }
+  return out + '}';
+}
+
+/** The column `f` of every row, as an array literal. */
+function col<T>(rows: T[], f: (x: T) => string | number | null): string {
+  return arrayLiteral(rows.map(f));
+}
+
+function lastBy<T>(xs: T[], key: (x: T) => string): T[] {
+  if (xs.length < 2) return xs;
+  return [...new Map(xs.map((x) => [key(x), x])).values()];
+}
+
+const rowKey = (x: { jobId: string; taskName: string; index: number }): string => `${x.jobId}\u0000${x.taskName}\u0000${x.index}`;
+
+const UPSERT_INSTANCES = `INSERT INTO instances (job_id, task_name, idx, state, attempt, retry_base, exit_code, state_reason,
+    state_detail, node_id, create_time, launch_time, running_time, end_time, handle)
+  SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::int[], $6::int[], $7::int[], $8::text[], $9::text[],
+    $10::text[], $11::int8[], $12::int8[], $13::int8[], $14::int8[], $15::text[])
+  ON CONFLICT (job_id, task_name, idx) DO UPDATE SET state = excluded.state, attempt = excluded.attempt,
+    retry_base = excluded.retry_base, exit_code = excluded.exit_code, state_reason = excluded.state_reason,
+    state_detail = excluded.state_detail, node_id = excluded.node_id, launch_time = excluded.launch_time,
+    running_time = excluded.running_time, end_time = excluded.end_time, handle = excluded.handle`;
+
+const UPSERT_ATTEMPTS = `INSERT INTO attempts (job_id, task_name, idx, attempt, launch_time, running_time, end_time, exit_code, signal, reason, node_id)
+  SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::int[], $5::int8[], $6::int8[], $7::int8[], $8::int[], $9::text[], $10::text[], $11::text[])
+  ON CONFLICT (job_id, task_name, idx, attempt) DO UPDATE SET running_time = excluded.running_time, end_time = excluded.end_time,
+    exit_code = excluded.exit_code, signal = excluded.signal, reason = excluded.reason, node_id = excluded.node_id`;
+
+// the scheduler's writes change a task's progress only (its spec is written once, with the job); a task
+// or job that no longer exists is not created again
+const UPDATE_TASKS = `UPDATE tasks t SET state = u.state, end_time = u.end_time, counts = u.counts, cursor = u.cursor,
+    wait_state = u.wait_state, wait_reason = u.wait_reason, wait_detail = u.wait_detail, wait_end_time = u.wait_end_time
+  FROM unnest($1::text[], $2::text[], $3::text[], $4::int8[], $5::text[], $6::int[], $7::text[], $8::text[], $9::text[], $10::int8[])
+    AS u(job_id, name, state, end_time, counts, cursor, wait_state, wait_reason, wait_detail, wait_end_time)
+  WHERE t.job_id = u.job_id AND t.name = u.name`;
+
+const UPDATE_JOBS = `UPDATE jobs j SET state = u.state, state_reason = u.state_reason, next_action = u.next_action, end_time = u.end_time
+  FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int8[]) AS u(id, state, state_reason, next_action, end_time)
+  WHERE j.id = u.id`;
+
+const UPSERT_SAMPLES = `INSERT INTO monitor_samples (job_id, task_name, idx, attempt, ts, cpu, mem, disk)
+  SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::int[], $5::int8[], $6::float8[], $7::float8[], $8::float8[])
+  ON CONFLICT (job_id, task_name, idx, ts, attempt) DO UPDATE SET cpu = excluded.cpu, mem = excluded.mem, disk = excluded.disk`;
+
+async function upsertInstances(c: Queryable, rows: InstanceRecord[]): Promise<void> {
+  const xs = lastBy(rows, rowKey);
+  if (xs.length === 0) return;
+  await c.query({
+    name: 'ob_upsert_instances', text: UPSERT_INSTANCES,
+    values: [col(xs, (i) => i.jobId), col(xs, (i) => i.taskName), col(xs, (i) => i.index), col(xs, (i) => i.state), col(xs, (i) => i.attempt),
+      col(xs, (i) => i.retryBase), col(xs, (i) => i.exitCode), col(xs, (i) => i.stateReason), col(xs, (i) => i.stateDetail), col(xs, (i) => i.nodeId),
+      col(xs, (i) => i.createTime), col(xs, (i) => i.launchTime), col(xs, (i) => i.runningTime), col(xs, (i) => i.endTime),
+      col(xs, (i) => (i.handle === null ? null : JSON.stringify(i.handle)))],
+  });
+}
+
+async function upsertAttempts(c: Queryable, rows: AttemptRecord[]): Promise<void> {
+  const xs = lastBy(rows, (a) => `${rowKey(a)}\u0000${a.attempt}`);
+  if (xs.length === 0) return;
+  await c.query({
+    name: 'ob_upsert_attempts', text: UPSERT_ATTEMPTS,
+    values: [col(xs, (a) => a.jobId), col(xs, (a) => a.taskName), col(xs, (a) => a.index), col(xs, (a) => a.attempt), col(xs, (a) => a.launchTime),
+      col(xs, (a) => a.runningTime), col(xs, (a) => a.endTime), col(xs, (a) => a.exitCode), col(xs, (a) => a.signal), col(xs, (a) => a.reason),
+      col(xs, (a) => a.nodeId)],
+  });
+}
+
+async function updateTasks(c: Queryable, rows: TaskRecord[]): Promise<void> {
+  const xs = lastBy(rows, (t) => `${t.jobId}\u0000${t.name}`);
+  if (xs.length === 0) return;
+  await c.query({
+    name: 'ob_update_tasks', text: UPDATE_TASKS,
+    values: [col(xs, (t) => t.jobId), col(xs, (t) => t.name), col(xs, (t) => t.state), col(xs, (t) => t.endTime), col(xs, (t) => JSON.stringify(t.counts)),
+      col(xs, (t) => t.cursor), col(xs, (t) => t.wait.state), col(xs, (t) => t.wait.reason), col(xs, (t) => t.wait.detail), col(xs, (t) => t.wait.endTime)],
+  });
+}
+
+async function updateJobs(c: Queryable, rows: JobRecord[]): Promise<void> {
+  const xs = lastBy(rows, (j) => j.id);
+  if (xs.length === 0) return;
+  await c.query({
+    name: 'ob_update_jobs', text: UPDATE_JOBS,
+    values: [col(xs, (j) => j.id), col(xs, (j) => j.state), col(xs, (j) => j.stateReason), col(xs, (j) => j.nextAction), col(xs, (j) => j.endTime)],
+  });
+}
+
+export async function upsertSamples(c: Queryable, rows: SampleRecord[]): Promise<void> {
+  const xs = lastBy(rows, (s) => `${rowKey(s)}\u0000${s.ts}\u0000${s.attempt}`);
+  if (xs.length === 0) return;
+  await c.query({
+    name: 'ob_upsert_samples', text: UPSERT_SAMPLES,
+    values: [col(xs, (s) => s.jobId), col(xs, (s) => s.taskName), col(xs, (s) => s.index), col(xs, (s) => s.attempt), col(xs, (s) => s.ts),
+      col(xs, (s) => s.cpu), col(xs, (s) => s.mem), col(xs, (s) => s.disk)],
+  });
+}
+
+/** Everything of a batch but the fence, on the client of its (already fenced) transaction. */
+export async function writeBatch(c: Queryable, b: WriteBatch): Promise<void> {
+  await upsertInstances(c, b.instances);
+  await upsertAttempts(c, b.attempts);
+  await updateTasks(c, b.tasks);
+  await updateJobs(c, b.jobs);
+  if (b.samples?.length) await upsertSamples(c, b.samples);
+  if (b.completedCommands?.length) await deleteIn(c, b.completedCommands);
+  if (b.refusedCommands?.length) await refuseIn(c, b.refusedCommands);
+}
