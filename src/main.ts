@@ -45,6 +45,9 @@ import { TemplateService } from './services/templates.ts';
 import { LocalLayout } from './executors/local/layout.ts';
 import { LogShipper } from './services/log-shipper.ts';
 import { SqliteStore } from './store/sqlite/sqlite-store.ts';
+import { PgStore } from './store/postgres/pg-store.ts';
+import type { Store } from './store/types.ts';
+import { redactUrl } from './config/config.ts';
 
 export interface Running {
   url: string;
@@ -106,9 +109,12 @@ function writeProblemOfAncestor(dir: string): string | undefined {
   return writeProblem(d);
 }
 
-function openStore(file: string): SqliteStore {
+async function openStore(spec: string, file: string, logger: Logger): Promise<Store> {
   try {
-    return SqliteStore.open(file);
+    if (spec === 'sqlite') return SqliteStore.open(file);
+    const s = await PgStore.open(spec, { logger });
+    logger.info({ store: redactUrl(spec) }, 'store: PostgreSQL, shared by the replicas');
+    return s;
   } catch (e) {
     if (e instanceof StoreUnavailable || e instanceof StoreOpenError) throw new StartupError(e.message);
     throw e;
@@ -182,7 +188,7 @@ export async function start(cfg: Config, opts: { clock?: Clock; logger?: Logger 
     throw new StartupError('a shared store (--store postgres://…) needs the same key pairs on every replica: set OPENBATCH_SECRET_ID and OPENBATCH_SECRET_KEY (and the same accounts in each config file)');
   }
   let accounts: ReturnType<typeof loadAccounts>;
-  let store: SqliteStore;
+  let store: Store;
   let plan: IsolationPlan;
   let local: ReturnType<typeof createLocalExecutor>;
   try {
@@ -201,7 +207,7 @@ export async function start(cfg: Config, opts: { clock?: Clock; logger?: Logger 
       // a shared store: handles say whose host runs them (one server alone owns every attempt of its data dir)
       ...(cfg.store === 'sqlite' ? {} : { owner: replicaId }),
     });
-    store = openStore(p.db);
+    store = await openStore(cfg.store, p.db, logger);
   } catch (e) {
     lock.release();
     if (e instanceof RunAsError) throw new StartupError(e.message);
