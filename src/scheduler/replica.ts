@@ -24,9 +24,11 @@ export interface ReplicaOptions {
   /** The replica's name (--replica-id): in logs, in /healthz and in the leadership record. */
   id: string;
   /**
-   * The store is this process's alone (SQLite, behind the data-dir lock): the lease holder is the id
-   * itself, so that a restart takes the lease back at once. Otherwise each process holds it as
-   * `<id>#<random>`, and a restarted replica waits until the lease of its former self ran out.
+   * The store is this process's alone (SQLite, behind the data-dir lock): whoever holds the lease in
+   * it is a former process of this data dir, dead since we hold the lock, so the lease is taken back
+   * at once (whatever that process's id was: with --port 0 it named its pid) and nothing is
+   * abandoned. Otherwise each process holds it as `<id>#<random>`, and a restarted replica waits
+   * until the lease of its former self ran out.
    */
   exclusive: boolean;
   store: Store;
@@ -167,6 +169,7 @@ export class Replica implements CommandSender, SchedulerView {
     let lease: Lease | undefined;
     try {
       lease = await store.acquireLease(this.holder, LEASE_TTL_MS, clock.now());
+      if (!lease && this.o.exclusive) lease = await this.takeBack();
       if (!lease) await this.standingBy();
     } catch (e) {
       this.log.warn({ err: e }, 'asking for the leadership lease failed; will retry');
@@ -187,6 +190,17 @@ export class Replica implements CommandSender, SchedulerView {
       }
     }
     this.retryLater();
+  }
+
+  /** Exclusive store: release the lease a dead former process of this data dir left, then take it. */
+  private async takeBack(): Promise<Lease | undefined> {
+    const { store, clock } = this.o;
+    const cur = await store.currentLease();
+    if (cur) {
+      this.log.info({ former: cur.holder, epoch: cur.epoch }, 'the lease of a former process of this data dir is taken back');
+      await store.releaseLease(cur);
+    }
+    return store.acquireLease(this.holder, LEASE_TTL_MS, clock.now());
   }
 
   /** Another holder has the lease: this host's attempts were (or will be) run again by it. */

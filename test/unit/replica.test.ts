@@ -24,7 +24,7 @@ afterEach(async () => {
   for (const c of closers.splice(0).reverse()) await c().catch(() => {});
 });
 
-function replicaOn(file: string, id: string, clock: ManualClock) {
+function replicaOn(file: string, id: string, clock: ManualClock, exclusive = false) {
   const store = new SqliteStore(file, { cacheJobRecords: false });
   // the other replica's attempts are on its host: lost with it, as the local engine says of them
   const executor = new ScriptedExecutor({ observe: () => ({ state: 'lost', reason: 'it ran on the host of another replica', infrastructure: true }) });
@@ -36,7 +36,7 @@ function replicaOn(file: string, id: string, clock: ManualClock) {
     return n;
   };
   const replica = new Replica({
-    id, exclusive: false, store, clock, logger: silentLogger, executor,
+    id, exclusive, store, clock, logger: silentLogger, executor,
     makeScheduler: (holder, onLost) => new Scheduler({
       holder, onLost, store, executor, clock, logger: silentLogger, pools: new EnvPools(store, clock, silentLogger),
       capacity: new HostCapacity({ cpus: 64, memGiB: 256 }, 1), resourcesOf: () => ({ cpus: 1, memGiB: 1 }),
@@ -161,5 +161,21 @@ describe('replicas sharing one store', () => {
     const r = b.jobs.terminateJob(caller, { JobId }).then(() => 'done', (e: { code?: string; message?: string }) => `${e.code}: ${e.message}`);
     await pass(clock, RESULT_WAIT_MS + 500);
     expect(await r).toMatch(/^FailedOperation: .*no scheduler carried the command out within 20 s/);
+  });
+
+  it('alone on its store (the data-dir lock), takes the lease of a former process back at once, whatever its id, and stops nothing', async () => {
+    const clock = new ManualClock();
+    const f = file();
+    const former = new SqliteStore(f, { cacheJobRecords: false });
+    const old = await former.acquireLease('host:pid1', LEASE_TTL_MS, clock.now());
+    await former.close(); // as after a kill -9: the lease is still running
+    const a = replicaOn(f, 'host:pid2', clock, true);
+    const { JobId } = await submitTo(a.jobs, 1);
+    await a.replica.start();
+    expect(a.replica.leading).toBe(true);
+    expect((await a.replica.status()).leader).toMatchObject({ holder: 'host:pid2', epoch: old!.epoch + 1 });
+    await until(clock, 'it runs the job', () => a.executor.running().length === 1, LEASE_TTL_MS / 2);
+    expect(a.abandoned()).toBe(0);
+    expect(JobId).toMatch(/^job-/);
   });
 });
