@@ -204,7 +204,7 @@ export const FLAG_HELP: Record<string, string> = {
   host: 'address to listen on (default 127.0.0.1)',
   port: 'port to listen on; 0 picks a free one (default 8080)',
   'data-dir': 'directory for the SQLite store, logs, objects and keys (default ./.openbatch); each replica has its own',
-  store: 'sqlite (default: the file in the data dir) or postgres://user:password@host:port/database (libpq URL, PG* variables and ?sslmode= honoured), shared by several replicas',
+  store: 'sqlite (default: the file in the data dir) or postgres://user:password@host:port/database (libpq URL, PG* variables and ?sslmode= honoured), shared by several replicas; keep a password out of the command line (OPENBATCH_STORE, the config file or PGPASSWORD)',
   'replica-id': 'this replica\'s name in logs, /healthz and the leadership record (default: hostname:port); unique per replica',
   region: 'region assumed when a request names none (default ap-guangzhou)',
   'rate-limits': 'per-action rate limits: intl (default), mainland or off',
