@@ -156,6 +156,9 @@ export class Commands {
     const core = this.core;
     const node = core.o.pools.node(instanceId);
     const a = node?.busy as AttemptRt | null | undefined;
+    // the service wrote DELETING; the pool learns it now, not at the env-changed that follows, so that
+    // the stopped instance (or another) is never placed on this node again once it is free
+    if (node) node.rec.state = 'DELETING';
     core.ready.recheckAll();
     if (a) {
       this.attempts.stop(a, {

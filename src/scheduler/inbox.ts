@@ -97,9 +97,9 @@ export class Inbox implements CommandSender {
     this.drained = this.drain();
   }
 
-  /** A drain is under way or asked for. */
+  /** A drain is under way or asked for (one asked for after close never comes). */
   busy(): boolean {
-    return this.draining || this.again;
+    return this.draining || (this.again && !this.closed);
   }
 
   /** Resolves once the drain under way (if any) has ended. */

@@ -180,7 +180,7 @@ export class Replica implements CommandSender, SchedulerView {
       try {
         await s.start(lease);
         this.abandoned = false;
-        this.log.info({ replica: this.o.id, epoch: lease.epoch }, 'this replica leads');
+        this.log.info({ epoch: lease.epoch }, 'this replica leads');
         return;
       } catch (e) {
         // the store failed while the scheduler loaded: it starts anew (the lease is still ours)

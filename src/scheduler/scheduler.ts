@@ -206,6 +206,9 @@ export class Scheduler implements CommandSender, SchedulerView {
     this.leaseTimer?.cancel();
     this.inbox.close();
     this.attempts.close();
+    // a command being carried out (e.g. an env refresh) writes with the lease: let it end first, for a
+    // while at most (a store that does not answer would hold it)
+    await Promise.race([this.inbox.settled(), new Promise((r) => setTimeout(r, 2000).unref())]);
     for (let i = 0; i < 50 && this.ticking; i++) await new Promise((r) => setTimeout(r, 20));
     await this.core.wb.flush().catch((e: unknown) => this.core.log.error({ err: e }, 'final flush failed'));
     // handed back, so that another replica (or the next start) need not wait for it to run out
