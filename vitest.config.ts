@@ -20,6 +20,22 @@ export default defineConfig({
       {
         extends: true,
         test: {
+          // the e2e suite once more with every server's store on PostgreSQL (test/helpers/spawn-server.ts:
+          // a fresh database per data dir). Left out: the store-fault tests (faults of the SQLite file
+          // and its disk) and the long chaos/load/fuzz runs, which have PostgreSQL runs of their own
+          // (npm run chaos -- --store postgres).
+          name: 'pg',
+          include: ['test/e2e/**/*.test.ts'],
+          exclude: ['test/e2e/store-faults.test.ts', 'test/e2e/chaos.test.ts', 'test/e2e/load.test.ts', 'test/e2e/fuzz.test.ts'],
+          env: { OPENBATCH_TEST_STORE: 'postgres' },
+          setupFiles: ['test/support/pg-project.ts'],
+          maxWorkers: 3,
+          sequence: { groupOrder: 0 },
+        },
+      },
+      {
+        extends: true,
+        test: {
           // the real S3 server of scripts/s3-up.sh (Ceph RGW): each file makes buckets of its own, so
           // they run beside the main project, in its workers (one group must have one maxWorkers)
           name: 's3',

@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { healthz, makeClient, ROOT, SECRET_ID, SECRET_KEY, sharedDir, simpleJob, startServer, tempDir, waitFor, waitJobDone } from '../helpers/server.ts';
+import { healthz, makeClient, ROOT, SECRET_ID, SECRET_KEY, sharedDir, simpleJob, startServer, storeArgs, tempDir, waitFor, waitJobDone } from '../helpers/server.ts';
 
 /** Every process this file starts itself, with a string its command line holds (its data dir), so
  *  that afterAll kills only these, by PID, and never a process that reused the PID. */
@@ -52,7 +52,7 @@ describe('signals sent to the npx / npm process', () => {
       const dataDir = tempDir();
       dataDirs.push(dataDir);
       const { cmd, args } = launch(dataDir);
-      const npm = spawn(cmd, args, { cwd: ROOT, env: testEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+      const npm = spawn(cmd, [...args, ...(await storeArgs(dataDir))], { cwd: ROOT, env: testEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
       mine.push({ pid: npm.pid!, marker: dataDir });
       let npmExit: string | undefined;
       npm.on('exit', (code, sig) => (npmExit = String(code ?? sig)));

@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeClient, sharedDir, simpleJob, startServer, tempDir, waitFor, waitJobDone, type BatchClient, type TestServer } from '../helpers/server.ts';
+import { makeClient, SECRET_ID, SECRET_KEY, sharedDir, simpleJob, startServer, tempDir, TEST_STORE, waitFor, waitJobDone, type BatchClient, type TestServer } from '../helpers/server.ts';
 
 const ROOT = process.getuid?.() === 0;
 const WHY = ROOT ? '' : 'needs a server running as root (tasks run as users of their own only then)';
@@ -14,6 +14,9 @@ if (WHY) console.warn(`security tests skipped: ${WHY}`);
 
 const TEAM_B = { id: 'team-b', secretId: 'AKIDteamBsecurity000000000000', secretKey: 'team-b-security-secret-key-0000' };
 const SERVER_ONLY = 'server-env-value-7c1e';
+// no OPENBATCH_SECRET_*: the server generates the default account's keys into credentials.json (a
+// shared store refuses to: on PostgreSQL the servers get the tests' key pair)
+const KEY_ENV: Record<string, string> = TEST_STORE === 'postgres' ? {} : { OPENBATCH_SECRET_ID: '', OPENBATCH_SECRET_KEY: '' };
 
 let srv: TestServer;
 let a: BatchClient; // the default account
@@ -30,9 +33,8 @@ beforeAll(async () => {
   cfgFile = path.join(tempDir('openbatch-sec-cfg-'), 'config.json');
   fs.writeFileSync(cfgFile, JSON.stringify({ accounts: [TEAM_B] }), { mode: 0o644 });
   fs.chmodSync(path.dirname(cfgFile), 0o755);
-  // no OPENBATCH_SECRET_*: the server generates the default account's keys into credentials.json
-  srv = await startServer({ dataDir, args: ['--config', cfgFile], env: { OPENBATCH_SECRET_ID: '', OPENBATCH_SECRET_KEY: '', OPENBATCH_TEST_SERVER_ONLY: SERVER_ONLY } });
-  keys = JSON.parse(fs.readFileSync(path.join(dataDir, 'credentials.json'), 'utf8'));
+  srv = await startServer({ dataDir, args: ['--config', cfgFile], env: { ...KEY_ENV, OPENBATCH_TEST_SERVER_ONLY: SERVER_ONLY } });
+  keys = TEST_STORE === 'postgres' ? { secretId: SECRET_ID, secretKey: SECRET_KEY } : JSON.parse(fs.readFileSync(path.join(dataDir, 'credentials.json'), 'utf8'));
   a = makeClient(srv.port, keys);
   b = makeClient(srv.port, TEAM_B);
 }, 120_000);
@@ -72,8 +74,8 @@ describe.skipIf(!!WHY)('what a task can reach', () => {
     const aPid = fs.readFileSync(path.join(shared, 'a.pid'), 'utf8').trim();
     const d = srv.dataDir;
     const targets: [string, string][] = [
-      ['cat', path.join(d, 'openbatch.db')],
-      ['cat', path.join(d, 'credentials.json')],
+      // the SQLite store and the generated keys (on PostgreSQL, neither is in the data dir)
+      ...(TEST_STORE === 'sqlite' ? [['cat', path.join(d, 'openbatch.db')], ['cat', path.join(d, 'credentials.json')]] as [string, string][] : []),
       ['cat', cfgFile],
       ['ls', path.join(d, 'attempts')],
       ['ls', path.join(d, 'logs')],
@@ -155,7 +157,7 @@ describe.skipIf(!!WHY)('what a task can reach', () => {
     await waitFor(async () => (await b.DescribeJob!({ JobId })).TaskInstanceMetrics.RunningCount === 2, 'both instances to run');
     const dataDir = srv.dataDir;
     await srv.kill9();
-    srv = await startServer({ dataDir, args: ['--config', cfgFile], env: { OPENBATCH_SECRET_ID: '', OPENBATCH_SECRET_KEY: '' } });
+    srv = await startServer({ dataDir, args: ['--config', cfgFile], env: KEY_ENV });
     a = makeClient(srv.port, keys);
     b = makeClient(srv.port, TEAM_B);
     fs.writeFileSync(go, '');

@@ -10,6 +10,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { cgroupParents } from '../../src/executors/local/cgroups.ts';
 import { tagOf } from '../../src/executors/local/isolation.ts';
+import { freshDatabase } from '../support/pg.ts';
 
 const require = createRequire(import.meta.url);
 // The official Node SDK (batch service only: loading every product takes longer).
@@ -87,6 +88,36 @@ export function removeCgroupParents(): void {
   }
 }
 
+/**
+ * OPENBATCH_TEST_STORE=postgres: every server started here without a `--store` of its own keeps its
+ * data in PostgreSQL (test/support/pg.ts) instead of the data dir's SQLite file: one fresh database
+ * per data dir, so that a restart on the same data dir finds its jobs again, and a replica id named
+ * after the data dir, as an operator gives each replica a fixed one (the lease and the attempts of a
+ * restarted server are its own again). The e2e suite runs once this way (vitest project `pg`).
+ */
+export const TEST_STORE = process.env.OPENBATCH_TEST_STORE === 'postgres' ? 'postgres' : 'sqlite';
+const pgDatabases = new Map<string, { url: string; drop(): Promise<void> }>();
+
+/** The `--store` (and `--replica-id`) a server on `dataDir` gets under OPENBATCH_TEST_STORE=postgres;
+ *  none otherwise, or when `args` name a store already. For tests that start servers their own way. */
+export async function storeArgs(dataDir: string, args: string[] = []): Promise<string[]> {
+  if (TEST_STORE !== 'postgres' || args.includes('--store')) return [];
+  const key = path.resolve(dataDir);
+  let db = pgDatabases.get(key);
+  if (!db) {
+    db = await freshDatabase();
+    pgDatabases.set(key, db);
+  }
+  return ['--store', db.url, ...(args.includes('--replica-id') ? [] : ['--replica-id', `test-${path.basename(key)}`])];
+}
+
+/** Drop the databases of the servers started here (after they stopped: WITH (FORCE) ends sessions). */
+export async function dropTestDatabases(): Promise<void> {
+  const all = [...pgDatabases.values()];
+  pgDatabases.clear();
+  await Promise.all(all.map((d) => d.drop().catch(() => undefined)));
+}
+
 export function tempDir(prefix = 'openbatch-test-'): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 }
@@ -104,6 +135,7 @@ export async function startServer(o: StartOptions = {}): Promise<TestServer> {
   const args = [
     ...(o.nodeArgs ?? []), path.join(ROOT, 'bin/openbatch.mjs'), 'serve', '--port', '0', '--data-dir', dataDir,
     '--rate-limits', o.rateLimits ?? 'off', '--slots', String(o.slots ?? 4), '--overcommit', String(o.overcommit ?? Math.max(8, Math.ceil((o.slots ?? 4) / os.availableParallelism()))), '--log-level', 'warn', ...(o.args ?? []),
+    ...(await storeArgs(dataDir, o.args ?? [])),
   ];
   const env: Record<string, string> = { ...(process.env as Record<string, string>), OPENBATCH_SECRET_ID: SECRET_ID, OPENBATCH_SECRET_KEY: SECRET_KEY, ...o.env };
   const proc = o.wrap ? spawn(o.wrap[0]!, [...o.wrap.slice(1), process.execPath, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] }) : spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
