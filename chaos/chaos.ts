@@ -3,9 +3,15 @@
 // on the same data dir. Each execution appends a marker line, so real executions can be counted.
 // Afterwards every instance must be SUCCEED, have run exactly as often as its command needed
 // (never twice because of a crash), the counters must agree, and every log must be there.
+// With `replicas` > 1 (store PostgreSQL), several servers share one database and the one that leads
+// is the one stopped each time; the instances then run on a THPC_QUEUE environment (Slurm), whose
+// elements outlive any replica (local processes die with their replica's host, which one machine
+// cannot stage: see docs/deploy.md).
 import fs from 'node:fs';
 import path from 'node:path';
 import { sharedDir, startServer, tempDir, type BatchClient, type TestServer } from '../test/helpers/spawn-server.ts';
+import { freshDatabase } from '../test/support/pg.ts';
+import { cancelSlurmJobsOf, slurmTestCluster } from '../test/support/slurm.ts';
 
 export interface ChaosOptions {
   instances: number;
@@ -16,12 +22,21 @@ export interface ChaosOptions {
   minMs: number;
   maxMs: number;
   seed: number;
+  /** Where the servers keep their data (default sqlite: the data dir's file). */
+  store?: 'sqlite' | 'postgres';
+  /** How many servers share the store (more than 1 needs postgres); the leader is the one stopped. */
+  replicas?: number;
 }
 
 export interface ChaosReport {
   instances: number;
   kills: number;
   signal: string;
+  store: string;
+  replicas: number;
+  engine: string;
+  /** Replicas: how long after each stop of the leader another one led (ms). */
+  takeoverMs: number[];
   seconds: number;
   jobState: string;
   /** Problems found (empty when everything held). */
@@ -54,14 +69,39 @@ async function until<T>(f: () => Promise<T | undefined>, ms: number, what: strin
   }
 }
 
+interface Health { leading: boolean; leader?: { replica: string; epoch: number } }
+const health = async (s: TestServer): Promise<Health> => (await (await fetch(`${s.url}/healthz`)).json()) as Health;
+
 export async function chaos(o: ChaosOptions): Promise<ChaosReport> {
   const t0 = Date.now();
   const random = rng(o.seed);
-  const dataDir = tempDir('openbatch-chaos-');
+  const store = o.store ?? 'sqlite';
+  const replicas = o.replicas ?? 1;
+  if (replicas > 1 && store !== 'postgres') throw new Error('chaos: several replicas need --store postgres');
+  const slurm = replicas > 1 ? await slurmTestCluster() : undefined;
+  if (slurm && !slurm.ok) throw new Error(`chaos: several replicas run the job on Slurm, and there is none: ${slurm.why}`);
+  const db = store === 'postgres' ? await freshDatabase() : undefined;
+  const args: string[] = [];
+  if (slurm?.ok) {
+    const slurmDir = tempDir('openbatch-chaos-slurm-');
+    fs.chmodSync(slurmDir, 0o755);
+    const cfg = path.join(tempDir('openbatch-chaos-cfg-'), 'config.json');
+    fs.writeFileSync(cfg, JSON.stringify({ slurm: { ...(slurm.binDir ? { binDir: slurm.binDir } : {}), sharedDir: slurmDir, queues: [{ name: 'hpc', partition: slurm.partition }] } }));
+    args.push('--config', cfg);
+  }
+  const dataDirs = Array.from({ length: replicas }, () => tempDir('openbatch-chaos-'));
   const marks = sharedDir('openbatch-chaos-marks-');
-  const start = () => startServer({ dataDir, slots: o.slots, rateLimits: 'off' });
-  let srv: TestServer = await start();
-  let c: BatchClient = srv.client();
+  const start = (i: number) => startServer({
+    dataDir: dataDirs[i], slots: o.slots, rateLimits: 'off', args: [...args, ...(db ? ['--store', db.url, '--replica-id', `r${i}`] : [])],
+  });
+  const servers: TestServer[] = [];
+  for (let i = 0; i < replicas; i++) servers.push(await start(i));
+  let c: BatchClient = servers[0]!.client();
+  const leader = (): Promise<number> => until(async () => {
+    for (let i = 0; i < replicas; i++) if ((await health(servers[i]!).catch(() => undefined))?.leading) return i;
+    return undefined;
+  }, 30_000, 'a replica to lead');
+  const takeoverMs: number[] = [];
   const cmd = [
     `f=${marks}/$BATCH_TASK_INSTANCE_INDEX`,
     'echo run >> "$f"',
@@ -71,21 +111,34 @@ export async function chaos(o: ChaosOptions): Promise<ChaosReport> {
     'if [ $((BATCH_TASK_INSTANCE_INDEX % 10)) -eq 0 ] && [ "$n" -eq 1 ]; then exit 3; fi',
   ].join('; ');
   const { JobId } = await c.SubmitJob!({
-    Placement: { Zone: 'ap-guangzhou-2' },
+    // a queue is in the region's first zone (config slurm.queues[].zone)
+    Placement: { Zone: slurm?.ok ? 'ap-guangzhou-1' : 'ap-guangzhou-2' },
     Job: {
       JobName: 'chaos',
       Tasks: [{
         TaskName: 'A', TaskInstanceNum: o.instances, MaxRetryCount: 2,
-        Application: { DeliveryForm: 'LOCAL', Command: cmd }, ComputeEnv: { EnvData: { InstanceType: 'S1.SMALL1' } },
+        Application: { DeliveryForm: 'LOCAL', Command: cmd },
+        ...(slurm?.ok
+          ? { EnvId: (await c.DescribeComputeEnvs!({})).ComputeEnvSet.find((e: { EnvName: string }) => e.EnvName === 'hpc').EnvId }
+          : { ComputeEnv: { EnvData: { InstanceType: 'S1.SMALL1' } } }),
       }],
     },
   });
   for (let k = 0; k < o.kills; k++) {
     await new Promise((r) => setTimeout(r, o.minMs + random() * (o.maxMs - o.minMs)));
-    if (o.signal === 'SIGKILL') await srv.kill9();
-    else await srv.stop();
-    srv = await start();
-    c = srv.client();
+    const i = replicas > 1 ? await leader() : 0;
+    const epoch = replicas > 1 ? (await health(servers[i]!)).leader?.epoch ?? 0 : 0;
+    const stopped = Date.now();
+    if (o.signal === 'SIGKILL') await servers[i]!.kill9();
+    else await servers[i]!.stop();
+    if (replicas > 1) {
+      // another replica leads with a newer epoch before the stopped one comes back
+      const other = servers[(i + 1) % replicas]!;
+      await until(async () => ((await health(other)).leader?.epoch ?? 0) > epoch && (await health(other)).leader?.replica !== `r${i}` ? true : undefined, 60_000, 'another replica to lead');
+      takeoverMs.push(Date.now() - stopped);
+    }
+    servers[i] = await start(i);
+    c = servers[(i + 1) % replicas]!.client();
   }
   const job = await until(async () => {
     const j = await c.DescribeJob!({ JobId });
@@ -123,9 +176,12 @@ export async function chaos(o: ChaosOptions): Promise<ChaosReport> {
       if (text !== want) problems.push(`instance ${x.TaskInstanceIndex}: log ${JSON.stringify(text)}, expected ${JSON.stringify(want)}`);
     }
   }
-  await srv.stop();
+  for (const s of servers) await s.stop();
+  if (slurm?.ok) cancelSlurmJobsOf([JobId], slurm.binDir);
+  await db?.drop();
   return {
-    instances: o.instances, kills: o.kills, signal: o.signal, seconds: (Date.now() - t0) / 1000, jobState: job.JobState,
+    instances: o.instances, kills: o.kills, signal: o.signal, store, replicas, engine: slurm?.ok ? 'slurm' : 'local', takeoverMs,
+    seconds: (Date.now() - t0) / 1000, jobState: job.JobState,
     problems: problems.slice(0, 50), executions, expectedExecutions: expected,
   };
 }
