@@ -205,6 +205,8 @@ export class RemoteLogs implements AttemptLogs {
       a = { kind: 'failed', why: err.name === 'TimeoutError' ? `it did not answer within ${this.o.timeoutMs ?? REMOTE_TIMEOUT_MS} ms` : `${err.cause?.code ?? err.message}` };
     }
     if (a.kind === 'failed') {
+      // COMPAT: the logs of an attempt whose replica cannot be reached read as absent (null on the
+      // wire) until it answers again, said once per outage (docs/compat.md, several replicas)
       this.warnOnce(replica, `the logs of attempts that ran on replica ${replica} (${url}) cannot be fetched: ${a.why}; they read as empty until it answers`);
     } else if (this.warned.delete(replica)) {
       this.o.logger.info({ replica }, `replica ${replica} answers requests for logs again`);
