@@ -16,6 +16,8 @@ export const ATTEMPT_LOG_PATH = '/internal/v1/attempt-log';
 export const MAX_LOG_BYTES = 4 * 1024 * 1024;
 /** How long a replica may take to answer one request. */
 export const REMOTE_TIMEOUT_MS = 2_000;
+/** After a replica failed to answer, how long it is not asked again (its logs read as absent). */
+export const DOWN_PAUSE_MS = 5_000;
 
 export type LogRange = { tail: number } | { start: number; end: number };
 
@@ -97,6 +99,9 @@ export class RemoteLogs implements AttemptLogs {
   private readonly warned = new Set<string>();
   /** Which replica answered the logs of an ended attempt (asked first next time). */
   private readonly found = new Map<string, string>();
+  /** Replicas that failed to answer: not asked again before this time (ms), so that a request for
+   *  ten instances' logs waits for one timeout at most, not one per log. */
+  private readonly downUntil = new Map<string, number>();
 
   constructor(private readonly o: RemoteLogsOptions) {}
 
@@ -145,12 +150,21 @@ export class RemoteLogs implements AttemptLogs {
     }
     // an ended attempt: its owner is not recorded, ask every replica seen lately (one has it at most)
     const peers = (await this.o.directory.others()).filter((p) => p.id !== asked);
-    const answers = await Promise.all(peers.map(async (p) => ({ id: p.id, a: await this.ask(p.id, p.url, q) })));
-    const hit = answers.find((x) => x.a.kind === 'bytes');
-    if (!hit || hit.a.kind !== 'bytes') return undefined;
+    // the first that has it answers (the others are not waited for)
+    const hit = await new Promise<{ id: string; bytes: Buffer } | undefined>((resolve) => {
+      let left = peers.length;
+      if (left === 0) resolve(undefined);
+      for (const p of peers) {
+        void this.ask(p.id, p.url, q).then((a) => {
+          if (a.kind === 'bytes') resolve({ id: p.id, bytes: a.bytes });
+          if (--left === 0) resolve(undefined);
+        });
+      }
+    });
+    if (!hit) return undefined;
     if (this.found.size >= FOUND_KEPT) this.found.clear();
     this.found.set(key, hit.id);
-    return hit.a.bytes;
+    return hit.bytes;
   }
 
   /** The log from one replica named by the attempt's handle or remembered; undefined when it has none. */
@@ -185,7 +199,10 @@ export class RemoteLogs implements AttemptLogs {
     return handle.owner === this.o.directory.id ? null : handle.owner;
   }
 
+  /** What `replica` answers to `q`; never rejects. */
   private async ask(replica: string, url: string, q: AttemptLogQuery): Promise<Answer> {
+    const paused = this.downUntil.get(replica);
+    if (paused !== undefined && this.o.clock.now() < paused) return { kind: 'failed', why: 'it failed to answer a moment ago' };
     const path = attemptLogPath(q);
     let a: Answer;
     try {
@@ -205,11 +222,13 @@ export class RemoteLogs implements AttemptLogs {
       a = { kind: 'failed', why: err.name === 'TimeoutError' ? `it did not answer within ${this.o.timeoutMs ?? REMOTE_TIMEOUT_MS} ms` : `${err.cause?.code ?? err.message}` };
     }
     if (a.kind === 'failed') {
+      this.downUntil.set(replica, this.o.clock.now() + DOWN_PAUSE_MS);
       // COMPAT: the logs of an attempt whose replica cannot be reached read as absent (null on the
       // wire) until it answers again, said once per outage (docs/compat.md, several replicas)
       this.warnOnce(replica, `the logs of attempts that ran on replica ${replica} (${url}) cannot be fetched: ${a.why}; they read as empty until it answers`);
-    } else if (this.warned.delete(replica)) {
-      this.o.logger.info({ replica }, `replica ${replica} answers requests for logs again`);
+    } else {
+      this.downUntil.delete(replica);
+      if (this.warned.delete(replica)) this.o.logger.info({ replica }, `replica ${replica} answers requests for logs again`);
     }
     return a;
   }

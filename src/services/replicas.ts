@@ -98,7 +98,7 @@ export class ReplicaDirectory {
       this.failing = false;
     } catch (e) {
       // said once per outage: the store's own failures are logged by whoever else uses it
-      if (!this.failing) this.o.logger.warn({ err: e, replica: this.o.id }, 'writing the heartbeat of this replica failed; will retry');
+      if (!this.failing && !this.closed) this.o.logger.warn({ err: e, replica: this.o.id }, 'writing the heartbeat of this replica failed; will retry');
       this.failing = true;
     }
     if (!this.closed) this.timer = this.o.clock.setTimer(HEARTBEAT_MS, () => void this.beat());
