@@ -1,6 +1,7 @@
 // HTTP transport (Fastify): raw bodies for signature checks, every API answer through the pipeline,
-// /healthz for readiness, the internal API between replicas (internal.ts) when given. Even transport-level failures (oversized body, bad method) answer in the
-// Tencent envelope so that SDKs surface a code instead of an HTTP error.
+// /healthz for readiness, the internal API between replicas (internal.ts) when given. Even
+// transport-level failures (oversized body, bad method) answer in the Tencent envelope so that SDKs
+// surface a code instead of an HTTP error.
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { apiError, ERROR_CATALOG, isApiError, type CatalogEntry } from '../domain/errors.ts';
