@@ -79,7 +79,8 @@ describe.skipIf(skip !== undefined)('logs of local attempts on every replica of 
     }, 'the leader to show the running attempt\'s output');
     // the attempt runs on the leader's host: the follower has no file of it, it fetches it
     expect(fs.existsSync(path.join(follower.dataDir, 'logs', jobId))).toBe(false);
-    expect((await follower.client().DescribeJob!({ JobId: jobId })).JobState).toBe('RUNNING');
+    // (it cannot end before the go file exists)
+    await waitFor(async () => (await follower.client().DescribeJob!({ JobId: jobId })).JobState === 'RUNNING', 'the job to be RUNNING');
     expect(await logsVia(follower)).toEqual([running]);
 
     fs.writeFileSync(go, '');
