@@ -44,6 +44,9 @@ import { MonitorService } from './services/monitor.ts';
 import { TemplateService } from './services/templates.ts';
 import { LocalLayout } from './executors/local/layout.ts';
 import { LogShipper } from './services/log-shipper.ts';
+import { RemoteLogs } from './services/remote-logs.ts';
+import { ReplicaDirectory } from './services/replicas.ts';
+import { InternalKey } from './lib/internal-auth.ts';
 import { SqliteStore } from './store/sqlite/sqlite-store.ts';
 import { PgStore } from './store/postgres/pg-store.ts';
 import type { Store } from './store/types.ts';
@@ -154,6 +157,13 @@ const LISTEN_PROBLEMS: Record<string, string> = {
   EADDRNOTAVAIL: 'this machine has no such address; choose another --host',
 };
 
+/** Where the other replicas reach this one by default: this host's name when the server listens on
+ *  every address, else the address it listens on; the port as bound. */
+function defaultAdvertiseUrl(host: string, port: number): string {
+  const h = host === '0.0.0.0' || host === '::' || host === '' ? os.hostname() : host;
+  return `http://${h.includes(':') ? `[${h}]` : h}:${port}`;
+}
+
 export async function start(cfg: Config, opts: { clock?: Clock; logger?: Logger } = {}): Promise<Running> {
   const clock = opts.clock ?? systemClock;
   // with --port 0 the port is not known yet: the pid names this process instead
@@ -259,12 +269,19 @@ export async function start(cfg: Config, opts: { clock?: Clock; logger?: Logger 
     id: replicaId, exclusive: store instanceof SqliteStore, store, clock, logger: logger.child({ component: 'replica', replica: replicaId }),
     executor, makeScheduler,
   });
+  // the registry of replicas; on a shared store, the logs of local attempts that ran on another
+  // replica's host are fetched from it, signed with a key derived from the shared key pair
+  const directory = new ReplicaDirectory({ store, clock, logger: logger.child({ component: 'replicas' }), id: replicaId });
+  const internalKey = cfg.store === 'sqlite' ? undefined : new InternalKey(cfg.defaultSecretId!, cfg.defaultSecretKey!);
+  const logs = internalKey === undefined ? executor.logs : new RemoteLogs({
+    inner: executor.logs, store, directory, key: internalKey, clock, logger: logger.child({ component: 'remote-logs' }),
+  });
   const envs = new EnvService({
     store, commands: replica, view: replica, clock, limits: cfg.limits, localRoot: p.local, capacityOf, attachable: cfg.attachableInstances, capacity,
     queues,
   });
   const jobs = new JobService({
-    store, commands: replica, clock, limits: cfg.limits, logs: executor.logs, localRoot: p.local,
+    store, commands: replica, clock, limits: cfg.limits, logs, localRoot: p.local,
     envUsable: (c, id) => envs.usable(c, id), knownInstanceType: (t) => capacityOf(t) !== undefined, capacityOf, capacity, envBytes, queueOf,
     envDataOf: (c, id) => envs.dataOf(c, id), privateMounts: (q) => executor.privateMounts(q),
   });
@@ -293,7 +310,9 @@ export async function start(cfg: Config, opts: { clock?: Clock; logger?: Logger 
   });
   let ready = false;
   const server: FastifyInstance = buildServer({
-    pipeline, maxBodyBytes: cfg.maxBodyBytes, logger, health: () => ready, status: () => replica.status(),
+    pipeline, maxBodyBytes: cfg.maxBodyBytes, logger, health: () => ready,
+    status: async () => ({ ...(await replica.status()), replicas: await directory.list() }),
+    ...(internalKey === undefined ? {} : { internal: { key: internalKey, logs: local.logs, now: () => clock.now(), logger: logger.child({ component: 'internal-api' }) } }),
   });
   // the monitor first: attempts re-adopted as this replica starts leading that ended meanwhile get their end sample
   monitor.start();
@@ -315,6 +334,9 @@ export async function start(cfg: Config, opts: { clock?: Clock; logger?: Logger 
   ready = true;
   const port = (server.server.address() as AddressInfo).port;
   const host = cfg.host.includes(':') ? `[${cfg.host}]` : cfg.host;
+  const advertiseUrl = cfg.advertiseUrl ?? defaultAdvertiseUrl(cfg.host, port);
+  await directory.start(advertiseUrl);
+  logger.info({ replica: replicaId, advertiseUrl }, `registered as replica ${replicaId} at ${advertiseUrl}`);
   let closing: Promise<void> | null = null;
   return {
     url: `http://${host}:${port}`,
@@ -327,6 +349,7 @@ export async function start(cfg: Config, opts: { clock?: Clock; logger?: Logger 
       closing ??= (async () => {
         ready = false;
         monitor.stop();
+        directory.stop();
         await server.close();
         await replica.close();
         await executor.close();

@@ -1,9 +1,11 @@
 // HTTP transport (Fastify): raw bodies for signature checks, every API answer through the pipeline,
-// /healthz for readiness. Even transport-level failures (oversized body, bad method) answer in the
-// Tencent envelope so that SDKs surface a code instead of an HTTP error.
+// /healthz for readiness, the internal API between replicas (internal.ts) when given. Even
+// transport-level failures (oversized body, bad method) answer in the Tencent envelope so that SDKs
+// surface a code instead of an HTTP error.
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { apiError, ERROR_CATALOG, isApiError, type CatalogEntry } from '../domain/errors.ts';
+import { registerInternalApi, type InternalApiOptions } from './internal.ts';
 import { errorBody, type Pipeline } from './pipeline.ts';
 import type { Logger } from '../lib/logger.ts';
 
@@ -15,6 +17,8 @@ export interface ServerOptions {
   /** What /healthz adds about this replica and who leads (read from the store; a store that cannot
    *  answer leaves it out). */
   status?: () => Promise<object>;
+  /** The internal API other replicas of a shared store call (the logs of local attempts), if any. */
+  internal?: InternalApiOptions;
 }
 
 export function buildServer(o: ServerOptions): FastifyInstance {
@@ -70,6 +74,7 @@ export function buildServer(o: ServerOptions): FastifyInstance {
     if (o.health()) return reply.code(200).send({ status: 'ok', ...extra });
     return reply.code(503).send({ status: 'starting', ...extra });
   });
+  if (o.internal) registerInternalApi(app, o.internal);
   app.setNotFoundHandler((req, reply) => {
     const headers = req.headers as Record<string, string | undefined>;
     send(reply, headers, apiError('InvalidRequest', { detail: `There is nothing at ${req.method} ${req.url.split('?')[0]}; the Batch API is served at POST / and GET /.` }), o.logger, 404);

@@ -59,6 +59,10 @@ export interface Config {
   store: string;
   /** This replica's name in logs, /healthz and the leadership record (default: hostname:port). */
   replicaId?: string;
+  /** Where the other replicas reach this one's API server (scheme, host, port), recorded in the
+   *  store's registry (default: http://<hostname>:<port> when listening on every address, else
+   *  http://<host>:<port>, with the port bound). */
+  advertiseUrl?: string;
   /** Region assumed when a request names none. */
   defaultRegion: string;
   rateLimits: RateLimitMode;
@@ -159,6 +163,7 @@ const SETTINGS: { key: keyof Config; flag: string; env: string; kind: Kind }[] =
   { key: 'dataDir', flag: 'data-dir', env: 'OPENBATCH_DATA_DIR', kind: 'string' },
   { key: 'store', flag: 'store', env: 'OPENBATCH_STORE', kind: 'string' },
   { key: 'replicaId', flag: 'replica-id', env: 'OPENBATCH_REPLICA_ID', kind: 'string' },
+  { key: 'advertiseUrl', flag: 'advertise-url', env: 'OPENBATCH_ADVERTISE_URL', kind: 'string' },
   { key: 'defaultRegion', flag: 'region', env: 'OPENBATCH_REGION', kind: 'string' },
   { key: 'rateLimits', flag: 'rate-limits', env: 'OPENBATCH_RATE_LIMITS', kind: 'mode' },
   { key: 'localSlots', flag: 'slots', env: 'OPENBATCH_SLOTS', kind: 'int' },
@@ -206,6 +211,7 @@ export const FLAG_HELP: Record<string, string> = {
   'data-dir': 'directory for the SQLite store, logs, objects and keys (default ./.openbatch); each replica has its own',
   store: 'sqlite (default: the file in the data dir) or postgres://user:password@host:port/database (libpq URL, PG* variables and ?sslmode= honoured), shared by several replicas; keep a password out of the command line (OPENBATCH_STORE, the config file or PGPASSWORD)',
   'replica-id': 'this replica\'s name in logs, /healthz and the leadership record (default: hostname:port); unique per replica',
+  'advertise-url': 'http(s)://host:port at which the other replicas reach this one (they fetch the logs of its local attempts there; default: http://<hostname>:<port> when --host is 0.0.0.0 or ::, else http://<host>:<port>)',
   region: 'region assumed when a request names none (default ap-guangzhou)',
   'rate-limits': 'per-action rate limits: intl (default), mainland or off',
   slots: 'instances of anonymous compute environments run at once, at most (default: number of CPUs, at least 2); their instance types must also fit the host (--overcommit)',
@@ -294,6 +300,7 @@ export function loadConfig({ env, flags, file }: ConfigInputs): Config {
   if (cfg.replicaId !== undefined && !/^[A-Za-z0-9._:-]{1,100}$/.test(cfg.replicaId)) {
     throw new ConfigError(`replica-id must be 1 to 100 letters, digits, '.', '_', ':' or '-', got ${JSON.stringify(cfg.replicaId)}`);
   }
+  if (cfg.advertiseUrl !== undefined) cfg.advertiseUrl = checkAdvertiseUrl(cfg.advertiseUrl);
   if (cfg.localSlots < 1) throw new ConfigError('slots must be at least 1');
   if (cfg.cacheMaxBytes < 0) throw new ConfigError(`cache-max-bytes must not be negative, got ${cfg.cacheMaxBytes}`);
   if (cfg.attemptNice > 19) throw new ConfigError(`attempt-nice must be between 0 and 19, got ${cfg.attemptNice}`);
@@ -477,6 +484,22 @@ function checkEndpoint(url: string, label: string): string {
   if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new ConfigError(`${label} must be an http:// or https:// URL, got ${shown}`);
   if ((u.pathname !== '/' && u.pathname !== '') || u.search !== '' || u.hash !== '') {
     throw new ConfigError(`${label} must be the server's address alone (scheme, host, port), got ${shown}`);
+  }
+  return `${u.protocol}//${u.host}`;
+}
+
+/** --advertise-url: an http(s) URL of scheme, host and port alone (other replicas add the paths). */
+function checkAdvertiseUrl(url: string): string {
+  let u: URL | undefined;
+  try {
+    u = new URL(url);
+  } catch {
+    u = undefined;
+  }
+  if (u === undefined || (u.protocol !== 'http:' && u.protocol !== 'https:') || u.username !== '' || u.password !== ''
+    || (u.pathname !== '/' && u.pathname !== '') || u.search !== '' || u.hash !== '') {
+    const shown = url.includes('@') ? 'a URL with credentials (not shown)' : JSON.stringify(url);
+    throw new ConfigError(`advertise-url must be an http:// or https:// URL of scheme, host and port alone (e.g. http://batch-1.internal:8080), got ${shown}`);
   }
   return `${u.protocol}//${u.host}`;
 }

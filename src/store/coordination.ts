@@ -1,6 +1,7 @@
 // What the server replicas sharing one store use to agree on a single scheduler: the leadership lease
-// (its epoch fences the writes of a former leader) and the commands that services leave in the store
-// for the leader to carry out (instead of calling an in-process scheduler).
+// (its epoch fences the writes of a former leader), the commands that services leave in the store
+// for the leader to carry out (instead of calling an in-process scheduler), and the registry of
+// replicas (where each is reached, when it was last seen).
 // Backend-neutral types: SQLite and PostgreSQL implement them behind the Store interface.
 
 /** The scheduler's right to write job progress. `epoch` grows by one at every change of holder. */
@@ -49,3 +50,14 @@ export interface RefusedCommand {
 
 /** How long the reasons of refused commands are kept (senders wait far less than this). */
 export const REFUSALS_KEPT_MS = 3_600_000;
+
+/** A replica as the registry has it (Store.registerReplica): where the other replicas reach its API
+ *  server, and when it last said it was up. */
+export interface ReplicaRecord {
+  /** Its --replica-id. */
+  id: string;
+  /** Its --advertise-url: scheme, host and port. */
+  url: string;
+  /** Its last heartbeat (ms, its own clock). */
+  lastSeen: number;
+}

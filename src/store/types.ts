@@ -1,11 +1,11 @@
 // Store contract: high-level operations on jobs, tasks, instances, environments, templates, the
-// leadership lease and the command queue. Every backend (SQLite now, PostgreSQL next, shared by several
+// leadership lease, the command queue and the registry of replicas. Every backend (SQLite now, PostgreSQL next, shared by several
 // server replicas) implements this interface and passes the same contract suite
 // (test/contract/store.contract.ts). No transaction leaks out: each method is atomic on its own.
 import type { Counts, State } from '../domain/states.ts';
-import type { CommandRecord, CommandResult, Lease, NewCommand, RefusedCommand } from './coordination.ts';
+import type { CommandRecord, CommandResult, Lease, NewCommand, RefusedCommand, ReplicaRecord } from './coordination.ts';
 
-export type { Command, CommandKind, CommandRecord, CommandResult, Lease, NewCommand, RefusedCommand } from './coordination.ts';
+export type { Command, CommandKind, CommandRecord, CommandResult, Lease, NewCommand, RefusedCommand, ReplicaRecord } from './coordination.ts';
 export { FencedError } from './errors.ts';
 
 export interface Tag {
@@ -383,6 +383,17 @@ export interface Store {
    */
   takeRateToken(key: string, perSecond: number, nowMs: number): Promise<boolean>;
   firstUse(key: string, nowMs: number, windowMs: number): Promise<boolean>;
+
+  /**
+   * The registry of the replicas sharing this store: each records where the others reach it and
+   * refreshes `lastSeen` every few seconds (its own clock, as the lease's times). registerReplica
+   * inserts or replaces the replica's row (its URL may change across restarts); listReplicas answers
+   * every row, ordered by id; forgetReplicas deletes the rows last seen before `beforeMs` and says
+   * how many. Nothing here is fenced: each replica writes only its own row.
+   */
+  registerReplica(r: ReplicaRecord): Promise<void>;
+  listReplicas(): Promise<ReplicaRecord[]>;
+  forgetReplicas(beforeMs: number): Promise<number>;
 
   close(): Promise<void>;
 }

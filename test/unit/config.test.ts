@@ -53,6 +53,32 @@ describe('loadConfig', () => {
   });
 });
 
+describe('loadConfig: --advertise-url', () => {
+  it('is unset by default (the server makes it from its host and bound port) and taken from flag > env > file', () => {
+    expect(loadConfig({ env: {}, flags: {} }).advertiseUrl).toBeUndefined();
+    const file = { advertiseUrl: 'http://from-file:1' };
+    expect(loadConfig({ env: {}, flags: {}, file }).advertiseUrl).toBe('http://from-file:1');
+    expect(loadConfig({ env: { OPENBATCH_ADVERTISE_URL: 'https://from-env' }, flags: {}, file }).advertiseUrl).toBe('https://from-env');
+    expect(loadConfig({ env: { OPENBATCH_ADVERTISE_URL: 'https://from-env' }, flags: { 'advertise-url': 'http://[::1]:8080/' }, file }).advertiseUrl)
+      .toBe('http://[::1]:8080');
+    // an empty variable counts as unset, as for every setting
+    expect(loadConfig({ env: { OPENBATCH_ADVERTISE_URL: '' }, flags: {}, file }).advertiseUrl).toBe('http://from-file:1');
+  });
+  it('refuses what is not scheme, host and port alone, never repeating credentials', () => {
+    for (const url of ['batch-1:8080', 'ftp://batch-1', 'http://batch-1:8080/api', 'http://batch-1:8080?x=1', 'http://batch-1#x', 'not a url']) {
+      expect(() => loadConfig({ env: {}, flags: { 'advertise-url': url } }), url).toThrow(/advertise-url must be an http:\/\/ or https:\/\/ URL/);
+    }
+    let message = '';
+    try {
+      loadConfig({ env: { OPENBATCH_ADVERTISE_URL: 'http://user:hunter2@batch-1:8080' }, flags: {} });
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message).toMatch(/advertise-url must be/);
+    expect(message).not.toContain('hunter2');
+  });
+});
+
 describe('loadConfig: the slurm section', () => {
   const load = (slurm: unknown, more: Record<string, unknown> = {}) => loadConfig({ env: {}, flags: {}, file: { slurm, ...more } });
   const hpc = { name: 'hpc', partition: 'batch', zone: 'ap-guangzhou-2' };

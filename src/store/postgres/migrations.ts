@@ -241,6 +241,14 @@ export const MIGRATIONS: string[] = [
   );
   CREATE INDEX used_keys_by_time ON used_keys (at);
   `,
+  // 4: the registry of replicas (Store.registerReplica): where each is reached, its last heartbeat
+  `
+  CREATE TABLE replicas (
+    id text COLLATE "C" PRIMARY KEY,
+    url text COLLATE "C" NOT NULL,
+    last_seen bigint NOT NULL
+  );
+  `,
 ];
 
 /** The schema version of this code. */

@@ -1,10 +1,10 @@
 // PostgreSQL implementation of the Store (node-postgres, one pool per store), for several server
 // replicas sharing one database: jobs, tasks and instances here; the scheduler's batch writes in
-// batch.ts; envs, templates, the lease, the command queue and the request limits in their own modules
-// over the same pool. No record is cached: other processes write the same rows.
+// batch.ts; envs, templates, the lease, the command queue, the request limits and the registry of
+// replicas in their own modules over the same pool. No record is cached: other processes write the same rows.
 import type { State } from '../../domain/states.ts';
 import { silentLogger, type Logger } from '../../lib/logger.ts';
-import type { CommandRecord, CommandResult, Lease, NewCommand } from '../coordination.ts';
+import type { CommandRecord, CommandResult, Lease, NewCommand, ReplicaRecord } from '../coordination.ts';
 import { pageInstances, type PageReader } from '../instance-page.ts';
 import { toAttempt, toInstance, toJob, toSample, toTask } from '../sqlite/rows.ts';
 import type {
@@ -20,6 +20,7 @@ import { fence, PgLeadership } from './lease.ts';
 import { PgLimits } from './limits.ts';
 import { migrate } from './migrations.ts';
 import { ownedPage } from './owned-page.ts';
+import { PgReplicas } from './replicas.ts';
 import { insertTags, PgTemplates } from './templates.ts';
 
 const ACTIVE = `(j.state IN ('SUBMITTED','PENDING','RUNNABLE','STARTING','RUNNING') OR j.next_action <> '')`;
@@ -60,6 +61,7 @@ export class PgStore implements Store {
   private readonly envs: PgEnvs;
   private readonly templates: PgTemplates;
   private readonly limits: PgLimits;
+  private readonly replicas: PgReplicas;
 
   /**
    * Opens the store on a libpq URL (postgres://user:password@host:port/database?sslmode=…; missing parts
@@ -102,6 +104,7 @@ export class PgStore implements Store {
     this.envs = new PgEnvs(this.db);
     this.templates = new PgTemplates(this.db);
     this.limits = new PgLimits(this.db);
+    this.replicas = new PgReplicas(this.db);
     // connection losses, a full disk, a read-only server, contention: StoreUnavailable from every method
     guardStore(this, secrets);
   }
@@ -391,6 +394,18 @@ export class PgStore implements Store {
   }
   async firstUse(key: string, nowMs: number, windowMs: number): Promise<boolean> {
     return this.limits.firstUse(key, nowMs, windowMs);
+  }
+
+  // ------------------------------------------------------------------ the registry of replicas (replicas.ts)
+
+  async registerReplica(r: ReplicaRecord): Promise<void> {
+    await this.replicas.register(r);
+  }
+  async listReplicas(): Promise<ReplicaRecord[]> {
+    return this.replicas.list();
+  }
+  async forgetReplicas(beforeMs: number): Promise<number> {
+    return this.replicas.forget(beforeMs);
   }
 
   /** Ends the LISTEN connection and the pool; idempotent. */

@@ -256,4 +256,12 @@ export const MIGRATIONS: Migration[] = [
       CREATE INDEX IF NOT EXISTS command_refusals_by_time ON command_refusals (at);
     `);
   },
+  // 10: the registry of replicas (Store.registerReplica): where each is reached, its last heartbeat
+  `
+  CREATE TABLE IF NOT EXISTS replicas (
+    id TEXT PRIMARY KEY,
+    url TEXT NOT NULL,
+    last_seen INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  `,
 ];

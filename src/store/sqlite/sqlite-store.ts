@@ -1,9 +1,10 @@
 // SQLite implementation of the Store (better-sqlite3, WAL): jobs, tasks, instances and samples here;
-// envs, templates, the lease and the command queue in their own modules over the same connection.
+// envs, templates, the lease, the command queue and the registry of replicas in their own modules
+// over the same connection.
 // Durability: WAL + synchronous=NORMAL survives a kill -9 of the service (every commit is in the WAL
 // before the call returns); only an OS crash may lose the last commits.
 import type { State } from '../../domain/states.ts';
-import type { CommandRecord, CommandResult, Lease, NewCommand } from '../coordination.ts';
+import type { CommandRecord, CommandResult, Lease, NewCommand, ReplicaRecord } from '../coordination.ts';
 import { MemoryLimits } from '../memory-limits.ts';
 import { pageInstancesSync, type SyncPageReader } from '../instance-page.ts';
 import type {
@@ -20,6 +21,7 @@ import {
   deepFreeze, INSTANCE_COLUMNS, instanceFromRaw, instanceParams, jobParams, taskParams, taskProgressParams, toAttempt,
   toInstance, toJob, toSample, toTask,
 } from './rows.ts';
+import { SqliteReplicas } from './replicas.ts';
 import { SqliteTemplates } from './templates.ts';
 
 const ACTIVE_SQL = `('SUBMITTED','PENDING','RUNNABLE','STARTING','RUNNING')`;
@@ -55,6 +57,7 @@ export class SqliteStore implements Store {
   private readonly commands: SqliteCommands;
   private readonly envs: SqliteEnvs;
   private readonly templates: SqliteTemplates;
+  private readonly replicas: SqliteReplicas;
   /** One process per database (the data-dir lock): request limits are counted in its memory. */
   private readonly limits = new MemoryLimits();
   /** See SqliteStoreOptions.cacheJobRecords; undefined when disabled. */
@@ -71,6 +74,7 @@ export class SqliteStore implements Store {
     this.commands = new SqliteCommands(this.c, this.lease);
     this.envs = new SqliteEnvs(this.c, this.lease);
     this.templates = new SqliteTemplates(this.c);
+    this.replicas = new SqliteReplicas(this.c);
     this.jobRecords = (opts.cacheJobRecords ?? true) ? new Map() : undefined;
     // SQLite's full, read-only, I/O and busy errors leave every public method as StoreUnavailable
     guardStore(this, file);
@@ -429,6 +433,18 @@ export class SqliteStore implements Store {
   }
   async firstUse(key: string, nowMs: number, windowMs: number): Promise<boolean> {
     return this.limits.firstUse(key, nowMs, windowMs);
+  }
+
+  // ------------------------------------------------------------------ the registry of replicas (replicas.ts)
+
+  async registerReplica(r: ReplicaRecord): Promise<void> {
+    this.replicas.register(r);
+  }
+  async listReplicas(): Promise<ReplicaRecord[]> {
+    return this.replicas.list();
+  }
+  async forgetReplicas(beforeMs: number): Promise<number> {
+    return this.replicas.forget(beforeMs);
   }
 
   async close(): Promise<void> {
