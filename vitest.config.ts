@@ -23,10 +23,13 @@ export default defineConfig({
           // the e2e suite once more with every server's store on PostgreSQL (test/helpers/spawn-server.ts:
           // a fresh database per data dir). Left out: the store-fault tests (faults of the SQLite file
           // and its disk) and the long chaos/load/fuzz runs, which have PostgreSQL runs of their own
-          // (npm run chaos -- --store postgres).
+          // (npm run chaos -- --store postgres), and the files that run on PostgreSQL already.
           name: 'pg',
           include: ['test/e2e/**/*.test.ts'],
-          exclude: ['test/e2e/store-faults.test.ts', 'test/e2e/chaos.test.ts', 'test/e2e/load.test.ts', 'test/e2e/fuzz.test.ts'],
+          exclude: [
+            'test/e2e/store-faults.test.ts', 'test/e2e/chaos.test.ts', 'test/e2e/load.test.ts', 'test/e2e/fuzz.test.ts',
+            'test/e2e/replica-logs.test.ts', 'test/e2e/store-secrets.test.ts',
+          ],
           env: { OPENBATCH_TEST_STORE: 'postgres' },
           setupFiles: ['test/support/pg-project.ts'],
           maxWorkers: 3,
