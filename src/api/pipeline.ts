@@ -105,13 +105,13 @@ export class Pipeline {
   }
 }
 
-/** Why the store cannot serve a request, in the words of the FailedOperation answer. */
-const STORE_PROBLEMS: Record<StoreUnavailableKind, string> = {
-  full: 'the disk of the data directory is full',
-  readonly: 'the data directory is read-only',
-  io: 'an I/O error on the data directory',
-  busy: 'the database is busy',
-  unreachable: 'the database cannot be reached',
+/** Why the store cannot serve a request, and what the caller can do, in the words of the FailedOperation answer. */
+const STORE_PROBLEMS: Record<StoreUnavailableKind, { reason: string; hint: string }> = {
+  full: { reason: 'the disk of the data directory is full', hint: 'Nothing was changed; retry once the operator has freed space.' },
+  readonly: { reason: 'the data directory is read-only', hint: 'Nothing was changed; retry once the operator has repaired it.' },
+  io: { reason: 'an I/O error on the data directory', hint: 'Nothing was changed; retry once the operator has repaired it.' },
+  busy: { reason: 'the database is busy', hint: 'Nothing was changed; retry in a moment.' },
+  unreachable: { reason: 'the database cannot be reached', hint: 'Nothing was changed; retry once it is back.' },
 };
 
 /** The envelope of a failed request: an ApiError as it is, StoreUnavailable as FailedOperation, anything
@@ -122,7 +122,7 @@ export function errorBody(e: unknown, requestId: string, action: string | undefi
     err = e;
   } else if (e instanceof StoreUnavailable) {
     logger.error({ err: e, requestId, action }, 'the data dir cannot be written');
-    err = apiError('FailedOperation', { reason: STORE_PROBLEMS[e.kind] });
+    err = apiError('FailedOperation', STORE_PROBLEMS[e.kind]);
   } else {
     logger.error({ err: e, requestId, action }, 'internal error');
     err = apiError('InternalError', { requestId });

@@ -34,7 +34,7 @@ export const ERROR_CATALOG = {
   'AuthFailure.UnauthorizedOperation': { template: 'the request is not authorised (CAM)' },
   DryRunOperation: { template: 'DryRun: the request would have succeeded.' },
   FailedOperation: {
-    template: 'The service cannot write its data right now ({reason}); nothing was changed. Retry once the operator has freed the data directory.',
+    template: 'The service cannot carry the request out right now: {reason}. {hint}',
   },
   InternalError: { template: 'Internal error; quote RequestId {requestId} when reporting it.' },
   InvalidAction: { template: 'Action "{action}" does not exist in Batch {version}.' },

@@ -65,7 +65,7 @@ export class Inbox implements CommandSender {
     this.closed = true;
     this.unsubscribe?.();
     this.poll?.cancel();
-    const stopping = apiError('FailedOperation', { reason: 'the scheduler is stopping; the command stays queued and is carried out when a scheduler runs again' });
+    const stopping = apiError('FailedOperation', { reason: 'the scheduler is stopping', hint: 'The command stays queued and is carried out when a scheduler runs again.' });
     for (const w of this.waiters.values()) w.reject(stopping);
     this.waiters.clear();
   }

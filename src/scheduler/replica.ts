@@ -145,7 +145,8 @@ export class Replica implements CommandSender, SchedulerView {
       if (now < w.deadline) continue;
       this.waiters.delete(w.id);
       w.reject(apiError('FailedOperation', {
-        reason: `no scheduler carried the command out within ${RESULT_WAIT_MS / 1000} s (is a replica leading?); it stays queued and is carried out when one leads`,
+        reason: `no scheduler carried the command out within ${RESULT_WAIT_MS / 1000} s (is a replica leading?)`,
+        hint: 'It stays queued and is carried out when one leads.',
       }));
     }
     this.armPoll();
@@ -245,7 +246,7 @@ export class Replica implements CommandSender, SchedulerView {
     this.closed = true;
     this.retry?.cancel();
     this.poll?.cancel();
-    const stopping = apiError('FailedOperation', { reason: 'the server is stopping; the command stays queued and is carried out when a scheduler runs again' });
+    const stopping = apiError('FailedOperation', { reason: 'the server is stopping', hint: 'The command stays queued and is carried out when a scheduler runs again.' });
     for (const w of this.waiters.values()) w.reject(stopping);
     this.waiters.clear();
     const s = this.leader;

@@ -338,6 +338,11 @@ export abstract class LocalExecutorBase implements Executor {
     return this.adopter.adopt(handle);
   }
 
+  /** The attempt's cgroups belong to a supervisor of this process that still runs (the launcher's to say). */
+  protected supervisedHere(_handle: AttemptHandle): boolean {
+    return false;
+  }
+
   /** The caller has recorded the attempt's end: its status file is no longer needed. */
   forget(handle: AttemptHandle): void {
     // The shim's pid file became the status file when the attempt ended; an adopted attempt may have
@@ -348,8 +353,9 @@ export abstract class LocalExecutorBase implements Executor {
     if (this.adopted.delete(handle.key)) {
       unlinkQuietly(this.pidPath(handle.key));
       unlinkQuietly(this.commandPath(handle.key));
-      // its supervisor may have died before it could clean up
-      if (this.isolation.cgroups && handle.cgroup) removeAttemptCgroups(this.isolation.cgroups, handle.cgroup);
+      // its supervisor may have died before it could clean up (not when it is this process's own, alive:
+      // a scheduler of this process that took the lease again adopted it; the supervisor reuses its cgroups)
+      if (this.isolation.cgroups && handle.cgroup && !this.supervisedHere(handle)) removeAttemptCgroups(this.isolation.cgroups, handle.cgroup);
     } else if (this.longCommands.delete(handle.key)) {
       unlinkQuietly(this.commandPath(handle.key));
     }

@@ -74,6 +74,13 @@ export class ShimExecutor extends LocalExecutorBase {
     return child;
   }
 
+  /** The shim names an attempt's cgroup slot after its own pid (s<pid>-<n>): this shim's, while it runs,
+   *  are reused by it and never removed from outside. */
+  protected override supervisedHere(handle: AttemptHandle): boolean {
+    const shim = this.shim;
+    return shim !== null && shim.exitCode === null && shim.signalCode === null && handle.cgroup?.startsWith(`s${shim.pid}-`) === true;
+  }
+
   async launchAttempt(spec: AttemptSpec): Promise<AttemptHandle> {
     if (this.pending.has(spec.key) || this.live.has(spec.key)) throw new Error(`attempt ${spec.key} is already running`);
     const user = this.userOf(spec);

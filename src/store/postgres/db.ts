@@ -28,6 +28,9 @@ export const TYPES: pg.CustomTypesConfig = {
 const ATTEMPTS = 4;
 
 export const CONNECT_TIMEOUT_MS = 5000;
+/** How long a statement may go unanswered before its connection counts as lost (a partition: the
+ *  server neither answers nor resets). Generous for the largest batch the scheduler writes. */
+export const QUERY_TIMEOUT_MS = 10_000;
 
 /** The password of a connection string (to keep it out of messages), when it has one. */
 export function passwordOf(url: string): string | undefined {
@@ -41,7 +44,10 @@ export function passwordOf(url: string): string | undefined {
 
 /** The settings of a client on `url` (pooled ones and the LISTEN connection alike). */
 export function clientConfig(url: string): pg.ClientConfig {
-  return { connectionString: url, types: TYPES, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, application_name: 'openbatch' };
+  return {
+    connectionString: url, types: TYPES, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, query_timeout: QUERY_TIMEOUT_MS,
+    keepAlive: true, keepAliveInitialDelayMillis: 10_000, application_name: 'openbatch',
+  };
 }
 
 export class Db implements Queryable {

@@ -10,8 +10,9 @@ const RETRYABLE = new Set(['40001', '40P01']);
 const BUSY = new Set(['53200', '53300', '55P03', '57014']);
 const SHUTDOWN = new Set(['57P01', '57P02', '57P03']);
 const NETWORK = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNABORTED']);
-/** What node-postgres says when a connection is gone or could not be made in time. */
-const LOST = /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Connection is closed|not queryable/i;
+/** What node-postgres says when a connection is gone, could not be made in time, or a statement went
+ *  unanswered past query_timeout (the connection is then given up: its state is unknown). */
+const LOST = /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Connection is closed|not queryable|Query read timeout/i;
 /** Refusals at open that no retry mends: bad password, no pg_hba entry, no such database or role. */
 const OPEN_REFUSALS = new Set(['28P01', '28000', '3D000', '42501']);
 
