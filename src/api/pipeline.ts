@@ -113,6 +113,13 @@ const STORE_PROBLEMS: Record<StoreUnavailableKind, { reason: string; hint: strin
   busy: { reason: 'the database is busy', hint: 'Nothing was changed; retry in a moment.' },
   unreachable: { reason: 'the database cannot be reached', hint: 'Nothing was changed; retry once it is back.' },
 };
+/** The same for a database server (PostgreSQL), whose disk and mode are its own. */
+const SERVER_PROBLEMS: Record<StoreUnavailableKind, { reason: string; hint: string }> = {
+  ...STORE_PROBLEMS,
+  full: { reason: 'the disk of the database server is full', hint: 'Nothing was changed; retry once the operator has freed space.' },
+  readonly: { reason: 'the database server is read-only (a standby, or in recovery)', hint: 'Nothing was changed; retry once a primary serves.' },
+  io: { reason: 'an I/O error on the database server', hint: 'Nothing was changed; retry once the operator has repaired it.' },
+};
 
 /** The envelope of a failed request: an ApiError as it is, StoreUnavailable as FailedOperation, anything
  *  else as InternalError (both logged). */
@@ -121,8 +128,8 @@ export function errorBody(e: unknown, requestId: string, action: string | undefi
   if (isApiError(e)) {
     err = e;
   } else if (e instanceof StoreUnavailable) {
-    logger.error({ err: e, requestId, action }, 'the data dir cannot be written');
-    err = apiError('FailedOperation', STORE_PROBLEMS[e.kind]);
+    logger.error({ err: e, requestId, action }, e.server ? 'the database cannot serve the request' : 'the data dir cannot be written');
+    err = apiError('FailedOperation', (e.server ? SERVER_PROBLEMS : STORE_PROBLEMS)[e.kind]);
   } else {
     logger.error({ err: e, requestId, action }, 'internal error');
     err = apiError('InternalError', { requestId });

@@ -209,10 +209,13 @@ export type StoreUnavailableKind = 'full' | 'readonly' | 'io' | 'busy' | 'unreac
 
 export class StoreUnavailable extends Error {
   readonly kind: StoreUnavailableKind;
-  constructor(kind: StoreUnavailableKind, message: string, options?: { cause?: unknown }) {
+  /** The store is a database server (PostgreSQL), not a file in the data dir: its disk is the server's. */
+  readonly server: boolean;
+  constructor(kind: StoreUnavailableKind, message: string, options?: { cause?: unknown; server?: boolean }) {
     super(message, options);
     this.name = 'StoreUnavailable';
     this.kind = kind;
+    this.server = options?.server ?? false;
   }
 }
 

@@ -5,10 +5,11 @@
 // database is back everything resumes: no acknowledged SubmitJob is lost, no instance runs twice.
 // Real server, real PostgreSQL (reached through a TCP proxy the test controls, so that the database
 // server the other tests share is left alone); skipped, saying why, without PostgreSQL.
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { errorOf, sharedDir, simpleJob, startServer, waitFor, waitJobDone, type BatchClient, type TestServer } from '../helpers/server.ts';
+import { errorOf, sharedDir, simpleJob, startServer, tempDir, waitFor, waitJobDone, type BatchClient, type TestServer } from '../helpers/server.ts';
 import { freshDatabase, PG_URL, pgSkipReason, withAdmin } from '../support/pg.ts';
 import { TcpProxy } from '../support/tcp-proxy.ts';
 
@@ -114,5 +115,71 @@ describe.skipIf(why !== undefined)(title('PostgreSQL failing under a running ser
     expect(ranOnce(g.marks, 20)).toEqual([]);
     for (const id of acked) expect((await waitJobDone(c, id, 60_000)).JobState).toBe('SUCCEED');
     expect(srv.proc.exitCode).toBeNull();
+  }, 180_000);
+});
+
+// The database server's disk fills up: its tables live in a tablespace on a small tmpfs of their own
+// (the rest of the database server keeps its disk). Needs root (mount) and a database server on this
+// host that can use a directory the test makes (its files owned by the server's user).
+const ROOT = process.getuid?.() === 0;
+const pgUser = (): { uid: number; gid: number } | undefined => {
+  try {
+    const id = (flag: string) => Number(execFileSync('id', [flag, 'postgres'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim());
+    return { uid: id('-u'), gid: id('-g') };
+  } catch {
+    return undefined;
+  }
+};
+const fullWhy = why ?? (!ROOT ? 'needs root (a tmpfs mount for the tablespace)' : pgUser() === undefined ? 'no postgres user on this host (the database server is elsewhere)' : undefined);
+
+describe.skipIf(fullWhy !== undefined)(`the database server's disk full${fullWhy ? ` (skipped: ${fullWhy})` : ''}`, () => {
+  it('SubmitJob answers FailedOperation saying so, what was there stays, and everything resumes once space is freed', async () => {
+    const mnt = tempDir('openbatch-pg-tablespace-');
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=40m', 'tmpfs', mnt]);
+    const space = path.join(mnt, 'ts');
+    fs.mkdirSync(space);
+    const u = pgUser()!;
+    fs.chownSync(space, u.uid, u.gid);
+    const name = `openbatch_full_${process.pid}`;
+    const ts = `${name}_ts`;
+    let server: TestServer | undefined;
+    try {
+      await withAdmin(async (a) => {
+        await a.query(`CREATE TABLESPACE ${ts} LOCATION '${space}'`);
+        await a.query(`CREATE DATABASE ${name} TABLESPACE ${ts}`);
+      });
+      const url = new URL(PG_URL);
+      url.pathname = `/${name}`;
+      server = await startServer({ args: ['--store', url.toString(), '--replica-id', 'full'] });
+      const sc = server.client();
+      const before = await sc.SubmitJob!(simpleJob('echo before'));
+      expect((await waitJobDone(sc, before.JobId)).JobState).toBe('SUCCEED');
+      const filler = path.join(mnt, 'filler');
+      try {
+        execFileSync('dd', ['if=/dev/zero', `of=${filler}`, 'bs=1M', 'count=64'], { stdio: 'ignore' });
+      } catch {
+        // "No space left on device": that is the point
+      }
+      let refused: { code: string; message: string } | undefined;
+      for (let i = 0; i < 40 && !refused; i++) {
+        // a few writes may still fit in free pages; once the tables must grow they fail cleanly
+        refused = await errorOf(sc.SubmitJob!(simpleJob('echo during', { TaskInstanceNum: 50, EnvVars: [{ Name: 'PAD', Value: 'x'.repeat(60_000) }] }))).catch(() => undefined);
+      }
+      expect(refused?.code).toBe('FailedOperation');
+      expect(refused?.message).toContain('the disk of the database server is full');
+      // reads still answer, and the earlier job is intact
+      expect((await sc.DescribeJob!({ JobId: before.JobId })).JobState).toBe('SUCCEED');
+      fs.rmSync(filler);
+      const after = await waitFor(async () => sc.SubmitJob!(simpleJob('echo after')), 'SubmitJob to work again', 30_000, 500);
+      expect((await waitJobDone(sc, after.JobId, 60_000)).JobState).toBe('SUCCEED');
+      expect(server.proc.exitCode).toBeNull();
+    } finally {
+      await server?.stop();
+      await withAdmin(async (a) => {
+        await a.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+        await a.query(`DROP TABLESPACE IF EXISTS ${ts}`);
+      }).catch(() => undefined);
+      execFileSync('umount', ['-l', mnt]);
+    }
   }, 180_000);
 });

@@ -81,7 +81,7 @@ export function mapPgError(e: unknown, secrets: readonly string[]): unknown {
     }
     return e;
   }
-  return new StoreUnavailable(kind, `the PostgreSQL store cannot work now: ${describe(e, secrets)}`, { cause: e });
+  return new StoreUnavailable(kind, `the PostgreSQL store cannot work now: ${describe(e, secrets)}`, { cause: e, server: true });
 }
 
 /** A failure at open: unreachable (or busy, full …) as StoreUnavailable, a refusal of the credentials or
@@ -90,7 +90,7 @@ export function mapOpenError(e: unknown, where: string, secrets: readonly string
   if (e instanceof StoreUnavailable || e instanceof StoreOpenError) return e;
   const kind = kindOf(e);
   const why = describe(e, secrets);
-  if (kind !== undefined) return new StoreUnavailable(kind, `cannot open the PostgreSQL store at ${where}: ${why}`, { cause: e });
+  if (kind !== undefined) return new StoreUnavailable(kind, `cannot open the PostgreSQL store at ${where}: ${why}`, { cause: e, server: true });
   const code = codeOf(e);
   if (code !== undefined && OPEN_REFUSALS.has(code)) {
     const what = code === '3D000' ? 'the database does not exist'
