@@ -92,7 +92,9 @@ export async function chaos(o: ChaosOptions): Promise<ChaosReport> {
   const dataDirs = Array.from({ length: replicas }, () => tempDir('openbatch-chaos-'));
   const marks = sharedDir('openbatch-chaos-marks-');
   const start = (i: number) => startServer({
-    dataDir: dataDirs[i], slots: o.slots, rateLimits: 'off', args: [...args, ...(db ? ['--store', db.url, '--replica-id', `r${i}`] : [])],
+    // a replica starts beside two others, PostgreSQL and a busy Slurm on the same machine: twice a
+    // start took over 30 s (once in 2 runs of 10 stops); the harness waits longer
+    dataDir: dataDirs[i], slots: o.slots, rateLimits: 'off', startTimeoutMs: 120_000, args: [...args, ...(db ? ['--store', db.url, '--replica-id', `r${i}`] : [])],
   });
   const servers: TestServer[] = [];
   for (let i = 0; i < replicas; i++) servers.push(await start(i));

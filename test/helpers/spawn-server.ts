@@ -67,6 +67,8 @@ export interface StartOptions {
   /** --overcommit: the tests emulate a host larger than the 2-core machines they run on (default: 8,
    *  or enough for `slots` instances of one vCPU, whichever is more). */
   overcommit?: number;
+  /** How long the server may take to listen (default 30 s). */
+  startTimeoutMs?: number;
 }
 
 /** Every server process started here (tests kill the leftovers when a file ends). */
@@ -145,7 +147,7 @@ export async function startServer(o: StartOptions = {}): Promise<TestServer> {
   proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
   const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start in time:\n${out}`)), 30_000);
+    const timer = setTimeout(() => reject(new Error(`server did not start in ${(o.startTimeoutMs ?? 30_000) / 1000} s:\n${out}`)), o.startTimeoutMs ?? 30_000);
     const check = () => {
       const m = /listening on http:\/\/[^:]+:(\d+)/.exec(out);
       if (m) {
