@@ -59,7 +59,7 @@ async function openStore(kind: Kind, dir: string): Promise<Opened> {
   return { store, dispose: async () => { await store.close(); await db.drop(); } };
 }
 
-async function storeAndScheduler(kind: Kind, n: number): Promise<number> {
+export async function storeAndScheduler(kind: Kind, n: number): Promise<number> {
   const dir = tempDir('openbatch-ctl-');
   const { store, dispose } = await openStore(kind, dir);
   const executor = new InstantExecutor(new LocalLogs(new LocalLayout(dir)));
