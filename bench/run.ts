@@ -8,11 +8,12 @@ import { control } from './benchmarks/control.ts';
 import { dispatch } from './benchmarks/dispatch.ts';
 import { latency } from './benchmarks/latency.ts';
 import { objects } from './benchmarks/objects.ts';
+import { replicas } from './benchmarks/replicas.ts';
 import { scale } from './benchmarks/scale.ts';
 import { slurm } from './benchmarks/slurm.ts';
 import type { Benchmark, Figure, Scale } from './lib.ts';
 
-const ALL: Benchmark[] = [dispatch, control, api, scale, latency, slurm, objects];
+const ALL: Benchmark[] = [dispatch, control, api, scale, latency, slurm, objects, replicas];
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,

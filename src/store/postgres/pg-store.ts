@@ -11,7 +11,7 @@ import type {
   ActiveSnapshot, ActivityRecord, AttemptRecord, EnvBatch, EnvFilter, EnvRecord, InstancePage, InstanceRecord, JobFilter,
   JobRecord, NewJobRecord, NodeRecord, SampleRecord, Store, TaskRecord, TemplateFilter, TemplateRecord, WriteBatch,
 } from '../types.ts';
-import { upsertSamples, writeBatch } from './batch.ts';
+import { fencedRows, rowsOnly, upsertSamples, writeBatch } from './batch.ts';
 import { PgCommands } from './commands.ts';
 import { Db, passwordOf, type Queryable, type Row } from './db.ts';
 import { PgEnvs } from './envs.ts';
@@ -274,6 +274,8 @@ export class PgStore implements Store {
 
   // the scheduler always passes its lease's epoch; without one the write is unfenced (tests, tools)
   async applyBatch(b: WriteBatch, epoch?: number): Promise<void> {
+    // the scheduler's usual batch (rows alone): one statement with its fence in it (batch.ts)
+    if (rowsOnly(b)) return fencedRows(this.db, b, epoch);
     await this.db.write(async (c) => {
       await fence(c, epoch, 'applyBatch');
       await writeBatch(c, b);
