@@ -15,21 +15,28 @@ import { guardStore, openGuarded } from './errors.ts';
 import { Conn, marks, type Row } from './connection.ts';
 import { SqliteEnvs } from './envs.ts';
 import { SqliteLeadership } from './lease.ts';
-import { ownedPage } from './owned-page.ts';
+import { jobPage } from './job-page.ts';
 import {
   deepFreeze, INSTANCE_COLUMNS, instanceFromRaw, instanceParams, jobParams, taskParams, taskProgressParams, toAttempt,
   toInstance, toJob, toSample, toTask,
 } from './rows.ts';
 import { SqliteTemplates } from './templates.ts';
 
+// loadActive reads the partial index jobs_active (migration 10): never the finished history. Of an
+// active job's instances, the rows in an active state (instances_by_state) and those at or beyond its
+// task's cursor (a primary-key range), not every row it ever had.
 const ACTIVE_SQL = `('SUBMITTED','PENDING','RUNNABLE','STARTING','RUNNING')`;
-const ACTIVE_JOBS = `SELECT * FROM jobs WHERE state IN ${ACTIVE_SQL} OR next_action<>'' ORDER BY seq`;
-const ACTIVE_TASKS = `SELECT t.* FROM tasks t JOIN jobs j ON j.id=t.job_id
-  WHERE j.state IN ${ACTIVE_SQL} OR j.next_action<>'' ORDER BY j.seq, t.ord`;
-const ACTIVE_INSTANCES = `SELECT i.* FROM instances i JOIN jobs j ON j.id=i.job_id
-  JOIN tasks t ON t.job_id=i.job_id AND t.name=i.task_name
-  WHERE (j.state IN ${ACTIVE_SQL} OR j.next_action<>'')
-    AND (i.state IN ${ACTIVE_SQL} OR i.state='FAILED_INTERRUPTED' OR i.idx >= t.cursor)`;
+const ACTIVE_JOB = `(j.state IN ${ACTIVE_SQL} OR j.next_action <> '')`;
+export const ACTIVE_JOBS = `SELECT j.* FROM jobs j INDEXED BY jobs_active WHERE ${ACTIVE_JOB} ORDER BY j.seq`;
+export const ACTIVE_TASKS = `SELECT t.* FROM jobs j INDEXED BY jobs_active CROSS JOIN tasks t ON t.job_id = j.id
+  WHERE ${ACTIVE_JOB} ORDER BY j.seq, t.ord`;
+export const ACTIVE_INSTANCES = `SELECT i.* FROM jobs j INDEXED BY jobs_active CROSS JOIN tasks t ON t.job_id = j.id
+    CROSS JOIN instances i INDEXED BY instances_by_state ON i.job_id = t.job_id AND i.task_name = t.name
+  WHERE ${ACTIVE_JOB} AND i.state IN ('SUBMITTED','PENDING','RUNNABLE','STARTING','RUNNING','FAILED_INTERRUPTED') AND i.idx < t.cursor
+  UNION ALL
+  SELECT i.* FROM jobs j INDEXED BY jobs_active CROSS JOIN tasks t ON t.job_id = j.id
+    CROSS JOIN instances i ON i.job_id = t.job_id AND i.task_name = t.name AND i.idx >= t.cursor
+  WHERE ${ACTIVE_JOB}`;
 const ROWS_IN = `SELECT ${INSTANCE_COLUMNS} FROM instances WHERE job_id=? AND task_name=? AND idx>=? AND idx<? ORDER BY idx`;
 
 /** How many jobs' records jobWithTasks keeps (oldest read first out). */
@@ -130,27 +137,8 @@ export class SqliteStore implements Store {
   }
 
   async listJobs(account: string, region: string, q: JobFilter): Promise<{ total: number; jobs: JobRecord[] }> {
-    const { total, rows } = this.c.read(() => ownedPage(this.c, {
-      table: 'jobs', tags: 'job_tags g WHERE g.job_id=x.id', account, region, ids: q.jobIds, filters: q.filters,
-      columns: { 'job-id': 'x.id', 'job-name': 'x.name', 'job-state': 'x.state', zone: 'x.zone' }, offset: q.offset, limit: q.limit,
-      total: this.countedJobs(account, region, q),
-    }));
-    return { total, jobs: rows.map(toJob) };
-  }
-
-  /** The number of matching jobs from job_counts, when the query is only by state (or not filtered). */
-  private countedJobs(account: string, region: string, q: JobFilter): number | undefined {
-    if (q.jobIds) return undefined;
-    let states: Set<string> | undefined;
-    for (const f of q.filters ?? []) {
-      if (f.name !== 'job-state') return undefined;
-      states = new Set(f.values.filter((v) => !states || states.has(v)));
-    }
-    let n = 0;
-    for (const r of this.c.sql('SELECT state, n FROM job_counts WHERE account=? AND region=?').all(account, region) as { state: string; n: number }[]) {
-      if (!states || states.has(r.state)) n += r.n;
-    }
-    return n;
+    // one snapshot: the kept counts and the page agree (job-page.ts: no read grows with history)
+    return this.c.read(() => jobPage(this.c, account, region, q));
   }
 
   async taskStatesOf(jobIds: string[]): Promise<Map<string, State[]>> {
