@@ -15,6 +15,7 @@ import { guardStore, openGuarded } from './errors.ts';
 import { Conn, marks, type Row } from './connection.ts';
 import { SqliteEnvs } from './envs.ts';
 import { SqliteLeadership } from './lease.ts';
+import { JobCache } from './job-cache.ts';
 import { jobPage } from './job-page.ts';
 import {
   deepFreeze, INSTANCE_COLUMNS, instanceFromRaw, instanceParams, jobParams, taskParams, taskProgressParams, toAttempt,
@@ -39,8 +40,8 @@ export const ACTIVE_INSTANCES = `SELECT i.* FROM jobs j INDEXED BY jobs_active C
   WHERE ${ACTIVE_JOB}`;
 const ROWS_IN = `SELECT ${INSTANCE_COLUMNS} FROM instances WHERE job_id=? AND task_name=? AND idx>=? AND idx<? ORDER BY idx`;
 
-/** How many jobs' records jobWithTasks keeps (oldest read first out). */
-const JOBS_CACHED = 2000;
+/** How many records (a job and each of its tasks) jobWithTasks keeps: 2,000 jobs of one task. */
+const RECORDS_CACHED = 4000;
 
 export interface SqliteStoreOptions {
   /**
@@ -65,7 +66,7 @@ export class SqliteStore implements Store {
   /** One process per database (the data-dir lock): request limits are counted in its memory. */
   private readonly limits = new MemoryLimits();
   /** See SqliteStoreOptions.cacheJobRecords; undefined when disabled. */
-  private readonly jobRecords: Map<string, { job: JobRecord; tasks: TaskRecord[] }> | undefined;
+  private readonly jobRecords: JobCache | undefined;
 
   /** Opens the store; SQLite's refusals become StoreUnavailable or StoreOpenError (./errors.ts). */
   static open(file: string, opts: SqliteStoreOptions = {}): SqliteStore {
@@ -78,7 +79,7 @@ export class SqliteStore implements Store {
     this.commands = new SqliteCommands(this.c, this.lease);
     this.envs = new SqliteEnvs(this.c, this.lease);
     this.templates = new SqliteTemplates(this.c);
-    this.jobRecords = (opts.cacheJobRecords ?? true) ? new Map() : undefined;
+    this.jobRecords = (opts.cacheJobRecords ?? true) ? new JobCache(RECORDS_CACHED) : undefined;
     // SQLite's full, read-only, I/O and busy errors leave every public method as StoreUnavailable
     guardStore(this, file);
   }
@@ -171,10 +172,7 @@ export class SqliteStore implements Store {
       if (rows === undefined) return undefined;
       // mapped once and frozen: every reader gets the same records until a write of the job drops them
       got = deepFreeze({ job: toJob(rows.job), tasks: rows.tasks.map(toTask) });
-      if (this.jobRecords) {
-        if (this.jobRecords.size >= JOBS_CACHED) this.jobRecords.delete(this.jobRecords.keys().next().value!);
-        this.jobRecords.set(jobId, got);
-      }
+      this.jobRecords?.set(jobId, got);
     }
     if (got.job.account !== account || got.job.region !== region) return undefined;
     return got;
