@@ -11,9 +11,13 @@ import { DEFAULT_LIMITS } from '../../src/config/config.ts';
 import { systemClock } from '../../src/lib/clock.ts';
 import { LocalLayout, LocalLogs } from '../../src/executors/local/layout.ts';
 import { JobService } from '../../src/services/jobs.ts';
+import pg from 'pg';
+import { jobPage as pgJobPage } from '../../src/store/postgres/job-page.ts';
 import { PgStore } from '../../src/store/postgres/pg-store.ts';
+import { Conn } from '../../src/store/sqlite/connection.ts';
+import { jobPage as sqliteJobPage } from '../../src/store/sqlite/job-page.ts';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
-import type { JobRecord, Store } from '../../src/store/types.ts';
+import type { JobFilter, JobRecord, Store } from '../../src/store/types.ts';
 import { freshDatabase, pgSkipReason } from '../../test/support/pg.ts';
 import { COMMON_NAME, fillPostgres, fillSqlite, History, OWNER, TEAM } from '../history-fill.ts';
 import { percentile, tempDir, type Benchmark, type Figure } from '../lib.ts';
@@ -86,7 +90,7 @@ function targets(h: History): { ids: string[]; uniqueName: string } {
     if (job.account === OWNER.account && job.region === OWNER.region && job.name === h.uniqueNameOf(i)) uniqueName = job.name;
   }
   let seed = 12345;
-  while (ids.length < 500) {
+  while (ids.length < 1000) {
     seed = (seed * 1103515245 + 12345) % 2 ** 31;
     const { job } = h.job(seed % h.n);
     if (job.account === OWNER.account && job.region === OWNER.region) ids.push(job.id);
@@ -94,9 +98,13 @@ function targets(h: History): { ids: string[]; uniqueName: string } {
   return { ids, uniqueName: uniqueName! };
 }
 
+/** The plan lines of every statement of a listing that read a whole table or index, or sorted. */
+type Planner = (q: JobFilter) => Promise<string[]>;
+
 interface Side {
   h: History;
   store: Store;
+  plans: Planner;
   jobs: JobService;
   expected: Expected[];
   ids: string[];
@@ -116,9 +124,56 @@ async function side(n: number, open: Open): Promise<Side> {
   const h = await History.of(n);
   const t = targets(h);
   const t0 = performance.now();
-  const { store, close } = await open(h);
+  const { store, plans, close } = await open(h);
   console.log(`    ${n} jobs filled in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-  return { h, store, jobs: serviceOf(store), expected: expected(h, queries(t.uniqueName)), ids: t.ids, uniqueName: t.uniqueName, close };
+  return { h, store, plans, jobs: serviceOf(store), expected: expected(h, queries(t.uniqueName)), ids: t.ids, uniqueName: t.uniqueName, close };
+}
+
+/** SQLite plans (EXPLAIN QUERY PLAN): a SCAN other than of the partial index of active jobs, or a sort. */
+function sqlitePlans(file: string): Planner {
+  return async (q) => {
+    const c = new Conn(file);
+    try {
+      const bad: string[] = [];
+      c.read(() => sqliteJobPage(c, OWNER.account, OWNER.region, q, (st) => {
+        for (const { detail } of c.db.prepare(`EXPLAIN QUERY PLAN ${st.sql}`).all(...st.args) as { detail: string }[]) {
+          if (/^SCAN /.test(detail) || /TEMP B-TREE FOR (ORDER BY|count)/.test(detail)) bad.push(`${detail} ← ${st.sql.replace(/\s+/g, ' ')}`);
+        }
+      }));
+      return bad;
+    } finally {
+      c.close();
+    }
+  };
+}
+
+interface PlanNode { 'Node Type': string; 'Index Name'?: string; 'Relation Name'?: string; 'Index Cond'?: string; Plans?: PlanNode[] }
+
+/** PostgreSQL plans (EXPLAIN, with the database's statistics): a Seq Scan, an index read whole, or a sort. */
+function pgPlans(url: string): Planner {
+  return async (q) => {
+    const c = new pg.Client({ connectionString: url });
+    c.on('error', () => undefined);
+    await c.connect();
+    try {
+      const seen: { sql: string; args: unknown[] }[] = [];
+      await pgJobPage(c, OWNER.account, OWNER.region, q, (st) => seen.push(st));
+      const bad: string[] = [];
+      for (const st of seen) {
+        const walk = (p: PlanNode) => {
+          const t = p['Node Type'];
+          if (t === 'Seq Scan' || t === 'Sort' || (/^Index (Only )?Scan$/.test(t) && p['Index Cond'] === undefined)) {
+            bad.push(`${t} ${p['Index Name'] ?? p['Relation Name'] ?? ''} ← ${st.sql.replace(/\s+/g, ' ')}`);
+          }
+          for (const x of p.Plans ?? []) walk(x);
+        };
+        walk((await c.query(`EXPLAIN (FORMAT JSON) ${st.sql}`, st.args)).rows[0]['QUERY PLAN'][0].Plan as PlanNode);
+      }
+      return bad;
+    } finally {
+      await c.end();
+    }
+  };
 }
 
 function check(s: Side, q: Query, k: number, got: { TotalCount: number; JobSet: { JobId: string }[] }): void {
@@ -169,16 +224,27 @@ async function measure(backend: string, small: Side, big: Side): Promise<Figure[
     const req = { Filters: q.filters, Offset: q.offset, Limit: LIMIT };
     for (const s of sides) check(s, q, k, await s.jobs.describeJobs(caller, req));
     const [a, b] = await alternate(sides, (s) => s.jobs.describeJobs(caller, req));
-    out.push(figure(backend, q.name, a!, b!, big.h.n));
+    const f = figure(backend, q.name, a!, b!, big.h.n);
+    const bad = await big.plans({ filters: q.filters?.map((x) => ({ name: x.Name, values: x.Values })), offset: q.offset ?? 0, limit: LIMIT });
+    f.note += bad.length ? `; plan at ${big.h.n}: ${bad.length} whole scan(s) or sort(s)` : `; plan at ${big.h.n}: index ranges only`;
+    for (const x of bad) console.log(`      plan: ${x}`);
+    out.push(f);
   }
-  const [a, b] = await alternate(sides, (s, i) => s.jobs.describeJob(caller, { JobId: s.ids[i % s.ids.length]! }));
+  // a job picked at random each call (never the same sequence twice: what the SQLite store caches is
+  // only what was read before, as on a server)
+  const next = new Map(sides.map((s) => [s, 0]));
+  const [a, b] = await alternate(sides, (s) => {
+    const i = next.get(s)!;
+    next.set(s, i + 1);
+    return s.jobs.describeJob(caller, { JobId: s.ids[i % s.ids.length]! });
+  });
   out.push(figure(backend, 'DescribeJob of a random job', a!, b!, big.h.n));
   const [la, lb] = await alternate(sides, (s) => s.store.loadActive(), 4000, 50);
   out.push(figure(backend, 'Store.loadActive', la!, lb!, big.h.n));
   return out;
 }
 
-type Open = (h: History) => Promise<{ store: Store; close(): Promise<void> }>;
+type Open = (h: History) => Promise<{ store: Store; plans: Planner; close(): Promise<void> }>;
 
 async function both(backend: string, n: number, open: Open): Promise<Figure[]> {
   const small = await side(SMALL, open);
@@ -210,7 +276,7 @@ export const history: Benchmark = {
       const file = path.join(tempDir('openbatch-history-'), 'openbatch.db');
       fillSqlite(file, h);
       const store = new SqliteStore(file);
-      return { store, close: async () => { await store.close(); fs.rmSync(path.dirname(file), { recursive: true, force: true }); } };
+      return { store, plans: sqlitePlans(file), close: async () => { await store.close(); fs.rmSync(path.dirname(file), { recursive: true, force: true }); } };
     };
     out.push(...await both('SQLite', n, sqlite));
     const skip = await pgSkipReason();
@@ -223,7 +289,7 @@ export const history: Benchmark = {
       const d = await freshDatabase();
       await fillPostgres(d.url, h);
       const store = await PgStore.open(d.url);
-      return { store, close: async () => { await store.close(); await d.drop(); } };
+      return { store, plans: pgPlans(d.url), close: async () => { await store.close(); await d.drop(); } };
     };
     out.push(...await both('PostgreSQL', n, postgres));
     return out;
