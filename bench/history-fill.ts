@@ -30,7 +30,8 @@ const ID_SPACE = 36 ** 8;
 
 /** Job i's id: i scrambled bijectively over the 8-character id space (2654435761 is prime to 36). */
 export function jobIdOf(i: number): string {
-  let x = (i * 2654435761 + 97_531) % ID_SPACE;
+  // in BigInt: i * 2654435761 exceeds a double's exact integers from i ≈ 3.4 million
+  let x = Number((BigInt(i) * 2654435761n + 97_531n) % BigInt(ID_SPACE));
   let s = '';
   for (let k = 0; k < 8; k++) {
     s = ALPHABET[x % 36] + s;

@@ -4,7 +4,8 @@
 // DescribeJobs (pages of 20, with and without filters, and a deeper Offset), DescribeJob of random jobs
 // and Store.loadActive, through the JobService as the API calls it, asked of both stores in turn (so
 // that the machine's noise falls on both alike). Each figure is p99 at N against p99 at 1,000: target
-// ≤ 2. Every answer's TotalCount and page are checked against the generator's own count first.
+// ≤ 2. Every answer's TotalCount and page are checked against the generator's own count first. Last,
+// the write side: Store.insertJob (SubmitJob's insert) of jobs of another account, at 1,000 and at N.
 import fs from 'node:fs';
 import path from 'node:path';
 import { DEFAULT_LIMITS } from '../../src/config/config.ts';
@@ -17,7 +18,7 @@ import { Conn } from '../../src/store/sqlite/connection.ts';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import type { JobFilter, JobRecord, Store } from '../../src/store/types.ts';
 import { freshDatabase, pgSkipReason } from '../../test/support/pg.ts';
-import { COMMON_NAME, fillPostgres, fillSqlite, History, OWNER, TEAM } from '../history-fill.ts';
+import { COMMON_NAME, fillPostgres, fillSqlite, History, jobIdOf, OWNER, TEAM } from '../history-fill.ts';
 import { percentile, tempDir, type Benchmark, type Figure } from '../lib.ts';
 
 const SMALL = 1000;
@@ -58,6 +59,9 @@ function queries(uniqueName: string): Query[] {
     },
   ];
 }
+
+/** Job numbers of the jobs the insert benchmark adds (beyond any history's own). */
+const WRITES_FROM = 100_000_000;
 
 /** DescribeJob calls per side (warm-up included): fewer than the owner's jobs at 1,000. */
 const DESCRIBED = 420;
@@ -262,6 +266,16 @@ async function measure(backend: string, small: Side, big: Side): Promise<Figure[
   out.push(figure(backend, 'DescribeJob of a random job', a!, b!, big.h.n));
   const [la, lb] = await alternate(sides, (s) => s.store.loadActive(), 4000, 50);
   out.push(figure(backend, 'Store.loadActive', la!, lb!, big.h.n));
+  // the write side: SubmitJob's insert (a job of the generator's shape, of another account), last
+  const made = new Map(sides.map((s) => [s, 0]));
+  const [ia, ib] = await alternate(sides, (s) => {
+    const k = made.get(s)!;
+    made.set(s, k + 1);
+    const { job: { seq: _, ...j }, tasks } = s.h.job(k);
+    const id = jobIdOf(WRITES_FROM + k);
+    return s.store.insertJob({ ...j, id, account: 'acc-writer', state: 'SUBMITTED', endTime: null }, tasks.map((t) => ({ ...t, jobId: id })));
+  }, 4000, 300);
+  out.push(figure(backend, 'Store.insertJob (SubmitJob)', ia!, ib!, big.h.n));
   return out;
 }
 

@@ -248,8 +248,10 @@ export const MIGRATIONS: string[] = [
   // from the jobs row (name, zone and the tags JSON never change after insertJob) in the transaction of
   // the change; counts are changed in (facet, value) order, so that concurrent inserts and deletes lock
   // them in one order. The triggers are made before the fill: their lock on jobs holds off inserts of
-  // replicas still running older code until this step commits, so no job is missed.
+  // replicas still running older code until this step commits, so no job is missed. job_tags stays
+  // (older replicas read it), its index by key goes (no read uses it).
   `
+  DROP INDEX IF EXISTS job_tags_by_key;
   CREATE INDEX jobs_by_owner_state ON jobs (account, region, state, seq);
   CREATE TABLE job_facets (
     account text COLLATE "C" NOT NULL,
