@@ -295,6 +295,20 @@ async function both(backend: string, n: number, open: Open): Promise<Figure[]> {
   }
 }
 
+const openSqlite: Open = async (h) => {
+  const file = path.join(tempDir('openbatch-history-'), 'openbatch.db');
+  fillSqlite(file, h);
+  const store = new SqliteStore(file);
+  return { store, plans: sqlitePlans(file), close: async () => { await store.close(); fs.rmSync(path.dirname(file), { recursive: true, force: true }); } };
+};
+
+const openPostgres: Open = async (h) => {
+  const d = await freshDatabase();
+  await fillPostgres(d.url, h);
+  const store = await PgStore.open(d.url);
+  return { store, plans: pgPlans(d.url), close: async () => { await store.close(); await d.drop(); } };
+};
+
 export function historyMax(scale: { name: string }): number {
   const env = process.env.BENCH_HISTORY_MAX;
   return env ? Number(env) : scale.name === 'full' ? 100_000 : 10_000;
@@ -305,28 +319,21 @@ export const history: Benchmark = {
   description: 'DescribeJobs/DescribeJob/loadActive p99 with 1,000 vs N jobs in the store (SQLite, PostgreSQL): target ≤ 2× (--history-max N)',
   async run(scale) {
     const n = historyMax(scale);
+    // BENCH_HISTORY_BACKENDS=sqlite or =postgres: one of them only (e.g. to run 1,000,000 again on one)
+    const backends = (process.env.BENCH_HISTORY_BACKENDS ?? 'sqlite,postgres').split(',');
     const out: Figure[] = [];
-    console.log('  SQLite');
-    const sqlite = async (h: History) => {
-      const file = path.join(tempDir('openbatch-history-'), 'openbatch.db');
-      fillSqlite(file, h);
-      const store = new SqliteStore(file);
-      return { store, plans: sqlitePlans(file), close: async () => { await store.close(); fs.rmSync(path.dirname(file), { recursive: true, force: true }); } };
-    };
-    out.push(...await both('SQLite', n, sqlite));
+    if (backends.includes('sqlite')) {
+      console.log('  SQLite');
+      out.push(...await both('SQLite', n, openSqlite));
+    }
+    if (!backends.includes('postgres')) return out;
     const skip = await pgSkipReason();
     if (skip !== undefined) {
       console.log(`  PostgreSQL skipped: ${skip}`);
       return out;
     }
     console.log('  PostgreSQL');
-    const postgres = async (h: History) => {
-      const d = await freshDatabase();
-      await fillPostgres(d.url, h);
-      const store = await PgStore.open(d.url);
-      return { store, plans: pgPlans(d.url), close: async () => { await store.close(); await d.drop(); } };
-    };
-    out.push(...await both('PostgreSQL', n, postgres));
+    out.push(...await both('PostgreSQL', n, openPostgres));
     return out;
   },
 };
