@@ -1,11 +1,13 @@
-// `npm run bench [-- NAME ...] [--small] [--runs N] [--json FILE]`: runs the benchmarks, prints a table,
-// writes the figures as JSON (default bench-results.json).
+// `npm run bench [-- NAME ...] [--small] [--runs N] [--json FILE] [--history-max N]`: runs the benchmarks,
+// prints a table, writes the figures as JSON (default bench-results.json). --history-max N: the larger
+// store of `history` holds N jobs (default 100,000; 10,000 with --small; BENCH_HISTORY_MAX=N alike).
 import fs from 'node:fs';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { api } from './benchmarks/api.ts';
 import { control } from './benchmarks/control.ts';
 import { dispatch } from './benchmarks/dispatch.ts';
+import { history } from './benchmarks/history.ts';
 import { latency } from './benchmarks/latency.ts';
 import { objects } from './benchmarks/objects.ts';
 import { replicas } from './benchmarks/replicas.ts';
@@ -13,20 +15,29 @@ import { scale } from './benchmarks/scale.ts';
 import { slurm } from './benchmarks/slurm.ts';
 import type { Benchmark, Figure, Scale } from './lib.ts';
 
-const ALL: Benchmark[] = [dispatch, control, api, scale, latency, slurm, objects, replicas];
+const ALL: Benchmark[] = [dispatch, control, api, scale, latency, slurm, objects, replicas, history];
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { small: { type: 'boolean' }, runs: { type: 'string' }, json: { type: 'string' }, help: { type: 'boolean' } },
+  options: {
+    small: { type: 'boolean' }, runs: { type: 'string' }, json: { type: 'string' }, help: { type: 'boolean' }, 'history-max': { type: 'string' },
+  },
 });
 if (values.help) {
-  console.log(`Usage: npm run bench [-- NAME ...] [--small] [--runs N] [--json FILE]\n\nBenchmarks:\n${ALL.map((b) => `  ${b.name.padEnd(10)} ${b.description}`).join('\n')}`);
+  console.log(`Usage: npm run bench [-- NAME ...] [--small] [--runs N] [--json FILE] [--history-max N]\n\nBenchmarks:\n${ALL.map((b) => `  ${b.name.padEnd(10)} ${b.description}`).join('\n')}`);
   process.exit(0);
 }
 const unknown = positionals.filter((p) => !ALL.some((b) => b.name === p));
 if (unknown.length) {
   console.error(`unknown benchmark(s): ${unknown.join(', ')}; known: ${ALL.map((b) => b.name).join(', ')}`);
   process.exit(2);
+}
+if (values['history-max'] !== undefined) {
+  if (!/^[1-9]\d*$/.test(values['history-max'])) {
+    console.error(`--history-max must be a positive whole number of jobs; got ${values['history-max']}`);
+    process.exit(2);
+  }
+  process.env.BENCH_HISTORY_MAX = values['history-max'];
 }
 const chosen = positionals.length ? ALL.filter((b) => positionals.includes(b.name)) : ALL;
 const sc: Scale = { name: values.small ? 'small' : 'full', runs: Number(values.runs ?? (values.small ? 1 : 3)) };

@@ -12,6 +12,7 @@ import { SCHEMA_VERSION } from '../../src/store/postgres/migrations.ts';
 import { PgStore } from '../../src/store/postgres/pg-store.ts';
 import type { Store } from '../../src/store/types.ts';
 import { storeContract } from '../contract/store.contract.ts';
+import { listingContract } from '../contract/store-listing.contract.ts';
 import { inst, job, settle, task, template } from '../contract/store-fixtures.ts';
 import { freshDatabase, pgSkipReason, urlOf, withAdmin } from '../support/pg.ts';
 
@@ -51,6 +52,7 @@ async function rejection(p: Promise<unknown>): Promise<unknown> {
 
 describe.skipIf(skip !== undefined)('PostgreSQL store', () => {
   storeContract('postgres', factory);
+  listingContract('postgres', factory);
 
   describe('PostgreSQL: migrations', () => {
     it('lets five replicas open a new database at once: all succeed and leave one schema', async () => {

@@ -10,6 +10,7 @@ import { FencedError } from '../../src/store/errors.ts';
 import { MIGRATIONS, type Migration } from '../../src/store/sqlite/migrations.ts';
 import { SqliteStore, type SqliteStoreOptions } from '../../src/store/sqlite/sqlite-store.ts';
 import { storeContract } from '../contract/store.contract.ts';
+import { listingContract } from '../contract/store-listing.contract.ts';
 import { env, job, task } from '../contract/store-fixtures.ts';
 
 const tempDb = () => path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'openbatch-store-')), 'db.sqlite');
@@ -34,6 +35,7 @@ function sqliteFactory(opts: SqliteStoreOptions) {
 
 storeContract('sqlite', sqliteFactory({}));
 storeContract('sqlite without the job-record cache', sqliteFactory({ cacheJobRecords: false }));
+listingContract('sqlite', sqliteFactory({}));
 
 function run(db: Database.Database, m: Migration): void {
   if (typeof m === 'string') db.exec(m);

@@ -249,6 +249,80 @@ export const MIGRATIONS: string[] = [
     last_seen bigint NOT NULL
   );
   `,
+  // 5: listing that does not grow with history (issue 14): jobs_by_owner_state (an owner's jobs of one
+  // state, newest first); job_facets, one row per job and value of each other DescribeJobs filter
+  // (job-name, zone, tag-key, tag-value, tag:<key>) keyed (owner, filter, value, seq) so that a filter's
+  // value is one range, newest first; job_facet_counts, how many jobs each range holds. Kept by triggers
+  // from the jobs row (name, zone and the tags JSON never change after insertJob) in the transaction of
+  // the change; counts are changed in (facet, value) order, so that concurrent inserts and deletes lock
+  // them in one order. The triggers are made before the fill: their lock on jobs holds off inserts of
+  // replicas still running older code until this step commits, so no job is missed. job_tags stays
+  // (older replicas read it), its index by key goes (no read uses it).
+  `
+  DROP INDEX IF EXISTS job_tags_by_key;
+  CREATE INDEX jobs_by_owner_state ON jobs (account, region, state, seq);
+  CREATE TABLE job_facets (
+    account text COLLATE "C" NOT NULL,
+    region text COLLATE "C" NOT NULL,
+    facet text COLLATE "C" NOT NULL,
+    value text COLLATE "C" NOT NULL,
+    seq bigint NOT NULL,
+    PRIMARY KEY (account, region, facet, value, seq)
+  );
+  CREATE TABLE job_facet_counts (
+    account text COLLATE "C" NOT NULL,
+    region text COLLATE "C" NOT NULL,
+    facet text COLLATE "C" NOT NULL,
+    value text COLLATE "C" NOT NULL,
+    n bigint NOT NULL,
+    PRIMARY KEY (account, region, facet, value)
+  );
+  CREATE FUNCTION job_facet_values(name text, zone text, tags text) RETURNS TABLE (facet text, value text)
+  LANGUAGE sql IMMUTABLE AS $$
+    SELECT DISTINCT f.facet COLLATE "C", f.value COLLATE "C" FROM (
+      SELECT 'job-name' AS facet, name AS value
+      UNION ALL SELECT 'zone', zone
+      UNION ALL SELECT 'tag-key', t ->> 'Key' FROM json_array_elements(tags::json) t
+      UNION ALL SELECT 'tag-value', t ->> 'Value' FROM json_array_elements(tags::json) t
+      UNION ALL SELECT 'tag:' || (t ->> 'Key'), t ->> 'Value' FROM json_array_elements(tags::json) t
+    ) f WHERE f.facet IS NOT NULL AND f.value IS NOT NULL
+  $$;
+  CREATE FUNCTION job_facets_change() RETURNS trigger LANGUAGE plpgsql AS $$
+  BEGIN
+    IF TG_OP = 'DELETE' THEN
+      WITH gone AS (
+        DELETE FROM job_facets f USING job_facet_values(OLD.name, OLD.zone, OLD.tags) v
+        WHERE f.account = OLD.account AND f.region = OLD.region AND f.facet = v.facet AND f.value = v.value AND f.seq = OLD.seq
+        RETURNING f.facet, f.value
+      ), counted AS (
+        SELECT c.facet, c.value FROM job_facet_counts c JOIN gone g ON c.facet = g.facet AND c.value = g.value
+        WHERE c.account = OLD.account AND c.region = OLD.region ORDER BY c.facet, c.value FOR UPDATE OF c
+      )
+      UPDATE job_facet_counts c SET n = c.n - 1 FROM counted
+      WHERE c.account = OLD.account AND c.region = OLD.region AND c.facet = counted.facet AND c.value = counted.value;
+      DELETE FROM job_facet_counts c USING job_facet_values(OLD.name, OLD.zone, OLD.tags) v
+      WHERE c.account = OLD.account AND c.region = OLD.region AND c.facet = v.facet AND c.value = v.value AND c.n <= 0;
+    ELSE
+      WITH added AS (
+        INSERT INTO job_facets (account, region, facet, value, seq)
+        SELECT NEW.account, NEW.region, v.facet, v.value, NEW.seq FROM job_facet_values(NEW.name, NEW.zone, NEW.tags) v
+        ON CONFLICT DO NOTHING
+        RETURNING facet, value
+      )
+      INSERT INTO job_facet_counts (account, region, facet, value, n)
+      SELECT NEW.account, NEW.region, a.facet, a.value, 1 FROM added a ORDER BY a.facet, a.value
+      ON CONFLICT (account, region, facet, value) DO UPDATE SET n = job_facet_counts.n + 1;
+    END IF;
+    RETURN NULL;
+  END $$;
+  CREATE TRIGGER job_facets_insert AFTER INSERT ON jobs FOR EACH ROW EXECUTE FUNCTION job_facets_change();
+  CREATE TRIGGER job_facets_delete AFTER DELETE ON jobs FOR EACH ROW EXECUTE FUNCTION job_facets_change();
+  INSERT INTO job_facets (account, region, facet, value, seq)
+    SELECT j.account, j.region, v.facet, v.value, j.seq FROM jobs j, LATERAL job_facet_values(j.name, j.zone, j.tags) v
+    ON CONFLICT DO NOTHING;
+  INSERT INTO job_facet_counts (account, region, facet, value, n)
+    SELECT account, region, facet, value, count(*) FROM job_facets GROUP BY account, region, facet, value;
+  `,
 ];
 
 /** The schema version of this code. */

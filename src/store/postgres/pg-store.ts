@@ -19,16 +19,25 @@ import { guardStore, mapOpenError, safeUrl } from './errors.ts';
 import { fence, PgLeadership } from './lease.ts';
 import { PgLimits } from './limits.ts';
 import { migrate } from './migrations.ts';
+import { jobPage } from './job-page.ts';
 import { ownedPage } from './owned-page.ts';
 import { PgReplicas } from './replicas.ts';
 import { insertTags, PgTemplates } from './templates.ts';
 
+// loadActive reads the partial index jobs_active (migration 1): never the finished history
 const ACTIVE = `(j.state IN ('SUBMITTED','PENDING','RUNNABLE','STARTING','RUNNING') OR j.next_action <> '')`;
-const ACTIVE_JOBS = `SELECT j.* FROM jobs j WHERE ${ACTIVE} ORDER BY j.seq`;
-const ACTIVE_TASKS = `SELECT t.* FROM jobs j JOIN tasks t ON t.job_id = j.id WHERE ${ACTIVE} ORDER BY j.seq, t.ord`;
-const ACTIVE_INSTANCES = `SELECT i.* FROM jobs j JOIN tasks t ON t.job_id = j.id
-  JOIN instances i ON i.job_id = t.job_id AND i.task_name = t.name
-  WHERE ${ACTIVE} AND (i.state IN ('SUBMITTED','PENDING','RUNNABLE','STARTING','RUNNING','FAILED_INTERRUPTED') OR i.idx >= t.cursor)`;
+export const ACTIVE_JOBS = `SELECT j.* FROM jobs j WHERE ${ACTIVE} ORDER BY j.seq`;
+export const ACTIVE_TASKS = `SELECT t.* FROM jobs j JOIN tasks t ON t.job_id = j.id WHERE ${ACTIVE} ORDER BY j.seq, t.ord`;
+// of an active job's instances, the rows in a live state below the cursor (instances_by_state) and the
+// rows at or beyond it (a primary-key range), not every row it ever had: read per active task (LATERAL,
+// OFFSET 0 keeps the planner from flattening it into a join it might start from instances)
+export const ACTIVE_INSTANCES = `SELECT i.* FROM jobs j JOIN tasks t ON t.job_id = j.id CROSS JOIN LATERAL (
+    SELECT * FROM instances x WHERE x.job_id = t.job_id AND x.task_name = t.name
+      AND x.state IN ('SUBMITTED','PENDING','RUNNABLE','STARTING','RUNNING','FAILED_INTERRUPTED') AND x.idx < t.cursor
+    UNION ALL
+    SELECT * FROM instances x WHERE x.job_id = t.job_id AND x.task_name = t.name AND x.idx >= t.cursor
+    OFFSET 0) i
+  WHERE ${ACTIVE}`;
 
 // one statement, so one snapshot: the job row and its tasks aggregated in order
 const JOB_WITH_TASKS = `SELECT j.*, (SELECT COALESCE(json_agg(t ORDER BY t.ord), '[]') FROM tasks t WHERE t.job_id = j.id) AS task_rows
@@ -173,25 +182,8 @@ export class PgStore implements Store {
   }
 
   async listJobs(account: string, region: string, q: JobFilter): Promise<{ total: number; jobs: JobRecord[] }> {
-    const { total, rows } = await this.db.read(async (c) => ownedPage(c, {
-      table: 'jobs', tags: 'job_tags g WHERE g.job_id = x.id', account, region, ids: q.jobIds, filters: q.filters,
-      columns: { 'job-id': 'x.id', 'job-name': 'x.name', 'job-state': 'x.state', zone: 'x.zone' }, offset: q.offset, limit: q.limit,
-    }, await this.countedJobs(c, account, region, q)));
-    return { total, jobs: rows.map(toJob) };
-  }
-
-  /** The number of matching jobs from job_counts, when the query is only by state (or not filtered). */
-  private async countedJobs(c: Queryable, account: string, region: string, q: JobFilter): Promise<number | undefined> {
-    if (q.jobIds) return undefined;
-    let states: Set<string> | undefined;
-    for (const f of q.filters ?? []) {
-      if (f.name !== 'job-state') return undefined;
-      states = new Set(f.values.filter((v) => !states || states.has(v)));
-    }
-    const rows = (await c.query<{ state: string; n: number }>({ name: 'ob_job_counts', text: 'SELECT state, n FROM job_counts WHERE account = $1 AND region = $2', values: [account, region] })).rows;
-    let n = 0;
-    for (const r of rows) if (!states || states.has(r.state)) n += r.n;
-    return n;
+    // one snapshot: the kept counts and the page agree (job-page.ts: no read grows with history)
+    return this.db.read((c) => jobPage(c, account, region, q));
   }
 
   async taskStatesOf(jobIds: string[]): Promise<Map<string, State[]>> {

@@ -264,4 +264,65 @@ export const MIGRATIONS: Migration[] = [
     last_seen INTEGER NOT NULL
   ) WITHOUT ROWID;
   `,
+  // 11: listing that does not grow with history (issue 14). jobs_active: the partial index of jobs that
+  // are not finished, all loadActive reads. jobs_by_owner_state: an owner's jobs of one state, newest
+  // first. job_facets: one row per job and value of each other DescribeJobs filter (job-name, zone,
+  // tag-key, tag-value, tag:<key>), keyed (owner, filter, value, seq) so that a filter's value is one
+  // range, newest first; job_facet_counts: how many jobs each range holds. Both are kept by triggers from
+  // the jobs row (name, zone and the tags JSON never change after insertJob), in the transaction of
+  // the change, and filled here from the jobs a database already holds. Indexes no read uses any more
+  // (jobs by state alone, job tags by key) go: every index is one more page each insertJob writes.
+  `
+  DROP INDEX IF EXISTS jobs_by_state;
+  DROP INDEX IF EXISTS job_tags_by_key;
+  CREATE INDEX IF NOT EXISTS jobs_active ON jobs (seq) WHERE state IN ('SUBMITTED','PENDING','RUNNABLE','STARTING','RUNNING') OR next_action <> '';
+  CREATE INDEX IF NOT EXISTS jobs_by_owner_state ON jobs (account, region, state, seq);
+  CREATE TABLE IF NOT EXISTS job_facets (
+    account TEXT NOT NULL,
+    region TEXT NOT NULL,
+    facet TEXT NOT NULL,
+    value TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    PRIMARY KEY (account, region, facet, value, seq)
+  ) WITHOUT ROWID;
+  CREATE TABLE IF NOT EXISTS job_facet_counts (
+    account TEXT NOT NULL,
+    region TEXT NOT NULL,
+    facet TEXT NOT NULL,
+    value TEXT NOT NULL,
+    n INTEGER NOT NULL,
+    PRIMARY KEY (account, region, facet, value)
+  ) WITHOUT ROWID;
+  CREATE TRIGGER IF NOT EXISTS job_facets_counted AFTER INSERT ON job_facets BEGIN
+    INSERT INTO job_facet_counts (account, region, facet, value, n) VALUES (NEW.account, NEW.region, NEW.facet, NEW.value, 1)
+      ON CONFLICT (account, region, facet, value) DO UPDATE SET n = n + 1;
+  END;
+  CREATE TRIGGER IF NOT EXISTS job_facets_uncounted AFTER DELETE ON job_facets BEGIN
+    UPDATE job_facet_counts SET n = n - 1 WHERE account = OLD.account AND region = OLD.region AND facet = OLD.facet AND value = OLD.value;
+    DELETE FROM job_facet_counts WHERE account = OLD.account AND region = OLD.region AND facet = OLD.facet AND value = OLD.value AND n <= 0;
+  END;
+  CREATE TRIGGER IF NOT EXISTS jobs_facets_insert AFTER INSERT ON jobs BEGIN
+    INSERT OR IGNORE INTO job_facets (account, region, facet, value, seq)
+      SELECT NEW.account, NEW.region, 'job-name', NEW.name, NEW.seq
+      UNION ALL SELECT NEW.account, NEW.region, 'zone', NEW.zone, NEW.seq
+      UNION ALL SELECT NEW.account, NEW.region, f.facet, f.value, NEW.seq FROM (
+        SELECT 'tag-key' AS facet, json_extract(t.value, '$.Key') AS value FROM json_each(NEW.tags) t
+        UNION ALL SELECT 'tag-value', json_extract(t.value, '$.Value') FROM json_each(NEW.tags) t
+        UNION ALL SELECT 'tag:' || json_extract(t.value, '$.Key'), json_extract(t.value, '$.Value') FROM json_each(NEW.tags) t
+      ) f WHERE f.value IS NOT NULL;
+  END;
+  CREATE TRIGGER IF NOT EXISTS jobs_facets_delete AFTER DELETE ON jobs BEGIN
+    DELETE FROM job_facets WHERE account = OLD.account AND region = OLD.region AND seq = OLD.seq AND (facet, value) IN (
+      SELECT 'job-name', OLD.name UNION ALL SELECT 'zone', OLD.zone
+      UNION ALL SELECT 'tag-key', json_extract(t.value, '$.Key') FROM json_each(OLD.tags) t
+      UNION ALL SELECT 'tag-value', json_extract(t.value, '$.Value') FROM json_each(OLD.tags) t
+      UNION ALL SELECT 'tag:' || json_extract(t.value, '$.Key'), json_extract(t.value, '$.Value') FROM json_each(OLD.tags) t);
+  END;
+  INSERT OR IGNORE INTO job_facets (account, region, facet, value, seq)
+    SELECT j.account, j.region, 'job-name', j.name, j.seq FROM jobs j
+    UNION ALL SELECT j.account, j.region, 'zone', j.zone, j.seq FROM jobs j
+    UNION ALL SELECT j.account, j.region, 'tag-key', json_extract(t.value, '$.Key'), j.seq FROM jobs j, json_each(j.tags) t
+    UNION ALL SELECT j.account, j.region, 'tag-value', json_extract(t.value, '$.Value'), j.seq FROM jobs j, json_each(j.tags) t
+    UNION ALL SELECT j.account, j.region, 'tag:' || json_extract(t.value, '$.Key'), json_extract(t.value, '$.Value'), j.seq FROM jobs j, json_each(j.tags) t;
+  `,
 ];

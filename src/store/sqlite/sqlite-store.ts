@@ -16,7 +16,8 @@ import { guardStore, openGuarded } from './errors.ts';
 import { Conn, marks, type Row } from './connection.ts';
 import { SqliteEnvs } from './envs.ts';
 import { SqliteLeadership } from './lease.ts';
-import { ownedPage } from './owned-page.ts';
+import { JobCache } from './job-cache.ts';
+import { jobPage } from './job-page.ts';
 import {
   deepFreeze, INSTANCE_COLUMNS, instanceFromRaw, instanceParams, jobParams, taskParams, taskProgressParams, toAttempt,
   toInstance, toJob, toSample, toTask,
@@ -24,18 +25,25 @@ import {
 import { SqliteReplicas } from './replicas.ts';
 import { SqliteTemplates } from './templates.ts';
 
+// loadActive reads the partial index jobs_active (migration 11): never the finished history. Of an
+// active job's instances, the rows in an active state (instances_by_state) and those at or beyond its
+// task's cursor (a primary-key range), not every row it ever had.
 const ACTIVE_SQL = `('SUBMITTED','PENDING','RUNNABLE','STARTING','RUNNING')`;
-const ACTIVE_JOBS = `SELECT * FROM jobs WHERE state IN ${ACTIVE_SQL} OR next_action<>'' ORDER BY seq`;
-const ACTIVE_TASKS = `SELECT t.* FROM tasks t JOIN jobs j ON j.id=t.job_id
-  WHERE j.state IN ${ACTIVE_SQL} OR j.next_action<>'' ORDER BY j.seq, t.ord`;
-const ACTIVE_INSTANCES = `SELECT i.* FROM instances i JOIN jobs j ON j.id=i.job_id
-  JOIN tasks t ON t.job_id=i.job_id AND t.name=i.task_name
-  WHERE (j.state IN ${ACTIVE_SQL} OR j.next_action<>'')
-    AND (i.state IN ${ACTIVE_SQL} OR i.state='FAILED_INTERRUPTED' OR i.idx >= t.cursor)`;
+const ACTIVE_JOB = `(j.state IN ${ACTIVE_SQL} OR j.next_action <> '')`;
+export const ACTIVE_JOBS = `SELECT j.* FROM jobs j INDEXED BY jobs_active WHERE ${ACTIVE_JOB} ORDER BY j.seq`;
+export const ACTIVE_TASKS = `SELECT t.* FROM jobs j INDEXED BY jobs_active CROSS JOIN tasks t ON t.job_id = j.id
+  WHERE ${ACTIVE_JOB} ORDER BY j.seq, t.ord`;
+export const ACTIVE_INSTANCES = `SELECT i.* FROM jobs j INDEXED BY jobs_active CROSS JOIN tasks t ON t.job_id = j.id
+    CROSS JOIN instances i INDEXED BY instances_by_state ON i.job_id = t.job_id AND i.task_name = t.name
+  WHERE ${ACTIVE_JOB} AND i.state IN ('SUBMITTED','PENDING','RUNNABLE','STARTING','RUNNING','FAILED_INTERRUPTED') AND i.idx < t.cursor
+  UNION ALL
+  SELECT i.* FROM jobs j INDEXED BY jobs_active CROSS JOIN tasks t ON t.job_id = j.id
+    CROSS JOIN instances i ON i.job_id = t.job_id AND i.task_name = t.name AND i.idx >= t.cursor
+  WHERE ${ACTIVE_JOB}`;
 const ROWS_IN = `SELECT ${INSTANCE_COLUMNS} FROM instances WHERE job_id=? AND task_name=? AND idx>=? AND idx<? ORDER BY idx`;
 
-/** How many jobs' records jobWithTasks keeps (oldest read first out). */
-const JOBS_CACHED = 2000;
+/** How many records (a job and each of its tasks) jobWithTasks keeps: 2,000 jobs of one task. */
+const RECORDS_CACHED = 4000;
 
 export interface SqliteStoreOptions {
   /**
@@ -61,7 +69,7 @@ export class SqliteStore implements Store {
   /** One process per database (the data-dir lock): request limits are counted in its memory. */
   private readonly limits = new MemoryLimits();
   /** See SqliteStoreOptions.cacheJobRecords; undefined when disabled. */
-  private readonly jobRecords: Map<string, { job: JobRecord; tasks: TaskRecord[] }> | undefined;
+  private readonly jobRecords: JobCache | undefined;
 
   /** Opens the store; SQLite's refusals become StoreUnavailable or StoreOpenError (./errors.ts). */
   static open(file: string, opts: SqliteStoreOptions = {}): SqliteStore {
@@ -75,7 +83,7 @@ export class SqliteStore implements Store {
     this.envs = new SqliteEnvs(this.c, this.lease);
     this.templates = new SqliteTemplates(this.c);
     this.replicas = new SqliteReplicas(this.c);
-    this.jobRecords = (opts.cacheJobRecords ?? true) ? new Map() : undefined;
+    this.jobRecords = (opts.cacheJobRecords ?? true) ? new JobCache(RECORDS_CACHED) : undefined;
     // SQLite's full, read-only, I/O and busy errors leave every public method as StoreUnavailable
     guardStore(this, file);
   }
@@ -134,27 +142,8 @@ export class SqliteStore implements Store {
   }
 
   async listJobs(account: string, region: string, q: JobFilter): Promise<{ total: number; jobs: JobRecord[] }> {
-    const { total, rows } = this.c.read(() => ownedPage(this.c, {
-      table: 'jobs', tags: 'job_tags g WHERE g.job_id=x.id', account, region, ids: q.jobIds, filters: q.filters,
-      columns: { 'job-id': 'x.id', 'job-name': 'x.name', 'job-state': 'x.state', zone: 'x.zone' }, offset: q.offset, limit: q.limit,
-      total: this.countedJobs(account, region, q),
-    }));
-    return { total, jobs: rows.map(toJob) };
-  }
-
-  /** The number of matching jobs from job_counts, when the query is only by state (or not filtered). */
-  private countedJobs(account: string, region: string, q: JobFilter): number | undefined {
-    if (q.jobIds) return undefined;
-    let states: Set<string> | undefined;
-    for (const f of q.filters ?? []) {
-      if (f.name !== 'job-state') return undefined;
-      states = new Set(f.values.filter((v) => !states || states.has(v)));
-    }
-    let n = 0;
-    for (const r of this.c.sql('SELECT state, n FROM job_counts WHERE account=? AND region=?').all(account, region) as { state: string; n: number }[]) {
-      if (!states || states.has(r.state)) n += r.n;
-    }
-    return n;
+    // one snapshot: the kept counts and the page agree (job-page.ts: no read grows with history)
+    return this.c.read(() => jobPage(this.c, account, region, q));
   }
 
   async taskStatesOf(jobIds: string[]): Promise<Map<string, State[]>> {
@@ -187,10 +176,7 @@ export class SqliteStore implements Store {
       if (rows === undefined) return undefined;
       // mapped once and frozen: every reader gets the same records until a write of the job drops them
       got = deepFreeze({ job: toJob(rows.job), tasks: rows.tasks.map(toTask) });
-      if (this.jobRecords) {
-        if (this.jobRecords.size >= JOBS_CACHED) this.jobRecords.delete(this.jobRecords.keys().next().value!);
-        this.jobRecords.set(jobId, got);
-      }
+      this.jobRecords?.set(jobId, got);
     }
     if (got.job.account !== account || got.job.region !== region) return undefined;
     return got;
