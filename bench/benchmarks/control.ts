@@ -2,6 +2,7 @@
 // to SUCCEED when the work is negligible — (1) scheduler + store alone, with an executor whose attempts
 // end at once (no processes), labelled as such: on PostgreSQL (a fresh database) against SQLite,
 // interleaved in the same run; (2) real processes of `true` at C = 64 (SQLite).
+import fs from 'node:fs';
 import path from 'node:path';
 import { EnvPools } from '../../src/scheduler/env-pools.ts';
 import { HostCapacity } from '../../src/domain/capacity.ts';
@@ -82,6 +83,7 @@ export async function storeAndScheduler(kind: Kind, n: number): Promise<number> 
   const ms = performance.now() - t0;
   await scheduler.close();
   await dispose();
+  fs.rmSync(dir, { recursive: true, force: true });
   return n / (ms / 1000);
 }
 

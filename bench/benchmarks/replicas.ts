@@ -3,6 +3,7 @@
 // connections split over two replicas, in turn in the same run; (2) failover: three replicas, kill -9
 // the leader again and again (restarted each time), time from the kill until a survivor's /healthz
 // shows a new leader with a higher epoch; once, how long a job submitted just before the kill takes.
+import fs from 'node:fs';
 import http from 'node:http';
 import autocannon from 'autocannon';
 import { freshDatabase, pgSkipReason } from '../../test/support/pg.ts';
@@ -124,6 +125,7 @@ async function describeThroughput(url: string, connections: number, seconds: num
     }
   } finally {
     await Promise.all([r1?.srv.stop(), r2?.srv.stop()]);
+    for (const r of [r1, r2]) if (r) fs.rmSync(r.dataDir, { recursive: true, force: true });
   }
   const o = stats(one.map((x) => x.rps));
   const t = stats(two);
@@ -187,7 +189,9 @@ async function failover(url: string, kills: number): Promise<Figure[]> {
     }
   } finally {
     const late = await back?.catch(() => undefined);
-    await Promise.all([...rs, ...(late ? [late] : [])].map((r) => r.srv.stop()));
+    const all = [...rs, ...(late ? [late] : [])];
+    await Promise.all(all.map((r) => r.srv.stop()));
+    for (const r of all) fs.rmSync(r.dataDir, { recursive: true, force: true });
   }
   const out: Figure[] = [{
     benchmark: 'replicas', metric: `failover: kill -9 of the leader of 3 → a survivor's /healthz shows a higher epoch (${kills} kills)`, unit: 's',
