@@ -253,6 +253,10 @@ describe('compute environments', () => {
     await s1.kill9();
     s1 = await startServer({ dataDir });
     c1 = s1.client();
+    // which node is busy is the leading scheduler's to say: on a shared store the restarted server
+    // leads once the lease of its former self ran out (docs/deploy.md)
+    const s = s1;
+    await waitFor(async () => ((await (await fetch(`${s.url}/healthz`)).json()) as { leading: boolean }).leading, 'the restarted server to lead');
     const d = await c1.DescribeComputeEnv!({ EnvId });
     expect(d.ComputeNodeSet).toHaveLength(1);
     expect(d.ComputeNodeSet[0].TaskInstanceNumAvailable).toBe(0); // still busy with the re-adopted attempt
