@@ -1,4 +1,5 @@
-// `openbatch` command line: `openbatch serve` starts the service. Its help is made from the config
+// `openbatch` command line: `openbatch serve` starts the service; every other command is a user
+// command (user/commands.ts) that talks to a running service through the SDK. Serve's help is made from the config
 // module's tables (FLAG_HELP, ENV_HELP, SLURM_FILE_HELP, OBJECT_STORE_FILE_HELP), so that it names every setting and
 // environment variable.
 import fs from 'node:fs';
@@ -8,14 +9,15 @@ import { CONFIG_FILE_ENV, ConfigError, ENV_HELP, FLAG_HELP, loadConfig, OBJECT_S
 import { CatalogueError } from '../domain/catalogue.ts';
 import { start, StartupError } from '../main.ts';
 import { launchedByNpm, watchParent } from './parent-watch.ts';
+import { buildProgram, runUserCommand } from './user/commands.ts';
 
 const OPTIONS: [string, string][] = [...Object.entries(FLAG_HELP), ['help', 'show this help']];
 const WIDTH = Math.max(...OPTIONS.map(([k]) => k.length));
 
-const USAGE = `Usage: openbatch <command> [options]
+const USAGE = `Usage: openbatch serve [options]
 
-Commands:
-  serve     start the OpenBatch service (Tencent Cloud Batch API 2017-03-12)
+Starts the OpenBatch service (Tencent Cloud Batch API 2017-03-12). The other commands (submit, jobs,
+watch, logs, ...) talk to a running service: openbatch --help lists them.
 
 Options of serve:
 ${OPTIONS.map(([k, v]) => `  --${k.padEnd(WIDTH)}  ${v}`).join('\n')}
@@ -32,15 +34,19 @@ ${OBJECT_STORE_FILE_HELP.map(({ key, help }) => `  ${key.padEnd(28)} ${help}`).j
 Precedence: flags > environment > config file > defaults.
 `;
 
+function version(): string {
+  const pkg = JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
-  if (cmd === undefined || cmd === '--help' || cmd === '-h' || cmd === 'help') {
-    process.stdout.write(USAGE);
-    return cmd === undefined ? 2 : 0;
-  }
   if (cmd !== 'serve') {
-    process.stderr.write(`openbatch: unknown command "${cmd}"\n\n${USAGE}`);
-    return 2;
+    if (cmd === undefined) {
+      buildProgram(version()).outputHelp({ error: true });
+      return 2;
+    }
+    return runUserCommand(argv, version());
   }
   let values: Record<string, unknown>;
   try {
