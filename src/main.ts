@@ -4,7 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
-import { buildActions } from './api/actions/index.ts';
+import { buildActions, buildExtensions } from './api/actions/index.ts';
+import { AttemptService } from './services/attempts.ts';
 import { Pipeline } from './api/pipeline.ts';
 import { RateLimiter } from './api/ratelimit.ts';
 import { buildServer } from './api/server.ts';
@@ -301,6 +302,7 @@ export async function start(cfg: Config, opts: { clock?: Clock; logger?: Logger 
       monitor,
       envs,
     }),
+    extensions: buildExtensions({ attempts: new AttemptService({ store, logs }) }),
     rateLimiter: new RateLimiter(cfg.rateLimits, () => clock.now(), (k, l, t) => store.takeRateToken(k, l, t)),
     firstUse: (k, t, w) => store.firstUse(k, t, w),
     now: () => clock.now(),

@@ -9,7 +9,8 @@ import { apiError, isApiError, StoreUnavailable, type ApiError, type StoreUnavai
 import { ACTION_NAMES, REQUESTS, type ActionName, type ResponseOf } from './models.ts';
 import { RateLimiter } from './ratelimit.ts';
 import { decodeFlat, decodeJson } from './schema.ts';
-import type { ActionContext, ActionRegistry } from './actions/types.ts';
+import type { ActionContext, ActionRegistry, ExtensionRegistry } from './actions/types.ts';
+import { EXTENSION_NAMES, EXTENSION_REQUESTS, type ExtensionName } from './extension-models.ts';
 import type { Logger } from '../lib/logger.ts';
 import { isKnownRegion } from '../domain/regions.ts';
 import type { SecretLookup } from '../services/types.ts';
@@ -19,6 +20,8 @@ export const API_VERSION = '2017-03-12';
 export interface PipelineOptions {
   lookup: SecretLookup;
   actions: ActionRegistry;
+  /** The OpenBatch extension actions, served beside the Batch actions. */
+  extensions: ExtensionRegistry;
   rateLimiter: RateLimiter;
   /** Store.firstUse: true the first time a key is used within the window (v1 replay protection that
    *  holds for every replica sharing the store). */
@@ -34,7 +37,8 @@ export interface Answer {
   headers: Record<string, string>;
 }
 
-const ACTIONS = new Set<string>(ACTION_NAMES);
+const ACTIONS = new Set<string>([...ACTION_NAMES, ...EXTENSION_NAMES]);
+const EXTENSIONS = new Set<string>(EXTENSION_NAMES);
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 export class Pipeline {
@@ -74,7 +78,8 @@ export class Pipeline {
       if (!(await this.o.rateLimiter.tryTake(name, auth.accountId, region))) {
         throw apiError('RequestLimitExceeded', { action: name, limit: String(this.o.rateLimiter.limitOf(name)) });
       }
-      const schema = REQUESTS[name];
+      const extension = EXTENSIONS.has(name);
+      const schema = extension ? EXTENSION_REQUESTS[name as unknown as ExtensionName] : REQUESTS[name];
       let params: unknown;
       if (auth.paramsKind === 'json') {
         params = decodeJson(schema, parseJsonBody(req.body));
@@ -93,7 +98,7 @@ export class Pipeline {
         },
       };
       // params is what REQUESTS[name] decodes, i.e. RequestOf<typeof name>
-      const handler = this.o.actions[name] as (c: ActionContext, p: unknown) => Promise<ResponseOf<ActionName>>;
+      const handler = (extension ? this.o.extensions[name as unknown as ExtensionName] : this.o.actions[name]) as (c: ActionContext, p: unknown) => Promise<ResponseOf<ActionName> | object>;
       const result = await handler(ctx, params);
       // RequestId goes last, as Tencent sends it; spliced into the JSON rather than copied into a new object
       const json = JSON.stringify(result);

@@ -48,6 +48,13 @@ export const RATE_LIMITS: Record<string, { mainland: number; intl: number }> = {
   DescribeInstanceCategories: { mainland: 20, intl: 20 },
 };
 
+/** The same for the OpenBatch extension actions (extension-models.ts): reading attempts and logs is
+ *  cheap, and a client following logs reads one page after another. */
+export const EXTENSION_RATE_LIMITS: Record<string, { mainland: number; intl: number }> = {
+  DescribeAttempts: { mainland: 20, intl: 20 },
+  DescribeAttemptLog: { mainland: 50, intl: 50 },
+};
+
 /** Takes one token of the bucket `key` (burst = perSecond, refilled at perSecond a second): true when
  *  taken. The store's takeRateToken, so that a limit holds for every replica sharing it. */
 export type TokenTaker = (key: string, perSecond: number, nowMs: number) => Promise<boolean>;
@@ -62,7 +69,7 @@ export class RateLimiter {
   /** Per-second limit (= burst) of `action` in the current mode; undefined when mode is 'off' or the action has none. */
   limitOf(action: string): number | undefined {
     if (this.mode === 'off') return undefined;
-    const row = Object.hasOwn(RATE_LIMITS, action) ? RATE_LIMITS[action] : undefined;
+    const row = Object.hasOwn(RATE_LIMITS, action) ? RATE_LIMITS[action] : Object.hasOwn(EXTENSION_RATE_LIMITS, action) ? EXTENSION_RATE_LIMITS[action] : undefined;
     return row === undefined ? undefined : row[this.mode];
   }
 

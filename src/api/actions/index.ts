@@ -2,7 +2,8 @@
 // decoded request (RequestOf) and returns the response members (ResponseOf) of the action. A missing
 // action fails the type check.
 import type { Services } from '../../services/index.ts';
-import type { ActionRegistry } from './types.ts';
+import type { ActionRegistry, ExtensionRegistry } from './types.ts';
+import type { AttemptService } from '../../services/attempts.ts';
 
 export function buildActions(s: Services): ActionRegistry {
   return {
@@ -71,5 +72,15 @@ export function buildActions(s: Services): ActionRegistry {
     DescribeCvmZoneInstanceConfigInfos: (ctx, req) => s.catalogue.describeCvmZoneInstanceConfigInfos(ctx, req),
     /** Instance categories and their families. */
     DescribeInstanceCategories: (ctx, req) => s.catalogue.describeInstanceCategories(ctx, req),
+  };
+}
+
+/** The extension actions (docs/extensions.md). */
+export function buildExtensions(s: { attempts: AttemptService }): ExtensionRegistry {
+  return {
+    /** Every attempt of one instance: number, times, exit, reason, node. */
+    DescribeAttempts: (ctx, req) => s.attempts.describeAttempts(ctx, req),
+    /** A byte range of one attempt's whole stdout or stderr. */
+    DescribeAttemptLog: (ctx, req) => s.attempts.describeAttemptLog(ctx, req),
   };
 }

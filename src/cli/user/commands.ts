@@ -249,6 +249,11 @@ export const FINAL = FINISHED_STATES as readonly string[];
 /** Runs the user commands: the exit code (0 done, 1 an API or network failure, 2 a usage error, 3 the watched job failed). */
 export async function runUserCommand(argv: string[], version: string): Promise<number> {
   const program = buildProgram(version);
+  // a reader that stops early (openbatch logs ... | head) ends the command quietly, as other tools do
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw e;
+  });
   try {
     await program.parseAsync(argv, { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : 0;

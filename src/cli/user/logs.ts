@@ -52,7 +52,7 @@ export async function followLog(api: Api, r: LogRequest, out: Writable, pollMs =
     const bytes = Buffer.from(String(page.Content ?? ''), 'base64');
     if (bytes.length > 0 && !out.write(bytes)) await new Promise((res) => out.once('drain', res));
     offset = page.NextOffset as number;
-    if (offset < (page.Size as number)) continue;
+    if (page.More) continue;
     if (page.Complete || !r.follow) return;
     await new Promise((res) => setTimeout(res, pollMs));
   }
