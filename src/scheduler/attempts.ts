@@ -407,6 +407,10 @@ export class Attempts {
         break;
     }
     dirty.instances.set(instKey(inst.jobId, inst.taskName, inst.index), inst);
+    dirty.events.push({
+      account: task.job.rec.account, kind: 'attempt', time: now, jobId: inst.jobId, taskName: inst.taskName, index: inst.index,
+      attempt: att.attempt, state: outcome.kind === 'succeed' ? 'SUCCEED' : 'FAILED', reason: att.reason, exitCode: att.exitCode,
+    });
     rollBoth(core, task, now);
     core.scheduleTick();
   }

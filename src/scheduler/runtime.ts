@@ -9,6 +9,7 @@ import type { Handle } from '../executors/types.ts';
 import type { InstanceRecord, JobRecord, TaskRecord } from '../store/types.ts';
 import type { Resources } from '../domain/capacity.ts';
 import type { NodeRt } from './env-pools.ts';
+import type { EventDraft } from '../domain/events.ts';
 
 export interface AttemptRt {
   key: string;
@@ -101,7 +102,14 @@ export interface Dirty {
   jobs: Set<JobRt>;
   tasks: Set<TaskRt>;
   instances: Map<string, InstanceRecord>;
+  /** State changes since the last write, in order (written with them: the event stream). */
+  events: PendingEvent[];
 }
+
+/** An event not written yet. An instance's carries the instance: its reason and exit code are read
+ *  when the event is written, if the instance is still in the event's state (they are set after the
+ *  change of state); time 0 is the time of writing. */
+export type PendingEvent = EventDraft & { inst?: InstanceRecord };
 
 export function instKey(jobId: string, taskName: string, index: number): string {
   return `${jobId}\u0000${taskName}\u0000${index}`;
@@ -117,6 +125,11 @@ export function setState(task: TaskRt, inst: InstanceRecord, to: State, dirty: D
   inst.state = to;
   dirty.instances.set(instKey(inst.jobId, inst.taskName, inst.index), inst);
   dirty.tasks.add(task);
+  dirty.events.push({
+    account: task.job.rec.account, kind: 'instance', time: 0, jobId: inst.jobId, taskName: inst.taskName, index: inst.index,
+    // a start's attempt number is counted up just after
+    attempt: to === 'STARTING' ? inst.attempt + 1 : inst.attempt, state: to, inst,
+  });
 }
 
 /** Move every instance without a row (and every waiting row) to a new waiting/failed state. */
@@ -129,6 +142,13 @@ export function moveWaiting(
     if (n > 0) transition(w.state, to, `instances of task ${task.job.id}/${task.name}`);
     task.rec.counts[w.state] -= n;
     task.rec.counts[to] += n;
+  }
+  if (n > 0 && (w.state !== to || w.reason !== reason)) {
+    // the instances without a row move together: one event for the range (rows ahead of the cursor excepted)
+    dirty.events.push({
+      account: task.job.rec.account, kind: 'instances', time: now, jobId: task.job.id, taskName: task.name,
+      index: task.rec.cursor, toIndex: task.rec.instanceNum, state: to, reason,
+    });
   }
   w.state = to;
   w.reason = reason;

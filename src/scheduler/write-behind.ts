@@ -6,7 +6,8 @@ import type { Clock } from '../lib/clock.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Handle } from '../executors/types.ts';
 import type { AttemptRecord, RefusedCommand, SampleRecord, Store, WriteBatch } from '../store/types.ts';
-import type { Dirty } from './runtime.ts';
+import type { Dirty, PendingEvent } from './runtime.ts';
+import type { EventDraft } from '../domain/events.ts';
 import { isFenced, type FencedError } from '../store/errors.ts';
 import { StoreUnavailable } from '../domain/errors.ts';
 
@@ -24,7 +25,7 @@ export interface WriteHooks {
 }
 
 export class WriteBehind {
-  readonly dirty: Dirty = { jobs: new Set(), tasks: new Set(), instances: new Map() };
+  readonly dirty: Dirty = { jobs: new Set(), tasks: new Set(), instances: new Map(), events: [] };
   attempts = new Map<string, AttemptRecord>();
   /** Monitor samples taken as attempts ended: written with their ends. */
   samples: SampleRecord[] = [];
@@ -47,7 +48,7 @@ export class WriteBehind {
   isClean(): boolean {
     const d = this.dirty;
     return d.jobs.size === 0 && d.tasks.size === 0 && d.instances.size === 0 && this.attempts.size === 0 &&
-      this.completedCommands.length === 0;
+      this.completedCommands.length === 0 && d.events.length === 0;
   }
 
   /** Release the attempt's handle once the batch that records its end is written. */
@@ -68,7 +69,10 @@ export class WriteBehind {
       samples: this.samples,
       completedCommands: this.completedCommands,
       refusedCommands: this.refusedCommands,
+      events: d.events.length === 0 ? undefined : settle(d.events, this.clock.now()),
     };
+    const pendingEvents = d.events;
+    d.events = [];
     this.samples = [];
     this.completedCommands = [];
     this.refusedCommands = [];
@@ -106,6 +110,7 @@ export class WriteBehind {
         this.samples.unshift(...(batch.samples ?? []));
         this.completedCommands.push(...(batch.completedCommands ?? []));
         this.refusedCommands.push(...(batch.refusedCommands ?? []));
+        d.events = pendingEvents.concat(d.events);
         this.clock.setTimer(FLUSH_RETRY_MS, () => this.hooks.retry());
         return false;
       },
@@ -125,4 +130,17 @@ export class WriteBehind {
     const e = this.lastError;
     throw e instanceof StoreUnavailable ? e : new StoreUnavailable('io', `the store could not be written (${e instanceof Error ? e.message : String(e)}); the change is kept and written when it recovers`, { cause: e });
   }
+}
+
+/** The events as written: an instance's reason and exit code as they are now, if it is still in the
+ *  event's state; the time of writing for those that had none. */
+function settle(events: PendingEvent[], now: number): EventDraft[] {
+  return events.map(({ inst, ...e }) => {
+    if (e.time === 0) e.time = now;
+    if (inst !== undefined && inst.state === e.state) {
+      if (inst.stateReason !== '') e.reason = inst.stateReason;
+      if (inst.exitCode !== null) e.exitCode = inst.exitCode;
+    }
+    return e;
+  });
 }

@@ -2,6 +2,7 @@
 // leadership lease, the command queue and the registry of replicas. Every backend (SQLite now, PostgreSQL next, shared by several
 // server replicas) implements this interface and passes the same contract suite
 // (test/contract/store.contract.ts). No transaction leaks out: each method is atomic on its own.
+import type { EventDraft } from '../domain/events.ts';
 import type { Counts, State } from '../domain/states.ts';
 import type { CommandRecord, CommandResult, Lease, NewCommand, RefusedCommand, ReplicaRecord } from './coordination.ts';
 
@@ -225,7 +226,20 @@ export interface WriteBatch {
   /** Of those, the ones refused or failed: their reasons are kept (commandResults) for REFUSALS_KEPT_MS;
    *  older kept reasons may be dropped by the same write. */
   refusedCommands?: RefusedCommand[];
+  /** State-change events of these changes, in order: numbered (Seq) and kept by the same transaction. */
+  events?: EventDraft[];
 }
+
+/** Consecutive events of one account (and job, or none) as the store keeps them: Seqs first … first + n - 1. */
+export interface EventRow {
+  first: number;
+  account: string;
+  jobId: string | null;
+  events: EventDraft[];
+}
+
+/** How many events the store keeps at least (older ones go as newer ones are written). */
+export const EVENTS_KEPT = 500_000;
 
 /** A page of a task's instances (rows and not-yet-materialised ones); see instance-page.ts. */
 export interface InstancePage {
@@ -290,6 +304,14 @@ export interface Store {
    *  longer exists is not created again. Fenced by `epoch` (FencedError when stale); without one, unchecked. */
   // the scheduler always passes its lease's epoch; without one the write is unfenced (tests, tools)
   applyBatch(batch: WriteBatch, epoch?: number): Promise<void>;
+
+  /** Stored events after Seq `after` (rows whose last Seq is above it), in Seq order, at most `limit` rows. */
+  eventsAfter(after: number, limit: number): Promise<EventRow[]>;
+  /** The first Seq still kept and the last Seq written (0, 0 before any). */
+  eventBounds(): Promise<{ first: number; last: number }>;
+  /** The durable position of a named reader (a webhook topic), 0 when it has none yet. */
+  eventCursor(name: string): Promise<number>;
+  setEventCursor(name: string, seq: number): Promise<void>;
 
   /** Insert a template unless the owner already has `quota` templates (returns false then). */
   insertTemplate(t: TemplateRecord, quota: number): Promise<boolean>;

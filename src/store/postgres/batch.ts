@@ -141,7 +141,7 @@ async function writeRows(c: Queryable, b: WriteBatch): Promise<void> {
 
 /** The batch has rows of jobs, tasks, instances and attempts only (no samples, no commands). */
 export function rowsOnly(b: WriteBatch): boolean {
-  return !b.samples?.length && !b.completedCommands?.length && !b.refusedCommands?.length;
+  return !b.samples?.length && !b.completedCommands?.length && !b.refusedCommands?.length && !b.events?.length;
 }
 
 /**

@@ -323,6 +323,28 @@ export const MIGRATIONS: string[] = [
   INSERT INTO job_facet_counts (account, region, facet, value, n)
     SELECT account, region, facet, value, count(*) FROM job_facets GROUP BY account, region, facet, value;
   `,
+  // 6: state-change events (issue 15): rows of consecutive Seqs (first … last) of one account and
+  // job, the JSON array of their events; event_seq, the last Seq given (its row lock, held by the
+  // writing transaction until it commits, orders the commits as the Seqs); the durable positions of
+  // their readers (webhook topics)
+  `
+  CREATE TABLE events (
+    first bigint PRIMARY KEY,
+    last bigint NOT NULL,
+    account text NOT NULL,
+    job_id text,
+    body text NOT NULL
+  );
+  CREATE TABLE event_seq (
+    id integer PRIMARY KEY CHECK (id = 1),
+    last bigint NOT NULL
+  );
+  INSERT INTO event_seq (id, last) VALUES (1, 0);
+  CREATE TABLE event_cursors (
+    name text PRIMARY KEY,
+    seq bigint NOT NULL
+  );
+  `,
 ];
 
 /** The schema version of this code. */

@@ -9,7 +9,7 @@ import { pageInstances, type PageReader } from '../instance-page.ts';
 import { toAttempt, toInstance, toJob, toSample, toTask } from '../sqlite/rows.ts';
 import type {
   ActiveSnapshot, ActivityRecord, AttemptRecord, EnvBatch, EnvFilter, EnvRecord, InstancePage, InstanceRecord, JobFilter,
-  JobRecord, NewJobRecord, NodeRecord, SampleRecord, Store, TaskRecord, TemplateFilter, TemplateRecord, WriteBatch,
+  JobRecord, NewJobRecord, NodeRecord, SampleRecord, Store, TaskRecord, TemplateFilter, TemplateRecord, WriteBatch, EventRow,
 } from '../types.ts';
 import { fencedRows, rowsOnly, upsertSamples, writeBatch } from './batch.ts';
 import { PgCommands } from './commands.ts';
@@ -22,6 +22,7 @@ import { migrate } from './migrations.ts';
 import { jobPage } from './job-page.ts';
 import { ownedPage } from './owned-page.ts';
 import { PgReplicas } from './replicas.ts';
+import { PgEvents } from './events.ts';
 import { insertTags, PgTemplates } from './templates.ts';
 
 // loadActive reads the partial index jobs_active (migration 1): never the finished history
@@ -59,6 +60,8 @@ const INSERT_TASKS = `INSERT INTO tasks (job_id, name, ord, spec, instance_num, 
 
 export interface PgStoreOptions {
   logger?: Logger;
+  /** How many events are kept at least (default EVENTS_KEPT; tests make it small). */
+  eventsKept?: number;
   /** Connections of the pool at most (default 10). */
   poolSize?: number;
 }
@@ -71,6 +74,7 @@ export class PgStore implements Store {
   private readonly templates: PgTemplates;
   private readonly limits: PgLimits;
   private readonly replicas: PgReplicas;
+  private readonly events: PgEvents;
 
   /**
    * Opens the store on a libpq URL (postgres://user:password@host:port/database?sslmode=…; missing parts
@@ -114,6 +118,7 @@ export class PgStore implements Store {
     this.templates = new PgTemplates(this.db);
     this.limits = new PgLimits(this.db);
     this.replicas = new PgReplicas(this.db);
+    this.events = new PgEvents(this.db, opts.eventsKept);
     // connection losses, a full disk, a read-only server, contention: StoreUnavailable from every method
     guardStore(this, secrets);
   }
@@ -271,7 +276,23 @@ export class PgStore implements Store {
     await this.db.write(async (c) => {
       await fence(c, epoch, 'applyBatch');
       await writeBatch(c, b);
+      if (b.events?.length) await this.events.write(c, b.events);
     });
+  }
+
+  // ------------------------------------------------------------------ events (events.ts)
+
+  async eventsAfter(after: number, limit: number): Promise<EventRow[]> {
+    return this.events.after(after, limit);
+  }
+  async eventBounds(): Promise<{ first: number; last: number }> {
+    return this.events.bounds();
+  }
+  async eventCursor(name: string): Promise<number> {
+    return this.events.cursor(name);
+  }
+  async setEventCursor(name: string, seq: number): Promise<void> {
+    await this.events.setCursor(name, seq);
   }
 
   // ------------------------------------------------------------------ monitoring samples

@@ -9,7 +9,7 @@ import { MemoryLimits } from '../memory-limits.ts';
 import { pageInstancesSync, type SyncPageReader } from '../instance-page.ts';
 import type {
   ActiveSnapshot, ActivityRecord, AttemptRecord, EnvBatch, EnvFilter, EnvRecord, InstancePage, InstanceRecord, JobFilter,
-  JobRecord, NewJobRecord, NodeRecord, SampleRecord, Store, TaskRecord, TemplateFilter, TemplateRecord, WriteBatch,
+  JobRecord, NewJobRecord, NodeRecord, SampleRecord, Store, TaskRecord, TemplateFilter, TemplateRecord, WriteBatch, EventRow,
 } from '../types.ts';
 import { SqliteCommands } from './commands.ts';
 import { guardStore, openGuarded } from './errors.ts';
@@ -24,6 +24,7 @@ import {
 } from './rows.ts';
 import { SqliteReplicas } from './replicas.ts';
 import { SqliteTemplates } from './templates.ts';
+import { SqliteEvents } from './events.ts';
 
 // loadActive reads the partial index jobs_active (migration 11): never the finished history. Of an
 // active job's instances, the rows in an active state (instances_by_state) and those at or beyond its
@@ -54,6 +55,8 @@ export interface SqliteStoreOptions {
    * by a row version. Default true (the single-process server).
    */
   cacheJobRecords?: boolean;
+  /** How many events are kept at least (default EVENTS_KEPT; tests make it small). */
+  eventsKept?: number;
 }
 
 const INSERT_SAMPLE = `INSERT OR REPLACE INTO monitor_samples (job_id, task_name, idx, attempt, ts, cpu, mem, disk)
@@ -66,6 +69,7 @@ export class SqliteStore implements Store {
   private readonly envs: SqliteEnvs;
   private readonly templates: SqliteTemplates;
   private readonly replicas: SqliteReplicas;
+  private readonly events: SqliteEvents;
   /** One process per database (the data-dir lock): request limits are counted in its memory. */
   private readonly limits = new MemoryLimits();
   /** See SqliteStoreOptions.cacheJobRecords; undefined when disabled. */
@@ -83,6 +87,7 @@ export class SqliteStore implements Store {
     this.envs = new SqliteEnvs(this.c, this.lease);
     this.templates = new SqliteTemplates(this.c);
     this.replicas = new SqliteReplicas(this.c);
+    this.events = new SqliteEvents(this.c, opts.eventsKept);
     this.jobRecords = (opts.cacheJobRecords ?? true) ? new JobCache(RECORDS_CACHED) : undefined;
     // SQLite's full, read-only, I/O and busy errors leave every public method as StoreUnavailable
     guardStore(this, file);
@@ -306,7 +311,23 @@ export class SqliteStore implements Store {
         this.c.sql('DELETE FROM commands WHERE id IN (SELECT value FROM json_each(?))').run(JSON.stringify(b.completedCommands));
       }
       if (b.refusedCommands?.length) this.commands.refuseIn(b.refusedCommands);
+      if (b.events?.length) this.events.write(b.events);
     });
+  }
+
+  // ------------------------------------------------------------------ events (events.ts)
+
+  async eventsAfter(after: number, limit: number): Promise<EventRow[]> {
+    return this.events.after(after, limit);
+  }
+  async eventBounds(): Promise<{ first: number; last: number }> {
+    return this.events.bounds();
+  }
+  async eventCursor(name: string): Promise<number> {
+    return this.events.cursor(name);
+  }
+  async setEventCursor(name: string, seq: number): Promise<void> {
+    this.events.setCursor(name, seq);
   }
 
   // ------------------------------------------------------------------ monitoring samples

@@ -1,0 +1,79 @@
+// State-change events (docs/events.md): what the event stream and the webhooks carry. The scheduler
+// records one for every state change of a job, a task, a materialised instance and every attempt's
+// end; the instances of a task that have no row yet move together (one `instances` event for the
+// range). Each is numbered by the store (Seq, one sequence for the deployment) in the transaction that
+// writes the change, so that a reader that resumes after its last Seq misses nothing and sees nothing
+// twice. EventName is Tencent's name of the change where it has one (JOB_RUNNING, TASK_INSTANCE_FAILED …).
+import type { State } from './states.ts';
+
+export type EventKind = 'job' | 'task' | 'instance' | 'instances' | 'attempt' | 'env' | 'node';
+
+/** An event as the scheduler records it (no Seq yet). Short member names: many are kept. */
+export interface EventDraft {
+  /** Owner (account) of the job or environment. */
+  account: string;
+  kind: EventKind;
+  /** ms since the epoch. */
+  time: number;
+  jobId?: string;
+  taskName?: string;
+  index?: number;
+  /** `instances`: the indexes [index, toIndex) that moved. */
+  toIndex?: number;
+  attempt?: number;
+  envId?: string;
+  nodeId?: string;
+  state: string;
+  reason?: string;
+  exitCode?: number | null;
+}
+
+/** An event as the stream and the webhooks show it. */
+export interface ChangeEvent {
+  Seq: number;
+  Time: string;
+  Kind: EventKind;
+  EventName: string | null;
+  JobId?: string;
+  TaskName?: string;
+  TaskInstanceIndex?: number;
+  /** `instances`: the end (exclusive) of the range of indexes that moved. */
+  TaskInstanceIndexEnd?: number;
+  Attempt?: number;
+  EnvId?: string;
+  ComputeNodeId?: string;
+  State: string;
+  Reason?: string;
+  ExitCode?: number | null;
+}
+
+/** Job, task and instance states with a Tencent event. */
+const NAMED: ReadonlySet<string> = new Set<State>(['RUNNING', 'SUCCEED', 'FAILED', 'FAILED_INTERRUPTED']);
+
+/** Tencent's event name of a change, or null when Tencent has none for it. */
+export function eventNameOf(kind: EventKind, state: string): string | null {
+  switch (kind) {
+    case 'job': return NAMED.has(state) ? `JOB_${state}` : null;
+    case 'task': return NAMED.has(state) ? `TASK_${state}` : null;
+    case 'instance':
+    case 'instances': return NAMED.has(state) ? `TASK_INSTANCE_${state}` : null;
+    case 'env': return state === 'CREATED' || state === 'DELETED' ? `COMPUTE_ENV_${state}` : null;
+    case 'node': return ['CREATED', 'CREATION_FAILED', 'RUNNING', 'ABNORMAL', 'DELETING'].includes(state) ? `COMPUTE_NODE_${state}` : null;
+    default: return null;
+  }
+}
+
+/** The wire form of a stored event. */
+export function eventView(seq: number, d: EventDraft): ChangeEvent {
+  const e: ChangeEvent = { Seq: seq, Time: new Date(d.time).toISOString().replace(/\.\d{3}Z$/, 'Z'), Kind: d.kind, EventName: eventNameOf(d.kind, d.state), State: d.state };
+  if (d.jobId !== undefined) e.JobId = d.jobId;
+  if (d.taskName !== undefined) e.TaskName = d.taskName;
+  if (d.index !== undefined) e.TaskInstanceIndex = d.index;
+  if (d.toIndex !== undefined) e.TaskInstanceIndexEnd = d.toIndex;
+  if (d.attempt !== undefined) e.Attempt = d.attempt;
+  if (d.envId !== undefined) e.EnvId = d.envId;
+  if (d.nodeId !== undefined) e.ComputeNodeId = d.nodeId;
+  if (d.reason !== undefined && d.reason !== '') e.Reason = d.reason;
+  if (d.exitCode !== undefined) e.ExitCode = d.exitCode;
+  return e;
+}
