@@ -47,9 +47,9 @@ module.exports = {
     ),
     ...forbid(
       'services-import-only-wire-types-from-api',
-      'services may import the wire model types of src/api/models.ts, type-only, and nothing else of api/',
+      'services may import the wire model types of src/api/models.ts and src/api/extension-models.ts, type-only, and nothing else of api/',
       { path: '^src/services/' },
-      { path: '^src/api/', pathNot: '^src/api/models\\.ts$' },
+      { path: '^src/api/', pathNot: '^src/api/(extension-)?models\\.ts$' },
     ),
     ...forbid(
       'services-import-api-models-type-only',

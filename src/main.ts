@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { buildActions, buildExtensions } from './api/actions/index.ts';
 import { AttemptService } from './services/attempts.ts';
+import { EventReader } from './services/event-stream.ts';
 import { Pipeline } from './api/pipeline.ts';
 import { RateLimiter } from './api/ratelimit.ts';
 import { buildServer } from './api/server.ts';
@@ -312,7 +313,7 @@ export async function start(cfg: Config, opts: { clock?: Clock; logger?: Logger 
   });
   let ready = false;
   const server: FastifyInstance = buildServer({
-    pipeline, maxBodyBytes: cfg.maxBodyBytes, logger, health: () => ready,
+    pipeline, maxBodyBytes: cfg.maxBodyBytes, logger, health: () => ready, events: { reader: new EventReader(store) },
     status: async () => ({ ...(await replica.status()), replicas: await directory.list() }),
     ...(internalKey === undefined ? {} : { internal: { key: internalKey, logs: local.logs, now: () => clock.now(), logger: logger.child({ component: 'internal-api' }) } }),
   });

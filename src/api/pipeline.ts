@@ -16,6 +16,8 @@ import { isKnownRegion } from '../domain/regions.ts';
 import type { SecretLookup } from '../services/types.ts';
 
 export const API_VERSION = '2017-03-12';
+/** The action a request for the event stream is signed with. */
+export const STREAM_ACTION = 'StreamEvents';
 
 export interface PipelineOptions {
   lookup: SecretLookup;
@@ -43,6 +45,26 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 export class Pipeline {
   constructor(private readonly o: PipelineOptions) {}
+
+  /** Who may read the event stream (GET EVENTS_PATH): a request signed as the API's (TC3 or v1) with
+   *  action StreamEvents; the same errors as an API call otherwise. */
+  async authorizeStream(req: IncomingRequest): Promise<{ account: string; region: string }> {
+    const now = this.o.now();
+    const auth = authenticate(req, this.o.lookup, now, { maxSkewSeconds: this.o.maxSkewSeconds });
+    if (auth.replayKey !== undefined && !(await this.o.firstUse(auth.replayKey, now, REPLAY_WINDOW_MS))) throw replayedError();
+    if (auth.action !== STREAM_ACTION) {
+      throw apiError('InvalidAction', { action: auth.action ?? '', version: API_VERSION });
+    }
+    if (auth.version !== undefined && auth.version !== '' && auth.version !== API_VERSION) {
+      throw apiError('NoSuchVersion', { version: auth.version, supported: API_VERSION });
+    }
+    const region = auth.region ?? this.o.defaultRegion;
+    if (!isKnownRegion(region)) throw apiError('UnsupportedRegion', { region });
+    if (!(await this.o.rateLimiter.tryTake(STREAM_ACTION, auth.accountId, region))) {
+      throw apiError('RequestLimitExceeded', { action: STREAM_ACTION, limit: String(this.o.rateLimiter.limitOf(STREAM_ACTION)) });
+    }
+    return { account: auth.accountId, region };
+  }
 
   async handle(req: IncomingRequest): Promise<Answer> {
     const requestId = randomUUID();

@@ -53,6 +53,8 @@ export const RATE_LIMITS: Record<string, { mainland: number; intl: number }> = {
 export const EXTENSION_RATE_LIMITS: Record<string, { mainland: number; intl: number }> = {
   DescribeAttempts: { mainland: 20, intl: 20 },
   DescribeAttemptLog: { mainland: 50, intl: 50 },
+  // connections to the event stream (a client that reconnects after each disconnect)
+  StreamEvents: { mainland: 10, intl: 10 },
 };
 
 /** Takes one token of the bucket `key` (burst = perSecond, refilled at perSecond a second): true when

@@ -7,6 +7,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import { apiError, ERROR_CATALOG, isApiError, type CatalogEntry } from '../domain/errors.ts';
 import { registerInternalApi, type InternalApiOptions } from './internal.ts';
 import { errorBody, type Pipeline } from './pipeline.ts';
+import { registerEventsRoute, type EventsRouteOptions } from './events-route.ts';
 import type { Logger } from '../lib/logger.ts';
 
 export interface ServerOptions {
@@ -19,6 +20,8 @@ export interface ServerOptions {
   status?: () => Promise<object>;
   /** The internal API other replicas of a shared store call (the logs of local attempts), if any. */
   internal?: InternalApiOptions;
+  /** The event stream (GET EVENTS_PATH), if served. */
+  events?: EventsRouteOptions;
 }
 
 export function buildServer(o: ServerOptions): FastifyInstance {
@@ -75,6 +78,7 @@ export function buildServer(o: ServerOptions): FastifyInstance {
     return reply.code(503).send({ status: 'starting', ...extra });
   });
   if (o.internal) registerInternalApi(app, o.internal);
+  if (o.events) registerEventsRoute(app, o.pipeline, o.events, o.logger, (reply, headers, e) => send(reply, headers, e, o.logger));
   app.setNotFoundHandler((req, reply) => {
     const headers = req.headers as Record<string, string | undefined>;
     send(reply, headers, apiError('InvalidRequest', { detail: `There is nothing at ${req.method} ${req.url.split('?')[0]}; the Batch API is served at POST / and GET /.` }), o.logger, 404);

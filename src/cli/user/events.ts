@@ -63,9 +63,9 @@ export async function streamEvents(api: Api, o: { jobId?: string; after?: number
     try {
       const res = await fetch(new URL(pathAndQuery, api.conn.endpoint), { headers: { ...api.signedGetHeaders(pathAndQuery, EVENTS_ACTION), Accept: 'text/event-stream' }, signal: o.signal });
       if (res.status === 404 || res.status === 405 || !(res.headers.get('content-type') ?? '').startsWith('text/event-stream')) {
+        // no stream here (404), or a refusal in the API envelope: the caller polls instead
         await res.body?.cancel();
-        if (res.status === 404 || res.status === 405 || res.status === 200) return 'unsupported';
-        throw new Error(`the event stream answered HTTP ${res.status}`);
+        return 'unsupported';
       }
       failures = 0;
       o.onConnected?.();
