@@ -30,7 +30,7 @@ export function registerEventsRoute(
     const q = url.indexOf('?');
     const rawQuery = q >= 0 ? url.slice(q + 1) : '';
     const headers = req.headers as Record<string, string | undefined>;
-    let who: { account: string };
+    let who: { account: string; region: string };
     let after: number | undefined;
     let jobId: string | undefined;
     try {
@@ -66,7 +66,7 @@ export function registerEventsRoute(
     while (open) {
       try {
         after ??= await o.reader.last();
-        const page = await o.reader.read(who.account, after, jobId);
+        const page = await o.reader.read(who.account, who.region, after, jobId);
         failing = false;
         let text = '';
         if (page.reset) text += `event: reset\nid: ${page.next}\ndata: {}\n\n`;

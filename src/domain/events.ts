@@ -10,8 +10,9 @@ export type EventKind = 'job' | 'task' | 'instance' | 'instances' | 'attempt' | 
 
 /** An event as the scheduler records it (no Seq yet). Short member names: many are kept. */
 export interface EventDraft {
-  /** Owner (account) of the job or environment. */
+  /** Owner (account and region) of the job or environment. */
   account: string;
+  region: string;
   kind: EventKind;
   /** ms since the epoch. */
   time: number;

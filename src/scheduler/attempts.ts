@@ -408,7 +408,7 @@ export class Attempts {
     }
     dirty.instances.set(instKey(inst.jobId, inst.taskName, inst.index), inst);
     dirty.events.push({
-      account: task.job.rec.account, kind: 'attempt', time: now, jobId: inst.jobId, taskName: inst.taskName, index: inst.index,
+      account: task.job.rec.account, region: task.job.rec.region, kind: 'attempt', time: now, jobId: inst.jobId, taskName: inst.taskName, index: inst.index,
       attempt: att.attempt, state: outcome.kind === 'succeed' ? 'SUCCEED' : 'FAILED', reason: att.reason, exitCode: att.exitCode,
     });
     rollBoth(core, task, now);

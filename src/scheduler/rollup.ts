@@ -45,7 +45,7 @@ export function rollTask(core: Core, task: TaskRt, now: number): void {
   const wasActive = isActive(task.rec.state);
   task.rec.state = state;
   core.wb.dirty.tasks.add(task);
-  core.wb.dirty.events.push({ account: task.job.rec.account, kind: 'task', time: now, jobId: task.job.id, taskName: task.name, state });
+  core.wb.dirty.events.push({ account: task.job.rec.account, region: task.job.rec.region, kind: 'task', time: now, jobId: task.job.id, taskName: task.name, state });
   if (isFinished(state)) {
     task.rec.endTime = now;
     core.ready.remove(task);
@@ -80,7 +80,7 @@ export function rollJob(core: Core, job: JobRt, now: number): void {
     } else {
       job.rec.endTime = null;
     }
-    dirty.events.push({ account: job.rec.account, kind: 'job', time: now, jobId: job.id, state, reason: job.rec.stateReason });
+    dirty.events.push({ account: job.rec.account, region: job.rec.region, kind: 'job', time: now, jobId: job.id, state, reason: job.rec.stateReason });
   }
   if (isFinished(job.rec.state) && !running && job.rec.nextAction === '') {
     // nothing left to do for this job: drop it from memory once its last changes are written

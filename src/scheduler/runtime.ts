@@ -126,7 +126,7 @@ export function setState(task: TaskRt, inst: InstanceRecord, to: State, dirty: D
   dirty.instances.set(instKey(inst.jobId, inst.taskName, inst.index), inst);
   dirty.tasks.add(task);
   dirty.events.push({
-    account: task.job.rec.account, kind: 'instance', time: 0, jobId: inst.jobId, taskName: inst.taskName, index: inst.index,
+    account: task.job.rec.account, region: task.job.rec.region, kind: 'instance', time: 0, jobId: inst.jobId, taskName: inst.taskName, index: inst.index,
     // a start's attempt number is counted up just after
     attempt: to === 'STARTING' ? inst.attempt + 1 : inst.attempt, state: to, inst,
   });
@@ -146,7 +146,7 @@ export function moveWaiting(
   if (n > 0 && (w.state !== to || w.reason !== reason)) {
     // the instances without a row move together: one event for the range (rows ahead of the cursor excepted)
     dirty.events.push({
-      account: task.job.rec.account, kind: 'instances', time: now, jobId: task.job.id, taskName: task.name,
+      account: task.job.rec.account, region: task.job.rec.region, kind: 'instances', time: now, jobId: task.job.id, taskName: task.name,
       index: task.rec.cursor, toIndex: task.rec.instanceNum, state: to, reason,
     });
   }

@@ -1,4 +1,4 @@
-// The reader side of the event stream (docs/events.md): the caller's events after a Seq, read from the
+// The reader side of the event stream (docs/events.md): the caller's events (its account and region) after a Seq, read from the
 // store (any replica answers: the leader writes them there), optionally of one job, as wire events.
 // A reader that is further behind than the store keeps is told so (`reset`: re-read the state, then go
 // on from the oldest event kept). Polled by each open stream; a read takes one indexed range of rows.
@@ -24,7 +24,7 @@ export class EventReader {
     return (await this.store.eventBounds()).last;
   }
 
-  async read(account: string, after: number, jobId?: string): Promise<EventPage> {
+  async read(account: string, region: string, after: number, jobId?: string): Promise<EventPage> {
     let reset = false;
     let from = after;
     const rows = await this.store.eventsAfter(from, ROWS_PER_READ);
@@ -41,7 +41,7 @@ export class EventReader {
     for (const r of rows) {
       const last = r.first + r.events.length - 1;
       if (last > next) next = last;
-      if (r.account !== account || (jobId !== undefined && r.jobId !== jobId)) continue;
+      if (r.account !== account || r.region !== region || (jobId !== undefined && r.jobId !== jobId)) continue;
       r.events.forEach((e, i) => {
         const seq = r.first + i;
         if (seq > from) events.push(eventView(seq, e));

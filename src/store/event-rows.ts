@@ -6,6 +6,7 @@ import type { EventRow } from './types.ts';
 
 export interface EventGroup {
   account: string;
+  region: string;
   jobId: string | null;
   events: EventDraft[];
 }
@@ -15,9 +16,9 @@ export function groupEvents(events: readonly EventDraft[]): EventGroup[] {
   const groups = new Map<string, EventGroup>();
   for (const e of events) {
     const jobId = e.jobId ?? null;
-    const key = `${e.account}\u0000${jobId ?? ''}`;
+    const key = `${e.account}\u0000${e.region}\u0000${jobId ?? ''}`;
     let g = groups.get(key);
-    if (!g) groups.set(key, (g = { account: e.account, jobId, events: [] }));
+    if (!g) groups.set(key, (g = { account: e.account, region: e.region, jobId, events: [] }));
     g.events.push(e);
   }
   return [...groups.values()];
@@ -25,11 +26,11 @@ export function groupEvents(events: readonly EventDraft[]): EventGroup[] {
 
 /** The body of a group's row. */
 export function eventBody(g: EventGroup): string {
-  return JSON.stringify(g.events.map(({ account: _a, jobId: _j, ...rest }) => rest));
+  return JSON.stringify(g.events.map(({ account: _a, region: _r, jobId: _j, ...rest }) => rest));
 }
 
 /** A row as read back. */
-export function eventRow(first: number, account: string, jobId: string | null, body: string): EventRow {
-  const events = (JSON.parse(body) as Omit<EventDraft, 'account'>[]).map((e): EventDraft => ({ ...e, account, ...(jobId === null ? {} : { jobId }) }));
-  return { first, account, jobId, events };
+export function eventRow(first: number, account: string, region: string, jobId: string | null, body: string): EventRow {
+  const events = (JSON.parse(body) as Omit<EventDraft, 'account' | 'region'>[]).map((e): EventDraft => ({ ...e, account, region, ...(jobId === null ? {} : { jobId }) }));
+  return { first, account, region, jobId, events };
 }

@@ -234,6 +234,7 @@ export interface WriteBatch {
 export interface EventRow {
   first: number;
   account: string;
+  region: string;
   jobId: string | null;
   events: EventDraft[];
 }

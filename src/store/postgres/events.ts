@@ -11,6 +11,7 @@ import type { Queryable } from './db.ts';
 interface Row {
   first: number;
   account: string;
+  region: string;
   job_id: string | null;
   body: string;
 }
@@ -18,13 +19,13 @@ interface Row {
 const WRITE = {
   name: 'ob_events_write',
   text: `WITH s AS (UPDATE event_seq SET last = last + $1::bigint WHERE id = 1 RETURNING last - $1::bigint AS base),
-    w AS (INSERT INTO events (first, last, account, job_id, body)
-      SELECT s.base + u.off + 1, s.base + u.off + u.n, u.account, u.job_id, u.body
-      FROM s, unnest($2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[]) AS u(off, n, account, job_id, body))
+    w AS (INSERT INTO events (first, last, account, region, job_id, body)
+      SELECT s.base + u.off + 1, s.base + u.off + u.n, u.account, u.region, u.job_id, u.body
+      FROM s, unnest($2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[], $8::text[]) AS u(off, n, account, job_id, body, region))
     DELETE FROM events WHERE first <= (SELECT base FROM s) + $1::bigint - $7::bigint AND last <= (SELECT base FROM s) + $1::bigint - $7::bigint`,
 };
 const START = { name: 'ob_events_start', text: 'SELECT first FROM events WHERE first <= $1 ORDER BY first DESC LIMIT 1' };
-const AFTER = { name: 'ob_events_after', text: 'SELECT first, account, job_id, body FROM events WHERE first >= $1 AND last > $2 ORDER BY first LIMIT $3' };
+const AFTER = { name: 'ob_events_after', text: 'SELECT first, account, region, job_id, body FROM events WHERE first >= $1 AND last > $2 ORDER BY first LIMIT $3' };
 const BOUNDS = { name: 'ob_events_bounds', text: '(SELECT first FROM events ORDER BY first LIMIT 1) UNION ALL (SELECT last FROM event_seq WHERE id = 1)' };
 const CURSOR = { name: 'ob_event_cursor', text: 'SELECT seq FROM event_cursors WHERE name = $1' };
 const SET_CURSOR = { name: 'ob_event_cursor_set', text: 'INSERT INTO event_cursors (name, seq) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET seq = excluded.seq' };
@@ -46,14 +47,14 @@ export class PgEvents {
     await c.query({
       ...WRITE,
       values: [at, arrayLiteral(offs), arrayLiteral(ns), arrayLiteral(groups.map((g) => g.account)), arrayLiteral(groups.map((g) => g.jobId)),
-        arrayLiteral(groups.map(eventBody)), this.kept],
+        arrayLiteral(groups.map(eventBody)), this.kept, arrayLiteral(groups.map((g) => g.region))],
     });
   }
 
   async after(after: number, limit: number): Promise<EventRow[]> {
     const from = (await this.db.query<{ first: number }>({ ...START, values: [after + 1] })).rows[0]?.first ?? 0;
     const rows = (await this.db.query<Row>({ ...AFTER, values: [from, after, limit] })).rows;
-    return rows.map((r) => eventRow(Number(r.first), r.account, r.job_id, r.body));
+    return rows.map((r) => eventRow(Number(r.first), r.account, r.region, r.job_id, r.body));
   }
 
   async bounds(): Promise<{ first: number; last: number }> {

@@ -323,8 +323,8 @@ export const MIGRATIONS: string[] = [
   INSERT INTO job_facet_counts (account, region, facet, value, n)
     SELECT account, region, facet, value, count(*) FROM job_facets GROUP BY account, region, facet, value;
   `,
-  // 6: state-change events (issue 15): rows of consecutive Seqs (first … last) of one account and
-  // job, the JSON array of their events; event_seq, the last Seq given (its row lock, held by the
+  // 6: state-change events (issue 15): rows of consecutive Seqs (first … last) of one account, region
+  // and job, the JSON array of their events; event_seq, the last Seq given (its row lock, held by the
   // writing transaction until it commits, orders the commits as the Seqs); the durable positions of
   // their readers (webhook topics)
   `
@@ -332,6 +332,7 @@ export const MIGRATIONS: string[] = [
     first bigint PRIMARY KEY,
     last bigint NOT NULL,
     account text NOT NULL,
+    region text NOT NULL,
     job_id text,
     body text NOT NULL
   );

@@ -10,6 +10,7 @@ import type { Conn } from './connection.ts';
 interface Row {
   first: number;
   account: string;
+  region: string;
   job_id: string | null;
   body: string;
 }
@@ -21,10 +22,10 @@ export class SqliteEvents {
   write(events: readonly EventDraft[]): void {
     if (events.length === 0) return;
     let next = ((this.c.sql('SELECT last FROM events ORDER BY first DESC LIMIT 1').pluck().get() as number | undefined) ?? 0) + 1;
-    const insert = this.c.sql('INSERT INTO events (first, last, account, job_id, body) VALUES (?, ?, ?, ?, ?)');
+    const insert = this.c.sql('INSERT INTO events (first, last, account, region, job_id, body) VALUES (?, ?, ?, ?, ?, ?)');
     for (const g of groupEvents(events)) {
       const last = next + g.events.length - 1;
-      insert.run(next, last, g.account, g.jobId, eventBody(g));
+      insert.run(next, last, g.account, g.region, g.jobId, eventBody(g));
       next = last + 1;
     }
     const old = next - 1 - this.kept;
@@ -34,8 +35,8 @@ export class SqliteEvents {
   after(after: number, limit: number): EventRow[] {
     // the row holding Seq after + 1 may start at or before it
     const from = (this.c.sql('SELECT first FROM events WHERE first <= ? ORDER BY first DESC LIMIT 1').pluck().get(after + 1) as number | undefined) ?? 0;
-    const rows = this.c.sql('SELECT first, account, job_id, body FROM events WHERE first >= ? AND last > ? ORDER BY first LIMIT ?').all(from, after, limit) as Row[];
-    return rows.map((r) => eventRow(r.first, r.account, r.job_id, r.body));
+    const rows = this.c.sql('SELECT first, account, region, job_id, body FROM events WHERE first >= ? AND last > ? ORDER BY first LIMIT ?').all(from, after, limit) as Row[];
+    return rows.map((r) => eventRow(r.first, r.account, r.region, r.job_id, r.body));
   }
 
   bounds(): { first: number; last: number } {

@@ -325,13 +325,14 @@ export const MIGRATIONS: Migration[] = [
     UNION ALL SELECT j.account, j.region, 'tag-value', json_extract(t.value, '$.Value'), j.seq FROM jobs j, json_each(j.tags) t
     UNION ALL SELECT j.account, j.region, 'tag:' || json_extract(t.value, '$.Key'), json_extract(t.value, '$.Value'), j.seq FROM jobs j, json_each(j.tags) t;
   `,
-  // 13: state-change events (issue 15): rows of consecutive Seqs (first … last) of one account and
-  // job, the JSON array of their events; the durable positions of their readers (webhook topics)
+  // 13: state-change events (issue 15): rows of consecutive Seqs (first … last) of one account, region
+  // and job, the JSON array of their events; the durable positions of their readers (webhook topics)
   `
   CREATE TABLE IF NOT EXISTS events (
     first INTEGER PRIMARY KEY,
     last INTEGER NOT NULL,
     account TEXT NOT NULL,
+    region TEXT NOT NULL,
     job_id TEXT,
     body TEXT NOT NULL
   );
