@@ -7,6 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildActions, buildExtensions } from './api/actions/index.ts';
 import { AttemptService } from './services/attempts.ts';
 import { EventReader } from './services/event-stream.ts';
+import { Notifier } from './services/notifier.ts';
 import { Pipeline } from './api/pipeline.ts';
 import { RateLimiter } from './api/ratelimit.ts';
 import { buildServer } from './api/server.ts';
@@ -280,10 +281,10 @@ export async function start(cfg: Config, opts: { clock?: Clock; logger?: Logger 
   });
   const envs = new EnvService({
     store, commands: replica, view: replica, clock, limits: cfg.limits, localRoot: p.local, capacityOf, attachable: cfg.attachableInstances, capacity,
-    queues,
+    queues, topics: new Set(cfg.notificationTopics.keys()),
   });
   const jobs = new JobService({
-    store, commands: replica, clock, limits: cfg.limits, logs, localRoot: p.local,
+    store, commands: replica, clock, limits: cfg.limits, logs, localRoot: p.local, topics: new Set(cfg.notificationTopics.keys()),
     envUsable: (c, id) => envs.usable(c, id), knownInstanceType: (t) => capacityOf(t) !== undefined, capacityOf, capacity, envBytes, queueOf,
     envDataOf: (c, id) => envs.dataOf(c, id), privateMounts: (q) => executor.privateMounts(q),
   });
@@ -319,12 +320,15 @@ export async function start(cfg: Config, opts: { clock?: Clock; logger?: Logger 
   });
   // the monitor first: attempts re-adopted as this replica starts leading that ended meanwhile get their end sample
   monitor.start();
+  const notifier = new Notifier({ store, topics: cfg.notificationTopics, logger, leading: () => replica.leading });
+  notifier.start();
   await replica.start();
   try {
     await server.listen({ host: cfg.host, port: cfg.port });
   } catch (e) {
     // attempts already started keep running under their shim; the next start adopts them
     monitor.stop();
+    await notifier.stop();
     await replica.close();
     await executor.close();
     await store.close();
@@ -352,6 +356,7 @@ export async function start(cfg: Config, opts: { clock?: Clock; logger?: Logger 
       closing ??= (async () => {
         ready = false;
         monitor.stop();
+        await notifier.stop();
         directory.stop();
         await server.close();
         await replica.close();

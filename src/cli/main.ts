@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import path from 'node:path';
-import { CONFIG_FILE_ENV, ConfigError, ENV_HELP, FLAG_HELP, loadConfig, OBJECT_STORE_FILE_HELP, SLURM_FILE_HELP } from '../config/config.ts';
+import { CONFIG_FILE_ENV, ConfigError, ENV_HELP, FLAG_HELP, loadConfig, NOTIFICATIONS_FILE_HELP, OBJECT_STORE_FILE_HELP, SLURM_FILE_HELP } from '../config/config.ts';
 import { CatalogueError } from '../domain/catalogue.ts';
 import { start, StartupError } from '../main.ts';
 import { launchedByNpm, watchParent } from './parent-watch.ts';
@@ -30,6 +30,9 @@ ${SLURM_FILE_HELP.map(({ key, help }) => `  ${key.padEnd(22)} ${help}`).join('\n
 
 Config file section "objectStore" (where cos:// paths live; its environment variables above override its fields):
 ${OBJECT_STORE_FILE_HELP.map(({ key, help }) => `  ${key.padEnd(28)} ${help}`).join('\n')}
+
+Config file section "notifications" (webhooks of the Notifications of SubmitJob; docs/events.md):
+${NOTIFICATIONS_FILE_HELP.map(({ key, help }) => `  ${key.padEnd(22)} ${help}`).join('\n')}
 
 Precedence: flags > environment > config file > defaults.
 `;

@@ -99,6 +99,8 @@ export interface Config {
   limits: Limits;
   /** Slurm queues (config file `slurm`); undefined: no Slurm. */
   slurm?: SlurmConfig;
+  /** Webhooks of Notification topics (config file `notifications.topics`): name → URL and HMAC secret. */
+  notificationTopics: Map<string, { url: string; secret: string }>;
   /** The object store of `cos://` paths: the embedded one in the data dir, or an S3 server. */
   objectStore: ObjectStoreConfig;
 }
@@ -145,6 +147,7 @@ export function defaultConfig(): Config {
     logLevel: 'info',
     accounts: [],
     attachableInstances: [],
+    notificationTopics: new Map(),
     limits: { ...DEFAULT_LIMITS },
     objectStore: { type: 'embedded' },
   };
@@ -235,6 +238,11 @@ export const SLURM_FILE_HELP: { key: string; help: string }[] = [
   { key: 'slurm.anonymousQueue', help: 'the queue (one of the names) that tasks naming no compute environment run on (default: none, they run on this host)' },
 ];
 
+/** The settings of the config file's `notifications` section (for --help and the README). */
+export const NOTIFICATIONS_FILE_HELP: { key: string; help: string }[] = [
+  { key: 'notifications.topics', help: 'Notification topics, { "NAME": { "url": "http://…", "secret": "…" } }: the events a job asks for on NAME are POSTed to url, signed (HMAC-SHA256) with secret' },
+];
+
 /** The settings of the config file's `objectStore` section (for --help and the README). */
 export const OBJECT_STORE_FILE_HELP: { key: string; help: string }[] = [
   { key: 'objectStore.type', help: 'embedded (default: objects under <data-dir>/objects) or s3 (an S3 server: Tencent COS, Ceph RGW, MinIO, AWS S3)' },
@@ -309,6 +317,7 @@ export function loadConfig({ env, flags, file }: ConfigInputs): Config {
   if (file?.attachableInstances !== undefined) cfg.attachableInstances = parseAttachable(file.attachableInstances);
   if (file?.catalogue !== undefined) cfg.catalogue = file.catalogue;
   if (file?.slurm !== undefined) cfg.slurm = parseSlurm(file.slurm, cfg);
+  if (file?.notifications !== undefined) cfg.notificationTopics = parseNotifications(file.notifications);
   cfg.objectStore = parseObjectStore(file?.objectStore, env, cfg.defaultRegion);
   const sid = env[SECRET_ID_ENV], skey = env[SECRET_KEY_ENV];
   if ((sid && !skey) || (!sid && skey)) {
@@ -377,6 +386,32 @@ function unknownKeys(o: object, known: string[], where: string): void {
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** The `notifications` section: each topic's webhook. */
+function parseNotifications(v: unknown): Map<string, { url: string; secret: string }> {
+  if (!isObject(v)) throw new ConfigError('config file "notifications" must be an object');
+  unknownKeys(v, ['topics'], 'notifications');
+  const topics = (v as Record<string, unknown>).topics;
+  if (!isObject(topics)) throw new ConfigError('notifications.topics must be an object of topic names');
+  const out = new Map<string, { url: string; secret: string }>();
+  for (const [name, t] of Object.entries(topics as Record<string, unknown>)) {
+    const at = `notifications.topics.${name}`;
+    if (!/^[A-Za-z][A-Za-z0-9_-]{0,63}$/.test(name)) throw new ConfigError(`${at}: a topic name starts with a letter and has at most 64 letters, digits, "-" and "_"`);
+    if (!isObject(t)) throw new ConfigError(`${at} must be an object { "url", "secret" }`);
+    unknownKeys(t, ['url', 'secret'], at);
+    const { url, secret } = t as Record<string, unknown>;
+    let ok = false;
+    try {
+      ok = typeof url === 'string' && ['http:', 'https:'].includes(new URL(url).protocol);
+    } catch {
+      ok = false;
+    }
+    if (!ok) throw new ConfigError(`${at}.url must be an http:// or https:// URL`);
+    if (typeof secret !== 'string' || secret.length < 16) throw new ConfigError(`${at}.secret must be a string of at least 16 characters (the HMAC key of the signatures)`);
+    out.set(name, { url: url as string, secret });
+  }
+  return out;
 }
 
 /** The `slurm` section; relative directories are taken from the working directory, like --data-dir. */

@@ -20,7 +20,7 @@ import type { ActivityRecord, EnvRecord, NodeOrigin, NodeRecord, Store } from '.
 import { checkFilters, checkPage } from './filters.ts';
 import type { Caller } from './types.ts';
 import {
-  checkClientToken, checkEnvData, checkMountDataDisks, checkNotifications, checkTags, checkZone, ENV_NOTIFICATION_EVENTS, maxLen,
+  checkClientToken, checkEnvData, checkMountDataDisks, checkNotifications, checkTopics, checkTags, checkZone, ENV_NOTIFICATION_EVENTS, maxLen,
   type ValidationContext,
 } from './validate.ts';
 import { maskSecrets } from './views.ts';
@@ -39,6 +39,8 @@ export interface AttachableInstance {
 
 export interface EnvServiceDeps {
   store: Store;
+  /** The Notification topics of the server's config (others are refused). */
+  topics?: ReadonlySet<string>;
   /** Where commands for the scheduler go. */
   commands: CommandSender;
   /** What the scheduler runs now (whether a node is busy). */
@@ -171,6 +173,7 @@ export class EnvService {
       if (a.Scene !== 'COS') throw apiError('InvalidParameterValue', { param: `ComputeEnv.Authentications.${i}.Scene`, problem: `must be COS; got "${a.Scene}"` });
     });
     checkNotifications(ce.Notifications, ENV_NOTIFICATION_EVENTS, 'ComputeEnv.Notifications');
+    checkTopics(ce.Notifications, this.d.topics ?? new Set(), 'ComputeEnv.Notifications');
     if (ce.NotificationTarget !== undefined && !['CMQ', 'TDMQ_CMQ'].includes(ce.NotificationTarget)) {
       throw apiError('InvalidParameterValue', { param: 'ComputeEnv.NotificationTarget', problem: `must be CMQ or TDMQ_CMQ; got "${ce.NotificationTarget}"` });
     }

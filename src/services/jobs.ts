@@ -14,7 +14,7 @@ import type { HostCapacity } from '../domain/capacity.ts';
 import type { CommandSender } from '../scheduler/ports.ts';
 import type { JobRecord, NewJobRecord, Store, TaskRecord } from '../store/types.ts';
 import { checkFilters, checkPage } from './filters.ts';
-import { checkClientToken, checkJob, checkTaskName, checkZone, type CheckedTask, type ValidationContext } from './validate.ts';
+import { checkClientToken, checkJob, checkTopics, checkTaskName, checkZone, type CheckedTask, type ValidationContext } from './validate.ts';
 import {
   describeJobView, instanceView, isoOrEmpty, jobView, maskSecrets, metricsView, redirectView,
 } from './views.ts';
@@ -29,6 +29,8 @@ export interface JobServiceDeps {
   commands: CommandSender;
   clock: Clock;
   limits: Limits;
+  /** The Notification topics of the server's config (others are refused). */
+  topics?: ReadonlySet<string>;
   /** Where attempts' logs live (the executor's). */
   logs: AttemptLogs;
   localRoot: string;
@@ -76,6 +78,7 @@ export class JobService {
       if (typeof t.EnvId === 'string' && this.d.envUsable) usable.set(t.EnvId, await this.d.envUsable(c, t.EnvId));
     }
     const { job, tasks, dependOn } = checkJob(req.Job, this.ctx(c), { envExists: (id) => usable.get(id) ?? false });
+    checkTopics(job.Notifications, this.d.topics ?? new Set(), 'Job.Notifications');
     tasks.forEach((t, i) => this.checkFitsHost(t, `Job.Tasks.${i}`));
     const envData = new Map<string, EnvData | undefined>();
     for (const t of tasks) {

@@ -120,6 +120,21 @@ const NODE_EVENTS = [
 export const JOB_NOTIFICATION_EVENTS = [...JOB_EVENTS, ...NODE_EVENTS];
 export const ENV_NOTIFICATION_EVENTS = ['COMPUTE_ENV_CREATED', 'COMPUTE_ENV_DELETED', ...NODE_EVENTS];
 
+/** Every TopicName of `list` is a topic of the server's config (notifications.topics). */
+export function checkTopics(list: NotificationInput[] | undefined, topics: ReadonlySet<string>, param: string): void {
+  list?.forEach((n, i) => {
+    if (!topics.has(n.TopicName)) {
+      const known = topics.size === 0 ? 'this server has none (config file notifications.topics)' : `this server has ${[...topics].join(', ')}`;
+      fail('InvalidParameter.NotificationTopicName', { param: `${param}.${i}.TopicName`, problem: `names no topic: "${n.TopicName}" is not configured; ${known}` });
+    }
+    n.EventConfigs.forEach((e, j) => {
+      if (e.EventName.startsWith('COMPUTE_')) {
+        throw apiError('UnsupportedOperation', { detail: `${param}.${i}.EventConfigs.${j}.EventName ${e.EventName}: OpenBatch does not deliver compute environment and node events yet (only JOB_*, TASK_* and TASK_INSTANCE_* events); nothing was created.` });
+      }
+    });
+  });
+}
+
 export function checkNotifications(list: NotificationInput[] | undefined, allowed: string[], param: string): void {
   list?.forEach((n, i) => {
     const p = `${param}.${i}`;
