@@ -2,12 +2,14 @@
 // jobs, tasks, instances and job seqs; store-resources.contract.ts: envs, nodes, activities, templates,
 // samples; store-coordination.contract.ts: commands, the leadership lease and fencing;
 // store-replicas.contract.ts: the registry of replicas.
+// store-events.contract.ts: events and their readers' cursors.
 import { describe, expect, it } from 'vitest';
 import { zeroCounts } from '../../src/domain/states.ts';
 import type { JobRecord, Store, TaskRecord } from '../../src/store/types.ts';
 import { coordinationContract } from './store-coordination.contract.ts';
 import { inst, job, task, type StoreFactory } from './store-fixtures.ts';
 import { replicasContract } from './store-replicas.contract.ts';
+import { eventsContract } from './store-events.contract.ts';
 import { resourcesContract } from './store-resources.contract.ts';
 
 export type { StoreFactory } from './store-fixtures.ts';
@@ -258,5 +260,6 @@ export function storeContract(name: string, f: StoreFactory): void {
     resourcesContract(f);
     coordinationContract(f);
     replicasContract(f);
+    eventsContract(f);
   });
 }
