@@ -1,6 +1,6 @@
 // HTTP transport (Fastify): raw bodies for signature checks, every API answer through the pipeline,
-// /healthz for readiness, the internal API between replicas (internal.ts) when given. Even
-// transport-level failures (oversized body, bad method) answer in the Tencent envelope so that SDKs
+// /healthz for readiness, /metrics (Prometheus) and the internal API between replicas (internal.ts)
+// when given. Even transport-level failures (oversized body, bad method) answer in the Tencent envelope so that SDKs
 // surface a code instead of an HTTP error.
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
@@ -19,6 +19,8 @@ export interface ServerOptions {
   status?: () => Promise<object>;
   /** The internal API other replicas of a shared store call (the logs of local attempts), if any. */
   internal?: InternalApiOptions;
+  /** The Prometheus text of GET /metrics; undefined: /metrics is not served (404 as any unknown path). */
+  metrics?: () => Promise<{ contentType: string; body: string }>;
 }
 
 export function buildServer(o: ServerOptions): FastifyInstance {
@@ -74,6 +76,13 @@ export function buildServer(o: ServerOptions): FastifyInstance {
     if (o.health()) return reply.code(200).send({ status: 'ok', ...extra });
     return reply.code(503).send({ status: 'starting', ...extra });
   });
+  if (o.metrics) {
+    const metrics = o.metrics;
+    app.get('/metrics', async (_req, reply) => {
+      const m = await metrics();
+      return reply.code(200).header('content-type', m.contentType).send(m.body);
+    });
+  }
   if (o.internal) registerInternalApi(app, o.internal);
   app.setNotFoundHandler((req, reply) => {
     const headers = req.headers as Record<string, string | undefined>;

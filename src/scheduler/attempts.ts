@@ -82,6 +82,7 @@ export class Attempts {
     core.ready.recheck(task);
     this.byKey.set(key, a);
     this.count += 1;
+    core.o.metrics?.attemptStarted();
     core.wb.attempts.set(key, {
       jobId: inst.jobId, taskName: inst.taskName, index: inst.index, attempt: inst.attempt,
       launchTime: now, runningTime: null, endTime: null, exitCode: null, signal: null, reason: '', nodeId: inst.nodeId,
@@ -407,6 +408,7 @@ export class Attempts {
         break;
     }
     dirty.instances.set(instKey(inst.jobId, inst.taskName, inst.index), inst);
+    core.o.metrics?.attemptEnded(outcome.kind);
     rollBoth(core, task, now);
     core.scheduleTick();
   }
