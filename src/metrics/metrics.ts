@@ -3,7 +3,7 @@
 // SchedulerMetrics port, so the scheduler does not import this), event deliveries, and gauges read
 // from the leading scheduler when /metrics is scraped. Every metric is described in docs/metrics.md.
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { STATES } from '../domain/states.ts';
+import { ACTIVE_STATES, STATES } from '../domain/states.ts';
 import type { AttemptEndOutcome, SchedulerGauges, SchedulerMetrics } from '../scheduler/ports.ts';
 
 export interface MetricsOptions {
@@ -81,7 +81,7 @@ export class Metrics implements SchedulerMetrics {
       name: `${PREFIX}jobs`, help: 'Active jobs by state (the leader\'s view).', labelNames: ['state'], registers,
       collect() {
         read();
-        for (const state of STATES) this.set({ state }, snapshot?.jobs[state] ?? 0);
+        for (const state of ACTIVE_STATES) this.set({ state }, snapshot?.jobs[state] ?? 0);
       },
     });
     new Gauge({
