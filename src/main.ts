@@ -54,6 +54,18 @@ import { SqliteStore } from './store/sqlite/sqlite-store.ts';
 import { PgStore } from './store/postgres/pg-store.ts';
 import type { Store } from './store/types.ts';
 import { redactUrl } from './config/config.ts';
+import { Metrics } from './metrics/metrics.ts';
+import { ACTION_NAMES } from './api/models.ts';
+import { EXTENSION_NAMES } from './api/extension-models.ts';
+
+/** The version in package.json (openbatch_build_info). */
+function packageVersion(): string {
+  try {
+    return (JSON.parse(fs.readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
 
 export interface Running {
   url: string;
@@ -251,6 +263,12 @@ export async function start(cfg: Config, opts: { clock?: Clock; logger?: Logger 
   // what a task's EnvVars may take: an exec's room less the longest inline command and what OpenBatch
   // adds (its base variables, BATCH_*, the launcher's own arguments)
   const envBytes = execArgBytes() - MAX_ARG_STRLEN - 16 * 1024;
+  // Prometheus metrics (--metrics): the scheduler and the pipeline report to them; gauges read the
+  // leading scheduler at scrape time (replica is made below, before any scrape)
+  const metrics = cfg.metrics ? new Metrics({
+    version: packageVersion(), actions: [...ACTION_NAMES, ...EXTENSION_NAMES],
+    gauges: () => (replica.leading ? replica.scheduler?.gauges() : undefined), leading: () => replica.leading,
+  }) : undefined;
   const capacity = new HostCapacity({ cpus: os.availableParallelism(), memGiB: os.totalmem() / 2 ** 30 }, cfg.overcommit);
   // each time this replica starts leading: a scheduler of its own, with node pools of its own, on a
   // host whose anonymous capacity the re-adopted attempts take again
@@ -267,6 +285,7 @@ export async function start(cfg: Config, opts: { clock?: Clock; logger?: Logger 
     // scheduler starts, which is when the first of these can come)
     onStarted: (as) => monitor.attemptsStarted(as),
     onEnded: (a, exit, at) => monitor.attemptEnded(a, exit, at),
+    ...(metrics ? { metrics } : {}),
   }));
   const replica = new Replica({
     id: replicaId, exclusive: store instanceof SqliteStore, store, clock, logger: logger.child({ component: 'replica', replica: replicaId }),
@@ -311,16 +330,21 @@ export async function start(cfg: Config, opts: { clock?: Clock; logger?: Logger 
     maxSkewSeconds: cfg.maxSkewSeconds,
     defaultRegion: cfg.defaultRegion,
     logger,
+    ...(metrics ? { observe: (action: string, code: string, seconds: number) => metrics.observe(action, code, seconds) } : {}),
   });
   let ready = false;
   const server: FastifyInstance = buildServer({
     pipeline, maxBodyBytes: cfg.maxBodyBytes, logger, health: () => ready, events: { reader: new EventReader(store) },
     status: async () => ({ ...(await replica.status()), replicas: await directory.list() }),
+    ...(metrics ? { metrics: () => metrics.scrape() } : {}),
     ...(internalKey === undefined ? {} : { internal: { key: internalKey, logs: local.logs, now: () => clock.now(), logger: logger.child({ component: 'internal-api' }) } }),
   });
   // the monitor first: attempts re-adopted as this replica starts leading that ended meanwhile get their end sample
   monitor.start();
-  const notifier = new Notifier({ store, topics: cfg.notificationTopics, logger, leading: () => replica.leading });
+  const notifier = new Notifier({
+    store, topics: cfg.notificationTopics, logger, leading: () => replica.leading,
+    ...(metrics ? { onDelivery: (topic: string, ok: boolean) => metrics.eventDelivery(topic, ok) } : {}),
+  });
   notifier.start();
   await replica.start();
   try {

@@ -32,6 +32,9 @@ export interface PipelineOptions {
   maxSkewSeconds: number;
   defaultRegion: string;
   logger: Logger;
+  /** Told once per request as it is answered: its action (as sent, '' when none), the answer's code (the
+   *  Tencent error code, or OK) and how long it took (metrics). */
+  observe?(action: string, code: string, seconds: number): void;
 }
 
 export interface Answer {
@@ -67,6 +70,7 @@ export class Pipeline {
   }
 
   async handle(req: IncomingRequest): Promise<Answer> {
+    const t0 = performance.now();
     const requestId = randomUUID();
     const traceId = req.headers['x-tc-traceid'];
     const headers: Record<string, string> = {
@@ -125,9 +129,21 @@ export class Pipeline {
       // RequestId goes last, as Tencent sends it; spliced into the JSON rather than copied into a new object
       const json = JSON.stringify(result);
       const body = json === '{}' ? `{"Response":{"RequestId":"${requestId}"}}` : `{"Response":${json.slice(0, -1)},"RequestId":"${requestId}"}}`;
+      this.observed(action, 'OK', t0);
       return { body, headers };
     } catch (e) {
-      return { body: errorBody(e, requestId, action, this.o.logger), headers };
+      const err = answerError(e, requestId, action, this.o.logger);
+      this.observed(action, err.code, t0);
+      return { body: envelopeOf(err, requestId), headers };
+    }
+  }
+
+  private observed(action: string | undefined, code: string, t0: number): void {
+    if (!this.o.observe) return;
+    try {
+      this.o.observe(action ?? '', code, (performance.now() - t0) / 1000);
+    } catch (e) {
+      this.o.logger.warn({ err: e }, 'observing a request failed');
     }
   }
 }
@@ -151,6 +167,11 @@ const SERVER_PROBLEMS: Record<StoreUnavailableKind, { reason: string; hint: stri
 /** The envelope of a failed request: an ApiError as it is, StoreUnavailable as FailedOperation, anything
  *  else as InternalError (both logged). */
 export function errorBody(e: unknown, requestId: string, action: string | undefined, logger: Logger): string {
+  return envelopeOf(answerError(e, requestId, action, logger), requestId);
+}
+
+/** The ApiError a failure answers with (see errorBody). */
+function answerError(e: unknown, requestId: string, action: string | undefined, logger: Logger): ApiError {
   let err: ApiError;
   if (isApiError(e)) {
     err = e;
@@ -161,6 +182,10 @@ export function errorBody(e: unknown, requestId: string, action: string | undefi
     logger.error({ err: e, requestId, action }, 'internal error');
     err = apiError('InternalError', { requestId });
   }
+  return err;
+}
+
+function envelopeOf(err: ApiError, requestId: string): string {
   return JSON.stringify({ Response: { Error: { Code: err.code, Message: err.message }, RequestId: requestId } });
 }
 

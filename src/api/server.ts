@@ -1,6 +1,6 @@
 // HTTP transport (Fastify): raw bodies for signature checks, every API answer through the pipeline,
-// /healthz for readiness, the internal API between replicas (internal.ts) when given. Even
-// transport-level failures (oversized body, bad method) answer in the Tencent envelope so that SDKs
+// /healthz for readiness, /metrics (Prometheus) and the internal API between replicas (internal.ts)
+// when given. Even transport-level failures (oversized body, bad method) answer in the Tencent envelope so that SDKs
 // surface a code instead of an HTTP error.
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
@@ -22,6 +22,8 @@ export interface ServerOptions {
   internal?: InternalApiOptions;
   /** The event stream (GET EVENTS_PATH), if served. */
   events?: EventsRouteOptions;
+  /** The Prometheus text of GET /metrics; undefined: /metrics is not served (404 as any unknown path). */
+  metrics?: () => Promise<{ contentType: string; body: string }>;
 }
 
 export function buildServer(o: ServerOptions): FastifyInstance {
@@ -77,6 +79,13 @@ export function buildServer(o: ServerOptions): FastifyInstance {
     if (o.health()) return reply.code(200).send({ status: 'ok', ...extra });
     return reply.code(503).send({ status: 'starting', ...extra });
   });
+  if (o.metrics) {
+    const metrics = o.metrics;
+    app.get('/metrics', async (_req, reply) => {
+      const m = await metrics();
+      return reply.code(200).header('content-type', m.contentType).send(m.body);
+    });
+  }
   if (o.internal) registerInternalApi(app, o.internal);
   if (o.events) registerEventsRoute(app, o.pipeline, o.events, o.logger, (reply, headers, e) => send(reply, headers, e, o.logger));
   app.setNotFoundHandler((req, reply) => {

@@ -76,6 +76,8 @@ export interface Config {
   attemptNice: number;
   /** Seconds between resource samples of running instances (DescribeJobMonitorData); 0 = off. */
   monitorInterval: number;
+  /** Whether GET /metrics serves Prometheus metrics (default on). */
+  metrics: boolean;
   /** The user the default account's tasks run as when the server is root (default: openbatch-task). */
   runAs?: string;
   /** Whether attempts get cgroups with their instance type's vCPUs and memory (where the host allows). */
@@ -140,6 +142,7 @@ export function defaultConfig(): Config {
     launcher: 'auto',
     attemptNice: 10,
     monitorInterval: 10,
+    metrics: true,
     enforceResources: 'on',
     overcommit: 1,
     maxBodyBytes: 10 * 1024 * 1024,
@@ -158,7 +161,7 @@ export class ConfigError extends Error {}
 type Source = Record<string, unknown>;
 
 /** Names of settings as flags (kebab), env (OPENBATCH_ + upper snake) and file (camel). */
-type Kind = 'string' | 'int' | 'number' | 'mode' | 'launcher' | 'enforce';
+type Kind = 'string' | 'int' | 'number' | 'mode' | 'launcher' | 'enforce' | 'onoff';
 
 const SETTINGS: { key: keyof Config; flag: string; env: string; kind: Kind }[] = [
   { key: 'host', flag: 'host', env: 'OPENBATCH_HOST', kind: 'string' },
@@ -174,6 +177,7 @@ const SETTINGS: { key: keyof Config; flag: string; env: string; kind: Kind }[] =
   { key: 'launcher', flag: 'launcher', env: 'OPENBATCH_LAUNCHER', kind: 'launcher' },
   { key: 'attemptNice', flag: 'attempt-nice', env: 'OPENBATCH_ATTEMPT_NICE', kind: 'int' },
   { key: 'monitorInterval', flag: 'monitor-interval', env: 'OPENBATCH_MONITOR_INTERVAL', kind: 'int' },
+  { key: 'metrics', flag: 'metrics', env: 'OPENBATCH_METRICS', kind: 'onoff' },
   { key: 'runAs', flag: 'run-as', env: 'OPENBATCH_RUN_AS', kind: 'string' },
   { key: 'enforceResources', flag: 'enforce-resources', env: 'OPENBATCH_ENFORCE_RESOURCES', kind: 'enforce' },
   { key: 'overcommit', flag: 'overcommit', env: 'OPENBATCH_OVERCOMMIT', kind: 'number' },
@@ -223,6 +227,7 @@ export const FLAG_HELP: Record<string, string> = {
   'attempt-nice': 'added to the server\'s CPU niceness for the attempts it starts, 0-19 (default 10: the API and scheduler come first when attempts take every CPU)',
   'max-body-bytes': 'largest accepted request body (default 10485760)',
   'monitor-interval': 'seconds between CPU/memory samples of running instances (default 10; 0 = off)',
+  metrics: 'on (default): GET /metrics serves Prometheus metrics (docs/metrics.md); off: it is not served',
   'run-as': 'user the default account\'s tasks run as when the server runs as root (default: openbatch-task, created if missing; other accounts: runAs in their config entry, else a dedicated openbatch-<hash> user)',
   'enforce-resources': 'on (default): each attempt gets cgroups with its instance type\'s vCPUs, memory and a pids limit, where the host allows; off: no limits',
   overcommit: 'the host may promise compute nodes and running instances its CPUs and memory times this (default 1)',
@@ -254,6 +259,11 @@ export const OBJECT_STORE_FILE_HELP: { key: string; help: string }[] = [
 ];
 
 function convert(kind: Kind, name: string, v: unknown): unknown {
+  if (kind === 'onoff') {
+    if (v === true || v === 'on') return true;
+    if (v === false || v === 'off') return false;
+    throw new ConfigError(`${name} must be on or off${typeof v === 'string' ? '' : ' (or true or false)'}, got ${JSON.stringify(v)}`);
+  }
   if (kind === 'enforce') {
     if (!ENFORCE_MODES.includes(v as EnforceMode)) throw new ConfigError(`${name} must be one of ${ENFORCE_MODES.join(', ')}, got ${JSON.stringify(v)}`);
     return v;

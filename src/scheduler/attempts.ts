@@ -82,6 +82,7 @@ export class Attempts {
     core.ready.recheck(task);
     this.byKey.set(key, a);
     this.count += 1;
+    core.o.metrics?.attemptStarted();
     core.wb.attempts.set(key, {
       jobId: inst.jobId, taskName: inst.taskName, index: inst.index, attempt: inst.attempt,
       launchTime: now, runningTime: null, endTime: null, exitCode: null, signal: null, reason: '', nodeId: inst.nodeId,
@@ -411,6 +412,7 @@ export class Attempts {
       account: task.job.rec.account, region: task.job.rec.region, kind: 'attempt', time: now, jobId: inst.jobId, taskName: inst.taskName, index: inst.index,
       attempt: att.attempt, state: outcome.kind === 'succeed' ? 'SUCCEED' : 'FAILED', reason: att.reason, exitCode: att.exitCode,
     });
+    core.o.metrics?.attemptEnded(outcome.kind);
     rollBoth(core, task, now);
     core.scheduleTick();
   }

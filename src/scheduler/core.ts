@@ -13,6 +13,7 @@ import type { EnvPools } from './env-pools.ts';
 import { ReadyQueue } from './ready-queue.ts';
 import { JobRt, TaskRt } from './runtime.ts';
 import type { WriteBehind } from './write-behind.ts';
+import type { SchedulerMetrics } from './ports.ts';
 
 export interface SchedulerOptions {
   store: Store;
@@ -45,6 +46,8 @@ export interface SchedulerOptions {
   /** Told of the end of an attempt that ran, with how it ended (and what it used, when the executor
    *  measured it) and when its end was seen (ms). */
   onEnded?: (attempt: RunningAttempt, exit: ExitInfo, endTime: number) => SampleRecord | undefined;
+  /** Told of ticks, store writes and attempt starts and ends (Prometheus metrics), if given. */
+  metrics?: SchedulerMetrics;
 }
 
 export class Core {

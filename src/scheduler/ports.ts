@@ -18,3 +18,29 @@ export interface SchedulerView {
   /** What runs now (the monitor samples these). */
   runningAttempts(): RunningAttempt[];
 }
+
+/** How an attempt's end was decided (the `switch (outcome.kind)` of recordExit). */
+export type AttemptEndOutcome = 'succeed' | 'retry' | 'requeue' | 'fail';
+
+/** What the scheduler reports for metrics (optional in its options; src/metrics implements it, the
+ *  scheduler never imports it). Calls are cheap and synchronous. */
+export interface SchedulerMetrics {
+  /** A tick took this long (seconds). */
+  tick(seconds: number): void;
+  /** A write-behind batch (store.applyBatch) took this long, and was written (ok) or failed. */
+  storeWrite(seconds: number, ok: boolean): void;
+  /** An attempt was started (made STARTING, before the executor is asked). */
+  attemptStarted(): void;
+  /** An attempt ended and its end was decided. */
+  attemptEnded(outcome: AttemptEndOutcome): void;
+}
+
+/** The leading scheduler's in-memory figures, read at scrape time. */
+export interface SchedulerGauges {
+  /** Instances of active jobs by state (from the tasks' counts, instances without a row included). */
+  instances: Record<string, number>;
+  /** Active jobs by state. */
+  jobs: Record<string, number>;
+  /** Instances of ready tasks waiting for capacity (RUNNABLE instances of the ready queue's tasks). */
+  queueDepth: number;
+}

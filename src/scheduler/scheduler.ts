@@ -6,7 +6,7 @@
 // before the executor is asked, so a crash can never make an attempt run twice unseen. It schedules
 // only while it holds the store's leadership lease, and every write carries the lease's epoch;
 // commands arrive through the store (inbox.ts).
-import { isFinished, isWaiting } from '../domain/states.ts';
+import { isActive, isFinished, isWaiting } from '../domain/states.ts';
 import type { Handle, RunningAttempt } from '../executors/types.ts';
 import type { TaskRecord } from '../store/types.ts';
 import { Attempts } from './attempts.ts';
@@ -15,7 +15,7 @@ import { Core, type SchedulerOptions } from './core.ts';
 import { Inbox } from './inbox.ts';
 import type { Timer } from '../lib/clock.ts';
 import type { Command, CommandRecord, Lease } from '../store/coordination.ts';
-import type { CommandOutcome, CommandSender, SchedulerView } from './ports.ts';
+import type { CommandOutcome, CommandSender, SchedulerGauges, SchedulerView } from './ports.ts';
 import { evaluateTask, rollBoth, rollJob, rollTask } from './rollup.ts';
 import type { AttemptRt, TaskRt } from './runtime.ts';
 import { WriteBehind } from './write-behind.ts';
@@ -54,6 +54,7 @@ export class Scheduler implements CommandSender, SchedulerView {
       retry: () => this.scheduleTick(),
       epoch: () => this.lease?.epoch,
       fenced: (err) => this.lostLease(err.message, true),
+      timed: (seconds, ok) => o.metrics?.storeWrite(seconds, ok),
     });
     this.core = new Core(o, wb, () => this.scheduleTick());
     this.attempts = new Attempts(this.core);
@@ -241,6 +242,23 @@ export class Scheduler implements CommandSender, SchedulerView {
     return { activeJobs: c.jobs.size, running: this.attempts.count, slots: c.anon.total, readyTasks: c.ready.tasks.length };
   }
 
+  /** Instances and jobs of the active jobs by state, and the ready instances waiting for capacity
+   *  (read when /metrics is scraped; O(tasks in memory)). */
+  gauges(): SchedulerGauges {
+    const instances: Record<string, number> = {};
+    const jobs: Record<string, number> = {};
+    for (const job of this.core.jobs.values()) {
+      if (!isActive(job.rec.state)) continue;
+      jobs[job.rec.state] = (jobs[job.rec.state] ?? 0) + 1;
+      for (const t of job.order) {
+        for (const [state, n] of Object.entries(t.rec.counts)) if (n > 0) instances[state] = (instances[state] ?? 0) + n;
+      }
+    }
+    let queueDepth = 0;
+    for (const t of this.core.ready.tasks) queueDepth += t.rec.counts.RUNNABLE;
+    return { instances, jobs, queueDepth };
+  }
+
   /** What runs now (for the monitor): one entry per started attempt. */
   runningAttempts(): RunningAttempt[] {
     return this.attempts.running();
@@ -269,6 +287,7 @@ export class Scheduler implements CommandSender, SchedulerView {
     if (this.closed) return;
     this.ticking = true;
     const core = this.core;
+    const t0 = performance.now();
     try {
       const now = core.now();
       await this.admitPending(now);
@@ -283,6 +302,7 @@ export class Scheduler implements CommandSender, SchedulerView {
     } catch (e) {
       core.log.error({ err: e }, 'scheduler tick failed');
     } finally {
+      core.o.metrics?.tick((performance.now() - t0) / 1000);
       this.ticking = false;
       if (this.tickAgain) {
         this.tickAgain = false;

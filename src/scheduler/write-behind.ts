@@ -22,6 +22,8 @@ export interface WriteHooks {
   epoch(): number | undefined;
   /** A write was refused because another scheduler holds the lease now. */
   fenced(err: FencedError): void;
+  /** A batch was written (ok) or failed, after this long (seconds; metrics). */
+  timed?(seconds: number, ok: boolean): void;
 }
 
 export class WriteBehind {
@@ -86,13 +88,16 @@ export class WriteBehind {
     d.instances.clear();
     this.attempts = new Map();
     this.toRelease = [];
+    const t0 = performance.now();
     const p = this.store.applyBatch(batch, this.hooks.epoch()).then(
       () => {
+        this.hooks.timed?.((performance.now() - t0) / 1000, true);
         this.failures = 0;
         this.hooks.written(released);
         return true;
       },
       (err: unknown) => {
+        this.hooks.timed?.((performance.now() - t0) / 1000, false);
         if (isFenced(err)) {
           // another scheduler leads now: what this one had not written is its to redo
           this.hooks.fenced(err);

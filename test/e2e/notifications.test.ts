@@ -73,5 +73,10 @@ describe('notifications', () => {
     expect(events.find((e) => e.EventName === 'TASK_INSTANCE_FAILED')!.Batch).toMatchObject({ JobId, TaskInstanceIndex: 1, TaskInstanceState: 'FAILED', ExitCode: 1 });
     expect(events.find((e) => e.EventName === 'JOB_FAILED')!.EventVars).toEqual([{ Name: 'severity', Value: 'high' }]);
     expect(refusals).toBe(0);
+    // the tries show in /metrics: the two refusals as failed, every message taken as delivered
+    const text = await (await fetch(`${srv.url}/metrics`)).text();
+    const value = (outcome: string) => Number(new RegExp(`^openbatch_event_deliveries_total\\{topic="jobs",outcome="${outcome}"\\} (\\S+)$`, 'm').exec(text)?.[1]);
+    expect(value('failed')).toBe(2);
+    expect(value('delivered')).toBe(got.length);
   }, 90_000);
 });

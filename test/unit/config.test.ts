@@ -53,6 +53,24 @@ describe('loadConfig', () => {
   });
 });
 
+describe('loadConfig: --metrics', () => {
+  it('is on by default and taken from flag > env > file, as on/off (the file also takes true/false)', () => {
+    expect(loadConfig({ env: {}, flags: {} }).metrics).toBe(true);
+    expect(loadConfig({ env: {}, flags: { metrics: 'off' } }).metrics).toBe(false);
+    expect(loadConfig({ env: { OPENBATCH_METRICS: 'off' }, flags: {} }).metrics).toBe(false);
+    expect(loadConfig({ env: { OPENBATCH_METRICS: 'off' }, flags: { metrics: 'on' } }).metrics).toBe(true);
+    expect(loadConfig({ env: { OPENBATCH_METRICS: '' }, flags: {}, file: { metrics: false } }).metrics).toBe(false);
+    expect(loadConfig({ env: {}, flags: {}, file: { metrics: 'off' } }).metrics).toBe(false);
+    expect(loadConfig({ env: { OPENBATCH_METRICS: 'on' }, flags: {}, file: { metrics: false } }).metrics).toBe(true);
+    expect(loadConfig({ env: {}, flags: {}, file: { metrics: true } }).metrics).toBe(true);
+  });
+  it('refuses anything else, naming the setting', () => {
+    expect(() => loadConfig({ env: {}, flags: { metrics: 'yes' } })).toThrow(/--metrics must be on or off, got "yes"/);
+    expect(() => loadConfig({ env: { OPENBATCH_METRICS: 'true' }, flags: {} })).toThrow(/OPENBATCH_METRICS must be on or off/);
+    expect(() => loadConfig({ env: {}, flags: {}, file: { metrics: 1 } })).toThrow(/config file "metrics" must be on or off \(or true or false\), got 1/);
+  });
+});
+
 describe('loadConfig: --advertise-url', () => {
   it('is unset by default (the server makes it from its host and bound port) and taken from flag > env > file', () => {
     expect(loadConfig({ env: {}, flags: {} }).advertiseUrl).toBeUndefined();
