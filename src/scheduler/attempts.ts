@@ -408,9 +408,11 @@ export class Attempts {
         break;
     }
     dirty.instances.set(instKey(inst.jobId, inst.taskName, inst.index), inst);
-    dirty.events.push({
+    // an attempt after which the instance runs again has an event of its own; the last one's end is
+    // the instance's (SUCCEED, FAILED: with its attempt and exit code), not recorded twice
+    if (outcome.kind === 'retry' || outcome.kind === 'requeue') dirty.events.push({
       account: task.job.rec.account, region: task.job.rec.region, kind: 'attempt', time: now, jobId: inst.jobId, taskName: inst.taskName, index: inst.index,
-      attempt: att.attempt, state: outcome.kind === 'succeed' ? 'SUCCEED' : 'FAILED', reason: att.reason, exitCode: att.exitCode,
+      attempt: att.attempt, state: 'FAILED', reason: att.reason, exitCode: att.exitCode,
     });
     core.o.metrics?.attemptEnded(outcome.kind);
     rollBoth(core, task, now);

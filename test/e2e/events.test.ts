@@ -46,9 +46,10 @@ describe('event stream', () => {
     expect(names).toContain('TASK_RUNNING');
     expect(names.at(-1)).toBe('JOB_FAILED');
     for (const i of [0, 1]) expect(a.some((e) => e.EventName === 'TASK_INSTANCE_SUCCEED' && e.TaskInstanceIndex === i)).toBe(true);
-    // index 2 failed twice: two attempt ends with exit code 1, then the instance failed
+    // index 2 failed twice: attempt 1's end (it ran again), then the instance failed with attempt 2
     const tries = a.filter((e) => e.Kind === 'attempt' && e.TaskInstanceIndex === 2);
-    expect(tries.map((e) => [e.Attempt, e.ExitCode, e.State])).toEqual([[1, 1, 'FAILED'], [2, 1, 'FAILED']]);
+    expect(tries.map((e) => [e.Attempt, e.ExitCode, e.State])).toEqual([[1, 1, 'FAILED']]);
+    expect(a.filter((e) => e.Kind === 'attempt' && e.TaskInstanceIndex !== 2)).toEqual([]);
     const failed = a.find((e) => e.EventName === 'TASK_INSTANCE_FAILED');
     expect(failed).toMatchObject({ TaskInstanceIndex: 2, Attempt: 2, ExitCode: 1 });
     const last = a.at(-1)!.Seq;
