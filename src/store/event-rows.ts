@@ -29,6 +29,15 @@ export function eventBody(g: EventGroup): string {
   return JSON.stringify(g.events.map(({ account: _a, region: _r, jobId: _j, ...rest }) => rest));
 }
 
+/** The columns of a row as both stores read them. */
+export interface EventColumns {
+  first: number;
+  account: string;
+  region: string;
+  job_id: string | null;
+  body: string;
+}
+
 /** A row as read back. */
 export function eventRow(first: number, account: string, region: string, jobId: string | null, body: string): EventRow {
   const events = (JSON.parse(body) as Omit<EventDraft, 'account' | 'region'>[]).map((e): EventDraft => ({ ...e, account, region, ...(jobId === null ? {} : { jobId }) }));

@@ -2,19 +2,13 @@
 // event_seq inside the batch's transaction: its row lock is held until that transaction commits, so a
 // later batch's Seqs commit after it and a reader that resumes after its last Seq misses none. The
 // oldest rows go once more than EVENTS_KEPT newer events are kept. Readers' cursors in event_cursors.
-import { eventBody, eventRow, groupEvents } from '../event-rows.ts';
+import { eventBody, eventRow, groupEvents, type EventColumns } from '../event-rows.ts';
 import type { EventDraft } from '../../domain/events.ts';
 import { EVENTS_KEPT, type EventRow } from '../types.ts';
 import { arrayLiteral } from './batch.ts';
 import type { Queryable } from './db.ts';
 
-interface Row {
-  first: number;
-  account: string;
-  region: string;
-  job_id: string | null;
-  body: string;
-}
+type Row = EventColumns;
 
 const WRITE = {
   name: 'ob_events_write',

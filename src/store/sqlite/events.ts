@@ -2,18 +2,12 @@
 // the newest row inside the batch's write transaction (one writer at a time: Seqs never interleave);
 // the oldest rows go once more than EVENTS_KEPT newer events are kept. Readers' cursors (webhook
 // topics) in event_cursors.
-import { groupEvents, eventBody, eventRow } from '../event-rows.ts';
+import { groupEvents, eventBody, eventRow, type EventColumns } from '../event-rows.ts';
 import type { EventDraft } from '../../domain/events.ts';
 import { EVENTS_KEPT, type EventRow } from '../types.ts';
 import type { Conn } from './connection.ts';
 
-interface Row {
-  first: number;
-  account: string;
-  region: string;
-  job_id: string | null;
-  body: string;
-}
+type Row = EventColumns;
 
 export class SqliteEvents {
   constructor(private readonly c: Conn, private readonly kept = EVENTS_KEPT) {}
