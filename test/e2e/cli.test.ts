@@ -41,13 +41,14 @@ function keyEnv(s: TestServer = srv): Record<string, string> {
 }
 
 /** Runs `openbatch ARGS` (or, with `argv0`, another command line) and collects its output. */
-function run(cmd: string, args: string[], env: Record<string, string>): Promise<Run> {
+function run(cmd: string, args: string[], env: Record<string, string>, input?: string): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const p = spawn(cmd, args, { env, cwd: work, stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(cmd, args, { env, cwd: work, stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    if (input !== undefined) p.stdin!.end(input);
     const out: Buffer[] = [];
     const err: Buffer[] = [];
-    p.stdout.on('data', (d: Buffer) => out.push(d));
-    p.stderr.on('data', (d: Buffer) => err.push(d));
+    p.stdout!.on('data', (d: Buffer) => out.push(d));
+    p.stderr!.on('data', (d: Buffer) => err.push(d));
     p.on('error', reject);
     p.on('close', (code) => resolve({ code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') }));
   });
@@ -55,8 +56,8 @@ function run(cmd: string, args: string[], env: Record<string, string>): Promise<
 
 const BIN = path.join(ROOT, 'bin/openbatch.mjs');
 
-function cli(args: string[], o: { env?: Record<string, string>; keys?: boolean; server?: TestServer } = {}): Promise<Run> {
-  return run(process.execPath, [BIN, ...args], { ...baseEnv(), ...(o.keys === false ? {} : keyEnv(o.server)), ...o.env });
+function cli(args: string[], o: { env?: Record<string, string>; keys?: boolean; server?: TestServer; input?: string } = {}): Promise<Run> {
+  return run(process.execPath, [BIN, ...args], { ...baseEnv(), ...(o.keys === false ? {} : keyEnv(o.server)), ...o.env }, o.input);
 }
 
 const shq = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
@@ -124,12 +125,41 @@ describe('submit', () => {
   });
 });
 
+describe('submit, more ways', () => {
+  it('reads a whole SubmitJob request in JSON from stdin; --zone and --name apply', async () => {
+    const req = simpleJob('echo from-stdin');
+    const r = await cli(['submit', '-', '--zone', 'ap-guangzhou-3', '--name', 'stdin-job', '-o', 'json'], { input: JSON.stringify(req) });
+    expect(r.code).toBe(0);
+    const { JobId } = JSON.parse(r.stdout);
+    const j = await waitJobDone(c, JobId);
+    expect(j.JobState).toBe('SUCCEED');
+    expect(j.JobName).toBe('stdin-job');
+    expect(j.Zone).toBe('ap-guangzhou-3');
+  });
+
+  it('builds the job from a task template (--template, --instances) and submit --watch exits with the job', async () => {
+    const { TaskTemplateId } = await c.CreateTaskTemplate!({
+      TaskTemplateName: 'cli-greet',
+      TaskTemplateInfo: { TaskName: 'greet', TaskInstanceNum: 1, Application: { DeliveryForm: 'LOCAL', Command: 'echo hi $BATCH_TASK_INSTANCE_INDEX' },
+        ComputeEnv: { EnvType: 'MANAGED', EnvData: { InstanceType: 'S1.SMALL1', ImageId: 'img-bd78fy2t' } } },
+    });
+    const r = await cli(['submit', '--template', TaskTemplateId, '--instances', '2', '--watch']);
+    expect(r.code).toBe(0);
+    const JobId = /submitted (job-\w+)/.exec(r.stderr)![1]!;
+    expect(r.stdout).toContain(`job ${JobId} ended SUCCEED`);
+    expect((await cli(['logs', JobId, 'greet', '1'])).stdout).toBe('hi 1\n');
+    const t = await cli(['templates', '-o', 'json']);
+    expect(JSON.parse(t.stdout).TaskTemplateSet.map((x: { TaskTemplateId: string }) => x.TaskTemplateId)).toContain(TaskTemplateId);
+  });
+});
+
 describe('watch', () => {
   it('prints a line per task change and an "ended" line; exit 0 when the job succeeds', async () => {
     const JobId = await submit('sleep 1; echo ok');
     const r = await cli(['watch', JobId]);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/^\S+ {3}A: \S+ \d+\/1 \(succeed \d+, failed \d+, running \d+, waiting \d+\)/m);
+    // each task's final line, even when the job ended before watch first looked
+    expect(r.stdout).toMatch(/^\S+ {3}A: SUCCEED 1\/1 \(succeed 1, failed 0, running 0, waiting 0\)$/m);
     expect(r.stdout.trimEnd().split('\n').at(-1)).toBe(`job ${JobId} ended SUCCEED`);
   });
 
@@ -137,7 +167,8 @@ describe('watch', () => {
     const JobId = await submit('sleep 0.5; exit 7');
     const r = await cli(['watch', JobId]);
     expect(r.code).toBe(3);
-    expect(r.stdout).toMatch(new RegExp(`job ${JobId} ended FAILED`));
+    expect(r.stdout).toMatch(/^\S+ {3}A: FAILED 1\/1 \(succeed 0, failed 1, running 0, waiting 0\)$/m);
+    expect(r.stdout.trimEnd().split('\n').at(-1)).toMatch(new RegExp(`^job ${JobId} ended FAILED`));
   });
 
   it.skipIf(!hasScript)('draws progress bars under a pseudo-terminal and passes the exit code through (needs util-linux script)', async () => {
@@ -189,6 +220,18 @@ describe('logs and attempts', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toBe('line 1\nline 2\nline 3\nline 4\nline 5\n');
     expect((await waitJobDone(c, JobId)).JobState).toBe('SUCCEED');
+  });
+});
+
+describe('more on logs', () => {
+  it('ends quietly when the reader stops early (logs | head)', async () => {
+    const JobId = await submit('seq 1 500000');
+    expect((await waitJobDone(c, JobId)).JobState).toBe('SUCCEED');
+    const line = [process.execPath, BIN, 'logs', JobId, 'A', '0'].map(shq).join(' ');
+    const r = await run('bash', ['-c', `set -o pipefail; ${line} | head -n 2`], { ...baseEnv(), ...keyEnv() });
+    expect(r.stdout).toBe('1\n2\n');
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
   });
 });
 
@@ -265,6 +308,37 @@ describe('errors', () => {
     const r = await cli(['jobs'], { env: { OPENBATCH_ENDPOINT: 'http://127.0.0.1:1' } });
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/cannot reach/);
+  });
+});
+
+describe('terminate one instance, retry', () => {
+  it('terminates one instance (terminate JOB TASK INDEX) and refuses TASK without INDEX (exit 2)', async () => {
+    const JobId = await submit('sleep 60', { TaskInstanceNum: 2 });
+    await waitFor(async () => (await instanceState(JobId, 'A', 1)) === 'RUNNING', 'instance 1 to run');
+    expect((await cli(['terminate', JobId, 'A'])).code).toBe(2);
+    const t = await cli(['terminate', JobId, 'A', '1']);
+    expect(t.code).toBe(0);
+    await waitFor(async () => (await instanceState(JobId, 'A', 1)) === 'FAILED', 'instance 1 to be terminated');
+    expect(await instanceState(JobId, 'A', 0)).toBe('RUNNING');
+    const i = await cli(['instances', JobId, 'A', '--state', 'FAILED', '-o', 'json']);
+    expect(JSON.parse(i.stdout).TaskInstanceSet.map((x: { TaskInstanceIndex: number }) => x.TaskInstanceIndex)).toEqual([1]);
+    expect((await cli(['terminate', JobId])).code).toBe(0);
+    await waitJobDone(c, JobId);
+  });
+
+  it('retries a failed job (retry JOB): its failed instance runs again', async () => {
+    const m = path.join(sharedDir('openbatch-cli-retry-'), 'M');
+    const JobId = await submit(`if [ -f ${m} ]; then echo again; else touch ${m}; exit 1; fi`);
+    expect((await waitJobDone(c, JobId)).JobState).toBe('FAILED');
+    const r = await cli(['retry', JobId]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`retrying ${JobId}`);
+    expect((await waitJobDone(c, JobId)).JobState).toBe('SUCCEED');
+    expect((await cli(['logs', JobId, 'A', '0'])).stdout).toBe('again\n');
+    // a job that did not fail cannot be retried: an API error
+    const again = await cli(['retry', JobId]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain('UnsupportedOperation');
   });
 });
 
