@@ -88,7 +88,7 @@ export function buildProgram(version: string): Command {
     .option('--name <name>', 'jobs of this name (repeat for several)', (v: string, p: string[] = []) => [...p, v])
     .option('--tag <key=value>', 'jobs with this tag (repeat: all must match); "key" alone: any value', (v: string, p: string[] = []) => [...p, v])
     .option('--zone <zone>', 'jobs in this zone')
-    .option('--limit <n>', 'at most this many (default 20; paged past 100)', int('--limit', 1), 20)
+    .option('--limit <n>', 'at most this many (paged past 100)', int('--limit', 1), 20)
     .option('--offset <n>', 'skip this many', int('--offset'), 0)
     .action(async (o: { state?: string[]; name?: string[]; tag?: string[]; zone?: string; limit: number; offset: number }, cmd: Command) => {
       const c = contextOf(cmd);

@@ -88,18 +88,23 @@ function plainView(out: Writable): View {
   const last = new Map<string, string>();
   let lastJob = '';
   const now = () => new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+  const tasks = (p: JobProgress) => {
+    for (const t of p.tasks) {
+      const line = taskLine(t);
+      if (last.get(t.name) !== line) out.write(`${now()}   ${line}\n`);
+      last.set(t.name, line);
+    }
+  };
   return {
     show(p) {
       const job = `job ${p.jobId}: ${p.state}${p.reason ? ` (${p.reason})` : ''}`;
       if (job !== lastJob) out.write(`${now()} ${job}\n`);
       lastJob = job;
-      for (const t of p.tasks) {
-        const line = taskLine(t);
-        if (last.get(t.name) !== line) out.write(`${now()}   ${line}\n`);
-        last.set(t.name, line);
-      }
+      tasks(p);
     },
     end(p) {
+      // each task's final counts (also when the job had ended before the first look)
+      tasks(p);
       out.write(`job ${p.jobId} ended ${p.state}${p.reason ? `: ${p.reason}` : ''}\n`);
     },
   };
