@@ -33,10 +33,14 @@ export class Metrics implements SchedulerMetrics {
   private readonly attemptsStarted: Counter;
   private readonly attemptsEnded: Counter<'outcome'>;
   private readonly deliveries: Counter<'topic' | 'outcome'>;
+  private readonly gauges: () => SchedulerGauges | undefined;
+  /** The leading scheduler's figures as the last scrape began (undefined: this replica did not lead). */
+  private snapshot: SchedulerGauges | undefined;
 
   constructor(o: MetricsOptions) {
     const registers = [this.registry];
     this.known = new Set(o.actions);
+    this.gauges = o.gauges;
     collectDefaultMetrics({ register: this.registry, prefix: PREFIX });
     new Gauge({ name: `${PREFIX}build_info`, help: 'Always 1; the version label says which OpenBatch runs.', labelNames: ['version'], registers })
       .set({ version: o.version }, 1);
@@ -66,28 +70,57 @@ export class Metrics implements SchedulerMetrics {
       name: `${PREFIX}event_deliveries_total`, help: 'Event deliveries, by topic and outcome (delivered, failed).',
       labelNames: ['topic', 'outcome'], registers,
     });
-    // gauges of the leading scheduler's memory, read at scrape time (one read for the three)
-    let snapshot: SchedulerGauges | undefined;
-    const read = () => (snapshot = o.gauges());
+    // gauges of the leading scheduler's memory, read once per scrape (scrape() takes the snapshot);
+    // a replica that does not lead has no snapshot: no samples for the labelled ones, 0 for the others
+    const now = () => this.snapshot;
     new Gauge({
-      name: `${PREFIX}instances`, help: 'Instances of active jobs by state (the leader\'s view; 0 on a replica that does not lead).',
+      name: `${PREFIX}instances`, help: 'Instances of active jobs by state (the leader\'s view; no samples on a replica that does not lead).',
       labelNames: ['state'], registers,
       collect() {
-        read();
-        for (const state of STATES) this.set({ state }, snapshot?.instances[state] ?? 0);
+        this.reset();
+        const g = now();
+        if (g) for (const state of STATES) this.set({ state }, g.instances[state] ?? 0);
       },
     });
     new Gauge({
       name: `${PREFIX}jobs`, help: 'Active jobs by state (the leader\'s view).', labelNames: ['state'], registers,
       collect() {
-        read();
-        for (const state of ACTIVE_STATES) this.set({ state }, snapshot?.jobs[state] ?? 0);
+        this.reset();
+        const g = now();
+        if (g) for (const state of ACTIVE_STATES) this.set({ state }, g.jobs[state] ?? 0);
       },
     });
     new Gauge({
       name: `${PREFIX}executor_queue_depth`, help: 'Ready (RUNNABLE) instances waiting for capacity in the leader\'s ready queue.', registers,
       collect() {
-        this.set(read()?.queueDepth ?? 0);
+        this.set(now()?.queueDepth ?? 0);
+      },
+    });
+    new Gauge({
+      name: `${PREFIX}slots`, help: 'Local slots of anonymous compute environments: total, and used by starting or running attempts (the leader\'s view; none for a queue executor).',
+      labelNames: ['kind'], registers,
+      collect() {
+        this.reset();
+        const s = now()?.slots;
+        if (s) {
+          this.set({ kind: 'total' }, s.total);
+          this.set({ kind: 'used' }, s.used);
+        }
+      },
+    });
+    new Gauge({
+      name: `${PREFIX}compute_nodes`, help: 'Compute nodes of named compute environments by node state (the leader\'s view).',
+      labelNames: ['state'], registers,
+      collect() {
+        this.reset();
+        const g = now();
+        if (g) for (const [state, n] of Object.entries(g.nodes.byState)) this.set({ state }, n);
+      },
+    });
+    new Gauge({
+      name: `${PREFIX}compute_nodes_busy`, help: 'Compute nodes that run an instance now (the leader\'s view).', registers,
+      collect() {
+        this.set(now()?.nodes.busy ?? 0);
       },
     });
     new Gauge({
@@ -129,6 +162,8 @@ export class Metrics implements SchedulerMetrics {
 
   /** The text exposition of every metric (GET /metrics). */
   async scrape(): Promise<{ contentType: string; body: string }> {
+    // replaced, never cleared: a scrape that overlaps another still finds a snapshot of this moment
+    this.snapshot = this.gauges();
     return { contentType: this.registry.contentType, body: await this.registry.metrics() };
   }
 }

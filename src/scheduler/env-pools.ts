@@ -110,6 +110,19 @@ export class EnvPools {
     this.capacity?.setReserved(this.reserved());
   }
 
+  /** The nodes of every environment by state, and how many run an attempt (metrics, at scrape time). */
+  census(): { byState: Record<string, number>; busy: number } {
+    const byState: Record<string, number> = {};
+    let busy = 0;
+    for (const p of this.pools.values()) {
+      for (const n of p.nodes.values()) {
+        byState[n.rec.state] = (byState[n.rec.state] ?? 0) + 1;
+        if (n.busy !== null) busy += 1;
+      }
+    }
+    return { byState, busy };
+  }
+
   /** vCPUs and memory (GiB) held by the compute nodes of every environment. */
   reserved(): { cpus: number; memGiB: number } {
     let cpus = 0, memGiB = 0;

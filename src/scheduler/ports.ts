@@ -43,4 +43,9 @@ export interface SchedulerGauges {
   jobs: Record<string, number>;
   /** Instances of ready tasks waiting for capacity (RUNNABLE instances of the ready queue's tasks). */
   queueDepth: number;
+  /** The executor's local slots for anonymous tasks and how many are taken; undefined when its
+   *  capacity is a queue (Slurm), which declares no number. */
+  slots: { total: number; used: number } | undefined;
+  /** Compute nodes of the named environments by node state, and how many of them run an instance. */
+  nodes: { byState: Record<string, number>; busy: number };
 }

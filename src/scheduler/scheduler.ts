@@ -242,8 +242,8 @@ export class Scheduler implements CommandSender, SchedulerView {
     return { activeJobs: c.jobs.size, running: this.attempts.count, slots: c.anon.total, readyTasks: c.ready.tasks.length };
   }
 
-  /** Instances and jobs of the active jobs by state, and the ready instances waiting for capacity
-   *  (read when /metrics is scraped; O(tasks in memory)). */
+  /** Instances and jobs of the active jobs by state, the ready instances waiting for capacity, local
+   *  slots and compute nodes (read when /metrics is scraped; O(tasks and nodes in memory)). */
   gauges(): SchedulerGauges {
     const instances: Record<string, number> = {};
     const jobs: Record<string, number> = {};
@@ -256,7 +256,9 @@ export class Scheduler implements CommandSender, SchedulerView {
     }
     let queueDepth = 0;
     for (const t of this.core.ready.tasks) queueDepth += t.rec.counts.RUNNABLE;
-    return { instances, jobs, queueDepth };
+    const anon = this.core.anon;
+    const slots = anon.capacity.kind === 'slots' ? { total: anon.capacity.slots, used: anon.running } : undefined;
+    return { instances, jobs, queueDepth, slots, nodes: this.core.o.pools.census() };
   }
 
   /** What runs now (for the monitor): one entry per started attempt. */

@@ -78,15 +78,41 @@ describe('GET /metrics', () => {
         const r = (await c.DescribeTask!({ JobId, TaskName: 'A' })).TaskInstanceMetrics.RunningCount as number;
         if (r !== 3) return undefined;
         const m = await scrape();
-        return m('openbatch_instances', { state: 'RUNNING' }) === r ? m : undefined;
+        return m('openbatch_instances', { state: 'RUNNING' }) === r && m('openbatch_slots', { kind: 'used' }) === r ? m : undefined;
       }, 'the 3 instances to run and /metrics to show them');
       expect(running('openbatch_jobs', { state: 'RUNNING' })).toBe(1);
       expect(running('openbatch_executor_queue_depth')).toBe(0);
+      expect(running('openbatch_slots', { kind: 'total' })).toBe(4);
     } finally {
       await c.TerminateJob!({ JobId });
     }
     await waitJobDone(c, JobId);
     await waitFor(async () => ((await scrape())('openbatch_instances', { state: 'RUNNING' }) === 0 ? true : undefined), 'no instance to run');
+  });
+
+  it('counts the compute nodes of named environments as DescribeComputeEnv does', async () => {
+    const { EnvId } = await c.CreateComputeEnv!({
+      ComputeEnv: { EnvName: 'metrics', EnvType: 'MANAGED', DesiredComputeNodeCount: 2, EnvData: { InstanceType: 'S1.SMALL1', ImageId: 'img-bd78fy2t' } },
+      Placement: { Zone: 'ap-guangzhou-3' },
+    });
+    const { JobId } = await c.SubmitJob!(simpleJob('sleep 30', { ComputeEnv: undefined, EnvId }));
+    try {
+      const seen = await waitFor(async () => {
+        const env = await c.DescribeComputeEnv!({ EnvId });
+        const busy = env.ComputeNodeSet.filter((n: { TaskInstanceNumAvailable: number }) => n.TaskInstanceNumAvailable === 0).length;
+        const running = (await c.DescribeTask!({ JobId, TaskName: 'A' })).TaskInstanceMetrics.RunningCount as number;
+        if (env.ComputeNodeMetrics.RunningCount !== 2 || busy !== 1 || running !== 1) return undefined;
+        const m = await scrape();
+        return m('openbatch_compute_nodes', { state: 'RUNNING' }) === 2 && m('openbatch_compute_nodes_busy') === busy
+          && m('openbatch_instances', { state: 'RUNNING' }) === running ? m : undefined;
+      }, 'the 2 nodes to run, one of them busy with the running instance, and /metrics to show them');
+      expect(seen('openbatch_compute_nodes', { state: 'DELETING' })).toBe(0);
+    } finally {
+      await c.TerminateJob!({ JobId });
+    }
+    await waitJobDone(c, JobId);
+    await c.DeleteComputeEnv!({ EnvId });
+    await waitFor(async () => ((await scrape())('openbatch_compute_nodes', { state: 'RUNNING' }) === 0 ? true : undefined), 'the env to go');
   });
 
   it('counts API requests by action and code', async () => {
