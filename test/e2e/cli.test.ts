@@ -289,6 +289,14 @@ describe('connection', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/no API key/);
   });
+
+  it('refuses half a key pair rather than taking the other half from a data dir (exit 2)', async () => {
+    const dir = tempDir('openbatch-cli-half-');
+    fs.writeFileSync(path.join(dir, 'credentials.json'), JSON.stringify({ secretId: SECRET_ID, secretKey: SECRET_KEY }));
+    const r = await cli(['jobs', '--endpoint', srv.url, '--data-dir', dir, '--secret-id', SECRET_ID], { keys: false });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/a SecretId was given \(--secret-id\) but no SecretKey/);
+  });
 });
 
 describe('errors', () => {

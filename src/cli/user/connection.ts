@@ -121,13 +121,19 @@ export function resolveConnection(f: ConnectionFlags, env: NodeJS.ProcessEnv = p
   const pick = (flag: string | undefined, envName: string, prof: string | undefined, what: string): [string | undefined, string] =>
     flag !== undefined ? [flag, `--${what}`] : env[envName] ? [env[envName], envName] : prof !== undefined ? [prof, `profile ${profileName ?? 'default'}`] : [undefined, ''];
   let [secretId, idSource] = pick(f.secretId, 'TENCENTCLOUD_SECRET_ID', profile.secretId, 'secret-id');
-  let [secretKey] = pick(f.secretKey, 'TENCENTCLOUD_SECRET_KEY', profile.secretKey, 'secret-key');
+  let [secretKey, keySource] = pick(f.secretKey, 'TENCENTCLOUD_SECRET_KEY', profile.secretKey, 'secret-key');
+  // half a pair is a mistake, not a cue to take the other half from elsewhere (two keys that do not match)
+  if ((secretId === undefined) !== (secretKey === undefined)) {
+    throw new CliError(secretId === undefined
+      ? `a SecretKey was given (${keySource}) but no SecretId: give both (--secret-id, TENCENTCLOUD_SECRET_ID or the profile)`
+      : `a SecretId was given (${idSource}) but no SecretKey: give both (--secret-key, TENCENTCLOUD_SECRET_KEY or the profile)`, 2);
+  }
   if (secretId === undefined || secretKey === undefined) {
     const dir = f.dataDir ?? env.OPENBATCH_DATA_DIR;
     const local = readDataDir(dir ?? path.resolve('.openbatch'), dir !== undefined);
     if (local) {
-      secretId ??= local.secretId;
-      secretKey ??= local.secretKey;
+      secretId = local.secretId;
+      secretKey = local.secretKey;
       idSource = `${dir ?? '.openbatch'}/credentials.json`;
     }
   }
