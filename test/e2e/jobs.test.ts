@@ -180,17 +180,23 @@ describe('waiting for capacity', () => {
       const dir = path.join(scratch, 'capacity');
       fs.mkdirSync(dir);
       fs.chmodSync(dir, 0o1777);
-      const first = await c1.SubmitJob!(simpleJob('sleep 1'));
+      // the first job holds the only slot until the checks are done (a fixed sleep can end first on a busy machine)
+      const first = await c1.SubmitJob!(simpleJob(`while [ ! -f ${dir}/go ]; do sleep 0.05; done`));
       const queued: string[] = [];
       for (let k = 0; k < 4; k++) queued.push((await c1.SubmitJob!(simpleJob(`echo ${k} >> ${dir}/order`))).JobId);
       await waitFor(async () => (await c1.DescribeJob!({ JobId: first.JobId })).JobState === 'RUNNING', 'the first job to run');
       // every queued task, not only those the scheduler touched last, carries the capacity reason
       for (const JobId of queued) {
-        const inst = (await c1.DescribeTask!({ JobId, TaskName: 'A' })).TaskInstanceSet[0];
+        // the scheduler takes each job in (SUBMITTED → RUNNABLE) in its own time; the slot stays taken meanwhile
+        const inst = await waitFor(async () => {
+          const i = (await c1.DescribeTask!({ JobId, TaskName: 'A' })).TaskInstanceSet[0];
+          return i.TaskInstanceState === 'SUBMITTED' ? undefined : i;
+        }, `job ${JobId} to be taken in`);
         expect(inst.TaskInstanceState).toBe('RUNNABLE');
         expect(inst.StateReason).toBe('WaitingForCapacity');
         expect(inst.StateDetailedReason).toContain('all 1 local slots are busy');
       }
+      fs.writeFileSync(`${dir}/go`, '');
       for (const JobId of queued) expect((await waitJobDone(c1, JobId)).JobState).toBe('SUCCEED');
       expect(fs.readFileSync(`${dir}/order`, 'utf8')).toBe('0\n1\n2\n3\n');
     } finally {
