@@ -3,7 +3,7 @@
 // standard Last-Event-ID header) resumes after a Seq, `jobId` keeps one job's events. Each event is
 // `id: <Seq>`, `event: <Kind>`, `data: <JSON>`; `event: reset` says events were dropped before the
 // next one (re-read the state); a comment every KEEPALIVE_MS keeps proxies from closing an idle stream.
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import { apiError } from '../domain/errors.ts';
 import { checkJobId } from '../domain/ids.ts';
 import type { Logger } from '../lib/logger.ts';
@@ -22,7 +22,7 @@ export interface EventsRouteOptions {
 
 export function registerEventsRoute(
   app: FastifyInstance, pipeline: Pipeline, o: EventsRouteOptions, logger: Logger,
-  refuse: (reply: import('fastify').FastifyReply, headers: Record<string, string | undefined>, e: unknown) => void,
+  refuse: (reply: FastifyReply, headers: Record<string, string | undefined>, e: unknown) => void,
 ): void {
   const pollMs = o.pollMs ?? 250;
   app.get(EVENTS_PATH, async (req, reply) => {

@@ -5,6 +5,7 @@
 // writes the change, so that a reader that resumes after its last Seq misses nothing and sees nothing
 // twice. EventName is Tencent's name of the change where it has one (JOB_RUNNING, TASK_INSTANCE_FAILED …).
 import type { State } from './states.ts';
+import { isoSeconds } from '../lib/clock.ts';
 
 export type EventKind = 'job' | 'task' | 'instance' | 'instances' | 'attempt' | 'env' | 'node';
 
@@ -66,7 +67,7 @@ export function eventNameOf(kind: EventKind, state: string): string | null {
 
 /** The wire form of a stored event. */
 export function eventView(seq: number, d: EventDraft): ChangeEvent {
-  const e: ChangeEvent = { Seq: seq, Time: new Date(d.time).toISOString().replace(/\.\d{3}Z$/, 'Z'), Kind: d.kind, EventName: eventNameOf(d.kind, d.state), State: d.state };
+  const e: ChangeEvent = { Seq: seq, Time: isoSeconds(d.time), Kind: d.kind, EventName: eventNameOf(d.kind, d.state), State: d.state };
   if (d.jobId !== undefined) e.JobId = d.jobId;
   if (d.taskName !== undefined) e.TaskName = d.taskName;
   if (d.index !== undefined) e.TaskInstanceIndex = d.index;

@@ -6,6 +6,7 @@
 // no answer) is retried with backoff before anything later of that topic — so in order, per job too.
 import { createHmac } from 'node:crypto';
 import { eventNameOf, type EventDraft } from '../domain/events.ts';
+import { isoSeconds } from '../lib/clock.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Store } from '../store/types.ts';
 
@@ -53,7 +54,7 @@ export function messageOf(seq: number, e: EventDraft, name: string, vars: { Name
   if (e.reason !== undefined && e.reason !== '') batch.StateReason = e.reason;
   return JSON.stringify({
     Events: [{
-      EventVersion: '1.0', EventTime: new Date(e.time).toISOString().replace(/\.\d{3}Z$/, 'Z'), Region: e.region,
+      EventVersion: '1.0', EventTime: isoSeconds(e.time), Region: e.region,
       Batch: batch, EventName: name, EventVars: vars,
     }],
   });
