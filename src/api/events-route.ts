@@ -1,11 +1,12 @@
 // GET EVENTS_PATH: the event stream as server-sent events (docs/events.md). Signed like an API call
 // (action StreamEvents; the same keys, accounts and errors, in the Tencent envelope); `after` (or the
-// standard Last-Event-ID header) resumes after a Seq, `jobId` keeps one job's events. Each event is
+// standard Last-Event-ID header) resumes after a Seq, `jobId` keeps one job's events, `envId` one
+// compute environment's (its own and its nodes'). Each event is
 // `id: <Seq>`, `event: <Kind>`, `data: <JSON>`; `event: reset` says events were dropped before the
 // next one (re-read the state); a comment every KEEPALIVE_MS keeps proxies from closing an idle stream.
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { apiError } from '../domain/errors.ts';
-import { checkJobId } from '../domain/ids.ts';
+import { checkEnvId, checkJobId } from '../domain/ids.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { EventReader } from '../services/event-stream.ts';
 import type { Pipeline } from './pipeline.ts';
@@ -32,7 +33,7 @@ export function registerEventsRoute(
     const headers = req.headers as Record<string, string | undefined>;
     let who: { account: string; region: string };
     let after: number | undefined;
-    let jobId: string | undefined;
+    const only: { jobId?: string; envId?: string } = {};
     try {
       who = await pipeline.authorizeStream({ method: 'GET', path: EVENTS_PATH, rawQuery, headers, body: Buffer.alloc(0) });
       const p = new URLSearchParams(rawQuery);
@@ -42,9 +43,9 @@ export function registerEventsRoute(
         after = Number(a);
       }
       const j = p.get('jobId');
-      if (j !== null) {
-        jobId = checkJobId(j, 'jobId');
-      }
+      if (j !== null) only.jobId = checkJobId(j, 'jobId');
+      const env = p.get('envId');
+      if (env !== null) only.envId = checkEnvId(env, 'envId');
     } catch (e) {
       return refuse(reply, headers, e);
     }
@@ -66,7 +67,7 @@ export function registerEventsRoute(
     while (open) {
       try {
         after ??= await o.reader.last();
-        const page = await o.reader.read(who.account, who.region, after, jobId);
+        const page = await o.reader.read(who.account, who.region, after, only);
         failing = false;
         let text = '';
         if (page.reset) text += `event: reset\nid: ${page.next}\ndata: {}\n\n`;

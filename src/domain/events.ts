@@ -1,7 +1,8 @@
 // State-change events (docs/events.md): what the event stream and the webhooks carry. The scheduler
 // records one for every state change of a job, a task, a materialised instance and every attempt's
 // end; the instances of a task that have no row yet move together (one `instances` event for the
-// range). Each is numbered by the store (Seq, one sequence for the deployment) in the transaction that
+// range). Compute environments and their nodes have events too (created, being deleted, deleted; a
+// node's CREATING → CREATED → RUNNING → DELETING → DELETED), written with the env change. Each is numbered by the store (Seq, one sequence for the deployment) in the transaction that
 // writes the change, so that a reader that resumes after its last Seq misses nothing and sees nothing
 // twice. EventName is Tencent's name of the change where it has one (JOB_RUNNING, TASK_INSTANCE_FAILED …).
 import type { State } from './states.ts';
@@ -28,6 +29,34 @@ export interface EventDraft {
   state: string;
   reason?: string;
   exitCode?: number | null;
+  /** env and node events: the environment's name. */
+  envName?: string;
+  /** node events: the node's instance id, vCPUs, memory (GiB) and when it was created (ms). */
+  instanceId?: string;
+  cpu?: number;
+  mem?: number;
+  created?: number;
+  /** env and node events: the Notifications the environment asked for at CreateComputeEnv (for
+   *  the webhooks, also once the env is gone); never shown on the stream. */
+  notify?: EventSubscription[];
+  /** node events: the jobs that had not ended, run tasks on the node's environment and asked for
+   *  COMPUTE_NODE_* events when it happened (their webhooks get it); never shown on the stream. */
+  jobs?: string[];
+}
+
+/** One Notification of SubmitJob or CreateComputeEnv: a topic and the events asked for on it. */
+export interface EventSubscription {
+  TopicName: string;
+  EventConfigs: { EventName: string; EventVars?: { Name: string; Value: string }[] }[];
+}
+
+/** Whether a Job (wire shape, as submitted) asks for COMPUTE_NODE_* events and runs a task on `envId`:
+ *  it then gets the events of that environment's nodes while it has not ended. */
+// COMPAT: Tencent's job node events are those of its anonymous env's nodes, which OpenBatch has not (docs/compat.md)
+export function wantsNodeEventsOf(job: Record<string, unknown>, envId: string): boolean {
+  const subs = (job.Notifications ?? []) as EventSubscription[];
+  if (!subs.some((n) => n.EventConfigs.some((c) => c.EventName.startsWith('COMPUTE_NODE_')))) return false;
+  return ((job.Tasks ?? []) as { EnvId?: string }[]).some((t) => t.EnvId === envId);
 }
 
 /** An event as the stream and the webhooks show it. */
@@ -43,7 +72,9 @@ export interface ChangeEvent {
   TaskInstanceIndexEnd?: number;
   Attempt?: number;
   EnvId?: string;
+  EnvName?: string;
   ComputeNodeId?: string;
+  ComputeNodeInstanceId?: string;
   State: string;
   Reason?: string;
   ExitCode?: number | null;
@@ -74,7 +105,9 @@ export function eventView(seq: number, d: EventDraft): ChangeEvent {
   if (d.toIndex !== undefined) e.TaskInstanceIndexEnd = d.toIndex;
   if (d.attempt !== undefined) e.Attempt = d.attempt;
   if (d.envId !== undefined) e.EnvId = d.envId;
+  if (d.envName !== undefined) e.EnvName = d.envName;
   if (d.nodeId !== undefined) e.ComputeNodeId = d.nodeId;
+  if (d.instanceId !== undefined) e.ComputeNodeInstanceId = d.instanceId;
   if (d.reason !== undefined && d.reason !== '') e.Reason = d.reason;
   if (d.exitCode !== undefined) e.ExitCode = d.exitCode;
   return e;

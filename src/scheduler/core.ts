@@ -3,6 +3,8 @@
 // job from the store into memory.
 import { checkDag, upstreamOf } from '../domain/dag.ts';
 import { runSpecOf, type FinishedAttempt } from '../domain/task-spec.ts';
+import { wantsNodeEventsOf } from '../domain/events.ts';
+import { isActive } from '../domain/states.ts';
 import type { Clock } from '../lib/clock.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Executor, ExitInfo, RunningAttempt } from '../executors/types.ts';
@@ -67,6 +69,13 @@ export class Core {
     const cap = o.executor.capacity();
     this.anon = new AnonSlots(cap);
     this.host = cap.kind === 'slots' ? o.capacity : null;
+  }
+
+  /** The active jobs that asked for the events of the nodes of `envId` (wantsNodeEventsOf). */
+  nodeWatchers(envId: string): string[] {
+    const out: string[] = [];
+    for (const j of this.jobs.values()) if (isActive(j.rec.state) && wantsNodeEventsOf(j.rec.spec.job, envId)) out.push(j.id);
+    return out;
   }
 
   get log(): Logger {

@@ -7,6 +7,7 @@ import { newId } from '../domain/ids.ts';
 import type { Clock } from '../lib/clock.ts';
 import type { Logger } from '../lib/logger.ts';
 import { activity } from '../store/activity.ts';
+import { envEvent, nodeEvent } from '../store/env-events.ts';
 import type { ActivityRecord, EnvBatch, EnvRecord, NodeRecord, Store } from '../store/types.ts';
 import type { HostCapacity } from '../domain/capacity.ts';
 
@@ -26,6 +27,8 @@ export class EnvPools {
   private readonly byInstance = new Map<string, NodeRt>();
   /** The scheduler's lease epoch: fences the node changes it writes. */
   epoch: number | undefined;
+  /** The active jobs that asked for the events of an env's nodes (set by the scheduler). */
+  watchers: (envId: string) => string[] = () => [];
 
   constructor(
     private readonly store: Store,
@@ -75,21 +78,26 @@ export class EnvPools {
       return;
     }
     const pool: EnvPool = { env, nodes: new Map() };
-    const batch: Required<Pick<EnvBatch, 'nodes' | 'deleteNodes' | 'activities'>> & EnvBatch = { nodes: [], deleteNodes: [], activities: [] };
+    const batch: Required<Pick<EnvBatch, 'nodes' | 'deleteNodes' | 'activities' | 'events'>> & EnvBatch = { nodes: [], deleteNodes: [], activities: [], events: [] };
     const now = this.clock.now();
+    let jobs: string[] | undefined;
+    const watching = () => (jobs ??= this.watchers(envId));
     for (const rec of await this.store.nodesOf(envId)) {
       // keep the same object: attempts hold it and free it when they end
       const prev = old?.nodes.get(rec.id) ?? this.byInstance.get(rec.instanceId);
       const n: NodeRt = prev ?? { rec, busy: null };
       n.rec = rec;
       if (rec.state === 'CREATING' || rec.state === 'CREATED' || rec.state === 'SUBMITTED' || rec.state === 'PENDING') {
-        // a local node is up as soon as its slot exists
+        // COMPAT: a local node is up as soon as its slot exists: created, and running at once (docs/compat.md)
+        if (rec.state !== 'CREATED') batch.events.push(nodeEvent(env, rec, now, watching(), 'CREATED'));
         rec.state = 'RUNNING';
+        batch.events.push(nodeEvent(env, rec, now, watching()));
         batch.nodes.push(rec);
         batch.activities.push(...(await this.finishActivities(envId, rec.id, 'CREATE_COMPUTE_NODE', now)));
       }
       if (rec.state === 'DELETING' && n.busy === null) {
         batch.deleteNodes.push(rec.id);
+        batch.events.push(nodeEvent(env, rec, now, watching(), 'DELETED'));
         batch.activities.push(...(await this.finishActivities(envId, rec.id, 'TERMINATE_COMPUTE_NODE', now)));
         this.byInstance.delete(rec.instanceId);
         continue;
@@ -100,6 +108,7 @@ export class EnvPools {
     if (old) for (const n of old.nodes.values()) if (!pool.nodes.has(n.rec.id)) this.byInstance.delete(n.rec.instanceId);
     if (env.nextAction === 'DELETING' && pool.nodes.size === 0) {
       batch.deleteEnvs = [envId];
+      batch.events.push(envEvent(env, 'DELETED', now));
       this.pools.delete(envId);
     } else {
       this.pools.set(envId, pool);

@@ -57,6 +57,7 @@ export class Scheduler implements CommandSender, SchedulerView {
       timed: (seconds, ok) => o.metrics?.storeWrite(seconds, ok),
     });
     this.core = new Core(o, wb, () => this.scheduleTick());
+    o.pools.watchers = (envId) => this.core.nodeWatchers(envId);
     this.attempts = new Attempts(this.core);
     this.commands = new Commands(this.core, this.attempts);
     this.inbox = new Inbox(o.store, o.clock, o.logger, {

@@ -15,6 +15,9 @@ import type { Clock } from '../lib/clock.ts';
 import { isoSeconds } from '../lib/clock.ts';
 import type { HostCapacity } from '../domain/capacity.ts';
 import { activity } from '../store/activity.ts';
+import { envEvent, nodeEvents } from '../store/env-events.ts';
+import { eventNameOf, wantsNodeEventsOf } from '../domain/events.ts';
+import { ACTIVE_STATES } from '../domain/states.ts';
 import type { CommandSender, SchedulerView } from '../scheduler/ports.ts';
 import type { ActivityRecord, EnvRecord, NodeOrigin, NodeRecord, Store } from '../store/types.ts';
 import { checkFilters, checkPage } from './filters.ts';
@@ -117,6 +120,20 @@ export class EnvService {
     return inputs.length === 0 && auths.length === 0 ? undefined : { InputMappings: inputs, Authentications: auths };
   }
 
+  /** The owner's jobs that have not ended, run tasks on the env and asked for its nodes' events
+   *  (they are named in the node events); read only when a node's new state has a Tencent event. */
+  private async watchers(env: EnvRecord, nodes: readonly NodeRecord[]): Promise<string[]> {
+    const out: string[] = [];
+    if (!nodes.some((n) => eventNameOf('node', n.state) !== null)) return out;
+    const filters = [{ name: 'job-state', values: [...ACTIVE_STATES] }];
+    const page = 100;
+    for (let offset = 0; ; offset += page) {
+      const { jobs } = await this.d.store.listJobs(env.account, env.region, { filters, offset, limit: page });
+      for (const j of jobs) if (wantsNodeEventsOf(j.spec.job, env.id)) out.push(j.id);
+      if (jobs.length < page) return out;
+    }
+  }
+
   private typeOf(env: EnvRecord): string {
     const ed = storedComputeEnv(env).EnvData;
     return ed?.InstanceType ?? ed?.InstanceTypes?.[0] ?? 'LOCAL.SLOT';
@@ -216,7 +233,8 @@ export class EnvService {
     this.checkCapacity(nodes, 'CreateComputeEnv');
     const cause = `CreateComputeEnv: the capacity is ${env.desired}`;
     const activities = nodes.map((n) => activity(env.id, n, 'CREATE_COMPUTE_NODE', cause, now));
-    const r = await this.d.store.insertEnvWithNodes(env, nodes, activities, this.d.limits.maxComputeEnvs);
+    const events = [envEvent(env, 'CREATED', now), ...nodeEvents(env, nodes, now, [])]; // a new env: no job runs on it yet
+    const r = await this.d.store.insertEnvWithNodes(env, nodes, activities, this.d.limits.maxComputeEnvs, events);
     if (r === 'quota') {
       throw apiError('LimitExceeded.ComputeEnvQuota', { max: this.d.limits.maxComputeEnvs, region: c.region });
     }
@@ -464,7 +482,7 @@ export class EnvService {
       }
     }
     this.checkCapacity(nodes.filter((n) => n.state === 'CREATING'), 'ModifyComputeEnv');
-    await this.d.store.applyEnvBatch({ envs: [updated], nodes, activities });
+    await this.d.store.applyEnvBatch({ envs: [updated], nodes, activities, events: nodeEvents(updated, nodes, now, await this.watchers(env, nodes)) });
     await this.d.commands.send({ kind: 'env-changed', envId: env.id });
     return {};
   }
@@ -480,11 +498,12 @@ export class EnvService {
       throw apiError('UnsupportedOperation.ComputeEnvOperation', { envId: env.id, instanceIds: attached.map((n) => n.instanceId).join(', ') });
     }
     const now = this.d.clock.now();
-    const deleting = nodes.filter((n) => n.state !== 'DELETING');
+    const deleting = nodes.filter((n) => n.state !== 'DELETING').map((n) => ({ ...n, state: 'DELETING' }));
     await this.d.store.applyEnvBatch({
       envs: [{ ...env, nextAction: 'DELETING' }],
-      nodes: deleting.map((n) => ({ ...n, state: 'DELETING' })),
+      nodes: deleting,
       activities: deleting.map((n) => activity(env.id, n, 'TERMINATE_COMPUTE_NODE', 'DeleteComputeEnv', now)),
+      events: [envEvent(env, 'DELETING', now), ...nodeEvents(env, deleting, now, await this.watchers(env, deleting))],
     });
     await this.d.commands.send({ kind: 'env-changed', envId: env.id });
     return {};
@@ -519,7 +538,9 @@ export class EnvService {
     }
     // COMPAT: attached instances run on this host too, so they count against its capacity
     this.checkCapacity(nodes, 'AttachInstances');
-    await this.d.store.applyEnvBatch({ nodes, activities: nodes.map((n) => activity(env.id, n, 'CREATE_COMPUTE_NODE', 'AttachInstances', now)) });
+    await this.d.store.applyEnvBatch({
+      nodes, activities: nodes.map((n) => activity(env.id, n, 'CREATE_COMPUTE_NODE', 'AttachInstances', now)), events: nodeEvents(env, nodes, now, await this.watchers(env, nodes)),
+    });
     await this.d.commands.send({ kind: 'env-changed', envId: env.id });
     return {};
   }
@@ -539,10 +560,11 @@ export class EnvService {
       return n;
     });
     const now = this.d.clock.now();
-    const going = chosen.filter((n) => n.state !== 'DELETING');
+    const going = chosen.filter((n) => n.state !== 'DELETING').map((n) => ({ ...n, state: 'DELETING' }));
     await this.d.store.applyEnvBatch({
-      nodes: going.map((n) => ({ ...n, state: 'DELETING' })),
+      nodes: going,
       activities: going.map((n) => activity(env.id, n, 'TERMINATE_COMPUTE_NODE', 'DetachInstances', now)),
+      events: nodeEvents(env, going, now, await this.watchers(env, going)),
     });
     await this.d.commands.send({ kind: 'env-changed', envId: env.id });
     return {};
@@ -576,10 +598,12 @@ export class EnvService {
     });
     const now = this.d.clock.now();
     // the terminated nodes are not re-created: the desired count goes down with them
+    const going = chosen.map((n) => ({ ...n, state: 'DELETING' }));
     await this.d.store.applyEnvBatch({
       envs: [{ ...env, desired: Math.max(0, env.desired - chosen.length) }],
-      nodes: chosen.map((n) => ({ ...n, state: 'DELETING' })),
-      activities: chosen.map((n) => activity(env.id, n, 'TERMINATE_COMPUTE_NODE', `${cause} ${n.id}`, now)),
+      nodes: going,
+      activities: going.map((n) => activity(env.id, n, 'TERMINATE_COMPUTE_NODE', `${cause} ${n.id}`, now)),
+      events: nodeEvents(env, going, now, await this.watchers(env, going)),
     });
     for (const n of chosen) await this.d.commands.send({ kind: 'terminate-node', envId: env.id, instanceId: n.instanceId });
     await this.d.commands.send({ kind: 'env-changed', envId: env.id });

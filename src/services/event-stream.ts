@@ -1,5 +1,6 @@
 // The reader side of the event stream (docs/events.md): the caller's events (its account and region) after a Seq, read from the
-// store (any replica answers: the leader writes them there), optionally of one job, as wire events.
+// store (any replica answers: the leader writes them there), optionally of one job or of one compute
+// environment (its own and its nodes' events), as wire events.
 // A reader that is further behind than the store keeps is told so (`reset`: re-read the state, then go
 // on from the oldest event kept). Polled by each open stream; a read takes one indexed range of rows.
 import { eventView, type ChangeEvent } from '../domain/events.ts';
@@ -24,7 +25,8 @@ export class EventReader {
     return (await this.store.eventBounds()).last;
   }
 
-  async read(account: string, region: string, after: number, jobId?: string): Promise<EventPage> {
+  async read(account: string, region: string, after: number, only: { jobId?: string; envId?: string } = {}): Promise<EventPage> {
+    const { jobId, envId } = only;
     let reset = false;
     let from = after;
     const rows = await this.store.eventsAfter(from, ROWS_PER_READ);
@@ -44,7 +46,7 @@ export class EventReader {
       if (r.account !== account || r.region !== region || (jobId !== undefined && r.jobId !== jobId)) continue;
       r.events.forEach((e, i) => {
         const seq = r.first + i;
-        if (seq > from) events.push(eventView(seq, e));
+        if (seq > from && (envId === undefined || e.envId === envId)) events.push(eventView(seq, e));
       });
     }
     return { reset, events, next };

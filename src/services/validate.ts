@@ -127,11 +127,6 @@ export function checkTopics(list: NotificationInput[] | undefined, topics: Reado
       const known = topics.size === 0 ? 'this server has none (config file notifications.topics)' : `this server has ${[...topics].join(', ')}`;
       fail('InvalidParameter.NotificationTopicName', { param: `${param}.${i}.TopicName`, problem: `names no topic: "${n.TopicName}" is not configured; ${known}` });
     }
-    n.EventConfigs.forEach((e, j) => {
-      if (e.EventName.startsWith('COMPUTE_')) {
-        throw apiError('UnsupportedOperation', { detail: `${param}.${i}.EventConfigs.${j}.EventName ${e.EventName}: OpenBatch does not deliver compute environment and node events yet (only JOB_*, TASK_* and TASK_INSTANCE_* events); nothing was created.` });
-      }
-    });
   });
 }
 

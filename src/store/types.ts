@@ -211,6 +211,8 @@ export interface EnvBatch {
   nodes?: NodeRecord[];
   deleteNodes?: string[];
   activities?: ActivityRecord[];
+  /** Events of these changes (env-events.ts), numbered and kept by the same transaction. */
+  events?: EventDraft[];
 }
 
 export interface WriteBatch {
@@ -328,10 +330,11 @@ export interface Store {
    * CreateComputeEnv in one transaction: the env, its first nodes and their activities. With a client
    * token this account and region already used, nothing is written and the existing env's id is
    * returned with created=false (a unique index backs this up against concurrent creates); 'quota'
-   * when the owner already has `quota` envs. Every node and activity must belong to `env`.
+   * when the owner already has `quota` envs. Every node and activity must belong to `env`. `events`
+   * (the env's and its nodes') are written with them, and only when the env is created.
    */
   insertEnvWithNodes(
-    env: EnvRecord, nodes: NodeRecord[], activities: ActivityRecord[], quota: number,
+    env: EnvRecord, nodes: NodeRecord[], activities: ActivityRecord[], quota: number, events?: EventDraft[],
   ): Promise<{ envId: string; created: boolean } | 'quota'>;
   /** The owner's env created with this ClientToken (an index lookup). */
   getEnvByClientToken(account: string, region: string, clientToken: string): Promise<EnvRecord | undefined>;

@@ -1,11 +1,12 @@
 // The Store contract, part 5: events (WriteBatch.events, eventsAfter, eventBounds, event cursors):
 // a batch's events get consecutive Seqs after every earlier one, kept by account, region and job in
 // their order; a reader resumes after any Seq, also in the middle of a row; a batch refused by its
-// fence numbers nothing; cursors are durable; what was written survives a reopen.
+// fence numbers nothing; cursors are durable; what was written survives a reopen; the events of env
+// changes (insertEnvWithNodes, applyEnvBatch) are numbered with them, none for an env not created.
 import { describe, expect, it } from 'vitest';
 import type { EventDraft } from '../../src/domain/events.ts';
 import type { Store } from '../../src/store/types.ts';
-import type { StoreFactory } from './store-fixtures.ts';
+import { env, node, type StoreFactory } from './store-fixtures.ts';
 
 const empty = { jobs: [], tasks: [], instances: [], attempts: [] };
 
@@ -51,6 +52,33 @@ export function eventsContract(f: StoreFactory): void {
       await expect(s.applyBatch({ ...empty, events: [ev('job-aaaaaaaa', 1)] }, lease!.epoch + 1)).rejects.toThrow();
       await s.applyBatch({ ...empty, events: [ev('job-aaaaaaaa', 2)] }, lease!.epoch);
       expect((await all(s)).map((g) => [g.seq, g.e.index])).toEqual([[1, 0], [2, 2]]);
+      await s.close();
+    });
+
+    it('numbers the events of env changes with them, in order, and none of an env that was not created', async () => {
+      const s = await f.create();
+      await s.applyBatch({ ...empty, events: [ev('job-aaaaaaaa', 0)] });
+      const e = env({ clientToken: 'token-1' });
+      const n = node(e.id);
+      const notify = [{ TopicName: 't', EventConfigs: [{ EventName: 'COMPUTE_ENV_DELETED', EventVars: [] }] }];
+      const created: EventDraft = { account: e.account, region: e.region, kind: 'env', time: 1, envId: e.id, envName: e.name, state: 'CREATED', notify };
+      const creating: EventDraft = { account: e.account, region: e.region, kind: 'node', time: 1, envId: e.id, nodeId: n.id, instanceId: n.instanceId, state: 'CREATING' };
+      expect(await s.insertEnvWithNodes(e, [n], [], 10, [created, creating])).toEqual({ envId: e.id, created: true });
+      // the same client token again: nothing is created, nothing numbered
+      expect(await s.insertEnvWithNodes({ ...env(), clientToken: 'token-1' }, [], [], 10, [{ ...created, envId: 'env-zzzzzzzz' }])).toMatchObject({ envId: e.id, created: false });
+      const running: EventDraft = { ...creating, state: 'RUNNING', jobs: ['job-aaaaaaaa'] };
+      await s.applyEnvBatch({ nodes: [{ ...n, state: 'RUNNING' }], events: [running] });
+      // refused by its fence: nothing of it is written
+      const lease = await s.acquireLease('r1', 1_000, 10_000);
+      await expect(s.applyEnvBatch({ deleteNodes: [n.id], events: [{ ...creating, state: 'DELETED' }] }, lease!.epoch + 1)).rejects.toThrow();
+      await s.applyEnvBatch({ deleteNodes: [n.id], deleteEnvs: [e.id], events: [{ ...creating, state: 'DELETED' }, { ...created, state: 'DELETED' }] }, lease!.epoch);
+      const got = await all(s);
+      expect(got.map((g) => [g.seq, g.e.kind, g.e.state])).toEqual([
+        [1, 'instance', 'RUNNING'], [2, 'env', 'CREATED'], [3, 'node', 'CREATING'], [4, 'node', 'RUNNING'], [5, 'node', 'DELETED'], [6, 'env', 'DELETED'],
+      ]);
+      expect(got[1]!.e).toEqual(created);
+      expect(got[3]!.e).toEqual(running);
+      expect(got.slice(1).every((g) => g.e.jobId === undefined)).toBe(true);
       await s.close();
     });
 

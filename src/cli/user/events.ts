@@ -52,13 +52,14 @@ export type StreamEnd = 'unsupported' | 'aborted';
  * were lost (older than what the server keeps: re-read the state). Resolves 'unsupported' at once
  * when the endpoint has no event stream.
  */
-export async function streamEvents(api: Api, o: { jobId?: string; after?: number; signal: AbortSignal; onEvent: (e: StreamEvent) => void; onReset?: () => void; onConnected?: () => void }): Promise<StreamEnd> {
+export async function streamEvents(api: Api, o: { jobId?: string; envId?: string; after?: number; signal: AbortSignal; onEvent: (e: StreamEvent) => void; onReset?: () => void; onConnected?: () => void }): Promise<StreamEnd> {
   let after = o.after;
   let failures = 0;
   while (!o.signal.aborted) {
     const q = new URLSearchParams();
     if (after !== undefined) q.set('after', String(after));
     if (o.jobId !== undefined) q.set('jobId', o.jobId);
+    if (o.envId !== undefined) q.set('envId', o.envId);
     const pathAndQuery = `${EVENTS_PATH}${q.size ? `?${q}` : ''}`;
     try {
       const res = await fetch(new URL(pathAndQuery, api.conn.endpoint), { headers: { ...api.signedGetHeaders(pathAndQuery, EVENTS_ACTION), Accept: 'text/event-stream' }, signal: o.signal });

@@ -3,9 +3,11 @@
 // activities; the unique index on (account, region, client_token) backs the token up (a create that
 // loses a race to it answers the winner's id). applyEnvBatch writes each table's rows in one statement,
 // fenced when given an epoch. Node and activity seqs come from their sequences, in the order given.
+import type { EventDraft } from '../../domain/events.ts';
 import type { ActivityRecord, EnvBatch, EnvFilter, EnvRecord, NodeRecord } from '../types.ts';
 import { toActivity, toEnv, toNode } from '../sqlite/rows.ts';
 import type { Db, Queryable } from './db.ts';
+import type { PgEvents } from './events.ts';
 import { fence } from './lease.ts';
 import { ownedPage } from './owned-page.ts';
 import { ENV_QUOTA_LOCK, insertTags, lockOwner } from './templates.ts';
@@ -18,9 +20,9 @@ function lastById<T extends { id: string }>(xs: T[]): T[] {
 }
 
 export class PgEnvs {
-  constructor(private readonly db: Db) {}
+  constructor(private readonly db: Db, private readonly events: PgEvents) {}
 
-  async insertWithNodes(e: EnvRecord, nodes: NodeRecord[], activities: ActivityRecord[], quota: number): Promise<{ envId: string; created: boolean } | 'quota'> {
+  async insertWithNodes(e: EnvRecord, nodes: NodeRecord[], activities: ActivityRecord[], quota: number, events: readonly EventDraft[]): Promise<{ envId: string; created: boolean } | 'quota'> {
     const stray = [...nodes, ...activities].find((x) => x.envId !== e.id);
     if (stray) throw new RangeError(`insertEnvWithNodes: ${stray.id} belongs to ${stray.envId}, not to ${e.id}`);
     try {
@@ -38,6 +40,7 @@ export class PgEnvs {
         await insertTags(c, 'compute_env_tags', 'env_id', e.id, e.tags);
         await writeNodes(c, nodes);
         await writeActivities(c, activities);
+        await this.events.write(c, events);
         return { envId: e.id, created: true };
       });
     } catch (err) {
@@ -118,6 +121,7 @@ export class PgEnvs {
           n AS (DELETE FROM compute_nodes WHERE env_id = ANY($1::text[]))
           DELETE FROM compute_envs WHERE id = ANY($1::text[])`, [b.deleteEnvs]);
       }
+      await this.events.write(c, b.events ?? []);
     });
   }
 

@@ -2,6 +2,7 @@
 // replicas sharing one database: jobs, tasks and instances here; the scheduler's batch writes in
 // batch.ts; envs, templates, the lease, the command queue, the request limits and the registry of
 // replicas in their own modules over the same pool. No record is cached: other processes write the same rows.
+import type { EventDraft } from '../../domain/events.ts';
 import type { State } from '../../domain/states.ts';
 import { silentLogger, type Logger } from '../../lib/logger.ts';
 import type { CommandRecord, CommandResult, Lease, NewCommand, ReplicaRecord } from '../coordination.ts';
@@ -114,11 +115,11 @@ export class PgStore implements Store {
     this.db = new Db(url, opts.poolSize ?? 10, logger, secrets);
     this.lease = new PgLeadership(this.db);
     this.commands = new PgCommands(this.db, url, logger, secrets);
-    this.envs = new PgEnvs(this.db);
     this.templates = new PgTemplates(this.db);
     this.limits = new PgLimits(this.db);
     this.replicas = new PgReplicas(this.db);
     this.events = new PgEvents(this.db, opts.eventsKept);
+    this.envs = new PgEnvs(this.db, this.events);
     // connection losses, a full disk, a read-only server, contention: StoreUnavailable from every method
     guardStore(this, secrets);
   }
@@ -332,9 +333,9 @@ export class PgStore implements Store {
   // ------------------------------------------------------------------ compute environments (envs.ts)
 
   async insertEnvWithNodes(
-    env: EnvRecord, nodes: NodeRecord[], activities: ActivityRecord[], quota: number,
+    env: EnvRecord, nodes: NodeRecord[], activities: ActivityRecord[], quota: number, events: EventDraft[] = [],
   ): Promise<{ envId: string; created: boolean } | 'quota'> {
-    return this.envs.insertWithNodes(env, nodes, activities, quota);
+    return this.envs.insertWithNodes(env, nodes, activities, quota, events);
   }
   async getEnvByClientToken(account: string, region: string, clientToken: string): Promise<EnvRecord | undefined> {
     return this.envs.byToken(account, region, clientToken);

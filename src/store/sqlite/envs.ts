@@ -1,16 +1,18 @@
 // Compute environments, their nodes and activities on SQLite. CreateComputeEnv is one transaction
 // (insertEnvWithNodes): client token lookup, quota, env, nodes, activities; the unique index on
 // (account, region, client_token) backs the lookup up. applyEnvBatch is fenced when given an epoch.
+import type { EventDraft } from '../../domain/events.ts';
 import type { ActivityRecord, EnvBatch, EnvFilter, EnvRecord, NodeRecord } from '../types.ts';
 import { marks, type Conn, type Row } from './connection.ts';
+import type { SqliteEvents } from './events.ts';
 import type { SqliteLeadership } from './lease.ts';
 import { ownedPage } from './owned-page.ts';
 import { toActivity, toEnv, toNode } from './rows.ts';
 
 export class SqliteEnvs {
-  constructor(private readonly c: Conn, private readonly lease: SqliteLeadership) {}
+  constructor(private readonly c: Conn, private readonly lease: SqliteLeadership, private readonly events: SqliteEvents) {}
 
-  insertWithNodes(e: EnvRecord, nodes: NodeRecord[], activities: ActivityRecord[], quota: number): { envId: string; created: boolean } | 'quota' {
+  insertWithNodes(e: EnvRecord, nodes: NodeRecord[], activities: ActivityRecord[], quota: number, events: readonly EventDraft[]): { envId: string; created: boolean } | 'quota' {
     const stray = [...nodes, ...activities].find((x) => x.envId !== e.id);
     if (stray) throw new RangeError(`insertEnvWithNodes: ${stray.id} belongs to ${stray.envId}, not to ${e.id}`);
     return this.c.write(() => {
@@ -28,6 +30,7 @@ export class SqliteEnvs {
       for (const g of e.tags) tag.run(e.id, g.Key, g.Value);
       this.writeNodes(nodes);
       this.writeActivities(activities);
+      this.events.write(events);
       return { envId: e.id, created: true };
     });
   }
@@ -94,6 +97,7 @@ export class SqliteEnvs {
         this.c.sql('DELETE FROM compute_envs WHERE id=?').run(id);
         this.c.sql('DELETE FROM compute_nodes WHERE env_id=?').run(id);
       }
+      this.events.write(b.events ?? []);
     });
   }
 

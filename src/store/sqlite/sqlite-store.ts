@@ -3,6 +3,7 @@
 // over the same connection.
 // Durability: WAL + synchronous=NORMAL survives a kill -9 of the service (every commit is in the WAL
 // before the call returns); only an OS crash may lose the last commits.
+import type { EventDraft } from '../../domain/events.ts';
 import type { State } from '../../domain/states.ts';
 import type { CommandRecord, CommandResult, Lease, NewCommand, ReplicaRecord } from '../coordination.ts';
 import { MemoryLimits } from '../memory-limits.ts';
@@ -84,10 +85,10 @@ export class SqliteStore implements Store {
     this.c = new Conn(file);
     this.lease = new SqliteLeadership(this.c);
     this.commands = new SqliteCommands(this.c, this.lease);
-    this.envs = new SqliteEnvs(this.c, this.lease);
+    this.events = new SqliteEvents(this.c, opts.eventsKept);
+    this.envs = new SqliteEnvs(this.c, this.lease, this.events);
     this.templates = new SqliteTemplates(this.c);
     this.replicas = new SqliteReplicas(this.c);
-    this.events = new SqliteEvents(this.c, opts.eventsKept);
     this.jobRecords = (opts.cacheJobRecords ?? true) ? new JobCache(RECORDS_CACHED) : undefined;
     // SQLite's full, read-only, I/O and busy errors leave every public method as StoreUnavailable
     guardStore(this, file);
@@ -367,9 +368,9 @@ export class SqliteStore implements Store {
   // ------------------------------------------------------------------ compute environments (envs.ts)
 
   async insertEnvWithNodes(
-    env: EnvRecord, nodes: NodeRecord[], activities: ActivityRecord[], quota: number,
+    env: EnvRecord, nodes: NodeRecord[], activities: ActivityRecord[], quota: number, events: EventDraft[] = [],
   ): Promise<{ envId: string; created: boolean } | 'quota'> {
-    return this.envs.insertWithNodes(env, nodes, activities, quota);
+    return this.envs.insertWithNodes(env, nodes, activities, quota, events);
   }
   async getEnvByClientToken(account: string, region: string, clientToken: string): Promise<EnvRecord | undefined> {
     return this.envs.byToken(account, region, clientToken);
