@@ -1,28 +1,17 @@
 // The scheduler's write path on PostgreSQL (applyBatch) and the monitor's samples: each table's rows of
 // a batch in one sub-statement (INSERT … SELECT FROM unnest(arrays) ON CONFLICT … DO UPDATE, or UPDATE …
 // FROM unnest), and the four tables of a batch in ONE statement (one round trip), as named statements
-// prepared once per connection. A batch of rows alone (the scheduler's usual one) is that statement
-// with its fence in it, run on its own (no BEGIN, fence, COMMIT round trips): see fencedRows. A batch
-// that names one row twice keeps the last (as writing them one after the other would). The columns go
-// as array literals built here (cheaper than node-postgres's generic array serialisation, which showed
-// in the batch's profile).
+// prepared once per connection. A batch of rows and events alone (the scheduler's usual one) is that
+// statement with its fence and its events' numbering (events.ts) in it, run on its own (no BEGIN,
+// fence, COMMIT round trips): see fencedRows. A batch that names one row twice keeps the last (as
+// writing them one after the other would). The columns go as array literals (arrays.ts).
+import { arrayLiteral } from './arrays.ts';
+import { eventStatements, eventValues } from './events.ts';
 import type { AttemptRecord, InstanceRecord, JobRecord, SampleRecord, TaskRecord, WriteBatch } from '../types.ts';
 import { FencedError } from '../errors.ts';
 import type { Queryable } from './db.ts';
 import { deleteIn, refuseIn } from './commands.ts';
 
-/** A PostgreSQL array literal of `values` (each element quoted, backslash and `"` escaped; null as NULL). */
-export function arrayLiteral(values: readonly (string | number | null)[]): string {
-  let out = '{';
-  for (let i = 0; i < values.length; i++) {
-    const v = values[i];
-    if (i > 0) out += ',';
-    if (v === null || v === undefined) out += 'NULL';
-    else if (typeof v === 'number') out += String(v);
-    else out += `"${v.replace(/[\\"]/g, '\\$&')}"`;
-  }
-  return out + '}';
-}
 
 /** The column `f` of every row, as an array literal. */
 function col<T>(rows: T[], f: (x: T) => string | number | null): string {
@@ -106,6 +95,14 @@ const FENCED_BATCH = `WITH f AS (SELECT holder, epoch FROM leadership WHERE id =
   ${subStatements('EXISTS (SELECT 1 FROM ok)')}
   SELECT holder, epoch FROM f`;
 
+// the same with the batch's events ($43–$50): numbered from event_seq within the statement (its row
+// lock is held until the statement commits, as in a transaction), only when the fence holds
+const FENCED_BATCH_EVENTS = `WITH f AS (SELECT holder, epoch FROM leadership WHERE id = 1 FOR SHARE),
+  ok AS (SELECT 1 FROM f WHERE f.holder <> '' AND f.epoch = $42::bigint),
+  ${subStatements('EXISTS (SELECT 1 FROM ok)')},
+  ${eventStatements(42, 'EXISTS (SELECT 1 FROM ok)')}
+  SELECT holder, epoch FROM f`;
+
 /** The four writes as CTEs i, a, t, j (parameters $1–$41), each only when `guard` holds. */
 function subStatements(guard: string): string {
   const where = guard === '' ? '' : ` WHERE ${guard}`;
@@ -139,21 +136,23 @@ async function writeRows(c: Queryable, b: WriteBatch): Promise<void> {
   if (!none) await c.query({ name: 'ob_write_batch', text: WRITE_BATCH, values });
 }
 
-/** The batch has rows of jobs, tasks, instances and attempts only (no samples, no commands). */
-export function rowsOnly(b: WriteBatch): boolean {
-  return !b.samples?.length && !b.completedCommands?.length && !b.refusedCommands?.length && !b.events?.length;
+/** The batch has rows of jobs, tasks, instances and attempts and events only (no samples, no
+ *  commands), and a fence when it has events: one statement writes it (fencedRows). */
+export function rowsOnly(b: WriteBatch, epoch: number | undefined): boolean {
+  return !b.samples?.length && !b.completedCommands?.length && !b.refusedCommands?.length && (epoch !== undefined || !b.events?.length);
 }
 
 /**
- * A batch of rows alone (rowsOnly) in one statement on its own (its own transaction), fenced by
+ * A batch of rows and events (rowsOnly) in one statement on its own (its own transaction), fenced by
  * `epoch` inside it as fence() would be inside a transaction: FencedError, and nothing written, unless
- * the lease row has that epoch when the statement holds it. No epoch: written unfenced.
+ * the lease row has that epoch when the statement holds it. No epoch (no events then): written unfenced.
  */
-export async function fencedRows(q: Queryable, b: WriteBatch, epoch: number | undefined): Promise<void> {
+export async function fencedRows(q: Queryable, b: WriteBatch, epoch: number | undefined, eventsKept: number): Promise<void> {
   if (epoch === undefined) return writeRows(q, b);
-  const r = await q.query<{ holder: string; epoch: number }>({
-    name: 'ob_fenced_batch', text: FENCED_BATCH, values: [...rowValues(b).values, epoch],
-  });
+  const events = b.events?.length ? b.events : undefined;
+  const r = await q.query<{ holder: string; epoch: number }>(events
+    ? { name: 'ob_fenced_batch_events', text: FENCED_BATCH_EVENTS, values: [...rowValues(b).values, epoch, ...eventValues(events, eventsKept)] }
+    : { name: 'ob_fenced_batch', text: FENCED_BATCH, values: [...rowValues(b).values, epoch] });
   const row = r.rows[0];
   const current = row === undefined || row.holder === '' ? undefined : row;
   if (current?.epoch !== epoch) throw new FencedError('applyBatch', epoch, current?.epoch, current?.holder);

@@ -272,8 +272,8 @@ export class PgStore implements Store {
 
   // the scheduler always passes its lease's epoch; without one the write is unfenced (tests, tools)
   async applyBatch(b: WriteBatch, epoch?: number): Promise<void> {
-    // the scheduler's usual batch (rows alone): one statement with its fence in it (batch.ts)
-    if (rowsOnly(b)) return fencedRows(this.db, b, epoch);
+    // the scheduler's usual batch (rows and events): one statement with its fence in it (batch.ts)
+    if (rowsOnly(b, epoch)) return fencedRows(this.db, b, epoch, this.events.kept);
     await this.db.write(async (c) => {
       await fence(c, epoch, 'applyBatch');
       await writeBatch(c, b);
