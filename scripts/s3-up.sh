@@ -179,7 +179,15 @@ if [ ! -f "$DIR/osd/ceph-0/whoami" ]; then
   ceph-osd "${C[@]}" -i 0 --mkfs --osd-uuid "$uuid" >/dev/null 2>"$DIR/log/osd-mkfs.err" \
     || { cat "$DIR/log/osd-mkfs.err" >&2; die "ceph-osd --mkfs failed"; }
 fi
-if ! running "$RUN/osd.0.pid"; then say "starting ceph-osd"; ceph-osd "${C[@]}" -i 0 2>>"$DIR/log/daemons.err"; fi
+# On a busy machine a just-started OSD can ask the monitor before it knows the cluster's fsid ("wrong
+# fsid", then it exits at init): it is started again, at most three times.
+for try in 1 2 3; do
+  running "$RUN/osd.0.pid" && break
+  say "starting ceph-osd (try $try)"
+  ceph-osd "${C[@]}" -i 0 2>>"$DIR/log/daemons.err" && break
+  [ "$try" = 3 ] && { tail -5 "$DIR/log/osd.0.log" >&2; die "ceph-osd exited at start three times"; }
+  sleep 2
+done
 ok=0
 for _ in $(seq 200); do ceph "${C[@]}" osd stat 2>/dev/null | grep -q '1 up' && { ok=1; break; }; sleep 0.3; done
 [ "$ok" = 1 ] || { tail -20 "$DIR/log/osd.0.log" >&2; die "ceph-osd did not come up"; }
