@@ -31,6 +31,7 @@ describe.skipIf(why !== '')('the console in Chromium', () => {
   let page: Any;
   let finished: string;
   let running: string;
+  let big: string;
 
   beforeAll(async () => {
     srv = await startServer({ slots: 4 });
@@ -41,15 +42,19 @@ describe.skipIf(why !== '')('the console in Chromium', () => {
     const b = { ...job.Job.Tasks[0]!, TaskName: 'B', TaskInstanceNum: 2, Application: { DeliveryForm: 'LOCAL', Command: 'echo never' } };
     finished = (await c.SubmitJob!({ ...job, Job: { ...job.Job, Tasks: [...job.Job.Tasks, b], Dependences: [{ StartTask: 'A', EndTask: 'B' }] } })).JobId;
     running = (await c.SubmitJob!(simpleJob('sleep 120', {}, { JobName: 'console-running' }))).JobId;
+    // a million instances waiting behind a task that sleeps: the grid must page, never read them all
+    const prep = simpleJob('sleep 120', { TaskName: 'prep' }, { JobName: 'console-big' });
+    const fan = { ...prep.Job.Tasks[0]!, TaskName: 'fanout', TaskInstanceNum: 1_000_000, Application: { DeliveryForm: 'LOCAL', Command: 'true' } };
+    big = (await c.SubmitJob!({ ...prep, Job: { ...prep.Job, Tasks: [...prep.Job.Tasks, fan], Dependences: [{ StartTask: 'prep', EndTask: 'fanout' }] } })).JobId;
     await waitJobDone(c, finished);
-    await waitFor(async () => (await c.DescribeJob!({ JobId: running })).JobState === 'RUNNING', 'the sleeping job to run');
+    for (const j of [running, big]) await waitFor(async () => (await c.DescribeJob!({ JobId: j })).JobState === 'RUNNING', 'the sleeping jobs to run');
     browser = await playwright.chromium.launch({ executablePath: CHROMIUM, args: FLAGS, headless: true });
     page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
   }, 90_000);
 
   afterAll(async () => {
     await browser?.close();
-    if (running) await c?.TerminateJob!({ JobId: running }).catch(() => undefined);
+    for (const j of [running, big]) if (j) await c?.TerminateJob!({ JobId: j }).catch(() => undefined);
     await srv?.stop();
   });
 
@@ -70,7 +75,7 @@ describe.skipIf(why !== '')('the console in Chromium', () => {
   it('lists the running job as active and the finished one as finished, with counts per state', async () => {
     await page.waitForSelector(`tr[data-job="${running}"]`);
     expect(await page.$(`tr[data-job="${finished}"]`)).toBeNull();
-    await page.waitForSelector('.counts button[data-state="RUNNING"]:has-text("1")');
+    await page.waitForSelector('.counts button[data-state="RUNNING"]:has-text("2")');
     await page.click('#tab-finished');
     await page.waitForSelector(`tr[data-job="${finished}"]`);
     expect(await page.textContent(`tr[data-job="${finished}"]`)).toContain('FAILED');
@@ -112,5 +117,22 @@ describe.skipIf(why !== '')('the console in Chromium', () => {
     expect(await page.evaluate('location.hash')).toContain('stream=STDERR');
     await page.keyboard.press('Escape');
     await page.waitForSelector('#drawer[hidden]', { state: 'attached' });
+  });
+
+  it('draws the grid of a 1,000,000-instance task from a few pages, aggregated, then zooms in to single instances', async () => {
+    await page.goto(`${srv.url}/console/#/jobs/${big}?task=fanout`);
+    await page.waitForSelector('#grid-canvas[data-total="1000000"]');
+    expect(Number(await page.getAttribute('#grid-canvas', 'data-block'))).toBeGreaterThan(1);
+    // what is in view is read page by page, at most 20 pages (of 1,000 instances) for one view
+    await page.waitForSelector('#grid-more:not([hidden])');
+    expect(Number(await page.getAttribute('#grid-canvas', 'data-loaded-pages'))).toBe(20);
+    await page.focus('#grid-canvas');
+    for (let i = 0; i < 3; i++) await page.keyboard.press('+');
+    await page.waitForSelector('#grid-canvas[data-block="1"]');
+    await page.waitForSelector('#grid-info:has-text("instance 0: PENDING")');
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('#no-attempts');
+    expect(await page.textContent('#drawer-title')).toContain('fanout · instance 0');
+    await page.keyboard.press('Escape');
   });
 });
