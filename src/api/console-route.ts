@@ -30,9 +30,13 @@ function asset(body: Buffer | string, type: string): Asset {
   return { body: b, type, etag: `"${createHash('sha256').update(b).digest('base64url').slice(0, 27)}"` };
 }
 
+/** Builds under way in this process (esbuild's service is stopped when the last one ends). */
+let building = 0;
+
 /** Bundles console/src/main.ts and console/src/app.css (minified) and reads index.html. */
 export async function buildConsole(dir = CONSOLE_DIR): Promise<Assets> {
   const esbuild = await import('esbuild');
+  building++;
   try {
     const common = { bundle: true, minify: true, write: false, logLevel: 'silent', legalComments: 'none' } as const;
     const [js, css, html] = await Promise.all([
@@ -48,7 +52,7 @@ export async function buildConsole(dir = CONSOLE_DIR): Promise<Assets> {
     };
   } finally {
     // the bundler's service process is not needed once the files are built
-    await esbuild.stop();
+    if (--building === 0) await esbuild.stop();
   }
 }
 
