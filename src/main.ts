@@ -334,7 +334,7 @@ export async function start(cfg: Config, opts: { clock?: Clock; logger?: Logger 
   });
   let ready = false;
   const server: FastifyInstance = buildServer({
-    pipeline, maxBodyBytes: cfg.maxBodyBytes, logger, health: () => ready, events: { reader: new EventReader(store) },
+    pipeline, maxBodyBytes: cfg.maxBodyBytes, logger, health: () => ready, events: { reader: new EventReader(store) }, console: true,
     status: async () => ({ ...(await replica.status()), replicas: await directory.list() }),
     ...(metrics ? { metrics: () => metrics.scrape() } : {}),
     ...(internalKey === undefined ? {} : { internal: { key: internalKey, logs: local.logs, now: () => clock.now(), logger: logger.child({ component: 'internal-api' }) } }),

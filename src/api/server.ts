@@ -1,6 +1,6 @@
 // HTTP transport (Fastify): raw bodies for signature checks, every API answer through the pipeline,
-// /healthz for readiness, /metrics (Prometheus) and the internal API between replicas (internal.ts)
-// when given. Even transport-level failures (oversized body, bad method) answer in the Tencent envelope so that SDKs
+// /healthz for readiness, /metrics (Prometheus), the web console's files at /console/ (console-route.ts)
+// and the internal API between replicas (internal.ts) when given. Even transport-level failures (oversized body, bad method) answer in the Tencent envelope so that SDKs
 // surface a code instead of an HTTP error.
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
@@ -8,6 +8,7 @@ import { apiError, ERROR_CATALOG, isApiError, type CatalogEntry } from '../domai
 import { registerInternalApi, type InternalApiOptions } from './internal.ts';
 import { errorBody, type Pipeline } from './pipeline.ts';
 import { registerEventsRoute, type EventsRouteOptions } from './events-route.ts';
+import { registerConsoleRoute } from './console-route.ts';
 import type { Logger } from '../lib/logger.ts';
 
 export interface ServerOptions {
@@ -24,6 +25,8 @@ export interface ServerOptions {
   events?: EventsRouteOptions;
   /** The Prometheus text of GET /metrics; undefined: /metrics is not served (404 as any unknown path). */
   metrics?: () => Promise<{ contentType: string; body: string }>;
+  /** Serve the web console at /console/ (console-route.ts); off unless true. */
+  console?: boolean;
 }
 
 export function buildServer(o: ServerOptions): FastifyInstance {
@@ -87,6 +90,7 @@ export function buildServer(o: ServerOptions): FastifyInstance {
     });
   }
   if (o.internal) registerInternalApi(app, o.internal);
+  if (o.console) registerConsoleRoute(app, o.logger);
   if (o.events) registerEventsRoute(app, o.pipeline, o.events, o.logger, (reply, headers, e) => send(reply, headers, e, o.logger));
   app.setNotFoundHandler((req, reply) => {
     const headers = req.headers as Record<string, string | undefined>;

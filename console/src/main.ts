@@ -1,0 +1,60 @@
+// The console's entry point: shows the sign-in page until a key is kept, then routes the hash to a
+// page (jobs list, job page). A page of the same kind is updated in place when only its query changes
+// (a task selected, a filter set), so that the DAG and the grid are not fetched again.
+import { credentials, forgetCredentials } from './api.ts';
+import { clear, h } from './dom.ts';
+import { jobPage } from './job.ts';
+import { jobsPage } from './jobs.ts';
+import { currentRoute, go, type Route } from './router.ts';
+import { signInPage } from './signin.ts';
+
+export interface Page {
+  el: HTMLElement;
+  /** The route changed but the page's key did not. */
+  update(r: Route): void;
+  dispose?(): void;
+}
+
+const app = document.getElementById('app')!;
+const who = document.getElementById('who')!;
+const nav = document.getElementById('nav')!;
+let current: { key: string; page: Page } | undefined;
+
+function drop(): void {
+  current?.page.dispose?.();
+  current = undefined;
+}
+
+function render(): void {
+  const c = credentials();
+  if (!c) {
+    drop();
+    clear(who);
+    clear(nav);
+    clear(app, signInPage(() => {
+      if (!location.hash || location.hash === '#/') go('#/jobs', true);
+      render();
+    }));
+    return;
+  }
+  clear(who, h('span', { class: 'muted' }, `${c.secretId.slice(0, 12)}… · ${c.region}`), ' ',
+    h('button', { type: 'button', id: 'sign-out', onclick: () => { forgetCredentials(); render(); } }, 'Sign out'));
+  clear(nav, h('a', { href: '#/jobs' }, 'Jobs'));
+  const r = currentRoute();
+  if (r.parts[0] !== 'jobs') {
+    go('#/jobs', true);
+    return;
+  }
+  const key = r.parts[1] === undefined ? 'jobs' : `job:${r.parts[1]}`;
+  if (current?.key === key) {
+    current.page.update(r);
+    return;
+  }
+  drop();
+  const page = r.parts[1] === undefined ? jobsPage(r) : jobPage(r.parts[1], r);
+  current = { key, page };
+  clear(app, page.el);
+}
+
+window.addEventListener('hashchange', render);
+render();

@@ -1,0 +1,138 @@
+// The web console (/console/) in a real browser: Chromium (/usr/bin/chromium, Debian package chromium,
+// scripts/chromium-up.sh) driven by playwright-core against a real server. Signs in (a wrong key first:
+// the API's AuthFailure shows as it comes), finds a running job on the Active tab and a finished one on
+// the Finished tab, opens the finished job's DAG (a task that never started is drawn too), filters its
+// grid to the FAILED instance, opens it from the canvas and reads attempt 1's stderr in the drawer.
+// Without playwright-core or Chromium the file is skipped, saying why.
+import fs from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SECRET_ID, SECRET_KEY, simpleJob, startServer, waitFor, waitJobDone, type BatchClient, type TestServer } from '../helpers/server.ts';
+
+const CHROMIUM = '/usr/bin/chromium';
+const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Any = any;
+let playwright: Any;
+let why = '';
+try {
+  const name = 'playwright-core';
+  playwright = await import(/* @vite-ignore */ name);
+} catch {
+  why = 'the npm package playwright-core is not installed';
+}
+if (!why && !fs.existsSync(CHROMIUM)) why = `${CHROMIUM} is missing (run scripts/chromium-up.sh)`;
+if (why) console.warn(`test/e2e/console.test.ts is skipped: ${why}`);
+
+describe.skipIf(why !== '')('the console in Chromium', () => {
+  let srv: TestServer;
+  let c: BatchClient;
+  let browser: Any;
+  let page: Any;
+  let finished: string;
+  let running: string;
+  let big: string;
+
+  beforeAll(async () => {
+    srv = await startServer({ slots: 4 });
+    c = srv.client();
+    // A: three instances, index 1 fails with a line on stderr; B depends on A and so never starts
+    const job = simpleJob('if [ "$BATCH_TASK_INSTANCE_INDEX" = 1 ]; then echo "oops from instance 1" >&2; exit 3; fi; echo fine',
+      { TaskName: 'A', TaskInstanceNum: 3 }, { JobName: 'console-dag' });
+    const b = { ...job.Job.Tasks[0]!, TaskName: 'B', TaskInstanceNum: 2, Application: { DeliveryForm: 'LOCAL', Command: 'echo never' } };
+    finished = (await c.SubmitJob!({ ...job, Job: { ...job.Job, Tasks: [...job.Job.Tasks, b], Dependences: [{ StartTask: 'A', EndTask: 'B' }] } })).JobId;
+    running = (await c.SubmitJob!(simpleJob('sleep 120', {}, { JobName: 'console-running' }))).JobId;
+    // a million instances waiting behind a task that sleeps: the grid must page, never read them all
+    const prep = simpleJob('sleep 120', { TaskName: 'prep' }, { JobName: 'console-big' });
+    const fan = { ...prep.Job.Tasks[0]!, TaskName: 'fanout', TaskInstanceNum: 1_000_000, Application: { DeliveryForm: 'LOCAL', Command: 'true' } };
+    big = (await c.SubmitJob!({ ...prep, Job: { ...prep.Job, Tasks: [...prep.Job.Tasks, fan], Dependences: [{ StartTask: 'prep', EndTask: 'fanout' }] } })).JobId;
+    await waitJobDone(c, finished);
+    for (const j of [running, big]) await waitFor(async () => (await c.DescribeJob!({ JobId: j })).JobState === 'RUNNING', 'the sleeping jobs to run');
+    browser = await playwright.chromium.launch({ executablePath: CHROMIUM, args: FLAGS, headless: true });
+    page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
+  }, 90_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    for (const j of [running, big]) if (j) await c?.TerminateJob!({ JobId: j }).catch(() => undefined);
+    await srv?.stop();
+  });
+
+  it('signs in: a wrong key shows the API error, the right one shows the jobs', async () => {
+    await page.goto(`${srv.url}/console/`);
+    await page.fill('#secret-id', SECRET_ID);
+    await page.fill('#secret-key', 'not-the-key');
+    await page.click('form.signin button[type=submit]');
+    await page.waitForSelector('#signin-error:has-text("AuthFailure.SignatureFailure")');
+    expect(await page.textContent('#signin-error')).toMatch(/RequestId/);
+    await page.fill('#secret-key', SECRET_KEY);
+    await page.click('form.signin button[type=submit]');
+    await page.waitForSelector('#jobs-title');
+    expect(await page.evaluate('location.hash')).toBe('#/jobs');
+    expect(await page.evaluate("JSON.parse(sessionStorage.getItem('openbatch.console.credentials')).secretId")).toBe(SECRET_ID);
+  });
+
+  it('lists the running job as active and the finished one as finished, with counts per state', async () => {
+    await page.waitForSelector(`tr[data-job="${running}"]`);
+    expect(await page.$(`tr[data-job="${finished}"]`)).toBeNull();
+    await page.waitForSelector('.counts button[data-state="RUNNING"]:has-text("2")');
+    await page.click('#tab-finished');
+    await page.waitForSelector(`tr[data-job="${finished}"]`);
+    expect(await page.textContent(`tr[data-job="${finished}"]`)).toContain('FAILED');
+    expect(await page.$(`tr[data-job="${running}"]`)).toBeNull();
+    await page.waitForSelector('.counts button[data-state="FAILED"]:has-text("1")');
+    // the name filter goes to the server (job-name): nothing matches another name
+    await page.fill('#f-name', 'no-such-name');
+    await page.click('form.filters button[type=submit]');
+    await page.waitForSelector('#no-jobs');
+    expect(await page.evaluate('location.hash')).toContain('name=no-such-name');
+    await page.fill('#f-name', 'console-dag');
+    await page.click('form.filters button[type=submit]');
+    await page.waitForSelector(`tr[data-job="${finished}"]`);
+  });
+
+  it('opens the DAG of the finished job, the task that never started included', async () => {
+    await page.click(`tr[data-job="${finished}"] a`);
+    await page.waitForSelector('#dag g.node[data-task="A"][data-state="FAILED"]');
+    await page.waitForSelector('#dag g.node[data-task="B"]');
+    expect(await page.$$eval('#dag path.edge', (els: unknown[]) => els.length)).toBe(1);
+    await page.waitForSelector('#dag g.node[data-task="A"]:has-text("2/3 ok · 1 failed")');
+    expect(await page.evaluate('location.hash')).toBe(`#/jobs/${finished}`);
+  });
+
+  it('opens the failed instance from the grid and reads attempt 1\'s stderr', async () => {
+    await page.focus('#dag g.node[data-task="A"]');
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('#grid-canvas[data-total="3"]');
+    await page.click('#task-counts button[data-state="FAILED"]');
+    await page.waitForSelector('#grid-canvas[data-total="1"]');
+    await page.click('#grid-canvas', { position: { x: 5, y: 5 } });
+    await page.waitForSelector('#drawer:not([hidden]) #attempts tr[data-attempt="1"]');
+    expect(await page.textContent('#drawer-title')).toContain('instance 1');
+    expect(await page.textContent('#attempts tr[data-attempt="1"]')).toContain('3');
+    await page.click('#log-1-stderr');
+    await page.waitForSelector('#log-info:has-text("the whole log")');
+    expect(await page.textContent('#log')).toBe('oops from instance 1\n');
+    expect(await page.evaluate('location.hash')).toContain('instance=1');
+    expect(await page.evaluate('location.hash')).toContain('stream=STDERR');
+    await page.keyboard.press('Escape');
+    await page.waitForSelector('#drawer[hidden]', { state: 'attached' });
+  });
+
+  it('draws the grid of a 1,000,000-instance task from a few pages, aggregated, then zooms in to single instances', async () => {
+    await page.goto(`${srv.url}/console/#/jobs/${big}?task=fanout`);
+    await page.waitForSelector('#grid-canvas[data-total="1000000"]');
+    expect(Number(await page.getAttribute('#grid-canvas', 'data-block'))).toBeGreaterThan(1);
+    // what is in view is read page by page, at most 20 pages (of 1,000 instances) for one view
+    await page.waitForSelector('#grid-more:not([hidden])');
+    expect(Number(await page.getAttribute('#grid-canvas', 'data-loaded-pages'))).toBe(20);
+    await page.focus('#grid-canvas');
+    for (let i = 0; i < 3; i++) await page.keyboard.press('+');
+    await page.waitForSelector('#grid-canvas[data-block="1"]');
+    await page.waitForSelector('#grid-info:has-text("instance 0: PENDING")');
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('#no-attempts');
+    expect(await page.textContent('#drawer-title')).toContain('fanout · instance 0');
+    await page.keyboard.press('Escape');
+  });
+});
