@@ -1,9 +1,7 @@
 // The sign-in page: SecretId, SecretKey and Region, checked with one signed call (DescribeJobs Limit 1)
 // before they are kept in sessionStorage; a wrong key shows the API's error (AuthFailure.*) as it comes.
-// Where the browser cannot sign (crypto.subtle is missing outside secure contexts) it says so.
 import { callWith, errorText, saveCredentials } from './api.ts';
 import { h } from './dom.ts';
-import { tc3Available } from './tc3.ts';
 
 export function signInPage(onDone: () => void): HTMLElement {
   const id = h('input', { id: 'secret-id', name: 'secretId', autocomplete: 'username', required: true, spellcheck: 'false' });
@@ -18,11 +16,6 @@ export function signInPage(onDone: () => void): HTMLElement {
     h('label', { for: 'secret-key' }, 'SecretKey'), key,
     h('label', { for: 'region' }, 'Region'), region,
     submit, error);
-  if (!tc3Available()) {
-    submit.disabled = true;
-    error.textContent = 'This page cannot sign requests: the browser offers crypto.subtle (SHA-256, HMAC) only in secure contexts. ' +
-      `Open the console over https, or as http://localhost:${location.port || '80'}/console/ (an SSH tunnel works), instead of ${location.origin}.`;
-  }
   form.addEventListener('submit', (ev) => {
     ev.preventDefault();
     const c = { secretId: id.value.trim(), secretKey: key.value, region: region.value.trim() };
