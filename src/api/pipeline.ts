@@ -4,7 +4,7 @@
 // ApiError reaches the wire with its own code, StoreUnavailable is FailedOperation, anything else is
 // InternalError (logged, no stack).
 import { randomUUID } from 'node:crypto';
-import { authenticate, REPLAY_WINDOW_MS, replayedError, type IncomingRequest } from './auth.ts';
+import { authenticate, REPLAY_WINDOW_MS, replayedError, type AuthResult, type IncomingRequest } from './auth.ts';
 import { apiError, isApiError, StoreUnavailable, type ApiError, type StoreUnavailableKind } from '../domain/errors.ts';
 import { ACTION_NAMES, REQUESTS, type ActionName, type ResponseOf } from './models.ts';
 import { RateLimiter } from './ratelimit.ts';
@@ -52,21 +52,40 @@ export class Pipeline {
   /** Who may read the event stream (GET EVENTS_PATH): a request signed as the API's (TC3 or v1) with
    *  action StreamEvents; the same errors as an API call otherwise. */
   async authorizeStream(req: IncomingRequest): Promise<{ account: string; region: string }> {
+    const { auth, region } = await this.admit(req, {}, STREAM_ACTION);
+    return { account: auth.accountId, region };
+  }
+
+  /** What every signed request goes through: its signature (and v1 replay), its action (`only`: that
+   *  one alone, else any of ACTIONS; `seen.action` is set once known, for the request's metrics), its
+   *  version (required for API calls, optional for `only`), its region and the rate limit. */
+  private async admit(req: IncomingRequest, seen: { action?: string }, only?: string): Promise<{ auth: AuthResult; name: ActionName; region: string }> {
     const now = this.o.now();
     const auth = authenticate(req, this.o.lookup, now, { maxSkewSeconds: this.o.maxSkewSeconds });
     if (auth.replayKey !== undefined && !(await this.o.firstUse(auth.replayKey, now, REPLAY_WINDOW_MS))) throw replayedError();
-    if (auth.action !== STREAM_ACTION) {
-      throw apiError('InvalidAction', { action: auth.action ?? '', version: API_VERSION });
+    const action = auth.action;
+    seen.action = action;
+    if (only !== undefined) {
+      if (action !== only) throw apiError('InvalidAction', { action: action ?? '', version: API_VERSION });
+    } else {
+      if (action === undefined || action === '') {
+        throw apiError('MissingParameter', { detail: 'The action is missing: send the X-TC-Action header (TC3) or the Action parameter (v1).' });
+      }
+      if (!ACTIONS.has(action)) throw apiError('InvalidAction', { action, version: API_VERSION });
+      if (auth.version === undefined || auth.version === '') {
+        throw apiError('MissingParameter', { detail: 'The API version is missing: send the X-TC-Version header (TC3) or the Version parameter (v1) with 2017-03-12.' });
+      }
     }
     if (auth.version !== undefined && auth.version !== '' && auth.version !== API_VERSION) {
       throw apiError('NoSuchVersion', { version: auth.version, supported: API_VERSION });
     }
     const region = auth.region ?? this.o.defaultRegion;
     if (!isKnownRegion(region)) throw apiError('UnsupportedRegion', { region });
-    if (!(await this.o.rateLimiter.tryTake(STREAM_ACTION, auth.accountId, region))) {
-      throw apiError('RequestLimitExceeded', { action: STREAM_ACTION, limit: String(this.o.rateLimiter.limitOf(STREAM_ACTION)) });
+    const name = action as ActionName;
+    if (!(await this.o.rateLimiter.tryTake(name, auth.accountId, region))) {
+      throw apiError('RequestLimitExceeded', { action: name, limit: String(this.o.rateLimiter.limitOf(name)) });
     }
-    return { account: auth.accountId, region };
+    return { auth, name, region };
   }
 
   async handle(req: IncomingRequest): Promise<Answer> {
@@ -78,32 +97,9 @@ export class Pipeline {
       'x-tc-requestid': requestId,
     };
     if (traceId) headers['x-tc-traceid'] = traceId;
-    let action: string | undefined;
+    const seen: { action?: string } = {};
     try {
-      const now = this.o.now();
-      const auth = authenticate(req, this.o.lookup, now, { maxSkewSeconds: this.o.maxSkewSeconds });
-      if (auth.replayKey !== undefined && !(await this.o.firstUse(auth.replayKey, now, REPLAY_WINDOW_MS))) throw replayedError();
-      action = auth.action;
-      if (action === undefined || action === '') {
-        throw apiError('MissingParameter', { detail: 'The action is missing: send the X-TC-Action header (TC3) or the Action parameter (v1).' });
-      }
-      if (!ACTIONS.has(action)) {
-        throw apiError('InvalidAction', { action, version: API_VERSION });
-      }
-      if (auth.version === undefined || auth.version === '') {
-        throw apiError('MissingParameter', { detail: 'The API version is missing: send the X-TC-Version header (TC3) or the Version parameter (v1) with 2017-03-12.' });
-      }
-      if (auth.version !== API_VERSION) {
-        throw apiError('NoSuchVersion', { version: auth.version, supported: API_VERSION });
-      }
-      const region = auth.region ?? this.o.defaultRegion;
-      if (!isKnownRegion(region)) {
-        throw apiError('UnsupportedRegion', { region });
-      }
-      const name = action as ActionName;
-      if (!(await this.o.rateLimiter.tryTake(name, auth.accountId, region))) {
-        throw apiError('RequestLimitExceeded', { action: name, limit: String(this.o.rateLimiter.limitOf(name)) });
-      }
+      const { auth, name, region } = await this.admit(req, seen);
       const extension = EXTENSIONS.has(name);
       const schema = extension ? EXTENSION_REQUESTS[name as unknown as ExtensionName] : REQUESTS[name];
       let params: unknown;
@@ -129,11 +125,11 @@ export class Pipeline {
       // RequestId goes last, as Tencent sends it; spliced into the JSON rather than copied into a new object
       const json = JSON.stringify(result);
       const body = json === '{}' ? `{"Response":{"RequestId":"${requestId}"}}` : `{"Response":${json.slice(0, -1)},"RequestId":"${requestId}"}}`;
-      this.observed(action, 'OK', t0);
+      this.observed(name, 'OK', t0);
       return { body, headers };
     } catch (e) {
-      const err = answerError(e, requestId, action, this.o.logger);
-      this.observed(action, err.code, t0);
+      const err = answerError(e, requestId, seen.action, this.o.logger);
+      this.observed(seen.action, err.code, t0);
       return { body: envelopeOf(err, requestId), headers };
     }
   }
