@@ -16,16 +16,14 @@ const KEEPALIVE_MS = 15_000;
 const UINT = /^(0|[1-9][0-9]{0,15})$/;
 
 export interface EventsRouteOptions {
+  /** The replica's reader: it polls the store for every stream (event-stream.ts). */
   reader: EventReader;
-  /** How often an idle stream looks for new events. */
-  pollMs?: number;
 }
 
 export function registerEventsRoute(
   app: FastifyInstance, pipeline: Pipeline, o: EventsRouteOptions, logger: Logger,
   refuse: (reply: FastifyReply, headers: Record<string, string | undefined>, e: unknown) => void,
 ): void {
-  const pollMs = o.pollMs ?? 250;
   app.get(EVENTS_PATH, async (req, reply) => {
     const url = req.raw.url ?? EVENTS_PATH;
     const q = url.indexOf('?');
@@ -91,7 +89,8 @@ export function registerEventsRoute(
         await write(': keepalive\n\n');
         lastWrite = Date.now();
       }
-      await sleep(pollMs);
+      // woken when the replica's reader sees a newer Seq; at least once a second (a closed stream ends)
+      await o.reader.waitFor(after, Math.min(1000, Math.max(1, KEEPALIVE_MS - (Date.now() - lastWrite))));
     }
   });
 }
