@@ -155,4 +155,42 @@ describe.skipIf(why !== '')('the console: environments, templates, timeline', ()
     expect(await page.textContent('#templates-pager')).toContain('1 template(s)');
     await shot('templates');
   });
+
+  it('the job page: DAG, grid and timeline, a bar per task and per instance with its node; the drawer with a log', async () => {
+    await page.goto(`${srv.url}/console/#/jobs/${jobId}?task=A`);
+    await page.waitForSelector('#grid-canvas[data-total="3"]');
+    await page.waitForSelector('#dag g.node[data-task="A"]:has-text("2/3 ok · 1 failed")');
+    await page.waitForSelector('#tl-tasks .tl-row[data-task="A"] .tl-bar[data-state="FAILED"]');
+    await page.waitForSelector('#tl-tasks .tl-row[data-task="C"] .tl-bar[data-state="RUNNING"]');
+    expect(await page.$$eval('#tl-tasks .tl-row[data-task]', (r: Any[]) => r.map((x) => x.dataset.task))).toEqual(['A', 'B', 'C']);
+    expect(await page.getAttribute('#tl-tasks .tl-row[data-task="C"] .tl-bar', 'title')).toContain('not ended');
+    await page.waitForSelector('#tl-canvas[data-bars="3"]');
+    await page.hover('#tl-canvas', { position: { x: 20, y: 18 } });
+    await page.waitForSelector('#tl-info:has-text("on node ins-")');
+    const failed = await page.textContent('#tl-info');
+    expect(failed).toMatch(/^instance 1: FAILED on node ins-[a-z0-9]{8} · launched .* · ended .* · exit code 3$/);
+    expect(await page.getAttribute('#tl-canvas', 'title')).toBe(failed);
+    if (SHOTS) {
+      fs.mkdirSync(SHOTS, { recursive: true });
+      await page.screenshot({ path: path.join(SHOTS, 'job.png'), fullPage: true });
+    }
+    // C's instances ran on the env's nodes, and say so
+    await page.click('#tl-tasks .tl-row[data-task="C"] a');
+    await page.waitForSelector('#tl-canvas[data-bars="2"]');
+    await page.focus('#tl-canvas');
+    await page.keyboard.press('ArrowDown');
+    const running = await page.textContent('#tl-info');
+    expect(running).toMatch(/^instance 0: RUNNING on node ins-[a-z0-9]{8} · launched .* · still running$/);
+    expect(nodes.map((n) => n.ComputeNodeInstanceId)).toContain(/on node (ins-[a-z0-9]{8})/.exec(running)![1]);
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('#drawer:not([hidden]) #attempts tr[data-attempt="1"]');
+    expect(await page.textContent('#drawer-title')).toContain('C · instance 0');
+    await page.keyboard.press('Escape');
+    // the failed instance's stderr in the drawer
+    await page.goto(`${srv.url}/console/#/jobs/${jobId}?task=A&instance=1&attempt=1&stream=STDERR`);
+    await page.waitForSelector('#log-info:has-text("the whole log")');
+    expect(await page.textContent('#log')).toBe('oops from instance 1\n');
+    await shot('drawer');
+    await page.keyboard.press('Escape');
+  });
 });
