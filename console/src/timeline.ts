@@ -26,10 +26,16 @@ const ms = (iso: string | null | undefined) => (iso ? Date.parse(iso) : NaN);
 const colour = (s: string) => COLOURS[s as State] ?? '#7b8794';
 const span = (t: number) => (t < 1000 ? `${t} ms` : t < 120_000 ? `${(t / 1000).toFixed(1)} s` : t < 7_200_000 ? `${(t / 60_000).toFixed(1)} min` : `${(t / 3_600_000).toFixed(1)} h`);
 
+/** Sets styles through the CSSOM (the page's Content-Security-Policy refuses style attributes). */
+function styled<T extends HTMLElement>(el: T, css: Partial<Record<'left' | 'width' | 'background', string>>): T {
+  Object.assign(el.style, css);
+  return el;
+}
+
 /** Time labels under a track from `t0` to `t1`. */
 function axis(t0: number, t1: number): HTMLElement {
   return h('div', { class: 'tl-axis muted' }, ...[0, 0.25, 0.5, 0.75, 1].map((f) =>
-    h('span', { style: `left:${f * 100}%` }, f === 0 ? new Date(t0).toLocaleTimeString() : `+${span(Math.round((t1 - t0) * f))}`)));
+    styled(h('span', {}, f === 0 ? new Date(t0).toLocaleTimeString() : `+${span(Math.round((t1 - t0) * f))}`), { left: `${f * 100}%` })));
 }
 
 export function timelineView(jobId: string, job: Answer): HTMLElement {
@@ -63,10 +69,10 @@ export function timelineView(jobId: string, job: Answer): HTMLElement {
       const name = t.TaskName as string;
       return h('div', { class: sel === name ? 'tl-row on' : 'tl-row', 'data-task': name },
         h('a', { class: 'tl-name', href: href(['jobs', jobId], { task: name }) }, name),
-        h('div', { class: 'tl-track' }, h('span', {
-          class: 'tl-bar', 'data-state': t.TaskState as string, style: `left:${left}%;width:${width}%;background:${colour(t.TaskState as string)}`,
+        h('div', { class: 'tl-track' }, styled(h('span', {
+          class: 'tl-bar', 'data-state': t.TaskState as string,
           title: `${name}: ${t.TaskState as string} · created ${time(t.CreateTime as string)} · ${Number.isNaN(e) ? 'not ended' : `ended ${time(t.EndTime as string)} (${span(e - s)})`}`,
-        })));
+        }), { left: `${left}%`, width: `${width}%`, background: colour(t.TaskState as string) })));
     }), h('div', { class: 'tl-row' }, h('span', { class: 'tl-name' }), axis(t0, t1)));
   }
 

@@ -58,7 +58,7 @@ describe.skipIf(why !== '')('the console: environments, templates, timeline', ()
       TaskTemplateInfo: simpleJob('render --frame $BATCH_TASK_INSTANCE_INDEX', { TaskName: 'render', TaskInstanceNum: 4 }).Job.Tasks[0],
     })).TaskTemplateId;
     // A: three instances, index 1 fails; B after A (never starts); C: two instances running on the env's nodes
-    const job = simpleJob('if [ "$BATCH_TASK_INSTANCE_INDEX" = 1 ]; then echo "oops from instance 1" >&2; exit 3; fi; echo "frame $BATCH_TASK_INSTANCE_INDEX done"',
+    const job = simpleJob('sleep $((BATCH_TASK_INSTANCE_INDEX + 1)); if [ "$BATCH_TASK_INSTANCE_INDEX" = 1 ]; then echo "oops from instance 1" >&2; exit 3; fi; echo "frame $BATCH_TASK_INSTANCE_INDEX done"',
       { TaskName: 'A', TaskInstanceNum: 3 }, { JobName: 'console-mixed' });
     const a = job.Job.Tasks[0]!;
     const b = { ...a, TaskName: 'B', TaskInstanceNum: 2, Application: { DeliveryForm: 'LOCAL', Command: 'echo never' } };
