@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { api } from './benchmarks/api.ts';
+import { consoleBench } from './benchmarks/console.ts';
 import { control } from './benchmarks/control.ts';
 import { dispatch } from './benchmarks/dispatch.ts';
 import { history } from './benchmarks/history.ts';
@@ -15,7 +16,7 @@ import { scale } from './benchmarks/scale.ts';
 import { slurm } from './benchmarks/slurm.ts';
 import type { Benchmark, Figure, Scale } from './lib.ts';
 
-const ALL: Benchmark[] = [dispatch, control, api, scale, latency, slurm, objects, replicas, history];
+const ALL: Benchmark[] = [dispatch, control, api, scale, latency, slurm, objects, replicas, history, consoleBench];
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,

@@ -154,6 +154,7 @@ export function gridView(o: GridOptions): GridView {
     status.textContent = error || `${loaded} of ${inView} page(s) in view loaded · ${Math.max(0, total).toLocaleString()} instance(s)`;
     canvas.dataset.total = String(total);
     canvas.dataset.loadedPages = String(pages.size);
+    if (total >= 0 && !canvas.dataset.firstDrawAt) canvas.dataset.firstDrawAt = performance.now().toFixed(1); // for bench/benchmarks/console.ts
     more.hidden = error !== '' || loading || loaded === inView || loadsThisView < PAGES_PER_VIEW;
     describeCursor();
   }
@@ -238,6 +239,7 @@ export function gridView(o: GridOptions): GridView {
     }
     if (want === undefined || (total >= 0 && loadsThisView >= PAGES_PER_VIEW)) {
       draw();
+      canvas.dataset.settledAt = performance.now().toFixed(1); // the view is drawn with all it may load
       return;
     }
     loading = true;

@@ -10,6 +10,7 @@ import { gridView, type GridView } from './grid.ts';
 import type { Page } from './main.ts';
 import { go, href, withQuery, type Route } from './router.ts';
 import { countOf, STATES, type Metrics } from './states.ts';
+import { timelineView } from './timeline.ts';
 
 function metricsLine(m: Metrics | undefined): HTMLElement {
   return h('span', { class: 'metrics' }, ...STATES.filter((s) => countOf(m, s) > 0).map((s) => h('span', {}, badge(s), ` ${countOf(m, s)}`)));
@@ -99,7 +100,8 @@ export function jobPage(jobId: string, initial: Route): Page {
       h('p', {}, 'Instances: ', metricsLine(job.TaskInstanceMetrics as Metrics)),
       h('h2', {}, `Tasks (${tasks.length})`),
       h('div', { class: 'dag-scroll' }, dag.el),
-      taskPanel);
+      taskPanel,
+      timelineView(jobId, job));
     showTask();
     showDrawer();
     // the counts of each task, two at a time (DescribeTask has a per-second limit)

@@ -3,10 +3,13 @@
 // (a task selected, a filter set), so that the DAG and the grid are not fetched again.
 import { credentials, forgetCredentials } from './api.ts';
 import { clear, h } from './dom.ts';
+import { envPage } from './env.ts';
+import { envsPage } from './envs.ts';
 import { jobPage } from './job.ts';
 import { jobsPage } from './jobs.ts';
 import { currentRoute, go, type Route } from './router.ts';
 import { signInPage } from './signin.ts';
+import { templatesPage } from './templates.ts';
 
 export interface Page {
   el: HTMLElement;
@@ -39,19 +42,21 @@ function render(): void {
   }
   clear(who, h('span', { class: 'muted' }, `${c.secretId.slice(0, 12)}… · ${c.region}`), ' ',
     h('button', { type: 'button', id: 'sign-out', onclick: () => { forgetCredentials(); render(); } }, 'Sign out'));
-  clear(nav, h('a', { href: '#/jobs' }, 'Jobs'));
+  clear(nav, h('a', { href: '#/jobs' }, 'Jobs'), h('a', { href: '#/envs' }, 'Environments'), h('a', { href: '#/templates' }, 'Templates'));
   const r = currentRoute();
-  if (r.parts[0] !== 'jobs') {
+  if (!['jobs', 'envs', 'templates'].includes(r.parts[0] ?? '')) {
     go('#/jobs', true);
     return;
   }
-  const key = r.parts[1] === undefined ? 'jobs' : `job:${r.parts[1]}`;
+  const key = r.parts[0] !== 'jobs' ? `${r.parts[0]!}:${r.parts[1] ?? ''}` : r.parts[1] === undefined ? 'jobs' : `job:${r.parts[1]}`;
   if (current?.key === key) {
     current.page.update(r);
     return;
   }
   drop();
-  const page = r.parts[1] === undefined ? jobsPage(r) : jobPage(r.parts[1], r);
+  const page = r.parts[0] === 'envs' ? (r.parts[1] === undefined ? envsPage(r) : envPage(r.parts[1], r))
+    : r.parts[0] === 'templates' ? templatesPage(r)
+    : r.parts[1] === undefined ? jobsPage(r) : jobPage(r.parts[1], r);
   current = { key, page };
   clear(app, page.el);
 }
