@@ -1,12 +1,14 @@
 // The web console's files at /console/ (docs/console.md): index.html, app.js and app.css. The app is
 // TypeScript under console/src, bundled and minified in memory by esbuild's JS API on the first request
 // (then cached for the life of the server), so `npm ci && npm start` stays the whole setup: nothing is
-// generated on disk. Answers carry an ETag (a 304 for If-None-Match) and a strict Content-Security-Policy.
+// generated on disk. Answers are gzipped for clients that accept it and carry an ETag (a 304 for
+// If-None-Match) and a strict Content-Security-Policy.
 // The console has no API of its own: it signs ordinary API calls in the browser.
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from '../lib/logger.ts';
 
@@ -16,6 +18,8 @@ export const CONSOLE_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.u
 
 interface Asset {
   body: Buffer;
+  /** The body gzipped once, for clients that accept it. */
+  gzipped: Buffer;
   type: string;
   etag: string;
 }
@@ -27,7 +31,7 @@ const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; connect-sr
 
 function asset(body: Buffer | string, type: string): Asset {
   const b = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
-  return { body: b, type, etag: `"${createHash('sha256').update(b).digest('base64url').slice(0, 27)}"` };
+  return { body: b, gzipped: gzipSync(b, { level: 9 }), type, etag: `"${createHash('sha256').update(b).digest('base64url').slice(0, 27)}"` };
 }
 
 /** Builds under way in this process (esbuild's service is stopped when the last one ends). */
@@ -74,11 +78,16 @@ export function registerConsoleRoute(app: FastifyInstance, logger: Logger, dir =
       return reply.code(500).header('content-type', 'text/plain; charset=utf-8').header('cache-control', 'no-store')
         .send(`The console cannot be built: ${e instanceof Error ? e.message : String(e)}\n`);
     }
-    void reply.header('etag', a.etag).header('cache-control', 'no-cache').header('x-content-type-options', 'nosniff')
+    void reply.header('cache-control', 'no-cache').header('x-content-type-options', 'nosniff')
       .header('referrer-policy', 'no-referrer');
     if (name === 'index.html') void reply.header('content-security-policy', CSP).header('x-frame-options', 'DENY');
-    if (req.headers['if-none-match'] === a.etag) return reply.code(304).send();
-    return reply.code(200).header('content-type', a.type).send(a.body);
+    // gzip when the client takes it (a third of the bytes); each variant has its own ETag
+    const gzip = /\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''));
+    const etag = gzip ? `${a.etag.slice(0, -1)}-gz"` : a.etag;
+    void reply.header('etag', etag).header('vary', 'accept-encoding');
+    if (req.headers['if-none-match'] === etag) return reply.code(304).send();
+    if (gzip) void reply.header('content-encoding', 'gzip');
+    return reply.code(200).header('content-type', a.type).send(gzip ? a.gzipped : a.body);
   };
   app.get('/console', async (_req, reply) => reply.redirect(CONSOLE_PATH, 301));
   app.get(CONSOLE_PATH, serve('index.html'));

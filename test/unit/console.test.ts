@@ -3,6 +3,7 @@
 // route (bundled in memory, ETag and 304, CSP) through Fastify's inject().
 import fs from 'node:fs';
 import path from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import Fastify from 'fastify';
 import { afterAll, describe, expect, it } from 'vitest';
 import { authenticate } from '../../src/api/auth.ts';
@@ -75,5 +76,14 @@ describe('the console route', () => {
     expect(again.statusCode).toBe(304);
     expect(again.body).toBe('');
     expect((await app.inject({ method: 'GET', url: '/console' })).headers.location).toBe('/console/');
+    // gzipped for a client that takes it: the same bytes, smaller, under an ETag of its own
+    const gz = await app.inject({ method: 'GET', url: '/console/app.js', headers: { 'accept-encoding': 'gzip, deflate, br' } });
+    expect(gz.headers['content-encoding']).toBe('gzip');
+    expect(gz.headers.vary).toBe('accept-encoding');
+    expect(gz.rawPayload.length).toBeLessThan(js.rawPayload.length / 2);
+    expect(gunzipSync(gz.rawPayload).equals(js.rawPayload)).toBe(true);
+    expect(gz.headers.etag).not.toBe(js.headers.etag);
+    const gzAgain = await app.inject({ method: 'GET', url: '/console/app.js', headers: { 'accept-encoding': 'gzip', 'if-none-match': String(gz.headers.etag) } });
+    expect(gzAgain.statusCode).toBe(304);
   });
 });
