@@ -37,6 +37,12 @@ export interface GridOptions {
 
 export interface GridView {
   el: HTMLElement;
+  /** An instance changed state (its event came): its cell is updated where its page is loaded. */
+  instance(index: number, state: string, exit?: number | null): void;
+  /** Instances [from, to) changed state together. */
+  range(from: number, to: number, state: string): void;
+  /** Reads the loaded pages in view again (e.g. the state filter's matches changed). */
+  reload(): void;
   dispose(): void;
 }
 
@@ -333,8 +339,51 @@ export function gridView(o: GridOptions): GridView {
   });
   ro.observe(scroller);
   queueMicrotask(pump);
+  let drawQueued = false;
+  const redraw = () => {
+    if (drawQueued) return;
+    drawQueued = true;
+    requestAnimationFrame(() => {
+      drawQueued = false;
+      if (!disposed) draw();
+    });
+  };
+  /** Sets the state of position i of page p (no state filter: position = index). */
+  function setAt(pg: Loaded, i: number, state: string, exit?: number | null): void {
+    if (i >= pg.n) return;
+    const code = stateCode(state);
+    pg.counts[pg.codes[i]!]!--;
+    pg.codes[i] = code;
+    pg.counts[code]!++;
+    if (exit !== undefined) pg.exit[i] = exit === null ? NO_EXIT : exit;
+    let worst = 255;
+    for (let c = 1; c < pg.counts.length; c++) if (pg.counts[c]! > 0) worst = Math.min(worst, WORST_RANK[c]!);
+    pg.worst = worst;
+  }
   return {
     el,
+    instance(index, state, exit) {
+      if (o.states) return;
+      const pg = pages.get(Math.floor(index / PAGE));
+      if (!pg) return;
+      setAt(pg, index % PAGE, state, exit);
+      redraw();
+    },
+    range(from, to, state) {
+      if (o.states) return;
+      for (let p = Math.floor(from / PAGE); p <= Math.floor((to - 1) / PAGE); p++) {
+        const pg = pages.get(p);
+        if (!pg) continue;
+        for (let i = Math.max(0, from - p * PAGE); i < Math.min(PAGE, to - p * PAGE); i++) setAt(pg, i, state);
+      }
+      redraw();
+    },
+    reload() {
+      if (disposed) return;
+      pages.clear();
+      loadsThisView = 0;
+      pump();
+    },
     dispose() {
       disposed = true;
       ro.disconnect();

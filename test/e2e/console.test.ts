@@ -3,8 +3,13 @@
 // the API's AuthFailure shows as it comes), finds a running job on the Active tab and a finished one on
 // the Finished tab, opens the finished job's DAG (a task that never started is drawn too), filters its
 // grid to the FAILED instance, opens it from the canvas and reads attempt 1's stderr in the drawer.
+// Then acts and watches it change live (no reload: a marker set on the window survives): retries a
+// failed job and sees it SUCCEED, terminates a running one and sees it FAILED, tails a running
+// attempt's log, deletes a finished job.
 // Without playwright-core or Chromium the file is skipped, saying why.
 import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SECRET_ID, SECRET_KEY, simpleJob, startServer, waitFor, waitJobDone, type BatchClient, type TestServer } from '../helpers/server.ts';
 
@@ -135,4 +140,110 @@ describe.skipIf(why !== '')('the console in Chromium', () => {
     expect(await page.textContent('#drawer-title')).toContain('fanout · instance 0');
     await page.keyboard.press('Escape');
   });
+
+  /** The job page of `id`, its event stream open, a marker on the window that a reload would lose. */
+  async function openLive(id: string, query = ''): Promise<void> {
+    await page.goto(`${srv.url}/console/#/jobs/${id}${query}`);
+    await page.waitForSelector('#live-status[data-open="true"]');
+    await page.evaluate('window.__noReload = 1');
+  }
+  const notReloaded = async () => expect(await page.evaluate('window.__noReload')).toBe(1);
+
+  it('retries the failed instance of a job (confirmed) and the page turns SUCCEED live', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'console-retry-'));
+    fs.chmodSync(dir, 0o1777);
+    const id = (await c.SubmitJob!(simpleJob(`test -f ${dir}/$BATCH_TASK_INSTANCE_INDEX || { touch ${dir}/$BATCH_TASK_INSTANCE_INDEX; exit 1; }`,
+      {}, { JobName: 'console-retry' }))).JobId;
+    await waitJobDone(c, id);
+    await openLive(id, '?task=A');
+    await page.waitForSelector('#job-state[data-state="FAILED"]');
+    await page.waitForSelector('#dag g.node[data-task="A"][data-state="FAILED"]');
+    // terminate and delete say why they are refused; a Cancel changes nothing
+    expect(await page.getAttribute('#terminate-job', 'disabled')).not.toBeNull();
+    await page.click('#retry-job');
+    await page.waitForSelector('dialog#confirm[open]');
+    expect(await page.evaluate('document.activeElement.id')).toBe('confirm-no');
+    await page.keyboard.press('Escape');
+    await page.waitForSelector('dialog#confirm', { state: 'detached' });
+    expect((await c.DescribeJob!({ JobId: id })).JobState).toBe('FAILED');
+    await page.click('#retry-job');
+    await page.click('#confirm-yes');
+    await page.waitForSelector('#job-state[data-state="SUCCEED"]', { timeout: 20_000 });
+    await page.waitForSelector('#dag g.node[data-task="A"][data-state="SUCCEED"]');
+    await page.waitForSelector('#dag g.node[data-task="A"]:has-text("1/1 ok")');
+    await notReloaded();
+    // RetryJobs on a job that is not FAILED: the button is disabled now, with the API's reason
+    expect(await page.getAttribute('#retry-job', 'title')).toContain('only FAILED jobs can be retried');
+    // the instance has two attempts: 1 failed, 2 succeeded
+    await page.goto(`${srv.url}/console/#/jobs/${id}?task=A&instance=0`);
+    await page.waitForSelector('#attempts tr[data-attempt="2"][data-state="SUCCEED"]');
+    expect(await page.getAttribute('#terminate-instance', 'disabled')).not.toBeNull();
+    // Delete job, then back on the list
+    await page.click('#delete-job');
+    await page.click('#confirm-yes');
+    await page.waitForSelector('#jobs-title');
+    expect(await page.evaluate('location.hash')).toBe('#/jobs');
+    expect((await c.DescribeJobs!({ JobIds: [id] })).TotalCount).toBe(0);
+  }, 60_000);
+
+  it('terminates a running job (confirmed, from the keyboard) and sees it FAILED live', async () => {
+    const id = (await c.SubmitJob!(simpleJob('sleep 60', {}, { JobName: 'console-terminate' }))).JobId;
+    await waitFor(async () => (await c.DescribeJob!({ JobId: id })).JobState === 'RUNNING', 'the job to run');
+    await openLive(id);
+    await page.waitForSelector('#job-state[data-state="RUNNING"]');
+    // Delete is refused by the API while it runs: the button says so
+    expect(await page.getAttribute('#delete-job', 'disabled')).not.toBeNull();
+    expect(await page.getAttribute('#delete-job', 'title')).toContain('RUNNING');
+    await page.focus('#terminate-job');
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('dialog#confirm[open]');
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate('document.activeElement.id')).toBe('confirm-yes');
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('#job-state[data-state="FAILED"]', { timeout: 20_000 });
+    await page.waitForSelector('#dag g.node[data-task="A"][data-state="FAILED"]');
+    await notReloaded();
+  }, 60_000);
+
+  it('the jobs list shows a job submitted meanwhile, and its end, without a reload', async () => {
+    await page.goto(`${srv.url}/console/#/jobs`);
+    await page.waitForSelector('#live-status[data-open="true"]');
+    await page.waitForSelector('#jobs-table');
+    await page.evaluate('window.__noReload = 1');
+    const id = (await c.SubmitJob!(simpleJob('sleep 2', {}, { JobName: 'console-list-live' }))).JobId;
+    await page.waitForSelector(`tr[data-job="${id}"]`, { timeout: 10_000 });
+    await page.waitForSelector(`tr[data-job="${id}"]`, { state: 'detached', timeout: 20_000 });
+    await notReloaded();
+  }, 60_000);
+
+  it('shows the API\'s error as it comes when an action is refused', async () => {
+    const id = (await c.SubmitJob!(simpleJob('sleep 60', {}, { JobName: 'console-refused' }))).JobId;
+    await waitFor(async () => (await c.DescribeJob!({ JobId: id })).JobState === 'RUNNING', 'the job to run');
+    await openLive(id, '?task=A&instance=0');
+    await page.waitForSelector('#terminate-instance:not([disabled])');
+    // the job is deleted behind the page's back: the instance's terminate is refused by the API
+    await c.TerminateJob!({ JobId: id });
+    await waitJobDone(c, id);
+    await c.DeleteJob!({ JobId: id });
+    await page.evaluate("document.querySelector('#terminate-instance').disabled = false");
+    await page.click('#terminate-instance');
+    await page.click('#confirm-yes');
+    await page.waitForSelector('#drawer-action-out.error:has-text("ResourceNotFound")');
+    expect(await page.textContent('#drawer-action-out')).toMatch(/RequestId \S+/);
+  }, 60_000);
+
+  it('tails the log of a running attempt: the lines come as it prints them, then it ends live', async () => {
+    const id = (await c.SubmitJob!(simpleJob('sleep 1; for i in 1 2 3; do echo line$i; sleep 1; done', {}, { JobName: 'console-tail' }))).JobId;
+    await waitFor(async () => (await c.DescribeJob!({ JobId: id })).JobState === 'RUNNING', 'the job to run');
+    await openLive(id, '?task=A&instance=0');
+    await page.waitForSelector('#log-info[data-tail="on"]');
+    await page.waitForSelector('#log:has-text("line1")');
+    expect(await page.textContent('#log')).not.toContain('line3');
+    await page.waitForSelector('#log-info:has-text("the whole log")', { timeout: 20_000 });
+    expect(await page.textContent('#log')).toBe('line1\nline2\nline3\n');
+    // the instance's end came from the event stream: the attempts table says SUCCEED
+    await page.waitForSelector('#attempts tr[data-attempt="1"][data-state="SUCCEED"]');
+    await page.waitForSelector('#job-state[data-state="SUCCEED"]');
+    await notReloaded();
+  }, 60_000);
 });
