@@ -5,7 +5,8 @@
 // grid to the FAILED instance, opens it from the canvas and reads attempt 1's stderr in the drawer.
 // Then acts and watches it change live (no reload: a marker set on the window survives): retries a
 // failed job and sees it SUCCEED, terminates a running one and sees it FAILED, tails a running
-// attempt's log, deletes a finished job.
+// attempt's log, deletes a finished job; submits jobs from the editor (YAML; an API refusal first)
+// and from a task template.
 // Without playwright-core or Chromium the file is skipped, saying why.
 import fs from 'node:fs';
 import os from 'node:os';
@@ -230,6 +231,57 @@ describe.skipIf(why !== '')('the console in Chromium', () => {
     await page.click('#confirm-yes');
     await page.waitForSelector('#drawer-action-out.error:has-text("ResourceNotFound")');
     expect(await page.textContent('#drawer-action-out')).toMatch(/RequestId \S+/);
+  }, 60_000);
+
+  it('submits a job written as YAML in the editor (the API\'s refusal shows first) and lands on its page', async () => {
+    await page.goto(`${srv.url}/console/#/jobs`);
+    await page.click('#nav-submit');
+    await page.waitForSelector('#submit-editor');
+    // no client-side rules: a bad TaskInstanceNum is the API's to refuse
+    const yaml = (n: number) => [
+      'JobName: console-yaml',
+      'Tasks:',
+      '  - TaskName: Y',
+      `    TaskInstanceNum: ${n}`,
+      '    Application: { DeliveryForm: LOCAL, Command: echo from yaml }',
+      '    ComputeEnv: { EnvType: MANAGED, EnvData: { InstanceType: S1.SMALL1, ImageId: img-bd78fy2t } }',
+    ].join('\n');
+    await page.fill('#submit-editor', yaml(0));
+    await page.click('#submit-job');
+    await page.waitForSelector('#submit-out.error:has-text("InvalidParameter")');
+    expect(await page.textContent('#submit-out')).toMatch(/TaskInstanceNum[\s\S]*RequestId/);
+    await page.fill('#submit-editor', 'JobName: [unclosed');
+    await page.click('#submit-job');
+    await page.waitForSelector('#submit-out.error:has-text("neither JSON nor YAML")');
+    await page.fill('#submit-editor', yaml(2));
+    await page.focus('#submit-editor');
+    await page.keyboard.press('Control+Enter');
+    await page.waitForSelector('#job-title:has-text("console-yaml")');
+    const id = /#\/jobs\/(job-\w+)/.exec(await page.evaluate('location.hash') as string)![1]!;
+    await page.waitForSelector('#job-state[data-state="SUCCEED"]', { timeout: 20_000 });
+    const j = await c.DescribeJob!({ JobId: id });
+    expect(j.Zone).toBe('ap-guangzhou-1');
+    expect(j.TaskSet.map((t: { TaskName: string }) => t.TaskName)).toEqual(['Y']);
+  }, 60_000);
+
+  it('submits a job from a task template', async () => {
+    const { TaskTemplateId } = await c.CreateTaskTemplate!({
+      TaskTemplateName: 'console-greet',
+      TaskTemplateInfo: { TaskName: 'greet', TaskInstanceNum: 1, Application: { DeliveryForm: 'LOCAL', Command: 'echo hi $BATCH_TASK_INSTANCE_INDEX' },
+        ComputeEnv: { EnvType: 'MANAGED', EnvData: { InstanceType: 'S1.SMALL1', ImageId: 'img-bd78fy2t' } } },
+    });
+    await page.goto(`${srv.url}/console/#/submit`);
+    await page.waitForSelector(`#submit-template option[value="${TaskTemplateId}"]`, { state: 'attached' });
+    await page.selectOption('#submit-template', TaskTemplateId);
+    await page.waitForFunction("document.querySelector('#submit-editor').value.includes('echo hi')");
+    const text = await page.inputValue('#submit-editor');
+    expect(text).toContain('JobName: console-greet');
+    expect(text).toContain('TaskName: greet');
+    await page.fill('#submit-editor', text.replace('TaskInstanceNum: 1', 'TaskInstanceNum: 2'));
+    await page.click('#submit-job');
+    await page.waitForSelector('#job-title:has-text("console-greet")');
+    await page.waitForSelector('#job-state[data-state="SUCCEED"]', { timeout: 20_000 });
+    await page.waitForSelector('#dag g.node[data-task="greet"]:has-text("2/2 ok")');
   }, 60_000);
 
   it('tails the log of a running attempt: the lines come as it prints them, then it ends live', async () => {

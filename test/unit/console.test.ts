@@ -75,5 +75,12 @@ describe('the console route', () => {
     expect(again.statusCode).toBe(304);
     expect(again.body).toBe('');
     expect((await app.inject({ method: 'GET', url: '/console' })).headers.location).toBe('/console/');
+    // the YAML parser is a bundle of its own, loaded by the submit page only: app.js stays small
+    const yaml = await app.inject({ method: 'GET', url: '/console/yaml.js' });
+    expect(yaml.statusCode).toBe(200);
+    expect(yaml.headers['content-type']).toBe('text/javascript; charset=utf-8');
+    expect(yaml.body).toContain('OpenBatchYaml');
+    expect(js.body).not.toContain('YAMLParseError');
+    expect(js.body.length).toBeLessThan(yaml.body.length);
   });
 });
