@@ -125,6 +125,20 @@ describe.skipIf(why !== '')('the console in Chromium', () => {
     await page.waitForSelector('#drawer[hidden]', { state: 'attached' });
   });
 
+  it('filters the grid by exit code in the browser (over the loaded pages), saying so', async () => {
+    await page.goto(`${srv.url}/console/#/jobs/${finished}?task=A`);
+    await page.waitForSelector('#grid-canvas[data-total="3"][data-loaded-pages="1"]');
+    expect(await page.textContent('#grid-exit-note')).toContain('DescribeTask has no exit-code filter');
+    await page.fill('#grid-exit', '3');
+    await page.press('#grid-exit', 'Enter');
+    await page.waitForSelector('#grid-exit-note:has-text("exit code 3: 1 of the 3 loaded instance(s)")');
+    // cell 0 (exit 0) is drawn as "no match", cell 1 (exit 3) in FAILED's colour
+    const rgb = (x: number) => page.evaluate(`Array.from(document.querySelector('#grid-canvas').getContext('2d')
+      .getImageData(${x} * devicePixelRatio, 5 * devicePixelRatio, 1, 1).data.slice(0, 3)).join(',')`);
+    expect(await rgb(5)).toBe('247,248,250');
+    expect(await rgb(17)).toBe('214,69,69');
+  });
+
   it('draws the grid of a 1,000,000-instance task from a few pages, aggregated, then zooms in to single instances', async () => {
     await page.goto(`${srv.url}/console/#/jobs/${big}?task=fanout`);
     await page.waitForSelector('#grid-canvas[data-total="1000000"]');
