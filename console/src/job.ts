@@ -7,7 +7,7 @@
 // at most once a second), the grid's loaded cells and the open drawer; no polling.
 import { call, errorText, type Answer } from './api.ts';
 import { actionButton } from './confirm.ts';
-import { badge, clear, h, time } from './dom.ts';
+import { badge, clear, h, keepFocus, time } from './dom.ts';
 import { coalesce, live, type LiveEvent } from './live.ts';
 import { dagView, type DagView } from './dag.ts';
 import { InstanceDrawer } from './drawer.ts';
@@ -70,14 +70,15 @@ export function jobPage(jobId: string, initial: Route): Page {
 
   /** The summary and actions from `job` (drawn again when it is read again). */
   function renderSummary(): void {
-    if (!job) return;
-    clear(summary,
-      h('h1', { id: 'job-title' }, `${job.JobName as string} `, h('span', { class: 'mono muted' }, jobId), ' ',
-        h('span', { id: 'job-state', 'data-state': job.JobState as string }, badge(job.JobState as string))),
-      job.StateReason ? h('p', { class: 'reason' }, job.StateReason as string) : null,
-      h('p', { class: 'muted' }, `created ${time(job.CreateTime as string)} · ended ${time(job.EndTime as string)} · priority ${job.Priority as number} · `, liveInfo),
-      h('p', { id: 'job-metrics' }, 'Instances: ', metricsLine(job.TaskInstanceMetrics as Metrics)),
-      jobActions(job, metrics, actionOut), actionOut);
+    const j = job;
+    if (!j) return;
+    keepFocus(summary, () => clear(summary,
+      h('h1', { id: 'job-title' }, `${j.JobName as string} `, h('span', { class: 'mono muted' }, jobId), ' ',
+        h('span', { id: 'job-state', 'data-state': j.JobState as string }, badge(j.JobState as string))),
+      j.StateReason ? h('p', { class: 'reason' }, j.StateReason as string) : null,
+      h('p', { class: 'muted' }, `created ${time(j.CreateTime as string)} · ended ${time(j.EndTime as string)} · priority ${j.Priority as number} · `, liveInfo),
+      h('p', { id: 'job-metrics' }, 'Instances: ', metricsLine(j.TaskInstanceMetrics as Metrics)),
+      jobActions(j, metrics, actionOut), actionOut));
   }
 
   /** The state filter buttons of the shown task, with its counts once known. */

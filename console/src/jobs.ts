@@ -6,7 +6,7 @@
 // Live: the event stream (live.ts) of the caller's jobs; a job event reads the visible page and the
 // counts again, at most once a second.
 import { call, errorText, type Answer } from './api.ts';
-import { badge, clear, h, time } from './dom.ts';
+import { badge, clear, h, keepFocus, time } from './dom.ts';
 import { coalesce, live } from './live.ts';
 import type { Page } from './main.ts';
 import { go, href, withQuery, type Route } from './router.ts';
@@ -125,11 +125,11 @@ export function jobsPage(initial: Route): Page {
     const countsDone = limited(tabStates.map((s) => () => call('DescribeJobs', { Filters: filters(q, [s]), Limit: 1 }).then(
       (a) => ({ s, n: a.TotalCount as number }), (e: unknown) => ({ s, n: NaN, e }))), 2).then((rows) => {
       if (my !== gen) return;
-      clear(counts, ...rows.map(({ s, n }) => h('button', {
-        type: 'button', class: q.state === s ? 'count on' : 'count', 'data-state': s, 'aria-pressed': String(q.state === s),
+      keepFocus(counts, () => clear(counts, ...rows.map(({ s, n }) => h('button', {
+        type: 'button', id: `count-${s}`, class: q.state === s ? 'count on' : 'count', 'data-state': s, 'aria-pressed': String(q.state === s),
         title: Number.isNaN(n) ? 'could not be counted' : `${n} ${s} job(s)`,
         onclick: () => nav({ state: q.state === s ? '' : s, page: '' }),
-      }, badge(s), ' ', Number.isNaN(n) ? '?' : String(n))));
+      }, badge(s), ' ', Number.isNaN(n) ? '?' : String(n)))));
     });
 
     const listDone = (async () => {
@@ -147,7 +147,7 @@ export function jobsPage(initial: Route): Page {
         jobs = end <= 0 ? [] : ((await call('DescribeJobs', { Filters: f, Offset: start, Limit: end - start })).JobSet as Answer[]).reverse();
       }
       if (my !== gen) return;
-      renderList(body, jobs, q);
+      keepFocus(body, () => renderList(body, jobs, q));
       const pages = Math.max(1, Math.ceil(total / q.size));
       clear(pager,
         h('button', { type: 'button', id: 'prev', disabled: q.page <= 1, onclick: () => nav({ page: q.page - 1 }) }, '← Previous'),
@@ -206,7 +206,7 @@ function renderList(body: HTMLElement, jobs: Answer[], q: JobsQuery): void {
   clear(body, h('div', { class: 'scroll' }, h('table', { class: 'table', id: 'jobs-table' },
     h('thead', {}, h('tr', {}, ...['Job', 'Name', 'State', 'Tasks', 'Created', 'Ended', 'Tags'].map((t) => h('th', { scope: 'col' }, t)))),
     h('tbody', {}, ...jobs.map((j) => h('tr', { 'data-job': j.JobId as string },
-      h('td', {}, h('a', { href: href(['jobs', j.JobId as string]), class: 'mono' }, j.JobId as string)),
+      h('td', {}, h('a', { href: href(['jobs', j.JobId as string]), class: 'mono', id: `job-link-${j.JobId as string}` }, j.JobId as string)),
       h('td', {}, j.JobName as string),
       h('td', {}, badge(j.JobState as string)),
       h('td', {}, taskSummary(j.TaskMetrics as Answer)),
