@@ -112,7 +112,7 @@ export function jobPage(jobId: string, initial: Route): Page {
     }
     grid = gridView({ jobId, taskName: name, states: state ? [state] : undefined, onOpen: (index) => nav({ instance: index, attempt: undefined, stream: undefined }) });
     clear(taskPanel,
-      h('h2', {}, `Task ${name} `, badge(t.TaskState as string)),
+      h('h2', {}, `Task ${name} `, h('span', { id: 'task-state' }, badge(t.TaskState as string))),
       h('p', { class: 'muted' }, `created ${time(t.CreateTime as string)} · ended ${time(t.EndTime as string | null)}`),
       countsBox, grid.el);
     renderCounts();
@@ -197,6 +197,9 @@ export function jobPage(jobId: string, initial: Route): Page {
     await countTasks(names);
     if (disposed) return;
     renderSummary();
+    const t = ((job?.TaskSet ?? []) as Answer[]).find((x) => x.TaskName === shown?.task);
+    const tb = document.getElementById('task-state');
+    if (t && tb && el.contains(tb)) clear(tb, badge(t.TaskState as string));
     if (gridStale) grid?.reload();
     if (drawerStale) drawer.refresh();
     gridStale = drawerStale = false;

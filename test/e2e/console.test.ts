@@ -133,10 +133,8 @@ describe.skipIf(why !== '')('the console in Chromium', () => {
     await page.press('#grid-exit', 'Enter');
     await page.waitForSelector('#grid-exit-note:has-text("exit code 3: 1 of the 3 loaded instance(s)")');
     // cell 0 (exit 0) is drawn as "no match", cell 1 (exit 3) in FAILED's colour
-    const rgb = (x: number) => page.evaluate(`Array.from(document.querySelector('#grid-canvas').getContext('2d')
-      .getImageData(${x} * devicePixelRatio, 5 * devicePixelRatio, 1, 1).data.slice(0, 3)).join(',')`);
-    expect(await rgb(5)).toBe('247,248,250');
-    expect(await rgb(17)).toBe('214,69,69');
+    expect(await pixel(5)).toBe('247,248,250');
+    expect(await pixel(17)).toBe('214,69,69');
   });
 
   it('draws the grid of a 1,000,000-instance task from a few pages, aggregated, then zooms in to single instances', async () => {
@@ -156,6 +154,10 @@ describe.skipIf(why !== '')('the console in Chromium', () => {
     await page.keyboard.press('Escape');
   });
 
+  /** The colour of the grid's canvas at (x, y) CSS pixels, as "r,g,b". */
+  const pixel = (x: number, y = 5) => page.evaluate(`Array.from(document.querySelector('#grid-canvas').getContext('2d')
+    .getImageData(${x} * devicePixelRatio, ${y} * devicePixelRatio, 1, 1).data.slice(0, 3)).join(',')`);
+
   /** The job page of `id`, its event stream open, a marker on the window that a reload would lose. */
   async function openLive(id: string, query = ''): Promise<void> {
     await page.goto(`${srv.url}/console/#/jobs/${id}${query}`);
@@ -173,6 +175,8 @@ describe.skipIf(why !== '')('the console in Chromium', () => {
     await openLive(id, '?task=A');
     await page.waitForSelector('#job-state[data-state="FAILED"]');
     await page.waitForSelector('#dag g.node[data-task="A"][data-state="FAILED"]');
+    await page.waitForSelector('#grid-canvas[data-loaded-pages="1"]');
+    expect(await pixel(5)).toBe('214,69,69');
     // terminate and delete say why they are refused; a Cancel changes nothing
     expect(await page.getAttribute('#terminate-job', 'disabled')).not.toBeNull();
     await page.click('#retry-job');
@@ -186,6 +190,11 @@ describe.skipIf(why !== '')('the console in Chromium', () => {
     await page.waitForSelector('#job-state[data-state="SUCCEED"]', { timeout: 20_000 });
     await page.waitForSelector('#dag g.node[data-task="A"][data-state="SUCCEED"]');
     await page.waitForSelector('#dag g.node[data-task="A"]:has-text("1/1 ok")');
+    await page.waitForSelector('#task-state:has-text("SUCCEED")');
+    await page.waitForSelector('#task-counts button[data-state="SUCCEED"]:has-text("1")');
+    // the grid's cell was set from the instance's event (SUCCEED's colour), the page not read again
+    await page.waitForFunction(`Array.from(document.querySelector('#grid-canvas').getContext('2d')
+      .getImageData(5 * devicePixelRatio, 5 * devicePixelRatio, 1, 1).data.slice(0, 3)).join(',') === '60,157,93'`);
     await notReloaded();
     // RetryJobs on a job that is not FAILED: the button is disabled now, with the API's reason
     expect(await page.getAttribute('#retry-job', 'title')).toContain('only FAILED jobs can be retried');
