@@ -158,6 +158,12 @@ describe.skipIf(why !== '')('the console in Chromium', () => {
   const pixel = (x: number, y = 5) => page.evaluate(`Array.from(document.querySelector('#grid-canvas').getContext('2d')
     .getImageData(${x} * devicePixelRatio, ${y} * devicePixelRatio, 1, 1).data.slice(0, 3)).join(',')`);
 
+  /** Waits until `expr` is true in the page (evaluated from outside: page.waitForFunction's polling
+   *  inside the page is refused by the console's CSP, which has no 'unsafe-eval'). */
+  async function until(expr: string, what: string): Promise<void> {
+    await waitFor(async () => (await page.evaluate(expr)) === true, what);
+  }
+
   /** The job page of `id`, its event stream open, a marker on the window that a reload would lose. */
   async function openLive(id: string, query = ''): Promise<void> {
     await page.goto(`${srv.url}/console/#/jobs/${id}${query}`);
@@ -193,8 +199,8 @@ describe.skipIf(why !== '')('the console in Chromium', () => {
     await page.waitForSelector('#task-state:has-text("SUCCEED")');
     await page.waitForSelector('#task-counts button[data-state="SUCCEED"]:has-text("1")');
     // the grid's cell was set from the instance's event (SUCCEED's colour), the page not read again
-    await page.waitForFunction(`Array.from(document.querySelector('#grid-canvas').getContext('2d')
-      .getImageData(5 * devicePixelRatio, 5 * devicePixelRatio, 1, 1).data.slice(0, 3)).join(',') === '60,157,93'`);
+    await until(`Array.from(document.querySelector('#grid-canvas').getContext('2d')
+      .getImageData(5 * devicePixelRatio, 5 * devicePixelRatio, 1, 1).data.slice(0, 3)).join(',') === '60,157,93'`, 'the cell to turn SUCCEED');
     await notReloaded();
     // RetryJobs on a job that is not FAILED: the button is disabled now, with the API's reason
     expect(await page.getAttribute('#retry-job', 'title')).toContain('only FAILED jobs can be retried');
@@ -239,6 +245,38 @@ describe.skipIf(why !== '')('the console in Chromium', () => {
     await page.waitForSelector(`tr[data-job="${id}"]`, { state: 'detached', timeout: 20_000 });
     await notReloaded();
   }, 60_000);
+
+  it('the job page\'s event stream comes back after its server restarts (same port, same store) and shows what happened', async () => {
+    // a server of its own: it is stopped and started again on the same port and data dir
+    const first = await startServer({ slots: 2 });
+    const port = first.port, dataDir = first.dataDir;
+    let again: TestServer | undefined;
+    const p2 = await browser.newPage({ viewport: { width: 1100, height: 900 } });
+    try {
+      const id = (await first.client().SubmitJob!(simpleJob('sleep 60', {}, { JobName: 'console-resume' }))).JobId;
+      await p2.goto(`${first.url}/console/`);
+      await p2.fill('#secret-id', SECRET_ID);
+      await p2.fill('#secret-key', SECRET_KEY);
+      await p2.click('form.signin button[type=submit]');
+      await p2.waitForSelector('#jobs-title');
+      await p2.goto(`${first.url}/console/#/jobs/${id}`);
+      await p2.waitForSelector('#live-status[data-open="true"]');
+      await p2.waitForSelector('#job-state[data-state="RUNNING"]', { timeout: 20_000 });
+      await p2.evaluate('window.__noReload = 1');
+      await first.stop();
+      await p2.waitForSelector('#live-status[data-open="false"]', { timeout: 20_000 });
+      again = await startServer({ slots: 2, dataDir, args: ['--port', String(port)] });
+      expect(again.port).toBe(port);
+      await again.client().TerminateJob!({ JobId: id });
+      await p2.waitForSelector('#live-status[data-open="true"]', { timeout: 20_000 });
+      await p2.waitForSelector('#job-state[data-state="FAILED"]', { timeout: 20_000 });
+      expect(await p2.evaluate('window.__noReload')).toBe(1);
+    } finally {
+      await p2.close();
+      await again?.stop();
+      await first.stop();
+    }
+  }, 90_000);
 
   it('shows the API\'s error as it comes when an action is refused', async () => {
     const id = (await c.SubmitJob!(simpleJob('sleep 60', {}, { JobName: 'console-refused' }))).JobId;
@@ -296,7 +334,7 @@ describe.skipIf(why !== '')('the console in Chromium', () => {
     await page.goto(`${srv.url}/console/#/submit`);
     await page.waitForSelector(`#submit-template option[value="${TaskTemplateId}"]`, { state: 'attached' });
     await page.selectOption('#submit-template', TaskTemplateId);
-    await page.waitForFunction("document.querySelector('#submit-editor').value.includes('echo hi')");
+    await until("document.querySelector('#submit-editor').value.includes('echo hi')", 'the editor to hold the template\'s job');
     const text = await page.inputValue('#submit-editor');
     expect(text).toContain('JobName: console-greet');
     expect(text).toContain('TaskName: greet');
