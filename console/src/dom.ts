@@ -48,3 +48,12 @@ export function time(iso: string | null | undefined): string {
 export function badge(state: string): HTMLElement {
   return h('span', { class: `badge st-${state}` }, state);
 }
+
+/** Runs `redraw` (which replaces elements inside `box`) and gives the focus back to the element of
+ *  the same id, so that a live update does not take the focus away from a keyboard user. */
+export function keepFocus(box: Element, redraw: () => void): void {
+  const a = document.activeElement;
+  const id = a instanceof HTMLElement && box.contains(a) ? a.id : '';
+  redraw();
+  if (id) document.getElementById(id)?.focus();
+}

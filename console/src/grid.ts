@@ -4,6 +4,8 @@
 // (Limit 1000, Offset), fetched one at a time and only for the pages in view, at most PAGES_PER_VIEW
 // per scroll or zoom ("Load more" asks for the next ones): a million-instance task is never read
 // whole. With a state filter the grid shows the matching instances only, in index order.
+// The exit-code filter is done in the browser over the loaded pages only (DescribeTask has no such
+// filter): loaded instances with another exit code (or none) are drawn as "no match".
 // Keyboard: arrows/PageUp/PageDown move the cursor, Enter opens the instance (or zooms into a block),
 // + and - zoom.
 import { call, errorText, type Answer } from './api.ts';
@@ -26,6 +28,9 @@ interface Loaded {
   counts: Uint32Array;
 }
 const NO_EXIT = -2147483648;
+/** The rank of a loaded instance that the exit-code filter leaves out (drawn NO_MATCH_COLOUR). */
+const NO_MATCH = 254;
+const NO_MATCH_COLOUR = '#f7f8fa';
 
 export interface GridOptions {
   jobId: string;
@@ -37,6 +42,12 @@ export interface GridOptions {
 
 export interface GridView {
   el: HTMLElement;
+  /** An instance changed state (its event came): its cell is updated where its page is loaded. */
+  instance(index: number, state: string, exit?: number | null): void;
+  /** Instances [from, to) changed state together. */
+  range(from: number, to: number, state: string): void;
+  /** Reads the loaded pages in view again (e.g. the state filter's matches changed). */
+  reload(): void;
   dispose(): void;
 }
 
@@ -49,6 +60,7 @@ export function gridView(o: GridOptions): GridView {
   let loading = false;
   let loadsThisView = 0;
   let error = '';
+  let exitFilter: number | undefined;
 
   const canvas = h('canvas', { class: 'grid-canvas', id: 'grid-canvas', tabindex: 0, role: 'grid', 'aria-label': `Instances of task ${o.taskName}` });
   const spacer = h('div', { class: 'grid-spacer' });
@@ -66,11 +78,22 @@ export function gridView(o: GridOptions): GridView {
     const i = Number(goto.value);
     if (goto.value !== '' && Number.isInteger(i) && i >= 0) o.onOpen(i);
   });
+  const exitIn = h('input', { id: 'grid-exit', type: 'number', placeholder: 'exit code', 'aria-label': 'Show only instances with this exit code (loaded pages only)', class: 'exit-in' });
+  const exitForm = h('form', { class: 'inline', title: 'DescribeTask has no exit-code filter: the loaded pages are filtered in the browser' },
+    exitIn, h('button', { type: 'submit', id: 'grid-exit-apply' }, 'Filter by exit code'));
+  const exitNote = h('span', { class: 'muted', id: 'grid-exit-note' });
+  exitForm.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    const v = exitIn.value.trim();
+    exitFilter = v !== '' && Number.isInteger(Number(v)) ? Number(v) : undefined;
+    draw();
+  });
   const refresh = h('button', { type: 'button', id: 'grid-refresh', onclick: () => { pages.clear(); loadsThisView = 0; pump(); } }, 'Reload');
   const legend = h('div', { class: 'legend' }, ...WORST_FIRST.map((s) => h('span', {}, h('i', { class: `sw st-${s}` }), s)),
-    h('span', {}, h('i', { class: 'sw unknown' }), 'not loaded'));
+    h('span', {}, h('i', { class: 'sw unknown' }), 'not loaded'), h('span', {}, h('i', { class: 'sw nomatch' }), 'other exit code'));
   const el = h('div', { class: 'grid' },
-    h('div', { class: 'bar' }, zoomOut, blockLabel, zoomIn, refresh, status, more, gotoForm), scroller, info, legend);
+    h('div', { class: 'bar' }, zoomOut, blockLabel, zoomIn, refresh, status, more, gotoForm),
+    h('div', { class: 'bar' }, exitForm, exitNote), scroller, info, legend);
 
   const block = () => BLOCKS[blockI]!;
   const cols = () => Math.max(1, Math.floor(scroller.clientWidth / CELL));
@@ -103,6 +126,17 @@ export function gridView(o: GridOptions): GridView {
   function cellState(from: number, to: number): { rank: number; counts?: Uint32Array } {
     let rank = 255;
     const p0 = Math.floor(from / PAGE), p1 = Math.floor((to - 1) / PAGE);
+    if (exitFilter !== undefined) {
+      for (let p = p0; p <= p1; p++) {
+        const pg = pages.get(p);
+        if (!pg) continue;
+        for (let i = Math.max(0, from - p * PAGE); i < Math.min(pg.n, to - p * PAGE); i++) {
+          const r = pg.exit[i] === exitFilter ? WORST_RANK[pg.codes[i]!]! : NO_MATCH;
+          if (r < rank) rank = r;
+        }
+      }
+      return { rank };
+    }
     if (to - from >= PAGE) {
       for (let p = p0; p <= p1; p++) {
         const pg = pages.get(p);
@@ -138,7 +172,7 @@ export function gridView(o: GridOptions): GridView {
     const gap = 1;
     for (let cell = first; cell < last; cell++) {
       const { rank } = cellState(cell * b, Math.min(total, (cell + 1) * b));
-      ctx.fillStyle = rank === 255 ? UNKNOWN_COLOUR : COLOURS[WORST_FIRST[rank]!];
+      ctx.fillStyle = rank === 255 ? UNKNOWN_COLOUR : rank === NO_MATCH ? NO_MATCH_COLOUR : COLOURS[WORST_FIRST[rank]!];
       const x = (cell % c) * CELL, y = (Math.floor(cell / c) - top) * CELL;
       ctx.fillRect(x, y, CELL - gap, CELL - gap);
     }
@@ -156,6 +190,15 @@ export function gridView(o: GridOptions): GridView {
     canvas.dataset.loadedPages = String(pages.size);
     if (total >= 0 && !canvas.dataset.firstDrawAt) canvas.dataset.firstDrawAt = performance.now().toFixed(1); // for bench/benchmarks/console.ts
     more.hidden = error !== '' || loading || loaded === inView || loadsThisView < PAGES_PER_VIEW;
+    if (exitFilter === undefined) exitNote.textContent = 'DescribeTask has no exit-code filter: it filters the loaded pages, in the browser.';
+    else {
+      let n = 0, of = 0;
+      for (const pg of pages.values()) {
+        of += pg.n;
+        for (let i = 0; i < pg.n; i++) if (pg.exit[i] === exitFilter) n++;
+      }
+      exitNote.textContent = `exit code ${exitFilter}: ${n.toLocaleString()} of the ${of.toLocaleString()} loaded instance(s) (filtered in the browser; pages not loaded are not searched)`;
+    }
     describeCursor();
   }
 
@@ -335,8 +378,51 @@ export function gridView(o: GridOptions): GridView {
   });
   ro.observe(scroller);
   queueMicrotask(pump);
+  let drawQueued = false;
+  const redraw = () => {
+    if (drawQueued) return;
+    drawQueued = true;
+    requestAnimationFrame(() => {
+      drawQueued = false;
+      if (!disposed) draw();
+    });
+  };
+  /** Sets the state of position i of page p (no state filter: position = index). */
+  function setAt(pg: Loaded, i: number, state: string, exit?: number | null): void {
+    if (i >= pg.n) return;
+    const code = stateCode(state);
+    pg.counts[pg.codes[i]!]!--;
+    pg.codes[i] = code;
+    pg.counts[code]!++;
+    if (exit !== undefined) pg.exit[i] = exit === null ? NO_EXIT : exit;
+    let worst = 255;
+    for (let c = 1; c < pg.counts.length; c++) if (pg.counts[c]! > 0) worst = Math.min(worst, WORST_RANK[c]!);
+    pg.worst = worst;
+  }
   return {
     el,
+    instance(index, state, exit) {
+      if (o.states) return;
+      const pg = pages.get(Math.floor(index / PAGE));
+      if (!pg) return;
+      setAt(pg, index % PAGE, state, exit);
+      redraw();
+    },
+    range(from, to, state) {
+      if (o.states) return;
+      for (let p = Math.floor(from / PAGE); p <= Math.floor((to - 1) / PAGE); p++) {
+        const pg = pages.get(p);
+        if (!pg) continue;
+        for (let i = Math.max(0, from - p * PAGE); i < Math.min(PAGE, to - p * PAGE); i++) setAt(pg, i, state);
+      }
+      redraw();
+    },
+    reload() {
+      if (disposed) return;
+      pages.clear();
+      loadsThisView = 0;
+      pump();
+    },
     dispose() {
       disposed = true;
       ro.disconnect();

@@ -3,8 +3,11 @@
 // counts per state (one DescribeJobs Limit 1 per state: its TotalCount), and newest or oldest first.
 // DescribeJobs answers newest first; oldest first reads the pages from the other end (Offset counted
 // from the TotalCount) and reverses each one, so the sort is still done by the server's paging.
+// Live: the event stream (live.ts) of the caller's jobs; a job event reads the visible page and the
+// counts again, at most once a second.
 import { call, errorText, type Answer } from './api.ts';
-import { badge, clear, h, time } from './dom.ts';
+import { badge, clear, h, keepFocus, time } from './dom.ts';
+import { coalesce, live } from './live.ts';
 import type { Page } from './main.ts';
 import { go, href, withQuery, type Route } from './router.ts';
 import { ACTIVE, FINISHED, METRIC_OF, type State } from './states.ts';
@@ -62,10 +65,14 @@ async function limited<T>(fns: (() => Promise<T>)[], n: number): Promise<T[]> {
 export function jobsPage(initial: Route): Page {
   const el = h('section', { class: 'jobs', 'aria-labelledby': 'jobs-title' });
   let gen = 0;
+  let reload: () => Promise<void> | void = () => undefined;
+  const liveInfo = h('span', { class: 'muted', id: 'live-status' }, 'live: connecting…');
 
+  let latest = initial;
   const update = (r: Route) => {
+    latest = r;
     const q = parse(r);
-    const my = ++gen;
+    ++gen;
     const nav = (changes: Partial<Record<keyof JobsQuery, string | number>>, replace = false) =>
       go(href(['jobs'], withQuery(r, changes)), replace);
     const tabStates = q.tab === 'active' ? ACTIVE : FINISHED;
@@ -101,21 +108,31 @@ export function jobsPage(initial: Route): Page {
       h('h1', { id: 'jobs-title' }, 'Jobs'),
       h('div', { role: 'tablist', class: 'tabs', 'aria-label': 'Active or finished' }, tab('active', 'Active'), tab('finished', 'Finished')),
       form, counts,
-      h('div', { class: 'bar' }, orderBtn, sizeSel, h('button', { type: 'button', onclick: () => update(r) }, 'Refresh')),
+      h('div', { class: 'bar' }, orderBtn, sizeSel, h('button', { type: 'button', onclick: () => update(r) }, 'Refresh'), liveInfo),
       body, pager);
 
+    reload = () => load(q, counts, body, pager, nav);
+    reload();
+  };
+
+  /** Reads the counts and the page of `q` into the page's elements (again on job events). */
+  const load = (q: JobsQuery, counts: HTMLElement, body: HTMLElement, pager: HTMLElement,
+    nav: (changes: Partial<Record<keyof JobsQuery, string | number>>) => void): Promise<void> => {
+    const my = ++gen;
+    const tabStates = q.tab === 'active' ? ACTIVE : FINISHED;
+
     // counts per state of this tab (the other filters apply)
-    void limited(tabStates.map((s) => () => call('DescribeJobs', { Filters: filters(q, [s]), Limit: 1 }).then(
+    const countsDone = limited(tabStates.map((s) => () => call('DescribeJobs', { Filters: filters(q, [s]), Limit: 1 }).then(
       (a) => ({ s, n: a.TotalCount as number }), (e: unknown) => ({ s, n: NaN, e }))), 2).then((rows) => {
       if (my !== gen) return;
-      clear(counts, ...rows.map(({ s, n }) => h('button', {
-        type: 'button', class: q.state === s ? 'count on' : 'count', 'data-state': s, 'aria-pressed': String(q.state === s),
+      keepFocus(counts, () => clear(counts, ...rows.map(({ s, n }) => h('button', {
+        type: 'button', id: `count-${s}`, class: q.state === s ? 'count on' : 'count', 'data-state': s, 'aria-pressed': String(q.state === s),
         title: Number.isNaN(n) ? 'could not be counted' : `${n} ${s} job(s)`,
         onclick: () => nav({ state: q.state === s ? '' : s, page: '' }),
-      }, badge(s), ' ', Number.isNaN(n) ? '?' : String(n))));
+      }, badge(s), ' ', Number.isNaN(n) ? '?' : String(n)))));
     });
 
-    void (async () => {
+    const listDone = (async () => {
       const f = filters(q, q.state ? [q.state] : tabStates);
       let total: number;
       let jobs: Answer[];
@@ -130,7 +147,7 @@ export function jobsPage(initial: Route): Page {
         jobs = end <= 0 ? [] : ((await call('DescribeJobs', { Filters: f, Offset: start, Limit: end - start })).JobSet as Answer[]).reverse();
       }
       if (my !== gen) return;
-      renderList(body, jobs, q);
+      keepFocus(body, () => renderList(body, jobs, q));
       const pages = Math.max(1, Math.ceil(total / q.size));
       clear(pager,
         h('button', { type: 'button', id: 'prev', disabled: q.page <= 1, onclick: () => nav({ page: q.page - 1 }) }, '← Previous'),
@@ -139,9 +156,36 @@ export function jobsPage(initial: Route): Page {
     })().catch((e: unknown) => {
       if (my === gen) clear(body, h('p', { class: 'error', role: 'alert' }, errorText(e)));
     });
+    return Promise.all([countsDone, listDone]).then(() => undefined);
   };
-  update(initial);
-  return { el, update, dispose: () => void gen++ };
+
+  const refresher = coalesce(() => reload(), 1000);
+  let opened: () => void = () => undefined;
+  const streamOpen = new Promise<void>((r) => {
+    opened = r;
+    setTimeout(r, 2000);
+  });
+  const stream = live({
+    onEvent: (e) => { if (e.Kind === 'job') refresher.request(); },
+    onReset: () => refresher.request(),
+    onStatus: (open, why) => {
+      liveInfo.textContent = open ? 'live' : `live: reconnecting (${why ?? ''})`;
+      liveInfo.dataset.open = String(open);
+      if (open) opened();
+    },
+  });
+  // the stream is opened first, so that what is read after it cannot miss an event
+  clear(el, h('p', { class: 'muted' }, 'Loading…'));
+  void streamOpen.then(() => update(latest));
+  return {
+    el,
+    update,
+    dispose: () => {
+      gen++;
+      stream.stop();
+      refresher.cancel();
+    },
+  };
 }
 
 function taskSummary(m: Answer | undefined): string {
@@ -162,7 +206,7 @@ function renderList(body: HTMLElement, jobs: Answer[], q: JobsQuery): void {
   clear(body, h('div', { class: 'scroll' }, h('table', { class: 'table', id: 'jobs-table' },
     h('thead', {}, h('tr', {}, ...['Job', 'Name', 'State', 'Tasks', 'Created', 'Ended', 'Tags'].map((t) => h('th', { scope: 'col' }, t)))),
     h('tbody', {}, ...jobs.map((j) => h('tr', { 'data-job': j.JobId as string },
-      h('td', {}, h('a', { href: href(['jobs', j.JobId as string]), class: 'mono' }, j.JobId as string)),
+      h('td', {}, h('a', { href: href(['jobs', j.JobId as string]), class: 'mono', id: `job-link-${j.JobId as string}` }, j.JobId as string)),
       h('td', {}, j.JobName as string),
       h('td', {}, badge(j.JobState as string)),
       h('td', {}, taskSummary(j.TaskMetrics as Answer)),

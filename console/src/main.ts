@@ -1,5 +1,5 @@
 // The console's entry point: shows the sign-in page until a key is kept, then routes the hash to a
-// page (jobs list, job page). A page of the same kind is updated in place when only its query changes
+// page (jobs list, job page, submit). A page of the same kind is updated in place when only its query changes
 // (a task selected, a filter set), so that the DAG and the grid are not fetched again.
 import { credentials, forgetCredentials } from './api.ts';
 import { clear, h } from './dom.ts';
@@ -10,6 +10,7 @@ import { jobsPage } from './jobs.ts';
 import { currentRoute, go, type Route } from './router.ts';
 import { signInPage } from './signin.ts';
 import { templatesPage } from './templates.ts';
+import { submitPage } from './submit.ts';
 
 export interface Page {
   el: HTMLElement;
@@ -42,8 +43,15 @@ function render(): void {
   }
   clear(who, h('span', { class: 'muted' }, `${c.secretId.slice(0, 12)}… · ${c.region}`), ' ',
     h('button', { type: 'button', id: 'sign-out', onclick: () => { forgetCredentials(); render(); } }, 'Sign out'));
-  clear(nav, h('a', { href: '#/jobs' }, 'Jobs'), h('a', { href: '#/envs' }, 'Environments'), h('a', { href: '#/templates' }, 'Templates'));
+  clear(nav, h('a', { href: '#/jobs' }, 'Jobs'), h('a', { href: '#/submit', id: 'nav-submit' }, 'Submit'), h('a', { href: '#/envs' }, 'Environments'), h('a', { href: '#/templates' }, 'Templates'));
   const r = currentRoute();
+  if (r.parts[0] === 'submit') {
+    if (current?.key === 'submit') return;
+    drop();
+    current = { key: 'submit', page: submitPage() };
+    clear(app, current.page.el);
+    return;
+  }
   if (!['jobs', 'envs', 'templates'].includes(r.parts[0] ?? '')) {
     go('#/jobs', true);
     return;

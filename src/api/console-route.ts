@@ -1,4 +1,5 @@
-// The web console's files at /console/ (docs/console.md): index.html, app.js and app.css. The app is
+// The web console's files at /console/ (docs/console.md): index.html, app.js and app.css, and yaml.js
+// (the YAML parser, which the submit page loads when it opens). The app is
 // TypeScript under console/src, bundled and minified in memory by esbuild's JS API on the first request
 // (then cached for the life of the server), so `npm ci && npm start` stays the whole setup: nothing is
 // generated on disk. Answers are gzipped for clients that accept it and carry an ETag (a 304 for
@@ -24,7 +25,7 @@ interface Asset {
   etag: string;
 }
 
-type Assets = Record<'index.html' | 'app.js' | 'app.css', Asset>;
+type Assets = Record<'index.html' | 'app.js' | 'app.css' | 'yaml.js', Asset>;
 
 const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; " +
   "base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
@@ -37,14 +38,15 @@ function asset(body: Buffer | string, type: string): Asset {
 /** Builds under way in this process (esbuild's service is stopped when the last one ends). */
 let building = 0;
 
-/** Bundles console/src/main.ts and console/src/app.css (minified) and reads index.html. */
+/** Bundles console/src/main.ts, console/src/yaml-entry.ts and console/src/app.css (minified) and reads index.html. */
 export async function buildConsole(dir = CONSOLE_DIR): Promise<Assets> {
   const esbuild = await import('esbuild');
   building++;
   try {
     const common = { bundle: true, minify: true, write: false, logLevel: 'silent', legalComments: 'none' } as const;
-    const [js, css, html] = await Promise.all([
+    const [js, yaml, css, html] = await Promise.all([
       esbuild.build({ ...common, entryPoints: [path.join(dir, 'src/main.ts')], format: 'iife', target: 'es2020', platform: 'browser', outfile: 'app.js' }),
+      esbuild.build({ ...common, entryPoints: [path.join(dir, 'src/yaml-entry.ts')], format: 'iife', target: 'es2020', platform: 'browser', outfile: 'yaml.js' }),
       esbuild.build({ ...common, entryPoints: [path.join(dir, 'src/app.css')], outfile: 'app.css' }),
       fs.readFile(path.join(dir, 'index.html')),
     ]);
@@ -53,6 +55,7 @@ export async function buildConsole(dir = CONSOLE_DIR): Promise<Assets> {
       'index.html': asset(html, 'text/html; charset=utf-8'),
       'app.js': asset(text(js), 'text/javascript; charset=utf-8'),
       'app.css': asset(text(css), 'text/css; charset=utf-8'),
+      'yaml.js': asset(text(yaml), 'text/javascript; charset=utf-8'),
     };
   } finally {
     // the bundler's service process is not needed once the files are built
@@ -94,4 +97,5 @@ export function registerConsoleRoute(app: FastifyInstance, logger: Logger, dir =
   app.get(`${CONSOLE_PATH}index.html`, serve('index.html'));
   app.get(`${CONSOLE_PATH}app.js`, serve('app.js'));
   app.get(`${CONSOLE_PATH}app.css`, serve('app.css'));
+  app.get(`${CONSOLE_PATH}yaml.js`, serve('yaml.js'));
 }

@@ -85,5 +85,12 @@ describe('the console route', () => {
     expect(gz.headers.etag).not.toBe(js.headers.etag);
     const gzAgain = await app.inject({ method: 'GET', url: '/console/app.js', headers: { 'accept-encoding': 'gzip', 'if-none-match': String(gz.headers.etag) } });
     expect(gzAgain.statusCode).toBe(304);
+    // the YAML parser is a bundle of its own, loaded by the submit page only: app.js stays small
+    const yaml = await app.inject({ method: 'GET', url: '/console/yaml.js' });
+    expect(yaml.statusCode).toBe(200);
+    expect(yaml.headers['content-type']).toBe('text/javascript; charset=utf-8');
+    expect(yaml.body).toContain('OpenBatchYaml');
+    expect(js.body).not.toContain('YAMLParseError');
+    expect(js.body.length).toBeLessThan(yaml.body.length);
   });
 });

@@ -1,0 +1,186 @@
+// Live updates from the server's event stream (docs/events.md): one signed fetch() of
+// GET /openbatch/v1/events per page (EventSource cannot send the TC3 headers), signed as an API call
+// with action StreamEvents, its body read as server-sent events. After a disconnect it resumes with
+// `after` = the last Seq seen (a growing pause between tries); `event: reset` (events were dropped)
+// calls onReset so that the page re-reads what it shows. The page coalesces what it does with the
+// events (coalesce() below). stop() ends the stream when the page goes.
+import { credentials, VERSION } from './api.ts';
+import { authorization, CONTENT_TYPE } from './tc3.ts';
+
+export const EVENTS_PATH = '/openbatch/v1/events';
+const ACTION = 'StreamEvents';
+
+export interface LiveEvent {
+  Seq: number;
+  Kind: string;
+  EventName?: string | null;
+  JobId?: string;
+  TaskName?: string;
+  TaskInstanceIndex?: number;
+  TaskInstanceIndexEnd?: number;
+  Attempt?: number;
+  State?: string;
+  ExitCode?: number | null;
+  Reason?: string | null;
+}
+
+export interface LiveOptions {
+  jobId?: string;
+  onEvent(e: LiveEvent): void;
+  /** Events were lost (or the stream came back after a break): re-read the state. */
+  onReset(): void;
+  /** The stream is open (true) or broken and being tried again (false). Pages open the stream
+   *  first and read what they show once it is open (or after a short wait): nothing is missed. */
+  onStatus?(open: boolean, why?: string): void;
+}
+
+export interface Live {
+  stop(): void;
+}
+
+/** Splits complete SSE blocks off `buf`; returns them and the rest. */
+function blocks(buf: string): { out: { id?: string; event?: string; data: string }[]; rest: string } {
+  const parts = buf.replace(/\r\n?/g, '\n').split('\n\n');
+  const rest = parts.pop() ?? '';
+  const out: { id?: string; event?: string; data: string }[] = [];
+  for (const part of parts) {
+    const b: { id?: string; event?: string; data: string } = { data: '' };
+    const data: string[] = [];
+    for (const line of part.split('\n')) {
+      if (line === '' || line.startsWith(':')) continue;
+      const i = line.indexOf(':');
+      const k = i < 0 ? line : line.slice(0, i);
+      const v = i < 0 ? '' : line.slice(i + 1).replace(/^ /, '');
+      if (k === 'data') data.push(v);
+      else if (k === 'id') b.id = v;
+      else if (k === 'event') b.event = v;
+    }
+    if (data.length > 0 || b.event !== undefined) {
+      b.data = data.join('\n');
+      out.push(b);
+    }
+  }
+  return { out, rest };
+}
+
+/** Opens the stream (of one job when jobId is given) until stop(). */
+export function live(o: LiveOptions): Live {
+  const ctl = new AbortController();
+  let after: number | undefined;
+  let failures = 0;
+  let opens = 0;
+
+  async function once(): Promise<void> {
+    const c = credentials();
+    if (!c) throw new Error('not signed in');
+    const q = new URLSearchParams();
+    if (after !== undefined) q.set('after', String(after));
+    if (o.jobId !== undefined) q.set('jobId', o.jobId);
+    const query = q.toString();
+    const timestamp = Math.floor(Date.now() / 1000);
+    const auth = await authorization({ secretId: c.secretId, secretKey: c.secretKey, host: location.host, method: 'GET', path: EVENTS_PATH, query, body: '', timestamp });
+    const res = await fetch(`${EVENTS_PATH}${query ? `?${query}` : ''}`, {
+      headers: {
+        'Content-Type': CONTENT_TYPE, Authorization: auth, Accept: 'text/event-stream',
+        'X-TC-Action': ACTION, 'X-TC-Version': VERSION, 'X-TC-Timestamp': String(timestamp), 'X-TC-Region': c.region,
+      },
+      credentials: 'omit', cache: 'no-store', signal: ctl.signal,
+    });
+    if (!(res.headers.get('content-type') ?? '').startsWith('text/event-stream') || !res.body) {
+      let why = `HTTP ${res.status}`;
+      try {
+        const e = ((await res.json()) as { Response?: { Error?: { Code?: string; Message?: string } } }).Response?.Error;
+        if (e) why = `${e.Code ?? ''}: ${e.Message ?? ''}`;
+      } catch {
+        // not the API's envelope: the status says enough
+      }
+      throw new Error(why);
+    }
+    failures = 0;
+    o.onStatus?.(true);
+    // without `after` the stream starts now: back after a break before any event came, what
+    // changed meanwhile is read again (pages open the stream before they read, see opened())
+    if (opens++ > 0 && after === undefined) o.onReset();
+    const reader = res.body.getReader();
+    const dec = new TextDecoder();
+    let buf = '';
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      buf += dec.decode(value, { stream: true });
+      const { out, rest } = blocks(buf);
+      buf = rest;
+      for (const b of out) {
+        if (b.event === 'reset') {
+          if (b.id !== undefined && /^\d+$/.test(b.id)) after = Number(b.id);
+          o.onReset();
+          continue;
+        }
+        let e: LiveEvent;
+        try {
+          e = JSON.parse(b.data) as LiveEvent;
+        } catch {
+          continue;
+        }
+        if (typeof e.Seq === 'number') after = e.Seq;
+        o.onEvent(e);
+      }
+    }
+  }
+
+  void (async () => {
+    while (!ctl.signal.aborted) {
+      let why = 'the stream ended';
+      try {
+        await once();
+      } catch (e) {
+        if (ctl.signal.aborted) return;
+        why = e instanceof Error ? e.message : String(e);
+      }
+      if (ctl.signal.aborted) return;
+      failures++;
+      o.onStatus?.(false, why);
+      await new Promise((r) => setTimeout(r, Math.min(10_000, 250 * 2 ** Math.min(failures, 6))));
+    }
+  })();
+  return { stop: () => ctl.abort() };
+}
+
+/** Runs `fn` at most once per `ms`, soon after the first request of each period (coalescing bursts). */
+export function coalesce(fn: () => void | Promise<void>, ms = 1000): { request(): void; cancel(): void } {
+  let timer = 0;
+  let last = 0;
+  let running = false;
+  let again = false;
+  let cancelled = false;
+  const run = async () => {
+    timer = 0;
+    if (cancelled) return;
+    if (running) {
+      again = true;
+      return;
+    }
+    running = true;
+    last = Date.now();
+    try {
+      await fn();
+    } catch {
+      // fn shows its own errors
+    } finally {
+      running = false;
+      if (again && !cancelled) {
+        again = false;
+        request();
+      }
+    }
+  };
+  const request = () => {
+    if (timer || cancelled) return;
+    if (running) {
+      again = true;
+      return;
+    }
+    timer = window.setTimeout(() => void run(), Math.max(50, last + ms - Date.now()));
+  };
+  return { request, cancel: () => { cancelled = true; clearTimeout(timer); } };
+}
