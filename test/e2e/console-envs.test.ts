@@ -156,6 +156,14 @@ describe.skipIf(why !== '')('the console: environments, templates, timeline', ()
     await shot('templates');
   });
 
+  it('the submit page starts from the template: the editor holds a job built from its TaskTemplateInfo', async () => {
+    await page.click('#nav a[href="#/submit"]');
+    await page.waitForSelector(`#submit-template option[value="${templateId}"]`, { state: 'attached' });
+    await page.selectOption('#submit-template', templateId);
+    await expect.poll(async () => page.inputValue('#submit-editor'), { timeout: 10_000 }).toContain('render --frame');
+    await shot('submit');
+  });
+
   it('the job page: DAG, grid and timeline, a bar per task and per instance with its node; the drawer with a log', async () => {
     await page.goto(`${srv.url}/console/#/jobs/${jobId}?task=A`);
     await page.waitForSelector('#grid-canvas[data-total="3"]');
