@@ -8,25 +8,11 @@
 // its first page (the canvas' data-first-draw-at, set by grid.ts) and until the view is drawn with all
 // the pages it may load (data-settled-at: 20 pages of 1,000). Skipped, saying why, without
 // playwright-core or Chromium.
-import fs from 'node:fs';
 import { benchServer, sleep, stats, type Benchmark, type Figure } from '../lib.ts';
 import { SECRET_ID, SECRET_KEY } from '../../test/helpers/spawn-server.ts';
+import { chromiumOrWhy, launchChromium, type Any } from '../../test/helpers/browser.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 const FILES = ['index.html', 'app.js', 'app.css'];
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type Any = any;
-
-async function loadPlaywright(): Promise<{ pw?: Any; why?: string }> {
-  try {
-    const name = 'playwright-core';
-    return { pw: await import(/* @vite-ignore */ name) };
-  } catch {
-    return { why: 'the npm package playwright-core is not installed' };
-  }
-}
 
 /** The console file a response is ("/console/" is index.html), or undefined. */
 function fileOf(url: string): string | undefined {
@@ -39,8 +25,7 @@ export const consoleBench: Benchmark = {
   name: 'console',
   description: 'the web console in Chromium: first-load bytes and time to the sign-in form; time until the grid of a 1,000,000-instance task is drawn',
   async run(s) {
-    const { pw, why: noPw } = await loadPlaywright();
-    const why = noPw ?? (fs.existsSync(CHROMIUM) ? undefined : `${CHROMIUM} is missing (run scripts/chromium-up.sh)`);
+    const { chromium, why } = await chromiumOrWhy();
     if (why) {
       console.log(`  skipped: ${why}`);
       return [];
@@ -62,7 +47,7 @@ export const consoleBench: Benchmark = {
         if (i > 600) throw new Error('the job did not start running within 60 s');
         await sleep(100);
       }
-      browser = await pw.chromium.launch({ executablePath: CHROMIUM, args: FLAGS, headless: true });
+      browser = await launchChromium(chromium);
 
       /** One fresh context: the first load, then sign-in, then the task page. */
       const once = async () => {

@@ -6,6 +6,7 @@
 // events (coalesce() below). stop() ends the stream when the page goes.
 import { credentials, VERSION } from './api.ts';
 import { authorization, CONTENT_TYPE } from './tc3.ts';
+import { sseBlocks } from '../../src/lib/sse.ts';
 
 export const EVENTS_PATH = '/openbatch/v1/events';
 const ACTION = 'StreamEvents';
@@ -38,30 +39,6 @@ export interface Live {
   stop(): void;
 }
 
-/** Splits complete SSE blocks off `buf`; returns them and the rest. */
-function blocks(buf: string): { out: { id?: string; event?: string; data: string }[]; rest: string } {
-  const parts = buf.replace(/\r\n?/g, '\n').split('\n\n');
-  const rest = parts.pop() ?? '';
-  const out: { id?: string; event?: string; data: string }[] = [];
-  for (const part of parts) {
-    const b: { id?: string; event?: string; data: string } = { data: '' };
-    const data: string[] = [];
-    for (const line of part.split('\n')) {
-      if (line === '' || line.startsWith(':')) continue;
-      const i = line.indexOf(':');
-      const k = i < 0 ? line : line.slice(0, i);
-      const v = i < 0 ? '' : line.slice(i + 1).replace(/^ /, '');
-      if (k === 'data') data.push(v);
-      else if (k === 'id') b.id = v;
-      else if (k === 'event') b.event = v;
-    }
-    if (data.length > 0 || b.event !== undefined) {
-      b.data = data.join('\n');
-      out.push(b);
-    }
-  }
-  return { out, rest };
-}
 
 /** Opens the stream (of one job when jobId is given) until stop(). */
 export function live(o: LiveOptions): Live {
@@ -108,7 +85,7 @@ export function live(o: LiveOptions): Live {
       const { done, value } = await reader.read();
       if (done) return;
       buf += dec.decode(value, { stream: true });
-      const { out, rest } = blocks(buf);
+      const { blocks: out, rest } = sseBlocks(buf);
       buf = rest;
       for (const b of out) {
         if (b.event === 'reset') {

@@ -10,22 +10,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, SECRET_ID, SECRET_KEY, simpleJob, startServer, waitFor, type BatchClient, type TestServer } from '../helpers/server.ts';
+import { chromiumOrWhy, launchChromium, type Any } from '../helpers/browser.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 const SHOTS = process.env.CONSOLE_SCREENSHOTS === '1' ? path.join(ROOT, 'docs/console') : '';
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type Any = any;
-let playwright: Any;
-let why = '';
-try {
-  const name = 'playwright-core';
-  playwright = await import(/* @vite-ignore */ name);
-} catch {
-  why = 'the npm package playwright-core is not installed';
-}
-if (!why && !fs.existsSync(CHROMIUM)) why = `${CHROMIUM} is missing (run scripts/chromium-up.sh)`;
+const { chromium, why } = await chromiumOrWhy();
 if (why) console.warn(`test/e2e/console-envs.test.ts is skipped: ${why}`);
 
 describe.skipIf(why !== '')('the console: environments, templates, timeline', () => {
@@ -69,7 +57,7 @@ describe.skipIf(why !== '')('the console: environments, templates, timeline', ()
       return ta.TaskState === 'FAILED' && tc.TaskInstanceMetrics.RunningCount === 2;
     }, 'task A to fail and the 2 instances of C to run');
     nodes = (await c.DescribeComputeEnv!({ EnvId: envId })).ComputeNodeSet;
-    browser = await playwright.chromium.launch({ executablePath: CHROMIUM, args: FLAGS, headless: true });
+    browser = await launchChromium(chromium);
     page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
   }, 90_000);
 

@@ -13,21 +13,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SECRET_ID, SECRET_KEY, simpleJob, startServer, waitFor, waitJobDone, type BatchClient, type TestServer } from '../helpers/server.ts';
+import { chromiumOrWhy, launchChromium, type Any } from '../helpers/browser.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type Any = any;
-let playwright: Any;
-let why = '';
-try {
-  const name = 'playwright-core';
-  playwright = await import(/* @vite-ignore */ name);
-} catch {
-  why = 'the npm package playwright-core is not installed';
-}
-if (!why && !fs.existsSync(CHROMIUM)) why = `${CHROMIUM} is missing (run scripts/chromium-up.sh)`;
+const { chromium, why } = await chromiumOrWhy();
 if (why) console.warn(`test/e2e/console.test.ts is skipped: ${why}`);
 
 describe.skipIf(why !== '')('the console in Chromium', () => {
@@ -54,7 +42,7 @@ describe.skipIf(why !== '')('the console in Chromium', () => {
     big = (await c.SubmitJob!({ ...prep, Job: { ...prep.Job, Tasks: [...prep.Job.Tasks, fan], Dependences: [{ StartTask: 'prep', EndTask: 'fanout' }] } })).JobId;
     await waitJobDone(c, finished);
     for (const j of [running, big]) await waitFor(async () => (await c.DescribeJob!({ JobId: j })).JobState === 'RUNNING', 'the sleeping jobs to run');
-    browser = await playwright.chromium.launch({ executablePath: CHROMIUM, args: FLAGS, headless: true });
+    browser = await launchChromium(chromium);
     page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
   }, 90_000);
 

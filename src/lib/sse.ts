@@ -1,0 +1,27 @@
+// Server-sent events as a client reads them: complete blocks split off a growing buffer (the `id`,
+// `event` and `data` fields; comments and blank lines skipped). Pure, for the CLI and the console alike.
+
+/** Split `buf` into complete SSE blocks; returns them and the rest. */
+export function sseBlocks(buf: string): { blocks: { id?: string; event?: string; data: string }[]; rest: string } {
+  const blocks: { id?: string; event?: string; data: string }[] = [];
+  const parts = buf.replace(/\r\n?/g, '\n').split('\n\n');
+  const rest = parts.pop() ?? '';
+  for (const part of parts) {
+    const b: { id?: string; event?: string; data: string } = { data: '' };
+    const data: string[] = [];
+    for (const line of part.split('\n')) {
+      if (line === '' || line.startsWith(':')) continue;
+      const i = line.indexOf(':');
+      const k = i < 0 ? line : line.slice(0, i);
+      const v = i < 0 ? '' : line.slice(i + 1).replace(/^ /, '');
+      if (k === 'data') data.push(v);
+      else if (k === 'id') b.id = v;
+      else if (k === 'event') b.event = v;
+    }
+    if (data.length > 0 || b.event !== undefined) {
+      b.data = data.join('\n');
+      blocks.push(b);
+    }
+  }
+  return { blocks, rest };
+}
