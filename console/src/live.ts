@@ -6,7 +6,7 @@
 // events (coalesce() below). stop() ends the stream when the page goes.
 import { credentials, VERSION } from './api.ts';
 import { authorization, CONTENT_TYPE } from './tc3.ts';
-import { sseBlocks } from '../../src/lib/sse.ts';
+import { dispatchEvents, sseBlocks } from '../../src/lib/sse.ts';
 
 export const EVENTS_PATH = '/openbatch/v1/events';
 const ACTION = 'StreamEvents';
@@ -87,21 +87,7 @@ export function live(o: LiveOptions): Live {
       buf += dec.decode(value, { stream: true });
       const { blocks: out, rest } = sseBlocks(buf);
       buf = rest;
-      for (const b of out) {
-        if (b.event === 'reset') {
-          if (b.id !== undefined && /^\d+$/.test(b.id)) after = Number(b.id);
-          o.onReset();
-          continue;
-        }
-        let e: LiveEvent;
-        try {
-          e = JSON.parse(b.data) as LiveEvent;
-        } catch {
-          continue;
-        }
-        if (typeof e.Seq === 'number') after = e.Seq;
-        o.onEvent(e);
-      }
+      after = dispatchEvents<LiveEvent>(out, after, { reset: () => o.onReset(), event: (e) => o.onEvent(e) });
     }
   }
 

@@ -25,3 +25,28 @@ export function sseBlocks(buf: string): { blocks: { id?: string; event?: string;
   }
   return { blocks, rest };
 }
+
+/** Hands on the blocks of OpenBatch's event stream: `reset` (its id the Seq to go on from) and events
+ *  (JSON with a Seq; a block that is not JSON is skipped). Returns the Seq to resume after: the last
+ *  one seen, or `after` when the blocks had none. */
+export function dispatchEvents<E>(
+  blocks: readonly { id?: string; event?: string; data: string }[], after: number | undefined,
+  on: { reset(): void; event(e: E): void },
+): number | undefined {
+  for (const b of blocks) {
+    if (b.event === 'reset') {
+      if (b.id !== undefined && /^\d+$/.test(b.id)) after = Number(b.id);
+      on.reset();
+      continue;
+    }
+    let e: E & { Seq?: unknown };
+    try {
+      e = JSON.parse(b.data) as E & { Seq?: unknown };
+    } catch {
+      continue;
+    }
+    if (typeof e.Seq === 'number') after = e.Seq;
+    on.event(e);
+  }
+  return after;
+}

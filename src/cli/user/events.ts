@@ -3,7 +3,7 @@
 // without the stream (an older server, Tencent Cloud itself) is told apart, so that callers fall back
 // to polling.
 import type { Api } from './connection.ts';
-import { sseBlocks } from '../../lib/sse.ts';
+import { dispatchEvents, sseBlocks } from '../../lib/sse.ts';
 
 export const EVENTS_PATH = '/openbatch/v1/events';
 export const EVENTS_ACTION = 'StreamEvents';
@@ -53,21 +53,7 @@ export async function streamEvents(api: Api, o: { jobId?: string; envId?: string
         buf += decoder.decode(chunk, { stream: true });
         const { blocks, rest } = sseBlocks(buf);
         buf = rest;
-        for (const b of blocks) {
-          if (b.event === 'reset') {
-            o.onReset?.();
-            if (b.id !== undefined) after = Number(b.id);
-            continue;
-          }
-          let e: StreamEvent;
-          try {
-            e = JSON.parse(b.data) as StreamEvent;
-          } catch {
-            continue;
-          }
-          if (typeof e.Seq === 'number') after = e.Seq;
-          o.onEvent(e);
-        }
+        after = dispatchEvents<StreamEvent>(blocks, after, { reset: () => o.onReset?.(), event: (e) => o.onEvent(e) });
       }
     } catch (e) {
       if (o.signal.aborted) break;
