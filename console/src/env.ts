@@ -2,6 +2,7 @@
 // (ComputeNodeMetrics, and the vCPUs, memory and free instance slots of its nodes added up), its nodes
 // (ComputeNodeSet) with what each runs (node-runs.ts), and its activities (DescribeComputeEnvActivities,
 // paged on the server with ?apage=, for one node with ?node=: its Filters is a single Filter object).
+// Live: the env's and its nodes' events (the stream's envId) read the page again.
 import { call, errorText, type Answer } from './api.ts';
 import { badge, clear, h, time } from './dom.ts';
 import { nodeCounts, tagsText } from './envs.ts';
@@ -9,6 +10,7 @@ import type { Page } from './main.ts';
 import { nodeRuns, type NodeRuns } from './node-runs.ts';
 import { pagerBar, paging } from './paging.ts';
 import { go, href, withQuery, type Route } from './router.ts';
+import { coalesce, live } from './live.ts';
 
 const ACT_SIZE = 20;
 
@@ -127,6 +129,13 @@ export function envPage(envId: string, initial: Route): Page {
     }
     if (my === gen) renderNodes(nodesBox, nodes, runs, note);
   }
+  // live: the env's and its nodes' changes (created, up, being deleted, gone) read the page again
+  const refresher = coalesce(() => load(), 1000);
+  const stream = live({
+    envId,
+    onEvent: (e) => { if (e.Kind === 'env' || e.Kind === 'node') refresher.request(); },
+    onReset: () => refresher.request(),
+  });
   void load();
   return {
     el,
@@ -144,6 +153,8 @@ export function envPage(envId: string, initial: Route): Page {
     dispose() {
       gen++;
       actGen++;
+      stream.stop();
+      refresher.cancel();
     },
   };
 }

@@ -27,6 +27,8 @@ export interface LiveEvent {
 
 export interface LiveOptions {
   jobId?: string;
+  /** One compute environment's events (its own and its nodes'). */
+  envId?: string;
   onEvent(e: LiveEvent): void;
   /** Events were lost (or the stream came back after a break): re-read the state. */
   onReset(): void;
@@ -40,7 +42,7 @@ export interface Live {
 }
 
 
-/** Opens the stream (of one job when jobId is given) until stop(). */
+/** Opens the stream (of one job or one environment when given) until stop(). */
 export function live(o: LiveOptions): Live {
   const ctl = new AbortController();
   let after: number | undefined;
@@ -53,6 +55,7 @@ export function live(o: LiveOptions): Live {
     const q = new URLSearchParams();
     if (after !== undefined) q.set('after', String(after));
     if (o.jobId !== undefined) q.set('jobId', o.jobId);
+    if (o.envId !== undefined) q.set('envId', o.envId);
     const query = q.toString();
     const timestamp = Math.floor(Date.now() / 1000);
     const auth = await authorization({ secretId: c.secretId, secretKey: c.secretKey, host: location.host, method: 'GET', path: EVENTS_PATH, query, body: '', timestamp });

@@ -189,4 +189,15 @@ describe.skipIf(why !== '')('the console: environments, templates, timeline', ()
     await shot('drawer');
     await page.keyboard.press('Escape');
   });
+
+  it('the env page follows its nodes live: a node being deleted shows without a reload', async () => {
+    await page.goto(`${srv.url}/console/#/envs/${envId}`);
+    await page.waitForSelector('#nodes-table');
+    await page.evaluate('window.__notReloaded = true');
+    // both nodes run an instance of C: scaling in marks one DELETING (it finishes its instance first)
+    await c.ModifyComputeEnv!({ EnvId: envId, DesiredComputeNodeCount: 1 });
+    await page.waitForSelector('#nodes-table tr[data-node]:has-text("DELETING")', { timeout: 15_000 });
+    expect(await page.evaluate('window.__notReloaded')).toBe(true);
+    expect(await page.textContent('#activities-table')).toContain('ModifyComputeEnv: decrease the capacity from 2 to 1');
+  });
 });
