@@ -7,6 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildActions, buildExtensions } from './api/actions/index.ts';
 import { AttemptService } from './services/attempts.ts';
 import { EventReader } from './services/event-stream.ts';
+import { LogSweeper } from './services/log-sweeper.ts';
 import { Notifier } from './services/notifier.ts';
 import { Pipeline } from './api/pipeline.ts';
 import { RateLimiter } from './api/ratelimit.ts';
@@ -346,6 +347,11 @@ export async function start(cfg: Config, opts: { clock?: Clock; logger?: Logger 
     ...(metrics ? { onDelivery: (topic: string, ok: boolean) => metrics.eventDelivery(topic, ok) } : {}),
   });
   notifier.start();
+  // files of deleted jobs that ran on this host while another replica led (or before a failover)
+  const layout = new LocalLayout(cfg.dataDir);
+  const sweeper = new LogSweeper({
+    roots: [layout.logRoot, layout.workRoot], removeJob: (id) => local.logs.removeJob(id), store, logger: logger.child({ component: 'sweeper' }),
+  });
   await replica.start();
   try {
     await server.listen({ host: cfg.host, port: cfg.port });
@@ -363,6 +369,7 @@ export async function start(cfg: Config, opts: { clock?: Clock; logger?: Logger 
     throw e;
   }
   ready = true;
+  sweeper.start();
   const port = (server.server.address() as AddressInfo).port;
   const host = cfg.host.includes(':') ? `[${cfg.host}]` : cfg.host;
   const advertiseUrl = cfg.advertiseUrl ?? defaultAdvertiseUrl(cfg.host, port);
@@ -381,6 +388,7 @@ export async function start(cfg: Config, opts: { clock?: Clock; logger?: Logger 
         ready = false;
         monitor.stop();
         await notifier.stop();
+        await sweeper.stop();
         directory.stop();
         await server.close();
         await replica.close();
