@@ -347,4 +347,19 @@ describe.skipIf(why !== '')('the console in Chromium', () => {
     await page.waitForSelector('#job-state[data-state="SUCCEED"]');
     await notReloaded();
   }, 60_000);
+
+  it('is readable in a narrow window: the jobs list and the job page fit 390 px without scrolling sideways', async () => {
+    await page.setViewportSize({ width: 390, height: 800 });
+    try {
+      await page.goto(`${srv.url}/console/#/jobs?tab=finished`);
+      await page.waitForSelector(`tr[data-job="${finished}"]`, { state: 'attached' });
+      expect(await page.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390);
+      await page.goto(`${srv.url}/console/#/jobs/${finished}?task=A`);
+      await page.waitForSelector('#dag g.node[data-task="A"][data-state="FAILED"]');
+      await page.waitForSelector('#grid-canvas');
+      expect(await page.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390);
+    } finally {
+      await page.setViewportSize({ width: 1100, height: 900 });
+    }
+  });
 });
