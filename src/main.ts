@@ -348,7 +348,7 @@ export async function start(cfg: Config, opts: { clock?: Clock; logger?: Logger 
   });
   notifier.start();
   // files of deleted jobs that ran on this host while another replica led (or before a failover)
-  const layout = new LocalLayout(cfg.dataDir);
+  const { layout } = local.logs;
   const sweeper = new LogSweeper({
     roots: [layout.logRoot, layout.workRoot], removeJob: (id) => local.logs.removeJob(id), store, logger: logger.child({ component: 'sweeper' }),
   });

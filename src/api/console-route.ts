@@ -44,9 +44,11 @@ export async function buildConsole(dir = CONSOLE_DIR): Promise<Assets> {
   building++;
   try {
     const common = { bundle: true, minify: true, write: false, logLevel: 'silent', legalComments: 'none' } as const;
+    const script = (entry: string, outfile: string) =>
+      esbuild.build({ ...common, entryPoints: [path.join(dir, 'src', entry)], format: 'iife', target: 'es2020', platform: 'browser', outfile });
     const [js, yaml, css, html] = await Promise.all([
-      esbuild.build({ ...common, entryPoints: [path.join(dir, 'src/main.ts')], format: 'iife', target: 'es2020', platform: 'browser', outfile: 'app.js' }),
-      esbuild.build({ ...common, entryPoints: [path.join(dir, 'src/yaml-entry.ts')], format: 'iife', target: 'es2020', platform: 'browser', outfile: 'yaml.js' }),
+      script('main.ts', 'app.js'),
+      script('yaml-entry.ts', 'yaml.js'),
       esbuild.build({ ...common, entryPoints: [path.join(dir, 'src/app.css')], outfile: 'app.css' }),
       fs.readFile(path.join(dir, 'index.html')),
     ]);
@@ -94,8 +96,5 @@ export function registerConsoleRoute(app: FastifyInstance, logger: Logger, dir =
   };
   app.get('/console', async (_req, reply) => reply.redirect(CONSOLE_PATH, 301));
   app.get(CONSOLE_PATH, serve('index.html'));
-  app.get(`${CONSOLE_PATH}index.html`, serve('index.html'));
-  app.get(`${CONSOLE_PATH}app.js`, serve('app.js'));
-  app.get(`${CONSOLE_PATH}app.css`, serve('app.css'));
-  app.get(`${CONSOLE_PATH}yaml.js`, serve('yaml.js'));
+  for (const name of ['index.html', 'app.js', 'app.css', 'yaml.js'] as const) app.get(`${CONSOLE_PATH}${name}`, serve(name));
 }

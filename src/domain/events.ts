@@ -2,8 +2,9 @@
 // records one for every state change of a job, a task, a materialised instance and every attempt's
 // end; the instances of a task that have no row yet move together (one `instances` event for the
 // range). Compute environments and their nodes have events too (created, being deleted, deleted; a
-// node's CREATING → CREATED → RUNNING → DELETING → DELETED), written with the env change. Each is numbered by the store (Seq, one sequence for the deployment) in the transaction that
-// writes the change, so that a reader that resumes after its last Seq misses nothing and sees nothing
+// node's CREATING → CREATED → RUNNING → DELETING → DELETED), written with the env change. Each is
+// numbered by the store (Seq, one sequence for the deployment) in the transaction that writes the
+// change, so that a reader that resumes after its last Seq misses nothing and sees nothing
 // twice. EventName is Tencent's name of the change where it has one (JOB_RUNNING, TASK_INSTANCE_FAILED …).
 import type { State } from './states.ts';
 import { isoSeconds } from '../lib/clock.ts';

@@ -3,9 +3,10 @@
 // leader reads the stored events in Seq order, and each event whose job or compute environment asked
 // for its EventName on that topic is POSTed as a Tencent-shaped message, signed with an HMAC-SHA256 of
 // the body. A job's COMPUTE_NODE_* events are those of the nodes of the environments its tasks name
-// (EnvId) while it has not ended: each node event names those jobs (EventDraft.jobs). At least once: a topic's
-// position (Store.eventCursor) moves only past what was delivered, and a receiver that fails (non-2xx,
-// no answer) is retried with backoff before anything later of that topic — so in order, per job too.
+// (EnvId) while it has not ended: each node event names those jobs (EventDraft.jobs). At least
+// once: a topic's position (Store.eventCursor) moves only past what was delivered, and a receiver
+// that fails (non-2xx, no answer) is retried with backoff before anything later of that topic — so
+// in order, per job too.
 import { createHmac } from 'node:crypto';
 import { eventNameOf, type EventDraft, type EventSubscription } from '../domain/events.ts';
 import { isoSeconds } from '../lib/clock.ts';
@@ -96,7 +97,6 @@ function byTopic(list: readonly EventSubscription[]): Map<string, Subscriptions>
   }
   return out;
 }
-
 
 export class Notifier {
   private running = false;

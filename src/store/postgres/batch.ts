@@ -12,7 +12,6 @@ import { FencedError } from '../errors.ts';
 import type { Queryable } from './db.ts';
 import { deleteIn, refuseIn } from './commands.ts';
 
-
 /** The column `f` of every row, as an array literal. */
 function col<T>(rows: T[], f: (x: T) => string | number | null): string {
   return arrayLiteral(rows.map(f));
@@ -89,19 +88,17 @@ const WRITE_BATCH = `WITH ${subStatements('')}
 // the same, fenced within the statement: the lease row is read FOR SHARE (so no takeover can commit
 // before this statement does; one that is in progress is waited for and its new epoch read), and
 // every sub-statement writes only if that row has the batch's epoch ($42). The statement always
-// returns the row, which says whether the writes happened.
-const FENCED_BATCH = `WITH f AS (SELECT holder, epoch FROM leadership WHERE id = 1 FOR SHARE),
+// returns the row, which says whether the writes happened. With events ($43–$50), they are numbered
+// from event_seq within it too (its row lock is held until the statement commits, as in a transaction).
+function fencedBatch(withEvents: boolean): string {
+  const fenced = 'EXISTS (SELECT 1 FROM ok)';
+  return `WITH f AS (SELECT holder, epoch FROM leadership WHERE id = 1 FOR SHARE),
   ok AS (SELECT 1 FROM f WHERE f.holder <> '' AND f.epoch = $42::bigint),
-  ${subStatements('EXISTS (SELECT 1 FROM ok)')}
+  ${subStatements(fenced)}${withEvents ? `,\n  ${eventStatements(42, fenced)}` : ''}
   SELECT holder, epoch FROM f`;
-
-// the same with the batch's events ($43–$50): numbered from event_seq within the statement (its row
-// lock is held until the statement commits, as in a transaction), only when the fence holds
-const FENCED_BATCH_EVENTS = `WITH f AS (SELECT holder, epoch FROM leadership WHERE id = 1 FOR SHARE),
-  ok AS (SELECT 1 FROM f WHERE f.holder <> '' AND f.epoch = $42::bigint),
-  ${subStatements('EXISTS (SELECT 1 FROM ok)')},
-  ${eventStatements(42, 'EXISTS (SELECT 1 FROM ok)')}
-  SELECT holder, epoch FROM f`;
+}
+const FENCED_BATCH = fencedBatch(false);
+const FENCED_BATCH_EVENTS = fencedBatch(true);
 
 /** The four writes as CTEs i, a, t, j (parameters $1–$41), each only when `guard` holds. */
 function subStatements(guard: string): string {
