@@ -55,10 +55,11 @@ export class ReplicaDirectory {
     this.timer = null;
   }
 
-  /** Every registered replica with its last heartbeat (read from the store now). */
+  /** Every registered replica with its last heartbeat: the registry as this replica's heartbeat or a
+   *  lookup last read it (at most HEARTBEAT_MS ago), read again when older — so /healthz, which a load
+   *  balancer may poll many times a second, costs the store one read per heartbeat, not one per call. */
   async list(): Promise<ReplicaView[]> {
-    const rows = await this.o.store.listReplicas();
-    this.remember(rows);
+    const rows = this.o.clock.now() - this.knownAt < HEARTBEAT_MS ? this.known : await this.refresh();
     return rows.map((r) => ({ id: r.id, url: r.url, lastSeen: new Date(r.lastSeen).toISOString() }));
   }
 

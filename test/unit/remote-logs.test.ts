@@ -159,3 +159,19 @@ describe('RemoteLogs', () => {
     expect(lines.some((l) => /replica gone answers requests for logs again/.test(l))).toBe(true);
   });
 });
+
+describe('ReplicaDirectory.list (what /healthz shows)', () => {
+  it('reads the registry at most once per heartbeat interval, however often it is asked', async () => {
+    const reads = { n: 0 };
+    const store = { ...registry, async listReplicas() { reads.n++; return registry.listReplicas(); } };
+    const d = new ReplicaDirectory({ store, clock, logger, id: 'me' });
+    const first = await d.list();
+    for (let i = 0; i < 50; i++) expect(await d.list()).toEqual(first);
+    expect(reads.n).toBe(1);
+    register('newcomer', 'http://127.0.0.1:2');
+    clock.advance(HEARTBEAT_MS + 1);
+    expect((await d.list()).map((r) => r.id)).toContain('newcomer');
+    expect(reads.n).toBe(2);
+    rows.delete('newcomer');
+  });
+});
