@@ -2,9 +2,8 @@
  * openbatch-shim: starts and supervises the attempts of one OpenBatch service process.
  *
  * The service starts one shim (in its own session) and sends it launch requests on stdin. The shim
- * starts each attempt as a child that shares the shim's memory until it execs (clone with CLONE_VM |
- * CLONE_VFORK, like posix_spawn: no page tables copied; the shim waits while the child sets the
- * attempt up, then knows whether the exec happened): one process per attempt, `/bin/sh -c <command>` (or
+ * starts each attempt with fork + exec (the shim is small, so its fork is cheap, and it goes on while
+ * the child sets the attempt up and execs): one process per attempt, `/bin/sh -c <command>` (or
  * `/bin/sh <command file>` for a command too long for an argument) in its own session and process
  * group, stdout/stderr to files, at the shim's niceness plus N with `--nice N`; waits for it, writes
  * its exit status to the attempt's status file, and reports to the service on stdout. When the
@@ -66,8 +65,6 @@
 #include "shim.h" /* first: it defines _GNU_SOURCE */
 #include <poll.h>
 #include <signal.h>
-#include <sched.h>
-#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/syscall.h>
@@ -77,12 +74,17 @@ struct child {
   pid_t pid;
   char *key;
   char *status;
-  char *pidfile; /* NULL if it could not be written */
-  ssize_t slot;  /* its cgroup slot, or -1 */
+  char *pidfile;         /* NULL if it could not be written */
+  char *pending_pidfile; /* where the pid file goes once the exec is seen to succeed */
+  int launch_fd;         /* read end of the exec-report pipe while starting, else -1 */
+  ssize_t slot;          /* its cgroup slot, or -1 */
 };
 
 static struct child *children;
 static size_t nchildren, cap_children;
+static struct pollfd *polls;
+static pid_t *poll_pids;
+static size_t cap_polls;
 static int events_ok = 1; /* stdout still open */
 int attempt_nice;     /* --nice N: added to the shim's niceness for the attempts */
 int attempt_priority; /* the niceness attempts get */
@@ -139,7 +141,7 @@ static void emit(const char *line, size_t len) {
   evlen += len;
 }
 
-/* the longest report of a failed setup: the step that failed (which may name a path) */
+/* the exec report of a child: its errno value and the step that failed (which may name a path) */
 #define REPORT_SIZE 1024
 
 static void emit_failure(const char *key, int e, const char *step) {
@@ -168,32 +170,6 @@ static void start_ticks(pid_t pid, char *out, size_t outlen) {
   out[i] = '\0';
 }
 
-/* The child's side of a launch: it runs on the spawn stack, in the shim's memory, while the shim waits
- * (clone with CLONE_VM | CLONE_VFORK, as posix_spawn does); it returns only if the setup or the exec
- * failed, and leaves the errno value and the step that failed in `spawn` for the shim to read. */
-static struct {
-  char **f, **envp;
-  const char *slot;
-  int err;
-  char step[REPORT_SIZE];
-} spawn;
-
-static int spawn_child(void *unused) {
-  (void)unused;
-  const char *step = "setup";
-  int e = child_setup(spawn.f, spawn.envp, spawn.slot, &step);
-  snprintf(spawn.step, sizeof spawn.step, "%s", step);
-  spawn.err = e ? e : EIO;
-  _exit(127);
-}
-
-/* A new attempt: a process sharing the shim's memory until it execs (no copy of the shim's page
- * tables, no copy-on-write faults afterwards: on a machine where those are dear, a fork costs more
- * than the rest of a trivial attempt), so the shim knows as clone returns whether the exec happened.
- * Then the pid file is written and the start reported. */
-#define SPAWN_STACK (1 << 20)
-static char *spawn_stack;
-
 static void launch(char **f, size_t nf) {
   /* f: key cwd stdout stderr status pidfile command cmdfile uid gid groups mem cpu mounts nenv env... */
   const char *key = f[0], *status = f[4], *pidfile = f[5];
@@ -203,39 +179,41 @@ static void launch(char **f, size_t nf) {
     emit_failure(key, errno ? errno : EIO, "cgroup");
     return;
   }
-  if (!spawn_stack) {
-    spawn_stack = mmap(NULL, SPAWN_STACK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-    if (spawn_stack == MAP_FAILED) die("mmap");
-  }
   char **envp = xmalloc((nenv + 1) * sizeof(char *));
   for (size_t j = 0; j < nenv; j++) envp[j] = f[15 + j];
   envp[nenv] = NULL;
-  spawn.f = f;
-  spawn.envp = envp;
-  spawn.slot = slot >= 0 ? slot_name((size_t)slot) : NULL;
-  spawn.err = 0;
-  spawn.step[0] = '\0';
-  pid_t pid = clone(spawn_child, spawn_stack + SPAWN_STACK, CLONE_VM | CLONE_VFORK | SIGCHLD, NULL);
-  int e = pid < 0 ? errno : spawn.err;
-  free(envp);
-  if (e != 0) {
-    if (pid > 0)
-      while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
-      }
+  /* fork, not vfork: the shim goes on with the next launch while this child sets the attempt up and
+   * execs (on a slow file system that is the long part). A failure before exec is reported through a
+   * close-on-exec pipe: EOF means the exec succeeded, an errno value and the step mean it did not. */
+  int rep[2];
+  if (pipe2(rep, O_CLOEXEC) != 0) {
+    int e = errno;
+    free(envp);
     if (slot >= 0) slot_release((size_t)slot);
-    emit_failure(key, e, pid < 0 ? "fork" : spawn.step);
+    emit_failure(key, e, "pipe");
     return;
   }
-  char ticks[32];
-  start_ticks(pid, ticks, sizeof ticks); /* valid even if it already ended: not reaped yet */
-  char pidline[64];
-  int pl = snprintf(pidline, sizeof pidline, "%d %s\n", (int)pid, ticks);
-  char *written = NULL;
-  int pfd = open(pidfile, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (pfd >= 0) {
-    ssize_t w = write(pfd, pidline, (size_t)pl);
-    close(pfd);
-    if (w == pl) written = xstrdup(pidfile);
+  pid_t pid = fork();
+  if (pid == 0) {
+    close(rep[0]);
+    const char *step = "setup";
+    int e = child_setup(f, envp, slot >= 0 ? slot_name((size_t)slot) : NULL, &step);
+    char msg[REPORT_SIZE];
+    memset(msg, 0, sizeof msg);
+    memcpy(msg, &e, sizeof e);
+    snprintf(msg + sizeof e, sizeof msg - sizeof e, "%s", step);
+    ssize_t w = write(rep[1], msg, sizeof msg); /* nothing more can be done if this fails */
+    (void)w;
+    _exit(127);
+  }
+  int e = pid < 0 ? errno : 0;
+  free(envp);
+  close(rep[1]);
+  if (e != 0) {
+    close(rep[0]);
+    if (slot >= 0) slot_release((size_t)slot);
+    emit_failure(key, e, "fork");
+    return;
   }
   if (nchildren == cap_children) {
     cap_children = cap_children ? cap_children * 2 : 64;
@@ -245,19 +223,61 @@ static void launch(char **f, size_t nf) {
   children[nchildren].pid = pid;
   children[nchildren].key = xstrdup(key);
   children[nchildren].status = xstrdup(status);
-  children[nchildren].pidfile = written;
+  children[nchildren].pidfile = NULL;
+  children[nchildren].pending_pidfile = xstrdup(pidfile);
+  children[nchildren].launch_fd = rep[0];
   children[nchildren].slot = slot;
   nchildren++;
-  char line[512];
-  int l = snprintf(line, sizeof line, "S %s %d %s %s\n", key, (int)pid, ticks, slot >= 0 ? slot_name((size_t)slot) : "-");
-  emit(line, (size_t)l);
 }
 
 static void drop_child(size_t i) {
   free(children[i].key);
   free(children[i].status);
   free(children[i].pidfile);
+  free(children[i].pending_pidfile);
   children[i] = children[--nchildren];
+}
+
+/* The exec of children[i] succeeded or failed (its report pipe has data or EOF). On success the pid
+ * file is written and the start reported; on failure the child (which exits at once) is reaped, its
+ * cgroups removed and the failure reported. Returns 0 if the child is gone (and children[i] now
+ * holds another one). */
+static int finish_launch(size_t i) {
+  struct child *c = &children[i];
+  char msg[REPORT_SIZE];
+  ssize_t n;
+  while ((n = read(c->launch_fd, msg, sizeof msg)) < 0 && errno == EINTR) {
+  }
+  close(c->launch_fd);
+  c->launch_fd = -1;
+  if (n == (ssize_t)sizeof msg) {
+    int e;
+    memcpy(&e, msg, sizeof e);
+    msg[sizeof msg - 1] = '\0';
+    while (waitpid(c->pid, NULL, 0) < 0 && errno == EINTR) {
+    }
+    if (c->slot >= 0) slot_release((size_t)c->slot);
+    emit_failure(c->key, e, msg + sizeof e);
+    drop_child(i);
+    return 0;
+  }
+  char ticks[32];
+  start_ticks(c->pid, ticks, sizeof ticks); /* valid even if it already ended: not reaped yet */
+  char pidline[64];
+  int pl = snprintf(pidline, sizeof pidline, "%d %s\n", (int)c->pid, ticks);
+  int pfd = open(c->pending_pidfile, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (pfd >= 0) {
+    ssize_t w = write(pfd, pidline, (size_t)pl);
+    close(pfd);
+    if (w == pl) {
+      c->pidfile = c->pending_pidfile;
+      c->pending_pidfile = NULL;
+    }
+  }
+  char line[512];
+  int l = snprintf(line, sizeof line, "S %s %d %s %s\n", c->key, (int)c->pid, ticks, c->slot >= 0 ? slot_name((size_t)c->slot) : "-");
+  emit(line, (size_t)l);
+  return 1;
 }
 
 /* The exit is seen with WNOWAIT and the child reaped only after its status file is written: until then
@@ -274,6 +294,8 @@ static void reap(void) {
     pid_t pid = si.si_pid;
     for (size_t i = 0; i < nchildren; i++) {
       if (children[i].pid != pid) continue;
+      /* ended before its exec report was read: read it now (start or failure comes first) */
+      if (children[i].launch_fd >= 0 && !finish_launch(i)) break;
       char body[160], line[512];
       int ok = si.si_code == CLD_EXITED && si.si_status == 0;
       /* a failed attempt whose memory cgroup killed for memory ran out of memory, whichever process
@@ -384,14 +406,39 @@ int main(int argc, char **argv) {
       slots_remove_free();
       return 0;
     }
-    /* the signalfd and the requests */
-    struct pollfd p[2] = {{.fd = sfd, .events = POLLIN}, {.fd = input_open ? 0 : -1, .events = POLLIN}};
-    int r = poll(p, 2, slots_draining() > 0 ? 50 : -1);
+    /* the signalfd, the requests, and the exec reports of children still starting */
+    size_t np = 2;
+    for (size_t i = 0; i < nchildren; i++) np += children[i].launch_fd >= 0;
+    if (np > cap_polls) {
+      cap_polls = np * 2;
+      polls = realloc(polls, cap_polls * sizeof *polls);
+      poll_pids = realloc(poll_pids, cap_polls * sizeof *poll_pids);
+      if (!polls || !poll_pids) die("realloc");
+    }
+    struct pollfd *p = polls;
+    p[0] = (struct pollfd){.fd = sfd, .events = POLLIN};
+    p[1] = (struct pollfd){.fd = input_open ? 0 : -1, .events = POLLIN};
+    np = 2;
+    for (size_t i = 0; i < nchildren; i++) {
+      if (children[i].launch_fd < 0) continue;
+      poll_pids[np] = children[i].pid;
+      p[np++] = (struct pollfd){.fd = children[i].launch_fd, .events = POLLIN};
+    }
+    int r = poll(p, np, slots_draining() > 0 ? 50 : -1);
     if (r < 0) {
       if (errno == EINTR) continue;
       die("poll");
     }
     if (slots_draining() > 0) drain_pass();
+    for (size_t j = 2; j < np; j++) {
+      if (!p[j].revents) continue;
+      for (size_t i = 0; i < nchildren; i++) {
+        if (children[i].pid == poll_pids[j] && children[i].launch_fd >= 0) {
+          finish_launch(i);
+          break;
+        }
+      }
+    }
     if (p[0].revents & POLLIN) {
       struct signalfd_siginfo si;
       while (read(sfd, &si, sizeof si) == sizeof si) {

@@ -1,6 +1,5 @@
 /*
- * An attempt's setup in openbatch-shim, between clone and exec (in the shim's memory, while the shim
- * waits: nothing here may leave state behind that a later attempt's setup would read): its session and niceness, its cgroup
+ * An attempt's setup in openbatch-shim, between fork and exec: its session and niceness, its cgroup
  * slot, its log files, its command file, its working directory (for its user), its private mount
  * namespace (its private mounts: shim-mounts.c; the hidden paths covered, its working directory bound
  * back) and its user; then the exec
@@ -89,7 +88,7 @@ static int parse_groups(const char *s, gid_t *out, size_t max) {
   return (int)n;
 }
 
-/* Everything between clone and exec; returns only on failure (errno value, *step says what failed). */
+/* Everything between fork and exec; returns only on failure (errno value, *step says what failed). */
 int child_setup(char **f, char **envp, const char *slot, const char **step) {
   const char *cwd = f[1], *out = f[2], *err = f[3], *cmd = f[6], *cmdfile = f[7];
   char *mounts = f[13];

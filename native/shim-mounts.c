@@ -363,11 +363,6 @@ int private_mounts(char *spec, const char *cwd, const char **step) {
   static struct point pts[MAX_MOUNTS];
   size_t n = 0, npts = 0;
   int e;
-  /* the child runs in the shim's memory (see launch in openbatch-shim.c): what an earlier attempt's
-   * setup left in these statics is not this one's */
-  nours = 0;
-  scratch_fd = -1;
-  noverlays = 0;
   *step = "mounts";
   for (char *line = spec; line && *line;) {
     char *nl = strchr(line, '\n');
