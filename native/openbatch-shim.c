@@ -2,8 +2,9 @@
  * openbatch-shim: starts and supervises the attempts of one OpenBatch service process.
  *
  * The service starts one shim (in its own session) and sends it launch requests on stdin. The shim
- * starts each attempt with fork + exec (the shim is small, so its fork is cheap, and it goes on while
- * the child sets the attempt up and execs): one process per attempt, `/bin/sh -c <command>` (or
+ * starts each attempt from a spawner thread as a child that shares the shim's memory until it execs
+ * (clone with CLONE_VM | CLONE_VFORK, as posix_spawn does: see `spawner` below; the main thread goes
+ * on while a child sets its attempt up): one process per attempt, `/bin/sh -c <command>` (or
  * `/bin/sh <command file>` for a command too long for an argument) in its own session and process
  * group, stdout/stderr to files, at the shim's niceness plus N with `--nice N`; waits for it, writes
  * its exit status to the attempt's status file, and reports to the service on stdout. When the
@@ -64,7 +65,10 @@
  */
 #include "shim.h" /* first: it defines _GNU_SOURCE */
 #include <poll.h>
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/syscall.h>
@@ -74,17 +78,12 @@ struct child {
   pid_t pid;
   char *key;
   char *status;
-  char *pidfile;         /* NULL if it could not be written */
-  char *pending_pidfile; /* where the pid file goes once the exec is seen to succeed */
-  int launch_fd;         /* read end of the exec-report pipe while starting, else -1 */
-  ssize_t slot;          /* its cgroup slot, or -1 */
+  char *pidfile; /* NULL if it could not be written */
+  ssize_t slot;  /* its cgroup slot, or -1 */
 };
 
 static struct child *children;
 static size_t nchildren, cap_children;
-static struct pollfd *polls;
-static pid_t *poll_pids;
-static size_t cap_polls;
 static int events_ok = 1; /* stdout still open */
 int attempt_nice;     /* --nice N: added to the shim's niceness for the attempts */
 int attempt_priority; /* the niceness attempts get */
@@ -170,114 +169,214 @@ static void start_ticks(pid_t pid, char *out, size_t outlen) {
   out[i] = '\0';
 }
 
+/* A launch on its way: the request's fields (copied: the request buffer moves on), its slot, and what
+ * its spawner thread found. Owned by the main thread, except while a spawner works on it. */
+struct job {
+  struct job *next; /* in the spawners' queue */
+  char **f;         /* the fields (one block with their text) */
+  char **envp;
+  ssize_t slot;
+  char slot_name[64];
+  pid_t pid;        /* written by the kernel (CLONE_PARENT_SETTID) before the child runs */
+  int err;          /* 0: it execed; else the errno value of the step that failed */
+  char step[REPORT_SIZE];
+};
+
+/* The spawners: threads that start attempts. An attempt's child shares the shim's memory until it
+ * execs (clone with CLONE_VM | CLONE_VFORK, as posix_spawn does: no copy of the shim's page tables,
+ * no copy-on-write faults afterwards; on a machine where those are dear, a fork costs more than the
+ * rest of a trivial attempt), and the thread that clones waits until the child has execed or failed.
+ * So that a setup that blocks (a FIFO as a log file, a hung file system) holds up only its own
+ * thread, never the shim's supervision or the other launches, each launch goes to an idle spawner and
+ * a new one is started when none is idle. A spawner hands its finished job back to the main thread
+ * through a pipe (the job's address); the main thread writes the pid file and reports the start. */
+#define CHILD_STACK (512 * 1024)
+#define MAX_SPAWNERS 256
+static pthread_mutex_t qlock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t qcond = PTHREAD_COND_INITIALIZER;
+static struct job *qhead, *qtail;
+static size_t nqueued, nidle, nspawners;
+static int done_pipe[2];
+static struct job **pending; /* launches not finished yet (queued or being spawned) */
+static size_t npending, cap_pending;
+
+static int child_main(void *arg) {
+  struct job *j = arg;
+  const char *step = "setup";
+  int e = child_setup(j->f, j->envp, j->slot >= 0 ? j->slot_name : NULL, &step);
+  snprintf(j->step, sizeof j->step, "%s", step);
+  j->err = e ? e : EIO;
+  _exit(127);
+}
+
+static void *spawner(void *unused) {
+  (void)unused;
+  char *stack = mmap(NULL, CHILD_STACK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  for (;;) {
+    pthread_mutex_lock(&qlock);
+    nidle++;
+    while (!qhead) pthread_cond_wait(&qcond, &qlock);
+    nidle--;
+    struct job *j = qhead;
+    qhead = j->next;
+    if (!qhead) qtail = NULL;
+    nqueued--;
+    pthread_mutex_unlock(&qlock);
+    if (stack == MAP_FAILED) {
+      j->err = ENOMEM;
+      snprintf(j->step, sizeof j->step, "fork");
+    } else if (clone(child_main, stack + CHILD_STACK, CLONE_VM | CLONE_VFORK | CLONE_PARENT_SETTID | SIGCHLD, j, &j->pid) < 0) {
+      j->err = errno;
+      snprintf(j->step, sizeof j->step, "fork");
+    }
+    /* a pointer is written whole (less than PIPE_BUF); the main thread reads them all */
+    while (write(done_pipe[1], &j, sizeof j) < 0 && errno == EINTR) {
+    }
+  }
+  return NULL;
+}
+
+static void finish_launch(struct job *j);
+
 static void launch(char **f, size_t nf) {
   /* f: key cwd stdout stderr status pidfile command cmdfile uid gid groups mem cpu mounts nenv env... */
-  const char *key = f[0], *status = f[4], *pidfile = f[5];
+  const char *key = f[0];
   size_t nenv = nf - 15;
   ssize_t slot = -1;
   if (ncgroups > 0 && (slot = slot_take()) < 0) {
     emit_failure(key, errno ? errno : EIO, "cgroup");
     return;
   }
-  char **envp = xmalloc((nenv + 1) * sizeof(char *));
-  for (size_t j = 0; j < nenv; j++) envp[j] = f[15 + j];
+  size_t text = 0;
+  for (size_t i = 0; i < nf; i++) text += strlen(f[i]) + 1;
+  struct job *j = xmalloc(sizeof *j);
+  memset(j, 0, sizeof *j);
+  char **copy = xmalloc((nf + 1) * sizeof(char *) + (nenv + 1) * sizeof(char *) + text);
+  char **envp = copy + nf + 1;
+  char *t = (char *)(envp + nenv + 1);
+  for (size_t i = 0; i < nf; i++) {
+    size_t n = strlen(f[i]) + 1;
+    memcpy(t, f[i], n);
+    copy[i] = t;
+    t += n;
+  }
+  copy[nf] = NULL;
+  for (size_t i = 0; i < nenv; i++) envp[i] = copy[15 + i];
   envp[nenv] = NULL;
-  /* fork, not vfork: the shim goes on with the next launch while this child sets the attempt up and
-   * execs (on a slow file system that is the long part). A failure before exec is reported through a
-   * close-on-exec pipe: EOF means the exec succeeded, an errno value and the step mean it did not. */
-  int rep[2];
-  if (pipe2(rep, O_CLOEXEC) != 0) {
-    int e = errno;
-    free(envp);
-    if (slot >= 0) slot_release((size_t)slot);
-    emit_failure(key, e, "pipe");
-    return;
+  j->f = copy;
+  j->envp = envp;
+  j->slot = slot;
+  if (slot >= 0) snprintf(j->slot_name, sizeof j->slot_name, "%s", slot_name((size_t)slot));
+  if (npending == cap_pending) {
+    cap_pending = cap_pending ? cap_pending * 2 : 64;
+    pending = realloc(pending, cap_pending * sizeof *pending);
+    if (!pending) die("realloc");
   }
-  pid_t pid = fork();
-  if (pid == 0) {
-    close(rep[0]);
-    const char *step = "setup";
-    int e = child_setup(f, envp, slot >= 0 ? slot_name((size_t)slot) : NULL, &step);
-    char msg[REPORT_SIZE];
-    memset(msg, 0, sizeof msg);
-    memcpy(msg, &e, sizeof e);
-    snprintf(msg + sizeof e, sizeof msg - sizeof e, "%s", step);
-    ssize_t w = write(rep[1], msg, sizeof msg); /* nothing more can be done if this fails */
-    (void)w;
-    _exit(127);
+  pending[npending++] = j;
+  pthread_mutex_lock(&qlock);
+  if (qtail) qtail->next = j;
+  else qhead = j;
+  qtail = j;
+  nqueued++;
+  int more = nqueued > nidle && nspawners < MAX_SPAWNERS;
+  pthread_cond_signal(&qcond);
+  pthread_mutex_unlock(&qlock);
+  if (more) {
+    pthread_t th;
+    pthread_attr_t a;
+    pthread_attr_init(&a);
+    pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+    int e = pthread_create(&th, &a, spawner, NULL);
+    pthread_attr_destroy(&a);
+    if (e == 0) {
+      nspawners++;
+    } else if (nspawners == 0) {
+      /* with no spawner at all nothing would start: j (the only job queued) fails at once; with
+       * some, it waits for a busy one */
+      pthread_mutex_lock(&qlock);
+      qhead = qtail = NULL;
+      nqueued = 0;
+      pthread_mutex_unlock(&qlock);
+      j->err = e;
+      snprintf(j->step, sizeof j->step, "thread");
+      finish_launch(j);
+    }
   }
-  int e = pid < 0 ? errno : 0;
-  free(envp);
-  close(rep[1]);
-  if (e != 0) {
-    close(rep[0]);
-    if (slot >= 0) slot_release((size_t)slot);
-    emit_failure(key, e, "fork");
-    return;
-  }
-  if (nchildren == cap_children) {
-    cap_children = cap_children ? cap_children * 2 : 64;
-    children = realloc(children, cap_children * sizeof *children);
-    if (!children) die("realloc");
-  }
-  children[nchildren].pid = pid;
-  children[nchildren].key = xstrdup(key);
-  children[nchildren].status = xstrdup(status);
-  children[nchildren].pidfile = NULL;
-  children[nchildren].pending_pidfile = xstrdup(pidfile);
-  children[nchildren].launch_fd = rep[0];
-  children[nchildren].slot = slot;
-  nchildren++;
 }
 
 static void drop_child(size_t i) {
   free(children[i].key);
   free(children[i].status);
   free(children[i].pidfile);
-  free(children[i].pending_pidfile);
   children[i] = children[--nchildren];
 }
 
-/* The exec of children[i] succeeded or failed (its report pipe has data or EOF). On success the pid
- * file is written and the start reported; on failure the child (which exits at once) is reaped, its
- * cgroups removed and the failure reported. Returns 0 if the child is gone (and children[i] now
- * holds another one). */
-static int finish_launch(size_t i) {
-  struct child *c = &children[i];
-  char msg[REPORT_SIZE];
+/* A spawner is done with j: on success the pid file is written and the start reported; on failure the
+ * child (which exits at once) is reaped, its cgroups released and the failure reported. */
+static void finish_launch(struct job *j) {
+  for (size_t i = 0; i < npending; i++)
+    if (pending[i] == j) {
+      pending[i] = pending[--npending];
+      break;
+    }
+  const char *key = j->f[0], *status = j->f[4], *pidfile = j->f[5];
+  if (j->err != 0) {
+    if (j->pid > 0)
+      while (waitpid(j->pid, NULL, 0) < 0 && errno == EINTR) {
+      }
+    if (j->slot >= 0) slot_release((size_t)j->slot);
+    j->step[sizeof j->step - 1] = '\0';
+    emit_failure(key, j->err, j->step);
+  } else {
+    char ticks[32];
+    start_ticks(j->pid, ticks, sizeof ticks); /* valid even if it already ended: not reaped yet */
+    char pidline[64];
+    int pl = snprintf(pidline, sizeof pidline, "%d %s\n", (int)j->pid, ticks);
+    char *written = NULL;
+    int pfd = open(pidfile, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (pfd >= 0) {
+      ssize_t w = write(pfd, pidline, (size_t)pl);
+      close(pfd);
+      if (w == pl) written = xstrdup(pidfile);
+    }
+    if (nchildren == cap_children) {
+      cap_children = cap_children ? cap_children * 2 : 64;
+      children = realloc(children, cap_children * sizeof *children);
+      if (!children) die("realloc");
+    }
+    children[nchildren].pid = j->pid;
+    children[nchildren].key = xstrdup(key);
+    children[nchildren].status = xstrdup(status);
+    children[nchildren].pidfile = written;
+    children[nchildren].slot = j->slot;
+    nchildren++;
+    char line[512];
+    int l = snprintf(line, sizeof line, "S %s %d %s %s\n", key, (int)j->pid, ticks, j->slot >= 0 ? j->slot_name : "-");
+    emit(line, (size_t)l);
+  }
+  free(j->f);
+  free(j);
+}
+
+/* Every job the spawners have handed back so far (wait: block until at least one comes). */
+static void collect_launches(int wait) {
+  if (wait) {
+    struct pollfd p = {.fd = done_pipe[0], .events = POLLIN};
+    while (poll(&p, 1, -1) < 0 && errno == EINTR) {
+    }
+  }
+  struct job *js[64];
   ssize_t n;
-  while ((n = read(c->launch_fd, msg, sizeof msg)) < 0 && errno == EINTR) {
-  }
-  close(c->launch_fd);
-  c->launch_fd = -1;
-  if (n == (ssize_t)sizeof msg) {
-    int e;
-    memcpy(&e, msg, sizeof e);
-    msg[sizeof msg - 1] = '\0';
-    while (waitpid(c->pid, NULL, 0) < 0 && errno == EINTR) {
-    }
-    if (c->slot >= 0) slot_release((size_t)c->slot);
-    emit_failure(c->key, e, msg + sizeof e);
-    drop_child(i);
-    return 0;
-  }
-  char ticks[32];
-  start_ticks(c->pid, ticks, sizeof ticks); /* valid even if it already ended: not reaped yet */
-  char pidline[64];
-  int pl = snprintf(pidline, sizeof pidline, "%d %s\n", (int)c->pid, ticks);
-  int pfd = open(c->pending_pidfile, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (pfd >= 0) {
-    ssize_t w = write(pfd, pidline, (size_t)pl);
-    close(pfd);
-    if (w == pl) {
-      c->pidfile = c->pending_pidfile;
-      c->pending_pidfile = NULL;
-    }
-  }
-  char line[512];
-  int l = snprintf(line, sizeof line, "S %s %d %s %s\n", c->key, (int)c->pid, ticks, c->slot >= 0 ? slot_name((size_t)c->slot) : "-");
-  emit(line, (size_t)l);
-  return 1;
+  while ((n = read(done_pipe[0], js, sizeof js)) > 0)
+    for (size_t i = 0; i < (size_t)n / sizeof js[0]; i++) finish_launch(js[i]);
+}
+
+/* Is pid the child of a launch not finished yet? (The kernel wrote the pid before the child ran, so
+ * a child seen exiting has its pid in its job.) */
+static int is_pending(pid_t pid) {
+  for (size_t i = 0; i < npending; i++)
+    if (__atomic_load_n(&pending[i]->pid, __ATOMIC_ACQUIRE) == pid) return 1;
+  return 0;
 }
 
 /* The exit is seen with WNOWAIT and the child reaped only after its status file is written: until then
@@ -292,10 +391,14 @@ static void reap(void) {
     memset(&ru, 0, sizeof ru);
     if (syscall(SYS_waitid, P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT, &ru) != 0 || si.si_pid == 0) return;
     pid_t pid = si.si_pid;
+    /* it ended before its spawner handed its launch back: finish that first (its spawner has been
+     * released by the exit, so it comes at once), then look again */
+    if (is_pending(pid)) {
+      while (is_pending(pid)) collect_launches(1);
+      continue;
+    }
     for (size_t i = 0; i < nchildren; i++) {
       if (children[i].pid != pid) continue;
-      /* ended before its exec report was read: read it now (start or failure comes first) */
-      if (children[i].launch_fd >= 0 && !finish_launch(i)) break;
       char body[160], line[512];
       int ok = si.si_code == CLD_EXITED && si.si_status == 0;
       /* a failed attempt whose memory cgroup killed for memory ran out of memory, whichever process
@@ -396,49 +499,27 @@ int main(int argc, char **argv) {
   if (sigprocmask(SIG_BLOCK, &chld, NULL) != 0) die("sigprocmask");
   int sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
   if (sfd < 0) die("signalfd");
+  /* the spawners' hand-back: they block on a full pipe (never here), the main thread never does */
+  if (pipe2(done_pipe, O_CLOEXEC) != 0 || fcntl(done_pipe[0], F_SETFL, O_NONBLOCK) != 0) die("pipe");
 
   size_t cap = 1 << 16, len = 0;
   char *buf = xmalloc(cap);
   int input_open = 1;
   for (;;) {
     flush_events();
-    if (!input_open && nchildren == 0 && slots_draining() == 0) {
+    if (!input_open && nchildren == 0 && npending == 0 && slots_draining() == 0) {
       slots_remove_free();
       return 0;
     }
-    /* the signalfd, the requests, and the exec reports of children still starting */
-    size_t np = 2;
-    for (size_t i = 0; i < nchildren; i++) np += children[i].launch_fd >= 0;
-    if (np > cap_polls) {
-      cap_polls = np * 2;
-      polls = realloc(polls, cap_polls * sizeof *polls);
-      poll_pids = realloc(poll_pids, cap_polls * sizeof *poll_pids);
-      if (!polls || !poll_pids) die("realloc");
-    }
-    struct pollfd *p = polls;
-    p[0] = (struct pollfd){.fd = sfd, .events = POLLIN};
-    p[1] = (struct pollfd){.fd = input_open ? 0 : -1, .events = POLLIN};
-    np = 2;
-    for (size_t i = 0; i < nchildren; i++) {
-      if (children[i].launch_fd < 0) continue;
-      poll_pids[np] = children[i].pid;
-      p[np++] = (struct pollfd){.fd = children[i].launch_fd, .events = POLLIN};
-    }
-    int r = poll(p, np, slots_draining() > 0 ? 50 : -1);
+    /* the signalfd, the requests, and the launches the spawners hand back */
+    struct pollfd p[3] = {{.fd = sfd, .events = POLLIN}, {.fd = input_open ? 0 : -1, .events = POLLIN}, {.fd = done_pipe[0], .events = POLLIN}};
+    int r = poll(p, 3, slots_draining() > 0 ? 50 : -1);
     if (r < 0) {
       if (errno == EINTR) continue;
       die("poll");
     }
     if (slots_draining() > 0) drain_pass();
-    for (size_t j = 2; j < np; j++) {
-      if (!p[j].revents) continue;
-      for (size_t i = 0; i < nchildren; i++) {
-        if (children[i].pid == poll_pids[j] && children[i].launch_fd >= 0) {
-          finish_launch(i);
-          break;
-        }
-      }
-    }
+    if (p[2].revents & POLLIN) collect_launches(0);
     if (p[0].revents & POLLIN) {
       struct signalfd_siginfo si;
       while (read(sfd, &si, sizeof si) == sizeof si) {

@@ -1,5 +1,7 @@
 /*
- * An attempt's setup in openbatch-shim, between fork and exec: its session and niceness, its cgroup
+ * An attempt's setup in openbatch-shim, between clone and exec (in the shim's memory, on a spawner
+ * thread's stack and TLS, while other threads of the shim go on: nothing here may touch shared state
+ * or leave state behind that a later attempt's setup would read): its session and niceness, its cgroup
  * slot, its log files, its command file, its working directory (for its user), its private mount
  * namespace (its private mounts: shim-mounts.c; the hidden paths covered, its working directory bound
  * back) and its user; then the exec
@@ -11,6 +13,7 @@
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 
 /* mkdir -p with `mode` for every directory it creates; the parent usually exists, so one mkdir is
@@ -88,7 +91,7 @@ static int parse_groups(const char *s, gid_t *out, size_t max) {
   return (int)n;
 }
 
-/* Everything between fork and exec; returns only on failure (errno value, *step says what failed). */
+/* Everything between clone and exec; returns only on failure (errno value, *step says what failed). */
 int child_setup(char **f, char **envp, const char *slot, const char **step) {
   const char *cwd = f[1], *out = f[2], *err = f[3], *cmd = f[6], *cmdfile = f[7];
   char *mounts = f[13];
@@ -147,7 +150,9 @@ int child_setup(char **f, char **envp, const char *slot, const char **step) {
     *step = "user";
     gid_t groups[64];
     int ng = parse_groups(f[10], groups, 64);
-    if (setgroups((size_t)ng, groups) != 0 || setgid((gid_t)gid) != 0 || setuid((uid_t)uid) != 0) return errno;
+    /* the system calls, not glibc's wrappers: in a process with threads those make every thread of
+     * the process change its credentials, and this child shares the shim's memory and threads' view */
+    if (syscall(SYS_setgroups, (size_t)ng, groups) != 0 || syscall(SYS_setgid, (gid_t)gid) != 0 || syscall(SYS_setuid, (uid_t)uid) != 0) return errno;
   }
   umask(022);
   signal(SIGPIPE, SIG_DFL); /* ignored here; the attempt gets the default back */

@@ -99,10 +99,12 @@ struct comps {
   int n;
 };
 
-static long long ours[2 * MAX_MOUNTS];
-static size_t nours;
-static int scratch_fd = -1, noverlays;
-static char stepbuf[1024];
+/* per thread: each attempt's setup runs on its own spawner thread's TLS (see launch in
+ * openbatch-shim.c), and private_mounts resets them, since the thread's last attempt left them */
+static __thread long long ours[2 * MAX_MOUNTS];
+static __thread size_t nours;
+static __thread int scratch_fd = -1, noverlays;
+static __thread char stepbuf[1024];
 
 static const char *step_for(const char *dst) {
   snprintf(stepbuf, sizeof stepbuf, "mount %s", dst);
@@ -256,7 +258,7 @@ static int plan(struct pmount *m, struct point *pts, size_t *npts) {
   m->isdir = S_ISDIR(st.st_mode);
   struct ob_mount_attr attr = {.attr_set = OB_ATTR_NOSUID | OB_ATTR_NODEV};
   if (syscall(SYS_mount_setattr, m->tree, "", AT_EMPTY_PATH, &attr, sizeof attr) != 0) return errno;
-  static struct comps p;
+  static __thread struct comps p;
   int e, fd;
   if ((e = split(m->dst, &p))) return e;
   int found = walk(&p, m->isdir, &fd);
@@ -323,7 +325,7 @@ static int mount_points(struct point *pts, size_t npts, const char **step) {
 
 /* Phase 2 for one mount: its missing parts created below a mount of this attempt, its clone attached. */
 static int attach(struct pmount *m) {
-  static struct comps p;
+  static __thread struct comps p;
   int e, fd;
   if ((e = split(m->dst, &p))) return e;
   int found = walk(&p, m->isdir, &fd);
@@ -359,10 +361,13 @@ static int attach(struct pmount *m) {
 }
 
 int private_mounts(char *spec, const char *cwd, const char **step) {
-  static struct pmount ms[MAX_MOUNTS];
-  static struct point pts[MAX_MOUNTS];
+  static __thread struct pmount ms[MAX_MOUNTS];
+  static __thread struct point pts[MAX_MOUNTS];
   size_t n = 0, npts = 0;
   int e;
+  nours = 0;
+  scratch_fd = -1;
+  noverlays = 0;
   *step = "mounts";
   for (char *line = spec; line && *line;) {
     char *nl = strchr(line, '\n');

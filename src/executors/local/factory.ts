@@ -40,7 +40,7 @@ export function buildShim(): string | Error {
       fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
       const tmp = `${target}.${process.pid}.tmp`;
       const cfiles = SOURCES.filter((f) => f.endsWith('.c'));
-      execFileSync(process.env.CC || 'cc', ['-O2', '-Wall', '-o', tmp, ...cfiles], { stdio: 'pipe', timeout: 120_000 });
+      execFileSync(process.env.CC || 'cc', ['-O2', '-Wall', '-pthread', '-o', tmp, ...cfiles], { stdio: 'pipe', timeout: 120_000 });
       fs.renameSync(tmp, target); // atomic: concurrent builders race harmlessly
       return target;
     } catch (e) {
