@@ -140,7 +140,7 @@ static void emit(const char *line, size_t len) {
   evlen += len;
 }
 
-/* the exec report of a child: its errno value and the step that failed (which may name a path) */
+/* the longest report of a failed setup: the step that failed (which may name a path) */
 #define REPORT_SIZE 1024
 
 static void emit_failure(const char *key, int e, const char *step) {

@@ -1,6 +1,7 @@
 // Local executor, fast variant: one small C process (native/openbatch-shim.c) per service process
-// starts the attempts with fork + exec — one process per attempt (`/bin/sh -c <command>` in its own
-// session and process group), never a fork of the large Node process — waits for them and writes their
+// starts the attempts (from spawner threads, with clone(CLONE_VM | CLONE_VFORK) + exec, as posix_spawn
+// does) — one process per attempt (`/bin/sh -c <command>` in its own session and process group), never
+// a fork of the large Node process — waits for them and writes their
 // exit statuses. It lives in its own session: when the service stops or dies it keeps supervising the
 // attempts it started and exits after the last one; the next service process re-adopts them. The shim
 // also sets each attempt up: its cgroups, its private mount namespace (its private mounts, the hidden
