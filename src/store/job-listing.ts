@@ -3,9 +3,12 @@
 // "facet": job-name, zone, tag-key, tag-value, tag:<key>), each an index range per value, newest first.
 // The conjunct with the fewest matches (from the counts the store keeps) drives: the page is the first
 // Offset+Limit seqs of its ranges (merged when it has several values) that pass the other conjuncts,
-// checked row by row; TotalCount comes from the counts when one conjunct is asked, else from counting
-// the driver's matches that pass the others. The algorithm is a generator of reads, run over an async
+// checked row by row; TotalCount comes from the counts when one conjunct is asked, and when a state and
+// one facet are asked (the kept counts of the facet's finished jobs per state, plus the owner's active
+// jobs in those states that pass the facet: active jobs are few whatever the history), else from
+// counting the driver's matches that pass the others. The algorithm is a generator of reads, run over an async
 // reader (PostgreSQL, in one snapshot) or a synchronous one (better-sqlite3, inside one transaction).
+import { FINISHED_STATES } from '../domain/states.ts';
 import type { JobFilter, JobRecord } from './types.ts';
 
 export type Conjunct =
@@ -68,6 +71,9 @@ export type JobRead =
   | { read: 'stateCounts' }
   /** The sum of the owner's kept counts of each value of a facet → number. */
   | { read: 'facetCount'; facet: string; values: string[] }
+  /** The sum of the owner's kept counts of finished jobs in these (finished) states with a value of the
+   *  facet → number. */
+  | { read: 'finishedFacetCount'; facet: string; values: string[]; states: string[] }
   /** Distinct matches of `driver` that pass `others` → number. */
   | { read: 'count'; driver: Conjunct; others: Conjunct[] }
   /** Seqs of the driver's range for `value` (all the owner's jobs when no driver) that pass `others`,
@@ -82,6 +88,12 @@ export interface JobPage {
 }
 
 export type JobListing = Generator<JobRead, JobPage, unknown>;
+
+const FINISHED: ReadonlySet<string> = new Set(FINISHED_STATES);
+
+/** Whether the kept counts of a facet's values add up to its matches: a job has one value of the facet,
+ *  or one value is asked. */
+const countable = (c: Conjunct & { kind: 'facet' }) => !c.multi || c.values.length === 1;
 
 export function* listing(q: JobFilter): JobListing {
   const n = normalise(q);
@@ -113,8 +125,19 @@ export function* listing(q: JobFilter): JobListing {
     });
     driver = n.conjuncts[k]!;
     others = n.conjuncts.filter((_, i) => i !== k);
-    const exact = others.length === 0 && (driver.kind === 'state' || !driver.multi || driver.values.length === 1);
-    total = sizes[k] === 0 ? 0 : exact ? sizes[k]! : (yield { read: 'count', driver, others }) as number;
+    const exact = others.length === 0 && (driver.kind === 'state' || countable(driver));
+    if (sizes[k] === 0) total = 0;
+    else if (exact) total = sizes[k]!;
+    else if (n.conjuncts.length === 2 && n.conjuncts.some((c) => c.kind === 'state') && n.conjuncts.some((c) => c.kind === 'facet' && countable(c))) {
+      const state = n.conjuncts.find((c) => c.kind === 'state')!;
+      const facet = n.conjuncts.find((c) => c.kind === 'facet') as Conjunct & { kind: 'facet' };
+      const finished = state.values.filter((v) => FINISHED.has(v));
+      const active = state.values.filter((v) => !FINISHED.has(v));
+      total = (finished.length === 0 ? 0 : (yield { read: 'finishedFacetCount', facet: facet.facet, values: facet.values, states: finished }) as number)
+        + (active.length === 0 ? 0 : (yield { read: 'count', driver: { kind: 'state', values: active }, others: [facet] }) as number);
+    } else {
+      total = (yield { read: 'count', driver, others }) as number;
+    }
   }
   if (total <= q.offset || q.limit <= 0) return { total, jobs: [] };
   let seqs: number[];

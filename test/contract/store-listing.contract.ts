@@ -194,6 +194,49 @@ export function listingContract(name: string, f: StoreFactory): void {
       }
     });
 
+    it('counts a state and one facet asked together through finishing, retries, interruptions and deletes', async () => {
+      const s = await f.create();
+      const tags = (...kv: [string, string][]) => kv.map(([Key, Value]) => ({ Key, Value }));
+      let all = await fill(s, [
+        job({ name: 'etl', state: 'RUNNING', tags: tags(['team', 'ml'], ['owner', 'ml']) }),
+        job({ name: 'etl', state: 'RUNNING', tags: tags(['team', 'ml']) }),
+        job({ name: 'etl', state: 'SUBMITTED', tags: tags(['team', 'web']) }),
+        job({ name: 'train', state: 'FAILED', tags: tags(['team', 'ml']) }),
+        job({ name: 'etl', state: 'SUCCEED', tags: tags(['team', 'ml'], ['env', 'ml']) }),
+        job({ name: 'etl', state: 'FAILED_INTERRUPTED', tags: tags(['team', 'ml']) }),
+        job({ name: 'etl', account: 'acc-b', state: 'FAILED', tags: tags(['team', 'ml']) }),
+      ]);
+      const filters: F[] = [];
+      for (const states of [['FAILED'], ['SUCCEED', 'FAILED'], ['RUNNING'], ['RUNNING', 'FAILED', 'SUBMITTED'], ['FAILED_INTERRUPTED', 'SUCCEED'],
+        ['SUBMITTED', 'PENDING', 'RUNNABLE', 'STARTING', 'RUNNING', 'SUCCEED', 'FAILED', 'FAILED_INTERRUPTED']]) {
+        for (const facet of [{ name: 'job-name', values: ['etl'] }, { name: 'job-name', values: ['etl', 'train'] }, { name: 'tag:team', values: ['ml'] },
+          { name: 'tag:team', values: ['ml', 'web'] }, { name: 'tag-value', values: ['ml'] }, { name: 'tag-key', values: ['env'] }, { name: 'zone', values: ['ap-guangzhou-2'] }]) {
+          filters.push([{ name: 'job-state', values: states }, facet], [facet, { name: 'job-state', values: states }]);
+        }
+      }
+      const check = async () => {
+        for (const c of filters) await expectListing(s, all, c);
+      };
+      await check();
+      const change = async (moves: [number, JobRecord['state']][]) => {
+        const moved = moves.map(([i, state]) => ({ ...all[i]!, state }));
+        await s.applyBatch({ jobs: moved, tasks: [], instances: [], attempts: [] });
+        all = all.map((j) => moved.find((m) => m.id === j.id) ?? j);
+        await check();
+      };
+      // several jobs with the same values finish in one batch
+      await change([[0, 'FAILED'], [1, 'FAILED'], [2, 'SUCCEED']]);
+      // RetryJobs: finished jobs run again; one finishes otherwise
+      await change([[0, 'RUNNABLE'], [3, 'PENDING'], [5, 'FAILED']]);
+      await change([[0, 'SUCCEED'], [3, 'FAILED'], [4, 'RUNNING']]);
+      for (const i of [1, 3]) {
+        await s.deleteJob(all[i]!.id);
+        all = all.filter((j) => j.id !== all[i]!.id);
+        await check();
+      }
+      await s.close();
+    });
+
     it('treats filter values as data (quotes, SQL, percent signs, non-ASCII) and matches them exactly', async () => {
       const s = await f.create();
       const all = await fill(s, [
@@ -213,7 +256,7 @@ export function listingContract(name: string, f: StoreFactory): void {
       const r = rng(20240514);
       const pick = <T>(xs: readonly T[]) => xs[Math.floor(r() * xs.length)]!;
       const NAMES = ['a', 'b', 'c', 'd'];
-      const STATES = ['SUBMITTED', 'RUNNING', 'SUCCEED', 'FAILED'] as const;
+      const STATES = ['SUBMITTED', 'RUNNING', 'SUCCEED', 'FAILED', 'FAILED_INTERRUPTED'] as const;
       const ZONES = ['ap-guangzhou-2', 'ap-guangzhou-3'];
       const KEYS = ['k1', 'k2', 'k3'];
       const VALUES = ['x', 'y', 'z'];

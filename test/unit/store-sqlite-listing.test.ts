@@ -1,5 +1,5 @@
-// What only SQLite has of DescribeJobs' listing and loadActive (issue 14): migration 11 fills the
-// facets and their counts from the jobs an older database holds (and running it again changes nothing),
+// What only SQLite has of DescribeJobs' listing and loadActive (issue 14): migrations 11 and 14 fill the
+// facets and their counts from the jobs an older database holds (and running them again changes nothing),
 // and the query plans — every read of a listing and of loadActive is an index search (EXPLAIN QUERY
 // PLAN): no table scan, no sort of the matches, whatever the filters.
 import fs from 'node:fs';
@@ -51,9 +51,10 @@ describe('SQLite: migration 11 (job facets and their counts)', () => {
     expect(await totals(s)).toEqual([2, 2, 2, 1, 1, 1]);
     expect((await s.listJobs('acc-a', 'ap-guangzhou', { filters: [{ name: 'tag-value', values: ['ml'] }], offset: 0, limit: 20 })).jobs.map((j) => j.id)).toEqual(['job-old00001']);
     await s.close();
+    // steps 11 and 14 (the finished jobs' counts per facet value and state) again: nothing changes
     const again = new Database(file);
     run(again, MIGRATIONS[STEP]!);
-    again.pragma(`user_version = ${STEP + 1}`);
+    run(again, MIGRATIONS[13]!);
     again.close();
     s = new SqliteStore(file);
     expect(await totals(s)).toEqual([2, 2, 2, 1, 1, 1]);
@@ -112,7 +113,8 @@ describe('SQLite: query plans of the listing and of loadActive', () => {
     }
     // every kind of read was planned: counts, ranges of jobs, of states and of facets, rows by seq and by id
     expect([...kinds].sort()).toEqual([
-      'SELECT * FROM jobs', 'SELECT COALESCE(SUM(n), 0) FROM job_facet_counts', 'SELECT COUNT(*) FROM job_facets d',
+      'SELECT * FROM jobs', 'SELECT COALESCE(SUM(n), 0) FROM job_facet_counts', 'SELECT COALESCE(SUM(n), 0) FROM job_facet_finished_counts',
+      'SELECT COUNT(*) FROM job_facets d',
       'SELECT COUNT(*) FROM jobs d INDEXED BY jobs_by_owner_state', 'SELECT COUNT(DISTINCT d.seq) FROM job_facets d',
       'SELECT d.seq FROM job_facets d', 'SELECT d.seq FROM jobs d INDEXED BY jobs_by_owner', 'SELECT d.seq FROM jobs d INDEXED BY jobs_by_owner_state',
       'SELECT state, n FROM job_counts',

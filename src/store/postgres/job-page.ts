@@ -1,9 +1,10 @@
 // DescribeJobs on PostgreSQL: the reads of a job listing (../job-listing.ts) over the indexes of
 // migration 5 — jobs_by_owner (owner, seq), jobs_by_owner_state (owner, state, seq), the job_facets
-// ranges (owner, facet, value, seq) and the kept counts (job_counts, job_facet_counts). A range of one
-// value is asked with `=` (its index then yields the rows newest first, and the LIMIT stops the scan);
-// the other conjuncts are EXISTS probes of one index entry per candidate. Values are always bound
-// parameters (a value set as one text[]), never SQL. Run it inside one snapshot (Db.read).
+// ranges (owner, facet, value, seq) and the kept counts (job_counts, job_facet_counts, and of migration 8
+// job_facet_finished_counts). A range of one value is asked with `=` (its index then yields the rows
+// newest first, and the LIMIT stops the scan); the other conjuncts are EXISTS probes of one index entry
+// per candidate. Values are always bound parameters (a value set as one text[]), never SQL. Run it
+// inside one snapshot (Db.read).
 import { listing, run, type Conjunct, type JobPage, type JobRead } from '../job-listing.ts';
 import { toJob } from '../sqlite/rows.ts';
 import type { JobFilter } from '../types.ts';
@@ -57,6 +58,12 @@ export function statementOf(account: string, region: string, r: JobRead): Statem
           AND value = ANY(${bind(r.values, 'text[]')})`,
         args,
       };
+    case 'finishedFacetCount':
+      return {
+        sql: `SELECT COALESCE(SUM(n), 0)::int8 AS n FROM job_facet_finished_counts WHERE account = $1 AND region = $2
+          AND facet = ${bind(r.facet)} AND value = ANY(${bind(r.values, 'text[]')}) AND state = ANY(${bind(r.states, 'text[]')})`,
+        args,
+      };
     case 'count': {
       const what = r.driver.kind === 'facet' && r.driver.multi && r.driver.values.length > 1 ? 'COUNT(DISTINCT d.seq)' : 'COUNT(*)';
       const from = range(bind, r.driver, r.driver.values);
@@ -81,6 +88,7 @@ async function answer(c: Queryable, r: JobRead, s: Statement): Promise<unknown> 
     case 'stateCounts':
       return new Map(rows.map((x) => [x.state as string, x.n as number]));
     case 'facetCount':
+    case 'finishedFacetCount':
     case 'count':
       return rows[0]!.n as number;
     case 'seqs':

@@ -357,6 +357,67 @@ export const MIGRATIONS: string[] = [
     ALTER TABLE events ALTER COLUMN body SET COMPRESSION lz4;
   EXCEPTION WHEN feature_not_supported OR invalid_parameter_value THEN NULL;
   END $$;
+  `,  // 8: TotalCount of a job state and a facet asked together (issue 14), without counting the matches of
+  // either: job_facet_finished_counts holds, per owner, facet value and finished state, how many finished
+  // jobs have that value (the active ones are few and counted from their own index). An insert or delete
+  // of a finished job changes its counts by a row trigger (one job a statement); a state change by a
+  // statement trigger over the statement's transition tables, whose changes are summed and applied in
+  // key order — a scheduler batch finishing many jobs and a deleteJob beside it lock the count rows in
+  // one order. Filled from the jobs the database holds after the triggers exist (their lock on jobs
+  // holds off writers until the step commits).
+  `
+  CREATE TABLE job_facet_finished_counts (
+    account text COLLATE "C" NOT NULL,
+    region text COLLATE "C" NOT NULL,
+    facet text COLLATE "C" NOT NULL,
+    value text COLLATE "C" NOT NULL,
+    state text COLLATE "C" NOT NULL,
+    n bigint NOT NULL,
+    PRIMARY KEY (account, region, facet, value, state)
+  );
+  CREATE FUNCTION job_finished_counts_row() RETURNS trigger LANGUAGE plpgsql AS $$
+  BEGIN
+    IF TG_OP = 'INSERT' THEN
+      INSERT INTO job_facet_finished_counts AS c (account, region, facet, value, state, n)
+      SELECT NEW.account, NEW.region, v.facet, v.value, NEW.state, 1 FROM job_facet_values(NEW.name, NEW.zone, NEW.tags) v ORDER BY v.facet, v.value
+      ON CONFLICT (account, region, facet, value, state) DO UPDATE SET n = c.n + 1;
+    ELSE
+      UPDATE job_facet_finished_counts c SET n = c.n - 1 FROM job_facet_values(OLD.name, OLD.zone, OLD.tags) v
+      WHERE c.account = OLD.account AND c.region = OLD.region AND c.facet = v.facet AND c.value = v.value AND c.state = OLD.state;
+      DELETE FROM job_facet_finished_counts c USING job_facet_values(OLD.name, OLD.zone, OLD.tags) v
+      WHERE c.account = OLD.account AND c.region = OLD.region AND c.facet = v.facet AND c.value = v.value AND c.state = OLD.state AND c.n <= 0;
+    END IF;
+    RETURN NULL;
+  END $$;
+  CREATE FUNCTION job_finished_counts_moved() RETURNS trigger LANGUAGE plpgsql AS $$
+  BEGIN
+    INSERT INTO job_facet_finished_counts AS c (account, region, facet, value, state, n)
+    SELECT d.account, d.region, d.facet, d.value, d.state, sum(d.k) FROM (
+      SELECT o.account, o.region, v.facet, v.value, o.state, -1 AS k
+      FROM old_jobs o JOIN new_jobs n ON n.id = o.id AND n.state <> o.state, LATERAL job_facet_values(o.name, o.zone, o.tags) v
+      WHERE o.state IN ('SUCCEED', 'FAILED', 'FAILED_INTERRUPTED')
+      UNION ALL
+      SELECT n.account, n.region, v.facet, v.value, n.state, 1
+      FROM old_jobs o JOIN new_jobs n ON n.id = o.id AND n.state <> o.state, LATERAL job_facet_values(n.name, n.zone, n.tags) v
+      WHERE n.state IN ('SUCCEED', 'FAILED', 'FAILED_INTERRUPTED')
+    ) d GROUP BY d.account, d.region, d.facet, d.value, d.state HAVING sum(d.k) <> 0
+    ORDER BY d.account, d.region, d.facet, d.value, d.state
+    ON CONFLICT (account, region, facet, value, state) DO UPDATE SET n = c.n + excluded.n;
+    DELETE FROM job_facet_finished_counts c
+    USING old_jobs o JOIN new_jobs n ON n.id = o.id AND n.state <> o.state, LATERAL job_facet_values(o.name, o.zone, o.tags) v
+    WHERE o.state IN ('SUCCEED', 'FAILED', 'FAILED_INTERRUPTED') AND c.account = o.account AND c.region = o.region
+      AND c.facet = v.facet AND c.value = v.value AND c.state = o.state AND c.n <= 0;
+    RETURN NULL;
+  END $$;
+  CREATE TRIGGER job_finished_counts_insert AFTER INSERT ON jobs FOR EACH ROW
+    WHEN (NEW.state IN ('SUCCEED', 'FAILED', 'FAILED_INTERRUPTED')) EXECUTE FUNCTION job_finished_counts_row();
+  CREATE TRIGGER job_finished_counts_delete AFTER DELETE ON jobs FOR EACH ROW
+    WHEN (OLD.state IN ('SUCCEED', 'FAILED', 'FAILED_INTERRUPTED')) EXECUTE FUNCTION job_finished_counts_row();
+  CREATE TRIGGER job_finished_counts_moved AFTER UPDATE ON jobs REFERENCING OLD TABLE AS old_jobs NEW TABLE AS new_jobs
+    FOR EACH STATEMENT EXECUTE FUNCTION job_finished_counts_moved();
+  INSERT INTO job_facet_finished_counts (account, region, facet, value, state, n)
+    SELECT j.account, j.region, v.facet, v.value, j.state, count(*) FROM jobs j, LATERAL job_facet_values(j.name, j.zone, j.tags) v
+    WHERE j.state IN ('SUCCEED', 'FAILED', 'FAILED_INTERRUPTED') GROUP BY j.account, j.region, v.facet, v.value, j.state;
   `,
 ];
 

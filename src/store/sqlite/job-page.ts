@@ -1,9 +1,9 @@
 // DescribeJobs on SQLite: the reads of a job listing (../job-listing.ts) over the indexes of migration
 // 10 — jobs_by_owner (owner, seq), jobs_by_owner_state (owner, state, seq), the job_facets ranges
-// (owner, facet, value, seq) and the kept counts (job_counts, job_facet_counts). Every range is read
-// newest first by its index and stops at its LIMIT; the other conjuncts are probes of one index entry
-// per candidate. INDEXED BY pins each plan (a statement whose index is missing fails to prepare rather
-// than scan). Values are always bound parameters, never SQL.
+// (owner, facet, value, seq) and the kept counts (job_counts, job_facet_counts, and of migration 14
+// job_facet_finished_counts). Every range is read newest first by its index and stops at its LIMIT; the
+// other conjuncts are probes of one index entry per candidate. INDEXED BY pins each plan (a statement
+// whose index is missing fails to prepare rather than scan). Values are always bound parameters.
 import { listing, runSync, type Conjunct, type JobPage, type JobRead } from '../job-listing.ts';
 import type { JobFilter } from '../types.ts';
 import { marks, type Conn, type Row } from './connection.ts';
@@ -52,6 +52,12 @@ function statementOf(account: string, region: string, r: JobRead): Statement {
         sql: `SELECT COALESCE(SUM(n), 0) FROM job_facet_counts WHERE account = ? AND region = ? AND facet = ? AND value IN (${marks(r.values.length)})`,
         args: [...args, r.facet, ...r.values],
       };
+    case 'finishedFacetCount':
+      return {
+        sql: `SELECT COALESCE(SUM(n), 0) FROM job_facet_finished_counts WHERE account = ? AND region = ? AND facet = ?
+          AND value IN (${marks(r.values.length)}) AND state IN (${marks(r.states.length)})`,
+        args: [...args, r.facet, ...r.values, ...r.states],
+      };
     case 'count': {
       const what = r.driver.kind === 'facet' && r.driver.multi && r.driver.values.length > 1 ? 'COUNT(DISTINCT d.seq)' : 'COUNT(*)';
       const from = range(r.driver, r.driver.values, args);
@@ -76,6 +82,7 @@ function answer(c: Conn, r: JobRead, s: Statement): unknown {
     case 'stateCounts':
       return new Map((st.all(...s.args) as { state: string; n: number }[]).map((x) => [x.state, x.n]));
     case 'facetCount':
+    case 'finishedFacetCount':
     case 'count':
       return st.pluck().get(...s.args) as number;
     case 'seqs':

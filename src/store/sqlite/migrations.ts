@@ -6,6 +6,28 @@ import type { Database } from 'better-sqlite3';
 
 export type Migration = string | ((db: Database) => void);
 
+// The finished job states as SQL (migration 14; a released step's text never changes).
+const FINISHED_SQL = "'SUCCEED', 'FAILED', 'FAILED_INTERRUPTED'";
+
+/** The distinct facet values (facet, value) of the jobs row `r` (NEW or OLD in a trigger), as job_facets holds them. */
+const facetValuesOf = (r: 'NEW' | 'OLD') => `SELECT DISTINCT facet, value FROM (
+      SELECT 'job-name' AS facet, ${r}.name AS value UNION ALL SELECT 'zone', ${r}.zone
+      UNION ALL SELECT 'tag-key', json_extract(t.value, '$.Key') FROM json_each(${r}.tags) t
+      UNION ALL SELECT 'tag-value', json_extract(t.value, '$.Value') FROM json_each(${r}.tags) t
+      UNION ALL SELECT 'tag:' || json_extract(t.value, '$.Key'), json_extract(t.value, '$.Value') FROM json_each(${r}.tags) t
+    ) WHERE facet IS NOT NULL AND value IS NOT NULL`;
+
+/** Trigger statements: the finished job `r` counted in its state's counts of its facet values. */
+const finishedCountUp = (r: 'NEW') => `INSERT INTO job_facet_finished_counts (account, region, facet, value, state, n)
+      SELECT ${r}.account, ${r}.region, v.facet, v.value, ${r}.state, 1 FROM (${facetValuesOf(r)}) v WHERE true
+      ON CONFLICT (account, region, facet, value, state) DO UPDATE SET n = n + 1;`;
+
+/** Trigger statements: the finished job `r` no longer counted (rows that reach 0 go). */
+const finishedCountDown = (r: 'OLD') => `UPDATE job_facet_finished_counts SET n = n - 1
+      WHERE account = ${r}.account AND region = ${r}.region AND state = ${r}.state AND (facet, value) IN (${facetValuesOf(r)});
+    DELETE FROM job_facet_finished_counts
+      WHERE account = ${r}.account AND region = ${r}.region AND state = ${r}.state AND n <= 0 AND (facet, value) IN (${facetValuesOf(r)});`;
+
 export const MIGRATIONS: Migration[] = [
   `
   CREATE TABLE jobs (
@@ -340,5 +362,36 @@ export const MIGRATIONS: Migration[] = [
     name TEXT PRIMARY KEY,
     seq INTEGER NOT NULL
   ) WITHOUT ROWID;
+  `,  // 14: TotalCount of a job state and a facet asked together (issue 14), without counting the matches of
+  // either: job_facet_finished_counts holds, per owner, facet value and finished state, how many finished
+  // jobs have that value (the active ones are few and counted from their own index). Kept by triggers as
+  // a job enters or leaves a finished state, is inserted finished or deleted finished; filled here from
+  // the jobs a database already holds (from scratch: running the step again changes nothing).
+  `
+  CREATE TABLE IF NOT EXISTS job_facet_finished_counts (
+    account TEXT NOT NULL,
+    region TEXT NOT NULL,
+    facet TEXT NOT NULL,
+    value TEXT NOT NULL,
+    state TEXT NOT NULL,
+    n INTEGER NOT NULL,
+    PRIMARY KEY (account, region, facet, value, state)
+  ) WITHOUT ROWID;
+  CREATE TRIGGER IF NOT EXISTS jobs_finished_insert AFTER INSERT ON jobs WHEN NEW.state IN (${FINISHED_SQL}) BEGIN
+    ${finishedCountUp('NEW')}
+  END;
+  CREATE TRIGGER IF NOT EXISTS jobs_finished_enter AFTER UPDATE OF state ON jobs WHEN OLD.state <> NEW.state AND NEW.state IN (${FINISHED_SQL}) BEGIN
+    ${finishedCountUp('NEW')}
+  END;
+  CREATE TRIGGER IF NOT EXISTS jobs_finished_leave AFTER UPDATE OF state ON jobs WHEN OLD.state <> NEW.state AND OLD.state IN (${FINISHED_SQL}) BEGIN
+    ${finishedCountDown('OLD')}
+  END;
+  CREATE TRIGGER IF NOT EXISTS jobs_finished_delete AFTER DELETE ON jobs WHEN OLD.state IN (${FINISHED_SQL}) BEGIN
+    ${finishedCountDown('OLD')}
+  END;
+  DELETE FROM job_facet_finished_counts;
+  INSERT INTO job_facet_finished_counts (account, region, facet, value, state, n)
+    SELECT f.account, f.region, f.facet, f.value, j.state, COUNT(*) FROM job_facets f JOIN jobs j ON j.seq = f.seq
+    WHERE j.state IN (${FINISHED_SQL}) GROUP BY f.account, f.region, f.facet, f.value, j.state;
   `,
 ];
