@@ -132,6 +132,13 @@ export class EnvPools {
     return { byState, busy };
   }
 
+  /** The instance ids of the nodes running an attempt now. */
+  busyNodes(): Set<string> {
+    const out = new Set<string>();
+    for (const n of this.byInstance.values()) if (n.busy !== null) out.add(n.rec.instanceId);
+    return out;
+  }
+
   /** vCPUs and memory (GiB) held by the compute nodes of every environment. */
   reserved(): { cpus: number; memGiB: number } {
     let cpus = 0, memGiB = 0;

@@ -13,8 +13,10 @@ export interface CommandSender {
 }
 
 export interface SchedulerView {
-  /** Is a compute node running an attempt now? (TaskInstanceNumAvailable; this replica's view) */
-  nodeBusy(instanceId: string): boolean;
+  /** The compute nodes (instance ids) running an attempt now (TaskInstanceNumAvailable, scale-in
+   *  order): the leading scheduler's own view; on a replica that does not lead, the store's instances
+   *  STARTING or RUNNING on a node (as of the leader's last write, moments behind). */
+  busyNodes(): Promise<ReadonlySet<string>>;
   /** What runs now (the monitor samples these). */
   runningAttempts(): RunningAttempt[];
 }

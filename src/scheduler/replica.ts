@@ -154,8 +154,8 @@ export class Replica implements CommandSender, SchedulerView {
 
   // ---------------------------------------------------------------- what runs (this replica's view)
 
-  nodeBusy(instanceId: string): boolean {
-    return this.leader?.nodeBusy(instanceId) ?? false;
+  async busyNodes(): Promise<ReadonlySet<string>> {
+    return this.leader ? this.leader.busyNodes() : this.o.store.busyNodes();
   }
 
   runningAttempts(): RunningAttempt[] {

@@ -267,9 +267,9 @@ export class Scheduler implements CommandSender, SchedulerView {
     return this.attempts.running();
   }
 
-  /** Is a node running an attempt now? (TaskInstanceNumAvailable) */
-  nodeBusy(instanceId: string): boolean {
-    return Boolean(this.core.o.pools.node(instanceId)?.busy);
+  /** The nodes (instance ids) running an attempt now (TaskInstanceNumAvailable). */
+  async busyNodes(): Promise<ReadonlySet<string>> {
+    return this.core.o.pools.busyNodes();
   }
 
   // ---------------------------------------------------------------- the tick

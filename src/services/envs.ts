@@ -251,12 +251,13 @@ export class EnvService {
     if (q) return this.describeQueue(q);
     const env = await this.mustEnv(c, req.EnvId);
     const nodes = await this.d.store.nodesOf(env.id);
+    const busy = nodes.some((n) => n.state === 'RUNNING') ? await this.d.view.busyNodes() : new Set<string>();
     return {
       EnvId: env.id,
       EnvName: env.name,
       Placement: storedEnvPlacement(env),
       CreateTime: isoSeconds(env.createTime),
-      ComputeNodeSet: nodes.map((n) => this.nodeView(n)),
+      ComputeNodeSet: nodes.map((n) => this.nodeView(n, busy)),
       ComputeNodeMetrics: nodeMetrics(nodes),
       DesiredComputeNodeCount: env.desired,
       EnvType: 'MANAGED',
@@ -293,7 +294,7 @@ export class EnvService {
     };
   }
 
-  private nodeView(n: NodeRecord): ComputeNode {
+  private nodeView(n: NodeRecord, busy: ReadonlySet<string>): ComputeNode {
     return {
       ComputeNodeId: n.id,
       ComputeNodeInstanceId: n.instanceId,
@@ -301,7 +302,7 @@ export class EnvService {
       Cpu: n.cpu,
       Mem: n.mem,
       ResourceCreatedTime: isoSeconds(n.createdTime),
-      TaskInstanceNumAvailable: n.state === 'RUNNING' && !this.d.view.nodeBusy(n.instanceId) ? 1 : 0,
+      TaskInstanceNumAvailable: n.state === 'RUNNING' && !busy.has(n.instanceId) ? 1 : 0,
       AgentVersion: 'openbatch-local-1',
       PrivateIpAddresses: ['127.0.0.1'],
       PublicIpAddresses: [],
@@ -474,7 +475,8 @@ export class EnvService {
         if (candidates.length < from - to) {
           throw apiError('UnsupportedOperation.NotEnoughComputeNodesToTerminate', { envId: env.id, available: candidates.length, asked: from - to });
         }
-        candidates.sort((a, b) => Number(this.d.view.nodeBusy(a.instanceId)) - Number(this.d.view.nodeBusy(b.instanceId)));
+        const busy = await this.d.view.busyNodes();
+        candidates.sort((a, b) => Number(busy.has(a.instanceId)) - Number(busy.has(b.instanceId)));
         for (const n of candidates.slice(0, from - to)) {
           nodes.push({ ...n, state: 'DELETING' });
           activities.push(activity(env.id, n, 'TERMINATE_COMPUTE_NODE', cause, now));

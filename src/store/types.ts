@@ -344,6 +344,9 @@ export interface Store {
   /** Every env (scheduler start). */
   allEnvs(): Promise<EnvRecord[]>;
   nodesOf(envId: string): Promise<NodeRecord[]>;
+  /** The compute nodes (instance ids) an instance of an active job is STARTING or RUNNING on: what a
+   *  replica that does not lead answers TaskInstanceNumAvailable from. Reads active work only. */
+  busyNodes(): Promise<Set<string>>;
   nodeByInstanceId(instanceId: string): Promise<NodeRecord | undefined>;
   activitiesOf(envId: string, nodeIds: string[] | undefined, offset: number, limit: number): Promise<{ total: number; activities: ActivityRecord[] }>;
   /** Write env changes in one transaction. The scheduler passes its epoch (fenced); the env services

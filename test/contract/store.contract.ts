@@ -147,6 +147,29 @@ export function storeContract(name: string, f: StoreFactory): void {
       await s.close();
     });
 
+    it('answers the compute nodes an instance of an active job is starting or running on', async () => {
+      const s = await f.create();
+      expect(await s.busyNodes()).toEqual(new Set());
+      const [a, b] = [job(), job()];
+      for (const j of [a, b]) await s.insertJob(j, [task(j.id, 'A', 6), task(j.id, 'B', 2, { ord: 1 })]);
+      const on = (i: ReturnType<typeof inst>, nodeId: string | null) => ({ ...i, nodeId });
+      await s.applyBatch({
+        jobs: [{ ...(await held(s, a.id)), state: 'RUNNING' }], tasks: [],
+        instances: [on(inst(a.id, 0, 'RUNNING'), 'ins-run'), on(inst(a.id, 1, 'STARTING'), 'ins-start'), on(inst(a.id, 2, 'SUCCEED'), 'ins-done'),
+          on(inst(a.id, 3, 'FAILED'), 'ins-failed'), on(inst(a.id, 4, 'RUNNING'), null), on(inst(a.id, 0, 'RUNNING', 'B'), 'ins-run'),
+          on(inst(b.id, 0, 'RUNNING', 'B'), 'ins-b')],
+        attempts: [],
+      });
+      expect(await s.busyNodes()).toEqual(new Set(['ins-run', 'ins-start', 'ins-b']));
+      // an instance that ends frees its node; a finished job holds none (whatever its rows say)
+      await s.applyBatch({
+        jobs: [{ ...(await held(s, b.id)), state: 'FAILED' }], tasks: [],
+        instances: [on(inst(a.id, 1, 'SUCCEED'), 'ins-start')], attempts: [],
+      });
+      expect(await s.busyNodes()).toEqual(new Set(['ins-run']));
+      await s.close();
+    });
+
     it('answers jobWithTasks with what was last written, read after read, and no caller can change what the next one reads', async () => {
       const s = await f.create();
       const j = job();

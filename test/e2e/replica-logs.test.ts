@@ -2,7 +2,8 @@
 // the replica that does not lead as on the leader, whose host runs the attempt (while it runs, and
 // after it ended); the internal log path refuses requests without the deployment's signature; when
 // the replica that ran an attempt is down its logs read as null (one warning, not one per request),
-// and they are back once it is. /healthz lists the replicas. Skips, saying why, without PostgreSQL.
+// and they are back once it is. /healthz lists the replicas. A compute node busy with an attempt is
+// busy on both (TaskInstanceNumAvailable). Skips, saying why, without PostgreSQL.
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -89,6 +90,30 @@ describe.skipIf(skip !== undefined)('logs of local attempts on every replica of 
     expect(decode(ended.StdoutLog)).toBe('out-line\nout-after\n');
     expect(decode(ended.StderrLog)).toBe('err-line\nerr-after\n');
     expect(await logsVia(follower)).toEqual([ended]);
+  });
+
+  it('answers TaskInstanceNumAvailable on the follower as on the leader: 0 while a node runs an attempt, 1 after', async () => {
+    const { EnvId } = await follower.client().CreateComputeEnv!({
+      ComputeEnv: { EnvName: 'pool', EnvType: 'MANAGED', DesiredComputeNodeCount: 1, EnvData: { InstanceType: 'S1.SMALL1', ImageId: 'img-bd78fy2t' } },
+      Placement: { Zone: 'ap-guangzhou-3' },
+    });
+    const available = async (s: TestServer) => {
+      const nodes = (await s.client().DescribeComputeEnv!({ EnvId })).ComputeNodeSet;
+      return nodes.length === 1 && nodes[0].ComputeNodeState === 'RUNNING' ? nodes[0].TaskInstanceNumAvailable : undefined;
+    };
+    expect(await waitFor(async () => (await available(follower)) === 1 || undefined, 'the node to run')).toBe(true);
+    const hold = path.join(path.dirname(go), 'hold');
+    const { JobId } = await follower.client().SubmitJob!(simpleJob(`while [ ! -e ${hold} ]; do sleep 0.1; done`, { ComputeEnv: undefined, EnvId }));
+    try {
+      await waitFor(async () => (await follower.client().DescribeJob!({ JobId })).JobState === 'RUNNING' || undefined, 'the job to run on the node');
+      expect([await available(leader), await available(follower)]).toEqual([0, 0]);
+    } finally {
+      fs.writeFileSync(hold, '');
+    }
+    await waitJobDone(follower.client(), JobId);
+    await waitFor(async () => (await available(follower)) === 1 || undefined, 'the follower to see the node free');
+    expect(await available(leader)).toBe(1);
+    await follower.client().DeleteComputeEnv!({ EnvId });
   });
 
   it('refuses the internal log path without the deployment\'s signature, and answers it with one', async () => {

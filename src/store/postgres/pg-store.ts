@@ -40,6 +40,10 @@ export const ACTIVE_INSTANCES = `SELECT i.* FROM jobs j JOIN tasks t ON t.job_id
     SELECT * FROM instances x WHERE x.job_id = t.job_id AND x.task_name = t.name AND x.idx >= t.cursor
     OFFSET 0) i
   WHERE ${ACTIVE}`;
+// the nodes an instance of an active job holds (TaskInstanceNumAvailable on a replica that does not lead)
+export const BUSY_NODES = `SELECT DISTINCT x.node_id FROM jobs j JOIN tasks t ON t.job_id = j.id CROSS JOIN LATERAL (
+    SELECT node_id FROM instances x WHERE x.job_id = t.job_id AND x.task_name = t.name AND x.state IN ('STARTING','RUNNING') OFFSET 0) x
+  WHERE ${ACTIVE} AND x.node_id IS NOT NULL`;
 
 // one statement, so one snapshot: the job row and its tasks aggregated in order
 const JOB_WITH_TASKS = `SELECT j.*, (SELECT COALESCE(json_agg(t ORDER BY t.ord), '[]') FROM tasks t WHERE t.job_id = j.id) AS task_rows
@@ -354,6 +358,9 @@ export class PgStore implements Store {
   }
   async nodesOf(envId: string): Promise<NodeRecord[]> {
     return this.envs.nodesOf(envId);
+  }
+  async busyNodes(): Promise<Set<string>> {
+    return new Set((await this.db.query<{ node_id: string }>({ name: 'ob_busy_nodes', text: BUSY_NODES })).rows.map((r) => r.node_id));
   }
   async nodeByInstanceId(instanceId: string): Promise<NodeRecord | undefined> {
     return this.envs.nodeByInstanceId(instanceId);

@@ -42,6 +42,10 @@ export const ACTIVE_INSTANCES = `SELECT i.* FROM jobs j INDEXED BY jobs_active C
   SELECT i.* FROM jobs j INDEXED BY jobs_active CROSS JOIN tasks t ON t.job_id = j.id
     CROSS JOIN instances i ON i.job_id = t.job_id AND i.task_name = t.name AND i.idx >= t.cursor
   WHERE ${ACTIVE_JOB}`;
+// the nodes an instance of an active job holds (TaskInstanceNumAvailable on a replica that does not lead)
+export const BUSY_NODES = `SELECT DISTINCT i.node_id FROM jobs j INDEXED BY jobs_active CROSS JOIN tasks t ON t.job_id = j.id
+    CROSS JOIN instances i INDEXED BY instances_by_state ON i.job_id = t.job_id AND i.task_name = t.name
+  WHERE ${ACTIVE_JOB} AND i.state IN ('STARTING','RUNNING') AND i.node_id IS NOT NULL`;
 const ROWS_IN = `SELECT ${INSTANCE_COLUMNS} FROM instances WHERE job_id=? AND task_name=? AND idx>=? AND idx<? ORDER BY idx`;
 
 /** How many records (a job and each of its tasks) jobWithTasks keeps: 2,000 jobs of one task. */
@@ -389,6 +393,9 @@ export class SqliteStore implements Store {
   }
   async nodesOf(envId: string): Promise<NodeRecord[]> {
     return this.envs.nodesOf(envId);
+  }
+  async busyNodes(): Promise<Set<string>> {
+    return new Set(this.c.read(() => this.c.sql(BUSY_NODES).pluck().all() as string[]));
   }
   async nodeByInstanceId(instanceId: string): Promise<NodeRecord | undefined> {
     return this.envs.nodeByInstanceId(instanceId);
