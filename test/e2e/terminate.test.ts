@@ -250,7 +250,9 @@ describe('TerminateJob says Terminated on every instance it ends', () => {
       ));
       await hold.held('R', 0);
       await hold.held('I', 0);
-      expect((await c.DescribeJob!({ JobId })).TaskInstanceMetrics.RunningCount).toBe(2);
+      // both still count as running (their ends wait for the shipping); on a shared store the write of
+      // their RUNNING may land a moment after the shipping began
+      await waitFor(async () => (await c.DescribeJob!({ JobId })).TaskInstanceMetrics.RunningCount === 2, 'both attempts to show RUNNING while held');
       await c.TerminateJob!({ JobId });
       // their ends are not recorded yet: the job is still stopping them
       expect.soft((await c.DescribeJob!({ JobId })).NextAction).toBe('TERMINATING');
