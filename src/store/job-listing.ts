@@ -6,8 +6,8 @@
 // checked row by row; TotalCount comes from the counts when one conjunct is asked, and when a state and
 // one facet are asked (the kept counts of the facet's finished jobs per state, plus the owner's active
 // jobs in those states that pass the facet: active jobs are few whatever the history), else from
-// counting the driver's matches that pass the others. The algorithm is a generator of reads, run over an async
-// reader (PostgreSQL, in one snapshot) or a synchronous one (better-sqlite3, inside one transaction).
+// counting the driver's matches that pass the others. The algorithm is a generator of reads, run over
+// an async reader (PostgreSQL, in one snapshot) or a synchronous one (better-sqlite3, in a transaction).
 import { FINISHED_STATES } from '../domain/states.ts';
 import type { JobFilter, JobRecord } from './types.ts';
 
@@ -95,6 +95,14 @@ const FINISHED: ReadonlySet<string> = new Set(FINISHED_STATES);
  *  or one value is asked. */
 const countable = (c: Conjunct & { kind: 'facet' }) => !c.multi || c.values.length === 1;
 
+/** A state conjunct and a countable facet, when those two are all that is asked. */
+function stateAndFacet(cs: Conjunct[]): [Conjunct & { kind: 'state' }, Conjunct & { kind: 'facet' }] | undefined {
+  if (cs.length !== 2) return undefined;
+  const [a, b] = cs as [Conjunct, Conjunct];
+  const [state, facet] = a.kind === 'state' ? [a, b] : [b, a];
+  return state.kind === 'state' && facet.kind === 'facet' && countable(facet) ? [state, facet] : undefined;
+}
+
 export function* listing(q: JobFilter): JobListing {
   const n = normalise(q);
   if (n.none) return { total: 0, jobs: [] };
@@ -126,11 +134,11 @@ export function* listing(q: JobFilter): JobListing {
     driver = n.conjuncts[k]!;
     others = n.conjuncts.filter((_, i) => i !== k);
     const exact = others.length === 0 && (driver.kind === 'state' || countable(driver));
+    const pair = stateAndFacet(n.conjuncts);
     if (sizes[k] === 0) total = 0;
     else if (exact) total = sizes[k]!;
-    else if (n.conjuncts.length === 2 && n.conjuncts.some((c) => c.kind === 'state') && n.conjuncts.some((c) => c.kind === 'facet' && countable(c))) {
-      const state = n.conjuncts.find((c) => c.kind === 'state')!;
-      const facet = n.conjuncts.find((c) => c.kind === 'facet') as Conjunct & { kind: 'facet' };
+    else if (pair) {
+      const [state, facet] = pair;
       const finished = state.values.filter((v) => FINISHED.has(v));
       const active = state.values.filter((v) => !FINISHED.has(v));
       total = (finished.length === 0 ? 0 : (yield { read: 'finishedFacetCount', facet: facet.facet, values: facet.values, states: finished }) as number)

@@ -357,7 +357,8 @@ export const MIGRATIONS: string[] = [
     ALTER TABLE events ALTER COLUMN body SET COMPRESSION lz4;
   EXCEPTION WHEN feature_not_supported OR invalid_parameter_value THEN NULL;
   END $$;
-  `,  // 8: TotalCount of a job state and a facet asked together (issue 14), without counting the matches of
+  `,
+  // 8: TotalCount of a job state and a facet asked together (issue 14), without counting the matches of
   // either: job_facet_finished_counts holds, per owner, facet value and finished state, how many finished
   // jobs have that value (the active ones are few and counted from their own index). An insert or delete
   // of a finished job changes its counts by a row trigger (one job a statement); a state change by a

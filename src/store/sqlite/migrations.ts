@@ -362,7 +362,8 @@ export const MIGRATIONS: Migration[] = [
     name TEXT PRIMARY KEY,
     seq INTEGER NOT NULL
   ) WITHOUT ROWID;
-  `,  // 14: TotalCount of a job state and a facet asked together (issue 14), without counting the matches of
+  `,
+  // 14: TotalCount of a job state and a facet asked together (issue 14), without counting the matches of
   // either: job_facet_finished_counts holds, per owner, facet value and finished state, how many finished
   // jobs have that value (the active ones are few and counted from their own index). Kept by triggers as
   // a job enters or leaves a finished state, is inserted finished or deleted finished; filled here from
